@@ -1,2 +1,3 @@
 //! placeholder
+pub mod cache;
 pub mod workqueue;

@@ -3,9 +3,7 @@
 use futures::FutureExt;
 use parking_lot::Mutex;
 use proptest::prelude::*;
-use runtime::workqueue::{
-    ItemExponentialFailureRateLimiter, Queue, RateLimiter, RateLimitingQueue,
-};
+use runtime::workqueue::{ItemExponentialFailureRateLimiter, Queue, RateLimiter, RateLimitingQueue};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;

@@ -28,19 +28,13 @@ pub struct DelayingQueue<T> {
 
 impl<T> Clone for DelayingQueue<T> {
     fn clone(&self) -> Self {
-        Self {
-            queue: self.queue.clone(),
-            tx: self.tx.clone(),
-            stop: self.stop.clone(),
-        }
+        Self { queue: self.queue.clone(), tx: self.tx.clone(), stop: self.stop.clone() }
     }
 }
 
 impl<T> fmt::Debug for DelayingQueue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DelayingQueue")
-            .field("queue", &self.queue)
-            .finish()
+        f.debug_struct("DelayingQueue").field("queue", &self.queue).finish()
     }
 }
 
@@ -112,11 +106,8 @@ where
     }
 }
 
-async fn waiting_loop<T>(
-    queue: Queue<T>,
-    mut rx: mpsc::UnboundedReceiver<(T, Instant)>,
-    stop: CancellationToken,
-) where
+async fn waiting_loop<T>(queue: Queue<T>, mut rx: mpsc::UnboundedReceiver<(T, Instant)>, stop: CancellationToken)
+where
     T: Hash + Eq + Clone + Send + 'static,
 {
     // Lazy-deletion min-heap: an entry whose sequence number is no longer in

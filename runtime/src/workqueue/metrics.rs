@@ -45,11 +45,7 @@ impl QueueMetrics {
         };
         let r = registry.sub_registry_with_prefix("workqueue");
         r.register("depth", "Current depth of the work queue", m.depth.clone());
-        r.register(
-            "adds",
-            "Total number of adds handled by the work queue",
-            m.adds.clone(),
-        );
+        r.register("adds", "Total number of adds handled by the work queue", m.adds.clone());
         r.register(
             "queue_duration_seconds",
             "How long in seconds an item stays in the work queue before being requested",
@@ -70,11 +66,7 @@ impl QueueMetrics {
             "How many seconds has the longest running processor for the work queue been running",
             m.longest_running.clone(),
         );
-        r.register(
-            "retries",
-            "Total number of retries handled by the work queue",
-            m.retries.clone(),
-        );
+        r.register("retries", "Total number of retries handled by the work queue", m.retries.clone());
         m
     }
 

@@ -27,7 +27,7 @@ pub use delaying::DelayingQueue;
 pub use metrics::QueueMetrics;
 pub use queue::Queue;
 pub use rate_limiter::{
-    BucketRateLimiter, ItemExponentialFailureRateLimiter, ItemFastSlowRateLimiter,
-    MaxOfRateLimiter, RateLimiter, default_controller_rate_limiter,
+    BucketRateLimiter, ItemExponentialFailureRateLimiter, ItemFastSlowRateLimiter, MaxOfRateLimiter, RateLimiter,
+    default_controller_rate_limiter,
 };
 pub use rate_limiting::RateLimitingQueue;

@@ -29,9 +29,7 @@ pub struct Queue<T> {
 
 impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-        }
+        Self { inner: self.inner.clone() }
     }
 }
 
@@ -210,8 +208,7 @@ where
         if let Some(m) = &self.inner.metrics
             && let Some(t) = s.process_start.remove(item)
         {
-            m.work_duration
-                .observe(Instant::now().duration_since(t).as_secs_f64());
+            m.work_duration.observe(Instant::now().duration_since(t).as_secs_f64());
         }
         if s.dirty.contains(item) {
             let item = item.clone();
@@ -318,11 +315,7 @@ mod tests {
         q.add(1);
         // Not handed out while processing.
         assert_eq!(q.len(), 0);
-        assert!(
-            tokio::time::timeout(Duration::from_millis(20), q.get())
-                .await
-                .is_err()
-        );
+        assert!(tokio::time::timeout(Duration::from_millis(20), q.get()).await.is_err());
         q.done(&item);
         assert_eq!(q.len(), 1);
         assert_eq!(q.get().await, Some(1));
@@ -360,10 +353,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!drain.is_finished());
         q.done(&item);
-        tokio::time::timeout(Duration::from_secs(1), drain)
-            .await
-            .expect("drain should finish after done")
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(1), drain).await.expect("drain should finish after done").unwrap();
     }
 
     #[tokio::test]
@@ -378,18 +368,9 @@ mod tests {
         q.done(&x);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &reg).unwrap();
-        assert!(
-            out.contains("workqueue_adds_total{name=\"test\"} 2"),
-            "{out}"
-        );
+        assert!(out.contains("workqueue_adds_total{name=\"test\"} 2"), "{out}");
         assert!(out.contains("workqueue_depth{name=\"test\"} 1"), "{out}");
-        assert!(
-            out.contains("workqueue_queue_duration_seconds_count{name=\"test\"} 1"),
-            "{out}"
-        );
-        assert!(
-            out.contains("workqueue_work_duration_seconds_count{name=\"test\"} 1"),
-            "{out}"
-        );
+        assert!(out.contains("workqueue_queue_duration_seconds_count{name=\"test\"} 1"), "{out}");
+        assert!(out.contains("workqueue_work_duration_seconds_count{name=\"test\"} 1"), "{out}");
     }
 }

@@ -48,11 +48,7 @@ pub struct ItemExponentialFailureRateLimiter<T> {
 impl<T: Hash + Eq + Clone> ItemExponentialFailureRateLimiter<T> {
     /// A limiter starting at `base` and capped at `max`.
     pub fn new(base: Duration, max: Duration) -> Self {
-        Self {
-            failures: Mutex::new(HashMap::new()),
-            base,
-            max,
-        }
+        Self { failures: Mutex::new(HashMap::new()), base, max }
     }
 }
 
@@ -96,12 +92,7 @@ pub struct ItemFastSlowRateLimiter<T> {
 impl<T: Hash + Eq + Clone> ItemFastSlowRateLimiter<T> {
     /// A limiter returning `fast` for `max_fast_attempts` failures, then `slow`.
     pub fn new(fast: Duration, slow: Duration, max_fast_attempts: u32) -> Self {
-        Self {
-            failures: Mutex::new(HashMap::new()),
-            fast,
-            slow,
-            max_fast_attempts,
-        }
+        Self { failures: Mutex::new(HashMap::new()), fast, slow, max_fast_attempts }
     }
 }
 
@@ -110,11 +101,7 @@ impl<T: Hash + Eq + Clone + Send> RateLimiter<T> for ItemFastSlowRateLimiter<T> 
         let mut f = self.failures.lock();
         let n = f.entry(item.clone()).or_insert(0);
         *n = n.saturating_add(1);
-        if *n <= self.max_fast_attempts {
-            self.fast
-        } else {
-            self.slow
-        }
+        if *n <= self.max_fast_attempts { self.fast } else { self.slow }
     }
     fn forget(&self, item: &T) {
         self.failures.lock().remove(item);
@@ -142,11 +129,7 @@ impl BucketRateLimiter {
     /// A bucket refilled at `qps` tokens per second holding at most `burst`.
     /// A non-positive or non-finite `qps` means "no limit".
     pub fn new(qps: f64, burst: u32) -> Self {
-        Self {
-            qps,
-            burst: f64::from(burst),
-            state: Mutex::new((f64::from(burst), Instant::now())),
-        }
+        Self { qps, burst: f64::from(burst), state: Mutex::new((f64::from(burst), Instant::now())) }
     }
 
     fn reserve(&self) -> Duration {
@@ -159,11 +142,7 @@ impl BucketRateLimiter {
         s.0 = (s.0 + elapsed * self.qps).min(self.burst);
         s.1 = now;
         s.0 -= 1.0;
-        if s.0 >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-s.0 / self.qps)
-        }
+        if s.0 >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-s.0 / self.qps) }
     }
 }
 
@@ -184,9 +163,7 @@ pub struct MaxOfRateLimiter<T> {
 
 impl<T> std::fmt::Debug for MaxOfRateLimiter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MaxOfRateLimiter")
-            .field("limiters", &self.limiters.len())
-            .finish()
+        f.debug_struct("MaxOfRateLimiter").field("limiters", &self.limiters.len()).finish()
     }
 }
 
@@ -200,11 +177,7 @@ impl<T> MaxOfRateLimiter<T> {
 impl<T> RateLimiter<T> for MaxOfRateLimiter<T> {
     fn when(&self, item: &T) -> Duration {
         // Call every limiter (each records the failure / takes a token).
-        self.limiters
-            .iter()
-            .map(|l| l.when(item))
-            .max()
-            .unwrap_or_default()
+        self.limiters.iter().map(|l| l.when(item)).max().unwrap_or_default()
     }
     fn forget(&self, item: &T) {
         for l in &self.limiters {
@@ -212,11 +185,7 @@ impl<T> RateLimiter<T> for MaxOfRateLimiter<T> {
         }
     }
     fn num_requeues(&self, item: &T) -> u32 {
-        self.limiters
-            .iter()
-            .map(|l| l.num_requeues(item))
-            .max()
-            .unwrap_or(0)
+        self.limiters.iter().map(|l| l.num_requeues(item)).max().unwrap_or(0)
     }
 }
 
@@ -227,10 +196,7 @@ where
     T: Hash + Eq + Clone + Send + 'static,
 {
     MaxOfRateLimiter::new(vec![
-        Box::new(ItemExponentialFailureRateLimiter::new(
-            Duration::from_millis(5),
-            Duration::from_secs(1000),
-        )),
+        Box::new(ItemExponentialFailureRateLimiter::new(Duration::from_millis(5), Duration::from_secs(1000))),
         Box::new(BucketRateLimiter::new(10.0, 100)),
     ])
 }
@@ -241,10 +207,7 @@ mod tests {
 
     #[test]
     fn exponential_doubles_caps_and_forgets() {
-        let r = ItemExponentialFailureRateLimiter::new(
-            Duration::from_millis(1),
-            Duration::from_secs(1),
-        );
+        let r = ItemExponentialFailureRateLimiter::new(Duration::from_millis(1), Duration::from_secs(1));
         assert_eq!(r.when(&"a"), Duration::from_millis(1));
         assert_eq!(r.when(&"a"), Duration::from_millis(2));
         assert_eq!(r.when(&"a"), Duration::from_millis(4));

@@ -23,18 +23,13 @@ pub struct RateLimitingQueue<T> {
 
 impl<T> Clone for RateLimitingQueue<T> {
     fn clone(&self) -> Self {
-        Self {
-            queue: self.queue.clone(),
-            limiter: self.limiter.clone(),
-        }
+        Self { queue: self.queue.clone(), limiter: self.limiter.clone() }
     }
 }
 
 impl<T> fmt::Debug for RateLimitingQueue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimitingQueue")
-            .field("queue", &self.queue)
-            .finish()
+        f.debug_struct("RateLimitingQueue").field("queue", &self.queue).finish()
     }
 }
 
@@ -60,23 +55,13 @@ where
     }
 
     /// A queue with metrics under `name` and the given limiter.
-    pub fn with_metrics(
-        name: &str,
-        metrics: &QueueMetrics,
-        limiter: impl RateLimiter<T> + 'static,
-    ) -> Self {
-        Self::over(
-            DelayingQueue::over(Queue::with_metrics(name, metrics)),
-            limiter,
-        )
+    pub fn with_metrics(name: &str, metrics: &QueueMetrics, limiter: impl RateLimiter<T> + 'static) -> Self {
+        Self::over(DelayingQueue::over(Queue::with_metrics(name, metrics)), limiter)
     }
 
     /// Wraps an existing delaying queue.
     pub fn over(queue: DelayingQueue<T>, limiter: impl RateLimiter<T> + 'static) -> Self {
-        Self {
-            queue,
-            limiter: Arc::new(limiter),
-        }
+        Self { queue, limiter: Arc::new(limiter) }
     }
 
     /// Adds `item` after the delay the limiter chooses (recording a failure).

@@ -1,0 +1,329 @@
+//! The shared index informer: one watch, one cache, many handlers
+//! (client-go `sharedIndexInformer`).
+
+use super::delta_fifo::{Delta, DeltaFifo};
+use super::handler::ResourceEventHandler;
+use super::index::{IndexError, Indexers};
+use super::listener::{ListenerShared, Notification};
+use super::lister::Lister;
+use super::processor::{InformerMetrics, Processor};
+use super::reflector::{Reflector, Transform, strip_managed_fields};
+use super::store::Indexer;
+use futures::StreamExt;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Resource};
+use parking_lot::RwLock;
+use serde::de::DeserializeOwned;
+use std::fmt::{self, Debug};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Options of a [`SharedIndexInformer`].
+pub struct InformerOptions<K> {
+    /// Resync period for handlers added with
+    /// [`SharedIndexInformer::add_event_handler`]; `None` disables resync.
+    pub default_resync: Option<Duration>,
+    /// Rewrites each object before caching; defaults to [`strip_managed_fields`].
+    pub transform: Option<Transform<K>>,
+    /// Extra index functions besides the namespace index.
+    pub indexers: Indexers<K>,
+    /// Where to report handler buffer lengths.
+    pub metrics: Option<InformerMetrics>,
+}
+
+impl<K: Resource> Default for InformerOptions<K> {
+    fn default() -> Self {
+        Self { default_resync: None, transform: Some(strip_managed_fields()), indexers: Indexers::new(), metrics: None }
+    }
+}
+
+impl<K> fmt::Debug for InformerOptions<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InformerOptions")
+            .field("default_resync", &self.default_resync)
+            .field("transform", &self.transform.is_some())
+            .field("indexers", &self.indexers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A handle to one registered handler (client-go `ResourceEventHandlerRegistration`).
+#[derive(Clone, Debug)]
+pub struct HandlerRegistration {
+    id: u64,
+    shared: Arc<ListenerShared>,
+}
+
+impl HandlerRegistration {
+    /// Whether this handler has handled every notification of the informer's
+    /// initial list (or, for a late handler, of its replay).
+    pub fn has_synced(&self) -> bool {
+        self.shared.synced.load(Ordering::Acquire)
+    }
+
+    /// Notifications buffered for this handler and not yet handled: a growing
+    /// number means the handler is slower than the event rate.
+    pub fn pending_notifications(&self) -> i64 {
+        self.shared.pending.get()
+    }
+}
+
+struct Inner<K> {
+    api: Api<K>,
+    url: String,
+    config: watcher::Config,
+    indexer: Indexer<K>,
+    fifo: Arc<DeltaFifo<K>>,
+    processor: Processor<K>,
+    transform: Option<Transform<K>>,
+    default_resync: Option<Duration>,
+    started: AtomicBool,
+    last_sync_rv: Arc<RwLock<Option<String>>>,
+    resync_changed: Notify,
+    synced: watch::Sender<bool>,
+}
+
+/// One watch and one indexed cache of `K`, shared by any number of handlers.
+///
+/// Pipeline: `watcher` → [`Reflector`] → [`DeltaFifo`] → (this informer's
+/// loop) → [`Indexer`] + processor → one listener task per handler.
+///
+/// Invariants kept here (client-go `shared_informer.go`):
+/// * The cache is updated *before* handlers are notified, so a handler that
+///   reads the lister sees at least the state it was told about.
+/// * Every handler sees every notification in the same order; each has its own
+///   unbounded buffer, so a slow handler never blocks another or the cache.
+/// * A handler added after start is replayed the cache as adds, with deltas
+///   blocked meanwhile, so it misses nothing and sees nothing twice.
+/// * An update whose object has the same resourceVersion (a resync, or an
+///   unchanged object in a relist) goes only to handlers whose resync is due.
+///
+/// Cloning gives another handle to the same informer.
+pub struct SharedIndexInformer<K> {
+    inner: Arc<Inner<K>>,
+}
+
+impl<K> Clone for SharedIndexInformer<K> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+impl<K> fmt::Debug for SharedIndexInformer<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedIndexInformer")
+            .field("url", &self.inner.url)
+            .field("started", &self.inner.started.load(Ordering::Relaxed))
+            .field("synced", &*self.inner.synced.borrow())
+            .finish()
+    }
+}
+
+impl<K> SharedIndexInformer<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+{
+    /// An informer over `api` with the given watcher configuration (selectors,
+    /// page size, list semantic). Nothing happens until [`Self::run`].
+    pub fn new(api: Api<K>, config: watcher::Config, options: InformerOptions<K>) -> Self {
+        let indexer = Indexer::new();
+        if !options.indexers.is_empty() {
+            // A fresh indexer only has the namespace index; a conflict means the
+            // caller passed "namespace" again, which we keep as ours.
+            let _ = indexer.add_indexers(
+                options.indexers.into_iter().filter(|(n, _)| n != super::index::NAMESPACE_INDEX).collect(),
+            );
+        }
+        let url = api.resource_url().to_string();
+        let metrics = options.metrics.map(|m| (m, url.clone()));
+        Self {
+            inner: Arc::new(Inner {
+                api,
+                url,
+                config,
+                fifo: Arc::new(DeltaFifo::new(indexer.clone())),
+                indexer,
+                processor: Processor::new(metrics),
+                transform: options.transform,
+                default_resync: options.default_resync,
+                started: AtomicBool::new(false),
+                last_sync_rv: Arc::default(),
+                resync_changed: Notify::new(),
+                synced: watch::channel(false).0,
+            }),
+        }
+    }
+
+    /// Registers a handler with the informer's default resync period.
+    pub fn add_event_handler(&self, handler: impl ResourceEventHandler<K>) -> HandlerRegistration {
+        self.add_event_handler_with_resync(handler, self.inner.default_resync)
+    }
+
+    /// Registers a handler with its own resync period (`None`: never; periods
+    /// under one second are raised to one second, as in client-go).
+    ///
+    /// If the informer is already running, the handler first receives every
+    /// cached object as `on_add(obj, true)`.
+    pub fn add_event_handler_with_resync(
+        &self,
+        handler: impl ResourceEventHandler<K>,
+        resync: Option<Duration>,
+    ) -> HandlerRegistration {
+        let handler: Arc<dyn ResourceEventHandler<K>> = Arc::new(handler);
+        let inner = &self.inner;
+        let (id, shared) = inner.fifo.with_lock(|| {
+            let replay = if inner.started.load(Ordering::Acquire) { inner.indexer.list() } else { Vec::new() };
+            inner.processor.add(handler, resync, replay)
+        });
+        inner.resync_changed.notify_one();
+        HandlerRegistration { id, shared }
+    }
+
+    /// Unregisters a handler; it receives nothing more. Returns false if it
+    /// was not registered.
+    pub fn remove_event_handler(&self, registration: &HandlerRegistration) -> bool {
+        self.inner.processor.remove(registration.id)
+    }
+
+    /// The informer's cache.
+    pub fn indexer(&self) -> &Indexer<K> {
+        &self.inner.indexer
+    }
+
+    /// A lister over the informer's cache.
+    pub fn lister(&self) -> Lister<K> {
+        Lister::new(self.inner.indexer.clone())
+    }
+
+    /// Adds index functions, backfilling them over the cached objects.
+    pub fn add_indexers(&self, indexers: Indexers<K>) -> Result<(), IndexError> {
+        self.inner.indexer.add_indexers(indexers)
+    }
+
+    /// Whether the first list has been fully delivered to the cache and the
+    /// handlers' buffers.
+    pub fn has_synced(&self) -> bool {
+        *self.inner.synced.borrow()
+    }
+
+    /// Waits until [`Self::has_synced`].
+    pub async fn wait_for_sync(&self) {
+        let mut rx = self.inner.synced.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// The newest resourceVersion the reflector has delivered.
+    ///
+    /// kube's watcher does not expose the list's resourceVersion or bookmarks,
+    /// so this is the newest object resourceVersion seen, which equals
+    /// client-go's value whenever the last event carried an object.
+    pub fn last_sync_resource_version(&self) -> Option<String> {
+        self.inner.last_sync_rv.read().clone()
+    }
+
+    /// Whether [`Self::run`] has been called.
+    pub fn is_started(&self) -> bool {
+        self.inner.started.load(Ordering::Acquire)
+    }
+
+    fn check_synced(&self) {
+        if !*self.inner.synced.borrow() && self.inner.fifo.has_synced() {
+            self.inner.processor.mark_synced();
+            self.inner.synced.send_replace(true);
+        }
+    }
+
+    /// Runs the informer until `cancel` fires: watches, fills the cache,
+    /// notifies handlers and resyncs. Calling it again while (or after) it ran
+    /// returns at once. On return every handler task has stopped.
+    pub async fn run(&self, cancel: CancellationToken) {
+        let inner = &self.inner;
+        if inner.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        inner.processor.start();
+        let mut reflector = Reflector::new(
+            inner.fifo.clone(),
+            inner.indexer.clone(),
+            inner.transform.clone(),
+            inner.last_sync_rv.clone(),
+        );
+        let stream = watcher(inner.api.clone(), inner.config.clone()).default_backoff();
+        let reflect = async {
+            let mut stream = std::pin::pin!(stream);
+            loop {
+                let next_resync = inner.processor.next_resync_at();
+                let resync_due = async {
+                    match next_resync {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    ev = stream.next() => match ev {
+                        Some(Ok(ev)) => {
+                            reflector.apply(ev);
+                            self.check_synced();
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(url = %inner.url, error = %e, "watch failed; retrying with backoff");
+                        }
+                        None => break,
+                    },
+                    _ = resync_due => {
+                        if inner.processor.should_resync(Instant::now()) {
+                            inner.fifo.resync();
+                        }
+                    }
+                    _ = inner.resync_changed.notified() => {}
+                }
+            }
+            inner.fifo.close();
+        };
+        let pump = async {
+            while inner.fifo.pop(|key, deltas, initial| self.handle_deltas(key, deltas, initial)).await.is_some() {
+                self.check_synced();
+            }
+        };
+        tokio::join!(reflect, pump);
+        for task in inner.processor.stop() {
+            let _ = task.await;
+        }
+    }
+
+    /// Applies one key's deltas to the cache, then notifies (client-go `processDeltas`).
+    fn handle_deltas(&self, key: String, deltas: Vec<Delta<K>>, initial: bool) {
+        let inner = &self.inner;
+        for delta in deltas {
+            match delta {
+                Delta::Deleted(obj) => {
+                    inner.indexer.delete(&key);
+                    inner.processor.distribute(Notification::Delete(obj), false);
+                }
+                Delta::Sync(o) | Delta::Replaced(o) => self.upsert(&key, o, true, initial),
+                Delta::Added(o) | Delta::Updated(o) => self.upsert(&key, o, false, initial),
+            }
+        }
+    }
+
+    /// Stores `new` and notifies an add or an update. A resync, or a relisted
+    /// object that did not change (same resourceVersion), only goes to the
+    /// handlers whose resync is due.
+    fn upsert(&self, key: &str, new: Arc<K>, may_be_sync: bool, initial: bool) {
+        let inner = &self.inner;
+        match inner.indexer.insert_with_key(key.to_string(), new.clone()) {
+            Some(old) => {
+                let is_sync = may_be_sync && old.meta().resource_version == new.meta().resource_version;
+                inner.processor.distribute(Notification::Update { old, new }, is_sync);
+            }
+            None => inner.processor.distribute(Notification::Add { obj: new, initial }, false),
+        }
+    }
+}
