@@ -1,1 +1,64 @@
-fn main() {}
+//! Developer tasks for this workspace, run as `cargo xtask <task>`.
+//!
+//! - `cargo xtask codegen`: regenerate everything derived from the tagged types in `apis/`
+//!   (today the CRD manifests in `deploy/crd/`; the in-package code is rebuilt by `apis/build.rs`).
+//! - `cargo xtask codegen --check`: write nothing; fail with a diff when anything is stale.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Developer tasks for this workspace")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run the code generator over apis/ and write its output into the workspace.
+    Codegen {
+        /// Write nothing; exit non-zero with a unified diff when a generated file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// The workspace root: xtask lives one level below it.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().task {
+        Task::Codegen { check } => codegen(check),
+    }
+}
+
+fn codegen(check: bool) -> ExitCode {
+    let root = workspace_root();
+    let config = codegen::Config::new()
+        .input(root.join("apis"))
+        .crd_dir(root.join("deploy/crd"))
+        .check(check)
+        .regenerate_command("cargo xtask codegen");
+    match config.run() {
+        Ok(report) => {
+            println!("{}", report.summary());
+            if check {
+                if !report.is_fresh() {
+                    eprint!("{}", report.check_failure());
+                    return ExitCode::FAILURE;
+                }
+                println!("generated files are up to date");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
