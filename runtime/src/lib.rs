@@ -1,3 +1,4 @@
 //! placeholder
 pub mod cache;
+pub mod leader_election;
 pub mod workqueue;
