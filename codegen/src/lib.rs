@@ -136,7 +136,7 @@ impl Config {
         let templates = render::Templates::new().map_err(Error::Internal)?;
         let mut targets = vec![];
 
-        let rust_header = render::header("//", &self.regenerate);
+        let rust_header = render::header("//");
         let mut in_package = vec![];
         for group in &model.groups {
             for version in &group.versions {
@@ -152,7 +152,7 @@ impl Config {
         if let Some(dir) = &self.in_package_dir {
             targets.push(write::Target { dir: dir.clone(), files: in_package, prune: true });
         }
-        let crds = generators::crd::render(&model, &templates, &render::header("#", &self.regenerate), &mut diags);
+        let crds = generators::crd::render(&model, &templates, &render::header("#"), &mut diags);
         if let Some(dir) = &self.crd_dir {
             targets.push(write::Target { dir: dir.clone(), files: crds, prune: true });
         }

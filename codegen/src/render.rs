@@ -18,10 +18,11 @@ pub struct Rendered {
     pub text: String,
 }
 
-/// The header of a generated file, in the comment syntax `comment` (`//` or `#`).
-pub fn header(comment: &str, regenerate: &str) -> String {
+/// The header of a generated file, in the comment syntax `comment` (`//` or `#`). It names no
+/// path or command, so the output depends only on the input.
+pub fn header(comment: &str) -> String {
     format!(
-        "{comment} {MARKER}\n{comment} Regenerate with `{regenerate}`; edit the tagged types in the apis crate instead."
+        "{comment} {MARKER}\n{comment} Edit the tagged types in the apis crate and run the generator again instead."
     )
 }
 

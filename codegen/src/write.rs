@@ -62,7 +62,7 @@ fn diff(path: &Path, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .header(&name, &format!("{name} (generated)"))
         .to_string()
 }
 

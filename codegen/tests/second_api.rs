@@ -1,0 +1,244 @@
+//! The generator on an API crate other than this workspace's: a temporary crate with two groups,
+//! two versions of one kind, a cluster-scoped readonly kind and a namespaced `noStatus` kind.
+//! It is generated through the `codegen` binary, then built and tested with cargo, so the
+//! in-package code is proven to compile and work, not just to look right.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let p = root.join(path);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+const META: &str = "use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};\nuse serde::{Deserialize, Serialize};\n";
+
+fn widget(version_doc: &str, storage: bool) -> String {
+    format!(
+        "{META}\n/// A widget ({version_doc}).\n///\n/// +genclient\n/// +genclient:noStatus\n/// +genclient:skipVerbs=deleteCollection\n{}\
+         #[derive(Debug, Default, PartialEq)]\npub struct Widget {{\n    pub metadata: ObjectMeta,\n    pub spec: WidgetSpec,\n}}\n\n\
+         /// What a widget should be.\n#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]\n#[serde(rename_all = \"camelCase\")]\n\
+         pub struct WidgetSpec {{\n    /// Its colour.\n    /// +kubebuilder:validation:Enum=red;green\n    pub colour: String,\n    /// How many.\n    /// +optional\n    #[serde(default)]\n    pub size_hint: u32,\n}}\n\n\
+         /// Widgets.\n#[derive(Debug, Default)]\npub struct WidgetList {{\n    pub metadata: ListMeta,\n    pub items: Vec<Widget>,\n}}\n",
+        if storage { "/// +kubebuilder:storageversion\n" } else { "" }
+    )
+}
+
+const REGION: &str = "\n/// A region of the world; read-only for clients.\n///\n/// +genclient\n/// +genclient:nonNamespaced\n/// +genclient:readonly\n\
+    #[derive(Debug, Default, PartialEq)]\npub struct Region {\n    pub metadata: ObjectMeta,\n    pub spec: RegionSpec,\n    pub status: Option<RegionStatus>,\n}\n\n\
+    /// Region settings.\n#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]\npub struct RegionSpec {\n    /// Zones in it.\n    pub zones: Vec<String>,\n}\n\n\
+    /// Region status.\n#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]\npub struct RegionStatus {\n    /// Healthy or not.\n    pub healthy: bool,\n}\n\n\
+    /// Regions.\n#[derive(Debug, Default)]\npub struct RegionList {\n    pub metadata: ListMeta,\n    pub items: Vec<Region>,\n}\n";
+
+fn version_mod(group: &str, v: &str) -> String {
+    format!(
+        "//! {v}.\n//!\n//! +k8s:deepcopy-gen=package\n\nmod types;\npub use types::*;\ninclude!(concat!(env!(\"OUT_DIR\"), \"/codegen/{group}/{v}.rs\"));\n"
+    )
+}
+
+const CHECKS: &str = r#"
+use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope, Resource};
+use otherapis::{batch, stable};
+
+fn cluster<K: Resource<Scope = ClusterResourceScope>>() {}
+fn namespaced<K: Resource<Scope = NamespaceResourceScope>>() {}
+
+#[test]
+fn resources() {
+    cluster::<stable::v1::Region>();
+    namespaced::<stable::v1::Widget>();
+    namespaced::<stable::v1beta1::Widget>();
+    namespaced::<batch::v1alpha1::Widget>();
+    assert_eq!(stable::v1::Region::URL_PATH_SEGMENT, "regions");
+    assert_eq!(stable::v1beta1::Widget::API_VERSION, "stable.example.org/v1beta1");
+    assert_eq!(<stable::v1::Widget as k8s_openapi::ListableResource>::LIST_KIND, "WidgetList");
+    assert_eq!(batch::v1alpha1::API_VERSION, "batch.example.net/v1alpha1");
+}
+
+#[test]
+fn serde_and_deep_copy() {
+    let mut w = stable::v1::Widget::default();
+    w.metadata.name = Some("w".into());
+    w.spec.colour = "red".into();
+    let json = serde_json::to_value(&w).unwrap();
+    assert_eq!(json["apiVersion"], "stable.example.org/v1");
+    assert_eq!(json["kind"], "Widget");
+    assert_eq!(json["spec"]["sizeHint"], 0);
+    let back: stable::v1::Widget = serde_json::from_value(json).unwrap();
+    assert_eq!(back, w);
+    let mut copy = stable::v1::Widget::default();
+    copy.clone_from(&w);
+    assert_eq!(copy, w.clone());
+    let wrong = serde_json::json!({"apiVersion": "stable.example.org/v1", "kind": "Region", "metadata": {}, "spec": {"colour": "red"}});
+    assert!(serde_json::from_value::<stable::v1::Widget>(wrong).is_err());
+    let r = stable::v1::Region::default();
+    let json = serde_json::to_value(&r).unwrap();
+    assert!(json.get("status").is_none(), "an absent Option is left out: {json}");
+}
+"#;
+
+/// Writes the crate; returns its root.
+fn make_crate(root: &Path) {
+    let codegen = workspace().join("codegen");
+    write(
+        root,
+        "Cargo.toml",
+        &format!(
+            "[package]\nname = \"otherapis\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
+             [dependencies]\nk8s-openapi = {{ version = \"0.29.0\", default-features = false, features = [\"latest\"] }}\n\
+             serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n\
+             [build-dependencies]\ncodegen = {{ path = {:?} }}\n",
+            codegen.display().to_string()
+        ),
+    );
+    fs::copy(workspace().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
+    write(root, "build.rs", "fn main() {\n    codegen::build_script();\n}\n");
+    write(root, "src/lib.rs", "//! Another API crate.\npub mod batch;\npub mod stable;\n");
+    write(root, "src/stable/mod.rs", "//! +groupName=stable.example.org\npub mod v1;\npub mod v1beta1;\n");
+    write(root, "src/stable/v1/mod.rs", &version_mod("stable", "v1"));
+    write(root, "src/stable/v1/types.rs", &(widget("v1", true) + REGION));
+    write(root, "src/stable/v1beta1/mod.rs", &version_mod("stable", "v1beta1"));
+    write(root, "src/stable/v1beta1/types.rs", &widget("v1beta1", false));
+    write(
+        root,
+        "src/batch/mod.rs",
+        "//! +groupName=batch.example.net\n//! +groupGoName=ExampleBatch\npub mod v1alpha1;\n",
+    );
+    write(root, "src/batch/v1alpha1/mod.rs", &version_mod("batch", "v1alpha1"));
+    write(root, "src/batch/v1alpha1/types.rs", &widget("batch", false));
+    write(root, "tests/checks.rs", CHECKS);
+}
+
+fn codegen_cmd(input: &Path, crd: &Path, check: bool) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_codegen"));
+    cmd.arg("--input").arg(input).arg("--crd-dir").arg(crd);
+    if check {
+        cmd.arg("--check");
+    }
+    cmd.output().unwrap()
+}
+
+fn crd(path: &Path) -> CustomResourceDefinition {
+    serde_yaml::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn second_api_crate_generates_builds_and_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("otherapis");
+    make_crate(&root);
+    let crds = root.join("crds");
+
+    let out = codegen_cmd(&root, &crds, false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "codegen failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 group(s)"), "{stdout}");
+    assert!(stdout.contains("4 kind(s)"), "{stdout}");
+    assert!(stdout.contains("files: 3 written, 0 unchanged, 0 removed"), "{stdout}");
+
+    let regions = crd(&crds.join("stable.example.org_regions.yaml"));
+    assert_eq!(regions.spec.scope, "Cluster");
+    assert_eq!(regions.spec.versions.len(), 1);
+    assert!(regions.spec.versions[0].subresources.is_none());
+    let widgets = crd(&crds.join("stable.example.org_widgets.yaml"));
+    assert_eq!(widgets.spec.scope, "Namespaced");
+    let versions: Vec<(&str, bool)> = widgets.spec.versions.iter().map(|v| (v.name.as_str(), v.storage)).collect();
+    assert_eq!(versions, [("v1", true), ("v1beta1", false)]);
+    let spec = &widgets.spec.versions[0]
+        .schema
+        .as_ref()
+        .unwrap()
+        .open_api_v3_schema
+        .as_ref()
+        .unwrap()
+        .properties
+        .as_ref()
+        .unwrap()["spec"];
+    let props = spec.properties.as_ref().unwrap();
+    assert_eq!(props["colour"].enum_.as_ref().unwrap().len(), 2);
+    assert_eq!(props["sizeHint"].minimum, Some(0.0));
+    assert_eq!(spec.required.as_deref(), Some(&["colour".to_string()][..]));
+    let batch = crd(&crds.join("batch.example.net_widgets.yaml"));
+    assert_eq!(batch.spec.group, "batch.example.net");
+
+    // Fresh output passes --check; a doc-comment edit makes it fail, naming the stale file.
+    let out = codegen_cmd(&root, &crds, true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let types = root.join("src/stable/v1/types.rs");
+    let text = fs::read_to_string(&types).unwrap().replace("/// Its colour.", "/// Its colour, as a word.");
+    fs::write(&types, text).unwrap();
+    let out = codegen_cmd(&root, &crds, true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("stable.example.org_widgets.yaml"), "{stderr}");
+    assert!(stderr.contains("+                description: Its colour, as a word."), "{stderr}");
+    assert!(stderr.contains("run `codegen --input"), "{stderr}");
+    assert!(!stderr.contains("regions.yaml"), "only the stale file is named: {stderr}");
+    // A stale generated file that no kind produces any more is reported too, and removed on write.
+    fs::write(crds.join("stable.example.org_gadgets.yaml"), format!("# {}\n", codegen::render::MARKER)).unwrap();
+    fs::write(crds.join("hand-written.yaml"), "kind: ConfigMap\n").unwrap();
+    let out = codegen_cmd(&root, &crds, false);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("files: 1 written, 2 unchanged, 1 removed"));
+    assert!(!crds.join("stable.example.org_gadgets.yaml").exists());
+    assert!(crds.join("hand-written.yaml").exists(), "files without the marker are never removed");
+
+    // The crate builds (its build script runs the same generator) and its own tests pass.
+    let target = workspace().join("target/second-api");
+    let out = Command::new(env!("CARGO"))
+        .args(["test", "--offline", "--quiet"])
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the generated crate failed to build or test:\n{all}");
+    assert!(all.contains("2 passed"), "{all}");
+}
+
+#[test]
+fn workspace_check_detects_a_doc_edit() {
+    // A copy of this workspace's apis crate and CRDs: --check passes, and fails after a doc edit.
+    let dir = tempfile::tempdir().unwrap();
+    let apis = dir.path().join("apis");
+    let crds = dir.path().join("crd");
+    copy_dir(&workspace().join("apis"), &apis);
+    copy_dir(&workspace().join("deploy/crd"), &crds);
+    let out = codegen_cmd(&apis, &crds, true);
+    assert!(
+        out.status.success(),
+        "deploy/crd is stale; run `cargo xtask codegen`:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let types = apis.join("src/bitcoincontroller/v1/types.rs");
+    let text = fs::read_to_string(&types).unwrap();
+    let edited = text.replacen("/// The desired state of the network.", "/// What the network should look like.", 1);
+    assert_ne!(text, edited, "the fixture's doc comment moved");
+    fs::write(&types, edited).unwrap();
+    let out = codegen_cmd(&apis, &crds, true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("bitcoincontroller.christianb93.github.com_bitcoinnetworks.yaml"), "{stderr}");
+    assert!(stderr.contains("generated files are out of date"), "{stderr}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
