@@ -206,3 +206,94 @@ impl<K: Send + Sync + 'static> Processor<K> {
         s.listeners.iter().filter(|e| e.resync_period.is_some()).map(|e| e.next_resync).min()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::handler::ResourceEventHandlerFuncs;
+    use std::sync::atomic::AtomicUsize;
+
+    fn counting(n: Arc<AtomicUsize>) -> Arc<dyn ResourceEventHandler<u32>> {
+        Arc::new(ResourceEventHandlerFuncs::new().on_update(move |_, _| {
+            n.fetch_add(1, Ordering::SeqCst);
+        }))
+    }
+
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sync_updates_go_only_to_due_listeners() {
+        let p = Processor::<u32>::new(None);
+        let (fast, slow, none) = (Arc::default(), Arc::default(), Arc::<AtomicUsize>::default());
+        p.add(counting(Arc::clone(&fast)), Some(Duration::from_secs(2)), vec![]);
+        p.add(counting(Arc::clone(&slow)), Some(Duration::from_secs(10)), vec![]);
+        p.add(counting(Arc::clone(&none)), None, vec![]);
+        p.start();
+        let t0 = Instant::now();
+        assert_eq!(p.next_resync_at(), Some(t0 + Duration::from_secs(2)));
+        assert!(!p.should_resync(t0));
+        assert!(p.should_resync(t0 + Duration::from_secs(3)));
+        let obj = Arc::new(1u32);
+        p.distribute(Notification::Update { old: obj.clone(), new: obj.clone() }, true);
+        // A real (non-sync) update goes to everyone.
+        p.distribute(Notification::Update { old: obj.clone(), new: obj }, false);
+        settle().await;
+        assert_eq!(fast.load(Ordering::SeqCst), 2);
+        assert_eq!(slow.load(Ordering::SeqCst), 1);
+        assert_eq!(none.load(Ordering::SeqCst), 1);
+        for t in p.stop() {
+            t.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn resync_period_has_a_minimum_and_removal_stops_delivery() {
+        let p = Processor::<u32>::new(None);
+        let n = Arc::<AtomicUsize>::default();
+        let (id, _) = p.add(counting(n.clone()), Some(Duration::from_millis(1)), vec![]);
+        let t0 = Instant::now();
+        assert!(p.next_resync_at().unwrap() >= t0 + MINIMUM_RESYNC_PERIOD - Duration::from_millis(5));
+        p.start();
+        assert!(p.remove(id));
+        assert!(!p.remove(id));
+        let obj = Arc::new(1u32);
+        p.distribute(Notification::Update { old: obj.clone(), new: obj }, false);
+        settle().await;
+        assert_eq!(n.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn panicking_handler_keeps_running_and_pending_is_a_metric() {
+        let mut reg = Registry::default();
+        let m = InformerMetrics::register(&mut reg);
+        let p = Processor::<u32>::new(Some((m, "/api/v1/things".into())));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        let h: Arc<dyn ResourceEventHandler<u32>> =
+            Arc::new(ResourceEventHandlerFuncs::new().on_add(move |o: Arc<u32>, _| {
+                if *o == 0 {
+                    panic!("handler bug");
+                }
+                s.fetch_add(1, Ordering::SeqCst);
+            }));
+        // Not started yet: notifications wait in the buffer, visible as a metric.
+        let (_, shared) = p.add(h, None, vec![Arc::new(0), Arc::new(1), Arc::new(2)]);
+        assert_eq!(shared.pending.get(), 3);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &reg).unwrap();
+        assert!(
+            out.contains("informer_handler_pending_notifications{resource=\"/api/v1/things\",handler=\"0\"} 3"),
+            "{out}"
+        );
+        p.mark_synced();
+        p.start();
+        settle().await;
+        assert_eq!(seen.load(Ordering::SeqCst), 2, "later notifications still handled");
+        assert_eq!(shared.pending.get(), 0);
+        assert!(shared.synced.load(Ordering::SeqCst));
+    }
+}

@@ -213,7 +213,8 @@ where
         if s.dirty.contains(item) {
             let item = item.clone();
             self.push(&mut s, item);
-        } else if s.processing.is_empty() {
+        }
+        if s.processing.is_empty() {
             self.inner.drained.notify_waiters();
         }
     }
@@ -354,6 +355,24 @@ mod tests {
         assert!(!drain.is_finished());
         q.done(&item);
         tokio::time::timeout(Duration::from_secs(1), drain).await.expect("drain should finish after done").unwrap();
+    }
+
+    #[tokio::test]
+    async fn drain_finishes_when_last_done_requeues_a_dirty_item() {
+        let q = Queue::new();
+        q.add(1);
+        let item = q.get().await.unwrap();
+        q.add(1); // dirty while processing
+        let q2 = q.clone();
+        let drain = tokio::spawn(async move { q2.shut_down_with_drain().await });
+        tokio::task::yield_now().await;
+        q.done(&item);
+        tokio::time::timeout(Duration::from_secs(1), drain)
+            .await
+            .expect("drain must wake when processing empties")
+            .unwrap();
+        // The re-queued item is still handed out after shutdown.
+        assert_eq!(q.get().await, Some(1));
     }
 
     #[tokio::test]
