@@ -271,3 +271,34 @@ async fn factory_shares_one_informer_per_type_and_syncs() {
     tokio::time::timeout(WAIT, factory.shutdown()).await.unwrap();
     assert!(i1.is_started());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn slow_handler_blocks_neither_other_handlers_nor_the_cache() {
+    let api = FakeApi::new();
+    let inf = informer(&api);
+    let fast = Recorder::default();
+    inf.add_event_handler(fast.clone());
+    let slow_seen = Arc::new(Mutex::new(0usize));
+    let s = slow_seen.clone();
+    let slow = inf.add_event_handler(ResourceEventHandlerFuncs::<ConfigMap>::new().on_add(move |_, _| {
+        std::thread::sleep(Duration::from_millis(300));
+        *s.lock() += 1;
+    }));
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn({
+        let inf = inf.clone();
+        let c = cancel.clone();
+        async move { inf.run(c).await }
+    });
+    tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
+    for i in 0..10 {
+        api.upsert("configmaps", configmap("ns", &format!("o{i}"), "1"));
+    }
+    eventually("fast handler saw all", WAIT, || fast.events().len() == 10).await;
+    eventually("cache has all", WAIT, || inf.indexer().len() == 10).await;
+    // The slow handler is still working through its own buffer.
+    assert!(*slow_seen.lock() < 10);
+    assert!(slow.pending_notifications() > 0, "its backlog is visible");
+    cancel.cancel();
+    tokio::time::timeout(WAIT, run).await.unwrap().unwrap();
+}

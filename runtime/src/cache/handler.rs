@@ -9,7 +9,10 @@ use std::sync::Arc;
 /// Each registered handler runs on its own task with its own unbounded buffer
 /// (client-go's `processorListener`), so a slow handler delays only itself.
 /// Handlers are called one notification at a time, in order. Keep them cheap:
-/// the usual handler computes a key and adds it to a work queue. A handler that
+/// the usual handler computes a key and adds it to a work queue. They are
+/// synchronous and run on a Tokio task: a handler that blocks holds a runtime
+/// worker thread, so on a multi-threaded runtime it delays only its own buffer,
+/// while on a current-thread runtime it stalls everything. A handler that
 /// panics is logged and keeps receiving later notifications.
 ///
 /// Objects are shared with the cache: never mutate them (the `Arc` makes that

@@ -83,8 +83,6 @@ pub(crate) fn listener<K: Send + Sync + 'static>(
             if result.is_err() {
                 tracing::error!("event handler panicked; continuing with the next notification");
             }
-            // Let other tasks (and other listeners) run between notifications.
-            tokio::task::yield_now().await;
         }
     };
     (ListenerHandle { tx, shared }, run)
