@@ -211,7 +211,9 @@ where
         *self.inner.synced.borrow()
     }
 
-    /// Waits until [`Self::has_synced`].
+    /// Waits until [`Self::has_synced`]. It does not give up by itself (an
+    /// informer that cannot list keeps retrying): wrap it in a timeout, or use
+    /// [`SharedInformerFactory::wait_for_cache_sync`](super::SharedInformerFactory::wait_for_cache_sync).
     pub async fn wait_for_sync(&self) {
         let mut rx = self.inner.synced.subscribe();
         let _ = rx.wait_for(|s| *s).await;
