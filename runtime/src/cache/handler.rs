@@ -102,3 +102,80 @@ impl<K: Send + Sync + 'static> ResourceEventHandler<K> for ResourceEventHandlerF
         }
     }
 }
+
+/// Passes only objects accepted by `filter` to `handler`
+/// (client-go `FilteringResourceEventHandler`).
+///
+/// An update is translated by membership, as in client-go: filtered in on
+/// both sides → `on_update`; only the new object passes → `on_add(new, false)`;
+/// only the old one passes → `on_delete(old)`; neither → nothing.
+pub struct FilteringResourceEventHandler<K, H> {
+    filter: Box<dyn Fn(&K) -> bool + Send + Sync>,
+    handler: H,
+}
+
+impl<K, H> fmt::Debug for FilteringResourceEventHandler<K, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FilteringResourceEventHandler").finish()
+    }
+}
+
+impl<K, H> FilteringResourceEventHandler<K, H> {
+    /// Wraps `handler` so it only sees objects for which `filter` is true.
+    pub fn new(filter: impl Fn(&K) -> bool + Send + Sync + 'static, handler: H) -> Self {
+        Self { filter: Box::new(filter), handler }
+    }
+}
+
+impl<K, H> ResourceEventHandler<K> for FilteringResourceEventHandler<K, H>
+where
+    K: Send + Sync + 'static,
+    H: ResourceEventHandler<K>,
+{
+    fn on_add(&self, obj: Arc<K>, is_in_initial_list: bool) {
+        if (self.filter)(&obj) {
+            self.handler.on_add(obj, is_in_initial_list);
+        }
+    }
+    fn on_update(&self, old: Arc<K>, new: Arc<K>) {
+        match ((self.filter)(&old), (self.filter)(&new)) {
+            (true, true) => self.handler.on_update(old, new),
+            (false, true) => self.handler.on_add(new, false),
+            (true, false) => self.handler.on_delete(DeletedObject::Object(old)),
+            (false, false) => {}
+        }
+    }
+    fn on_delete(&self, obj: DeletedObject<K>) {
+        if (self.filter)(obj.object()) {
+            self.handler.on_delete(obj);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parking_lot::Mutex;
+
+    #[test]
+    fn funcs_and_filtering_translate_updates() {
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (a, u, d) = (log.clone(), log.clone(), log.clone());
+        let funcs = ResourceEventHandlerFuncs::<u32>::new()
+            .on_add(move |o, i| a.lock().push(format!("add {o} {i}")))
+            .on_update(move |o, n| u.lock().push(format!("update {o}->{n}")))
+            .on_delete(move |o| d.lock().push(format!("delete {}", o.object())));
+        let h = FilteringResourceEventHandler::new(|o: &u32| o.is_multiple_of(2), funcs);
+        h.on_add(Arc::new(1), true);
+        h.on_add(Arc::new(2), true);
+        h.on_update(Arc::new(2), Arc::new(4));
+        h.on_update(Arc::new(3), Arc::new(6));
+        h.on_update(Arc::new(6), Arc::new(7));
+        h.on_update(Arc::new(7), Arc::new(9));
+        h.on_delete(DeletedObject::Object(Arc::new(9)));
+        h.on_delete(DeletedObject::Object(Arc::new(8)));
+        assert_eq!(*log.lock(), ["add 2 true", "update 2->4", "add 6 false", "delete 6", "delete 8"]);
+        // Unset callbacks ignore events.
+        ResourceEventHandler::on_add(&ResourceEventHandlerFuncs::<u32>::new(), Arc::new(1), false);
+    }
+}

@@ -15,7 +15,7 @@ mod store;
 
 pub use delta_fifo::{DeletedFinalStateUnknown, DeletedObject, Delta, DeltaFifo};
 pub use factory::{InformerScope, SharedInformerFactory, SharedInformerFactoryBuilder, TweakListOptions};
-pub use handler::{ResourceEventHandler, ResourceEventHandlerFuncs};
+pub use handler::{FilteringResourceEventHandler, ResourceEventHandler, ResourceEventHandlerFuncs};
 pub use index::{IndexError, IndexFunc, Indexers, NAMESPACE_INDEX, namespace_index_func};
 pub use lister::{Lister, NamespaceLister, NotFound};
 pub use processor::{InformerMetrics, MINIMUM_RESYNC_PERIOD};

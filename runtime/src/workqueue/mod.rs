@@ -28,6 +28,6 @@ pub use metrics::QueueMetrics;
 pub use queue::Queue;
 pub use rate_limiter::{
     BucketRateLimiter, ItemExponentialFailureRateLimiter, ItemFastSlowRateLimiter, MaxOfRateLimiter, RateLimiter,
-    default_controller_rate_limiter,
+    WithMaxWaitRateLimiter, default_controller_rate_limiter,
 };
 pub use rate_limiting::RateLimitingQueue;

@@ -189,6 +189,37 @@ impl<T> RateLimiter<T> for MaxOfRateLimiter<T> {
     }
 }
 
+/// Caps another limiter's delay at `max_delay` (client-go `WithMaxWaitRateLimiter`).
+pub struct WithMaxWaitRateLimiter<T> {
+    limiter: Box<dyn RateLimiter<T>>,
+    max_delay: Duration,
+}
+
+impl<T> std::fmt::Debug for WithMaxWaitRateLimiter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithMaxWaitRateLimiter").field("max_delay", &self.max_delay).finish()
+    }
+}
+
+impl<T> WithMaxWaitRateLimiter<T> {
+    /// Wraps `limiter`, never returning more than `max_delay`.
+    pub fn new(limiter: impl RateLimiter<T> + 'static, max_delay: Duration) -> Self {
+        Self { limiter: Box::new(limiter), max_delay }
+    }
+}
+
+impl<T> RateLimiter<T> for WithMaxWaitRateLimiter<T> {
+    fn when(&self, item: &T) -> Duration {
+        self.limiter.when(item).min(self.max_delay)
+    }
+    fn forget(&self, item: &T) {
+        self.limiter.forget(item)
+    }
+    fn num_requeues(&self, item: &T) -> u32 {
+        self.limiter.num_requeues(item)
+    }
+}
+
 /// client-go's `DefaultTypedControllerRateLimiter`: per-item exponential
 /// backoff from 5 ms to 1000 s, and an overall bucket of 10 qps with burst 100.
 pub fn default_controller_rate_limiter<T>() -> MaxOfRateLimiter<T>
@@ -229,6 +260,19 @@ mod tests {
             let _ = r.when(&1);
         }
         assert_eq!(r.when(&1), Duration::MAX);
+    }
+
+    #[test]
+    fn max_wait_caps() {
+        let r = WithMaxWaitRateLimiter::new(
+            ItemExponentialFailureRateLimiter::new(Duration::from_secs(1), Duration::from_secs(100)),
+            Duration::from_secs(3),
+        );
+        let d: Vec<_> = (0..4).map(|_| r.when(&1)).collect();
+        assert_eq!(d, [1, 2, 3, 3].map(Duration::from_secs));
+        assert_eq!(r.num_requeues(&1), 4);
+        r.forget(&1);
+        assert_eq!(r.when(&1), Duration::from_secs(1));
     }
 
     #[test]
