@@ -292,6 +292,9 @@ where
         let pump = async {
             while inner.fifo.pop(|key, deltas, initial| self.handle_deltas(key, deltas, initial)).await.is_some() {
                 self.check_synced();
+                // A popped key never waits, so give the scheduler a chance
+                // between keys while a large list is drained.
+                tokio::task::consume_budget().await;
             }
         };
         tokio::join!(reflect, pump);
