@@ -127,6 +127,45 @@ async fn two_handlers_see_same_events_in_order_over_one_watch() {
 }
 
 #[tokio::test]
+async fn in_order_informer_keeps_global_event_order() {
+    let api = FakeApi::new();
+    api.upsert("configmaps", configmap("ns", "a", "1"));
+    let inf = SharedIndexInformer::new(
+        Api::namespaced(api.client(), "ns"),
+        watcher::Config::default(),
+        InformerOptions { in_order: true, ..Default::default() },
+    );
+    let (h1, h2) = (Recorder::default(), Recorder::default());
+    inf.add_event_handler(h1.clone());
+    inf.add_event_handler(h2.clone());
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn({
+        let inf = inf.clone();
+        let c = cancel.clone();
+        async move { inf.run(c).await }
+    });
+    tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
+    api.upsert("configmaps", configmap("ns", "a", "2"));
+    api.upsert("configmaps", configmap("ns", "b", "1"));
+    api.upsert("configmaps", configmap("ns", "a", "3"));
+    api.remove("configmaps", "ns", "b");
+    eventually("5 events", WAIT, || h1.events().len() == 5 && h2.events().len() == 5).await;
+    assert_eq!(h1.events(), h2.events());
+    assert_eq!(
+        h1.events(),
+        [
+            "add ns/a 1 initial=true",
+            "update ns/a 1->2",
+            "add ns/b 1 initial=false",
+            "update ns/a 2->3",
+            "delete ns/b tombstone=false",
+        ]
+    );
+    cancel.cancel();
+    run.await.unwrap();
+}
+
+#[tokio::test]
 async fn relist_after_410_yields_tombstones() {
     let api = FakeApi::new();
     api.upsert("configmaps", configmap("ns", "keep", "1"));

@@ -109,7 +109,10 @@ struct State<K> {
 
 /// A queue of per-key delta lists.
 ///
-/// Invariants (client-go `DeltaFIFO`):
+/// Two modes: [`DeltaFifo::new`] coalesces per key (client-go `DeltaFIFO`);
+/// [`DeltaFifo::in_order`] keeps every delta as its own entry (client-go
+/// `RealFIFO`). Invariants (client-go `DeltaFIFO`; `RealFIFO` keeps all but
+/// coalescing and dedup):
 /// * **Coalescing**: all pending changes of one key are popped together, in
 ///   order, so a consumer that falls behind processes a key once per pop.
 /// * **Dedup**: only two consecutive `Deleted` deltas collapse (keeping the
@@ -124,6 +127,9 @@ pub struct DeltaFifo<K> {
     state: Mutex<State<K>>,
     ready: Notify,
     known: Indexer<K>,
+    /// false: one queue entry per delta, popped one at a time (client-go's
+    /// `RealFIFO`, global event order); true: per-key coalescing (`DeltaFIFO`).
+    coalesce: bool,
 }
 
 impl<K> fmt::Debug for DeltaFifo<K> {
@@ -134,9 +140,23 @@ impl<K> fmt::Debug for DeltaFifo<K> {
 }
 
 impl<K: Resource + Send + Sync + 'static> DeltaFifo<K> {
-    /// A FIFO whose `known` objects (for deletions and resync) are `known`.
+    /// A coalescing FIFO (client-go `DeltaFIFO`) whose known objects (for
+    /// deletions and resync) are in `known`.
     pub fn new(known: Indexer<K>) -> Self {
+        Self::with_coalescing(known, true)
+    }
+
+    /// A FIFO that keeps global event order (client-go `RealFIFO`, what
+    /// informers use since `InOrderInformers`): every delta is its own entry,
+    /// popped alone, so keys are never reordered against each other. Replace
+    /// and resync behave as in the coalescing FIFO.
+    pub fn in_order(known: Indexer<K>) -> Self {
+        Self::with_coalescing(known, false)
+    }
+
+    fn with_coalescing(known: Indexer<K>, coalesce: bool) -> Self {
         Self {
+            coalesce,
             state: Mutex::new(State {
                 items: HashMap::new(),
                 queue: VecDeque::new(),
@@ -231,6 +251,12 @@ impl<K: Resource + Send + Sync + 'static> DeltaFifo<K> {
     }
 
     fn queue_action(&self, s: &mut State<K>, key: String, delta: Delta<K>) {
+        if !self.coalesce {
+            s.items.entry(key.clone()).or_default().push(delta);
+            s.queue.push_back(key);
+            self.ready.notify_one();
+            return;
+        }
         let is_new = !s.items.contains_key(&key);
         let deltas = s.items.entry(key.clone()).or_default();
         deltas.push(delta);
@@ -284,7 +310,19 @@ impl<K: Resource + Send + Sync + 'static> DeltaFifo<K> {
                     if s.initial_population_count > 0 {
                         s.initial_population_count -= 1;
                     }
-                    let deltas = s.items.remove(&key).unwrap_or_default();
+                    let deltas = if self.coalesce {
+                        s.items.remove(&key).unwrap_or_default()
+                    } else {
+                        // One entry per delta: take the oldest of this key.
+                        let (first, now_empty) = match s.items.get_mut(&key) {
+                            Some(d) if !d.is_empty() => (Some(d.remove(0)), d.is_empty()),
+                            _ => (None, true),
+                        };
+                        if now_empty {
+                            s.items.remove(&key);
+                        }
+                        first.into_iter().collect()
+                    };
                     if !s.queue.is_empty() {
                         self.ready.notify_one();
                     }
@@ -423,6 +461,29 @@ mod tests {
         // Deleting something unknown and unqueued is a no-op.
         f.delete(cm("zzz", "1"));
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn in_order_mode_keeps_global_order() {
+        let f = DeltaFifo::in_order(Indexer::new());
+        f.add(cm("a", "1"));
+        f.add(cm("b", "1"));
+        f.update(cm("a", "2"));
+        assert_eq!(f.len(), 3);
+        let order: Vec<(String, usize)> = std::iter::from_fn(|| pop_now(&f)).map(|(k, d, _)| (k, d.len())).collect();
+        assert_eq!(order, [("ns/a".into(), 1), ("ns/b".into(), 1), ("ns/a".into(), 1)]);
+        // Replace still emits tombstones, counting queued keys.
+        let known = Indexer::new();
+        known.insert(cm("k", "1"));
+        let f = DeltaFifo::in_order(known);
+        f.add(cm("q", "1"));
+        f.replace(vec![]);
+        let mut tomb: Vec<String> = std::iter::from_fn(|| pop_now(&f))
+            .filter(|(_, d, _)| matches!(d[0], Delta::Deleted(DeletedObject::Tombstone(_))))
+            .map(|(k, _, _)| k)
+            .collect();
+        tomb.sort();
+        assert_eq!(tomb, ["ns/k", "ns/q"]);
     }
 
     #[tokio::test]

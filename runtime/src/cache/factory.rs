@@ -101,6 +101,7 @@ struct Inner {
     custom_resync: HashMap<TypeId, Duration>,
     transforms: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
     metrics: Option<InformerMetrics>,
+    in_order: bool,
     state: Mutex<State>,
     cancel: CancellationToken,
 }
@@ -141,6 +142,7 @@ pub struct SharedInformerFactoryBuilder {
     custom_resync: HashMap<TypeId, Duration>,
     transforms: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
     metrics: Option<InformerMetrics>,
+    in_order: bool,
 }
 
 impl fmt::Debug for SharedInformerFactoryBuilder {
@@ -194,6 +196,13 @@ impl SharedInformerFactoryBuilder {
         self
     }
 
+    /// Deliver events in observed order (client-go `RealFIFO`) rather than
+    /// coalescing per key; see [`InformerOptions::in_order`].
+    pub fn in_order(mut self, in_order: bool) -> Self {
+        self.in_order = in_order;
+        self
+    }
+
     /// Builds the factory.
     pub fn build(self) -> SharedInformerFactory {
         SharedInformerFactory {
@@ -205,6 +214,7 @@ impl SharedInformerFactoryBuilder {
                 custom_resync: self.custom_resync,
                 transforms: self.transforms,
                 metrics: self.metrics,
+                in_order: self.in_order,
                 state: Mutex::new(State::default()),
                 cancel: CancellationToken::new(),
             }),
@@ -228,6 +238,7 @@ impl SharedInformerFactory {
             custom_resync: HashMap::new(),
             transforms: HashMap::new(),
             metrics: None,
+            in_order: false,
         }
     }
 
@@ -260,6 +271,7 @@ impl SharedInformerFactory {
         let mut options = InformerOptions::<K> {
             default_resync: self.inner.custom_resync.get(&id).copied().or(self.inner.default_resync),
             metrics: self.inner.metrics.clone(),
+            in_order: self.inner.in_order,
             ..Default::default()
         };
         if let Some(t) = self.inner.transforms.get(&id).and_then(|t| t.downcast_ref::<Transform<K>>()) {

@@ -33,11 +33,21 @@ pub struct InformerOptions<K> {
     pub indexers: Indexers<K>,
     /// Where to report handler buffer lengths.
     pub metrics: Option<InformerMetrics>,
+    /// Deliver every event in the order it was observed (client-go's
+    /// `RealFIFO`, its default since `InOrderInformers`) instead of coalescing
+    /// each key's pending deltas (`DeltaFIFO`, the default here).
+    pub in_order: bool,
 }
 
 impl<K: Resource> Default for InformerOptions<K> {
     fn default() -> Self {
-        Self { default_resync: None, transform: Some(strip_managed_fields()), indexers: Indexers::new(), metrics: None }
+        Self {
+            default_resync: None,
+            transform: Some(strip_managed_fields()),
+            indexers: Indexers::new(),
+            metrics: None,
+            in_order: false,
+        }
     }
 }
 
@@ -47,6 +57,7 @@ impl<K> fmt::Debug for InformerOptions<K> {
             .field("default_resync", &self.default_resync)
             .field("transform", &self.transform.is_some())
             .field("indexers", &self.indexers.keys().collect::<Vec<_>>())
+            .field("in_order", &self.in_order)
             .finish()
     }
 }
@@ -146,7 +157,11 @@ where
                 api,
                 url,
                 config,
-                fifo: Arc::new(DeltaFifo::new(indexer.clone())),
+                fifo: Arc::new(if options.in_order {
+                    DeltaFifo::in_order(indexer.clone())
+                } else {
+                    DeltaFifo::new(indexer.clone())
+                }),
                 indexer,
                 processor: Processor::new(metrics),
                 transform: options.transform,
