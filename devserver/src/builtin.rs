@@ -1,0 +1,126 @@
+//! The built-in kinds the controller and kubectl need, each decoded into its k8s-openapi type so a
+//! malformed object gets a 400 instead of being stored (or crashing anything).
+
+use crate::resource::ResourceType;
+use k8s_openapi::api::{apps, coordination, core, events, rbac};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+fn check<T: DeserializeOwned>(v: &Value) -> Result<(), String> {
+    T::deserialize(v).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rt(
+    group: &str,
+    kind: &str,
+    plural: &str,
+    namespaced: bool,
+    short: &[&str],
+    all: bool,
+    status: bool,
+    decode: fn(&Value) -> Result<(), String>,
+) -> ResourceType {
+    ResourceType {
+        group: group.into(),
+        version: "v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        namespaced,
+        short_names: short.iter().map(|s| s.to_string()).collect(),
+        categories: if all { vec!["all".into()] } else { vec![] },
+        status_subresource: status,
+        schema: None,
+        printer_columns: vec![],
+        decode: Some(decode),
+        custom: false,
+        terminating: false,
+    }
+}
+
+/// Every built-in resource served, in discovery order.
+pub fn builtin_types() -> Vec<ResourceType> {
+    vec![
+        rt("", "Namespace", "namespaces", false, &["ns"], false, true, check::<core::v1::Namespace>),
+        rt("", "Pod", "pods", true, &["po"], true, true, check::<core::v1::Pod>),
+        rt("", "Service", "services", true, &["svc"], true, true, check::<core::v1::Service>),
+        rt("", "Secret", "secrets", true, &[], false, false, check::<core::v1::Secret>),
+        rt("", "ConfigMap", "configmaps", true, &["cm"], false, false, check::<core::v1::ConfigMap>),
+        rt("", "ServiceAccount", "serviceaccounts", true, &["sa"], false, false, check::<core::v1::ServiceAccount>),
+        rt("", "Event", "events", true, &["ev"], false, false, check::<core::v1::Event>),
+        rt("apps", "StatefulSet", "statefulsets", true, &["sts"], true, true, check::<apps::v1::StatefulSet>),
+        rt("events.k8s.io", "Event", "events", true, &["ev"], false, false, check::<events::v1::Event>),
+        rt("coordination.k8s.io", "Lease", "leases", true, &[], false, false, check::<coordination::v1::Lease>),
+        rt("rbac.authorization.k8s.io", "Role", "roles", true, &[], false, false, check::<rbac::v1::Role>),
+        rt(
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            "clusterroles",
+            false,
+            &[],
+            false,
+            false,
+            check::<rbac::v1::ClusterRole>,
+        ),
+        rt(
+            "rbac.authorization.k8s.io",
+            "RoleBinding",
+            "rolebindings",
+            true,
+            &[],
+            false,
+            false,
+            check::<rbac::v1::RoleBinding>,
+        ),
+        rt(
+            "rbac.authorization.k8s.io",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            false,
+            &[],
+            false,
+            false,
+            check::<rbac::v1::ClusterRoleBinding>,
+        ),
+        {
+            let mut crd = rt(
+                "apiextensions.k8s.io",
+                "CustomResourceDefinition",
+                "customresourcedefinitions",
+                false,
+                &["crd", "crds"],
+                false,
+                true,
+                check::<CustomResourceDefinition>,
+            );
+            crd.singular = "customresourcedefinition".into();
+            crd
+        },
+    ]
+}
+
+/// The bootstrap namespaces every cluster has.
+pub const BOOTSTRAP_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Namespaces that may never be deleted.
+pub const UNDELETABLE_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+/// Server-side defaults of built-in kinds applied on create (what the real defaulting and
+/// registry strategies add and what clients rely on).
+pub fn default_on_create(rt: &ResourceType, obj: &mut Value) {
+    if rt.group.is_empty() && rt.plural == "namespaces" {
+        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            let labels = meta.entry("labels").or_insert_with(|| Value::Object(Default::default()));
+            if let Some(l) = labels.as_object_mut() {
+                l.insert("kubernetes.io/metadata.name".into(), Value::String(name));
+            }
+        }
+        if let Some(o) = obj.as_object_mut() {
+            o.insert("spec".into(), serde_json::json!({"finalizers": ["kubernetes"]}));
+            o.insert("status".into(), serde_json::json!({"phase": "Active"}));
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Legacy (unaggregated) discovery documents: `/api`, `/apis`, `/apis/{group}`, `/api/v1` and
+//! `/apis/{group}/{version}`. kubectl and client-go fall back to these when the reply is plain JSON.
+
+use crate::resource::ResourceType;
+use base64::Engine;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+/// Kubernetes-aware version ordering key: GA before beta before alpha, higher numbers first.
+pub fn version_priority(v: &str) -> (u8, i64, i64, String) {
+    let rest = v.strip_prefix('v');
+    if let Some(rest) = rest {
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if let Ok(major) = digits.parse::<i64>() {
+            let tail = &rest[digits.len()..];
+            if tail.is_empty() {
+                return (0, -major, 0, String::new());
+            }
+            for (rank, pre) in [(1u8, "beta"), (2u8, "alpha")] {
+                if let Some(n) = tail.strip_prefix(pre)
+                    && let Ok(minor) = n.parse::<i64>()
+                {
+                    return (rank, -major, -minor, String::new());
+                }
+            }
+        }
+    }
+    (3, 0, 0, v.to_string())
+}
+
+fn storage_version_hash(r: &ResourceType) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&r.group, &r.version, &r.kind).hash(&mut h);
+    base64::engine::general_purpose::STANDARD.encode(h.finish().to_be_bytes())
+}
+
+/// `GET /api`.
+pub fn api_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]
+    })
+}
+
+/// Groups (other than core) with their versions in preference order.
+fn groups(types: &[ResourceType]) -> BTreeMap<String, Vec<String>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in types.iter().filter(|t| !t.group.is_empty()) {
+        let vs = groups.entry(t.group.clone()).or_default();
+        if !vs.contains(&t.version) {
+            vs.push(t.version.clone());
+        }
+    }
+    for vs in groups.values_mut() {
+        vs.sort_by_key(|v| version_priority(v));
+    }
+    groups
+}
+
+fn group_doc(name: &str, versions: &[String]) -> Value {
+    let vs: Vec<Value> =
+        versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    json!({
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": name,
+        "versions": vs,
+        "preferredVersion": vs.first().cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// `GET /apis`.
+pub fn api_group_list(types: &[ResourceType]) -> Value {
+    let items: Vec<Value> = groups(types)
+        .iter()
+        .map(|(g, vs)| {
+            let mut d = group_doc(g, vs);
+            if let Some(o) = d.as_object_mut() {
+                o.remove("kind");
+                o.remove("apiVersion");
+            }
+            d
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": items})
+}
+
+/// `GET /apis/{group}`, or `None` when the group is not served.
+pub fn api_group(types: &[ResourceType], group: &str) -> Option<Value> {
+    groups(types).get(group).map(|vs| group_doc(group, vs))
+}
+
+/// `GET /api/v1` or `GET /apis/{group}/{version}`, or `None` when not served.
+pub fn api_resource_list(types: &[ResourceType], group: &str, version: &str) -> Option<Value> {
+    let selected: Vec<&ResourceType> = types.iter().filter(|t| t.group == group && t.version == version).collect();
+    if selected.is_empty() && !(group.is_empty() && version == "v1") {
+        return None;
+    }
+    let mut resources = Vec::new();
+    for t in selected {
+        resources.push(json!({
+            "name": t.plural,
+            "singularName": t.singular,
+            "namespaced": t.namespaced,
+            "kind": t.kind,
+            "verbs": t.verbs(),
+            "shortNames": t.short_names,
+            "categories": t.categories,
+            "storageVersionHash": storage_version_hash(t),
+        }));
+        if t.status_subresource {
+            resources.push(json!({
+                "name": format!("{}/status", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "kind": t.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": resources,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_order() {
+        let mut vs = vec!["v1alpha1", "v2beta1", "v1", "v2", "foo", "v1beta2"];
+        vs.sort_by_key(|v| version_priority(v));
+        assert_eq!(vs, vec!["v2", "v1", "v2beta1", "v1beta2", "v1alpha1", "foo"]);
+    }
+}

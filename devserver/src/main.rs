@@ -1,0 +1,42 @@
+//! The `devserver` binary: serve the API on `--addr` (default 127.0.0.1 with an ephemeral port)
+//! and write a kubeconfig to `--kubeconfig-out` so kubectl and controllers can use it.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Command-line flags.
+#[derive(Parser, Debug)]
+#[command(name = "devserver", about = "A local Kubernetes-API-compatible server")]
+struct Args {
+    /// Address to listen on (loopback by default; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Where to write the kubeconfig that points at this server.
+    #[arg(long)]
+    kubeconfig_out: Option<PathBuf>,
+    /// Events of history kept per resource for watch resumption.
+    #[arg(long, default_value_t = 10_000)]
+    history: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let mut builder = devserver::DevServer::builder().addr(args.addr).history_limit(args.history);
+    if let Some(p) = &args.kubeconfig_out {
+        builder = builder.kubeconfig_path(p);
+    }
+    let server = builder.start().await?;
+    println!("devserver listening on {}", server.url());
+    println!("kubeconfig: {}", server.kubeconfig_path().display());
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    Ok(())
+}

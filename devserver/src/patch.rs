@@ -1,0 +1,513 @@
+//! PATCH bodies: JSON patch (RFC 6902) and JSON merge patch (RFC 7386) through the `json-patch`
+//! crate, strategic merge patch for built-ins (merge-by-key lists and `$patch` directives), and
+//! server-side apply with managed-field ownership and conflicts.
+
+use crate::error::{ApiError, ApiResult, Cause};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+
+/// The patch flavours a client can send, by Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `application/json-patch+json`.
+    Json,
+    /// `application/merge-patch+json`.
+    Merge,
+    /// `application/strategic-merge-patch+json`.
+    Strategic,
+    /// `application/apply-patch+yaml` (server-side apply).
+    Apply,
+}
+
+/// The accepted-types message of the 415 reply.
+pub const CR_ACCEPTED: &str = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
+/// The accepted-types message of the 415 reply for built-ins.
+pub const BUILTIN_ACCEPTED: &str = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json";
+
+impl PatchKind {
+    /// Maps a Content-Type to a patch kind (415 when unknown or not allowed for the resource).
+    pub fn from_content_type(ct: &str, custom: bool) -> ApiResult<PatchKind> {
+        let base = ct.split(';').next().unwrap_or("").trim();
+        let kind = match base {
+            "application/json-patch+json" => Some(PatchKind::Json),
+            "application/merge-patch+json" => Some(PatchKind::Merge),
+            "application/strategic-merge-patch+json" if !custom => Some(PatchKind::Strategic),
+            "application/apply-patch+yaml" | "application/apply-patch+json" => Some(PatchKind::Apply),
+            _ => None,
+        };
+        kind.ok_or_else(|| {
+            ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: {}",
+                    if custom { CR_ACCEPTED } else { BUILTIN_ACCEPTED }
+                ),
+            )
+        })
+    }
+}
+
+/// Applies a JSON patch or merge patch body to `doc`.
+pub fn apply_json_or_merge(kind: PatchKind, doc: &mut Value, body: &[u8]) -> ApiResult<()> {
+    match kind {
+        PatchKind::Json => {
+            let p: json_patch::Patch = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            json_patch::patch(doc, &p).map_err(|e| ApiError::new(422, "Invalid", e.to_string()))
+        }
+        PatchKind::Merge => {
+            let p: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            if !p.is_object() {
+                return Err(ApiError::bad_request("merge patch must be a JSON object"));
+            }
+            json_patch::merge(doc, &p);
+            Ok(())
+        }
+        PatchKind::Strategic => {
+            let p: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            if !p.is_object() {
+                return Err(ApiError::bad_request("strategic merge patch must be a JSON object"));
+            }
+            strategic_merge(doc, &p);
+            Ok(())
+        }
+        PatchKind::Apply => Err(ApiError::internal("apply is not a JSON patch")),
+    }
+}
+
+/// The merge key of a list field in built-in types (the `patchMergeKey` struct tag), if it
+/// merges by key instead of being replaced.
+fn merge_key(field: &str) -> Option<&'static str> {
+    match field {
+        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => {
+            Some("name")
+        }
+        "volumeMounts" => Some("mountPath"),
+        "volumeDevices" => Some("devicePath"),
+        "conditions" => Some("type"),
+        "ownerReferences" => Some("uid"),
+        "hostAliases" => Some("ip"),
+        "topologySpreadConstraints" => Some("topologyKey"),
+        _ => None,
+    }
+}
+
+/// Strategic merge patch over JSON: maps merge recursively, `null` deletes, lists with a known
+/// merge key merge element-wise, `$patch: delete|replace` and `$deleteFromPrimitiveList` are
+/// honoured, other `$` directives are dropped.
+pub fn strategic_merge(doc: &mut Value, patch: &Value) {
+    let Some(pmap) = patch.as_object() else {
+        *doc = patch.clone();
+        return;
+    };
+    if pmap.get("$patch").and_then(Value::as_str) == Some("replace") {
+        let mut p = pmap.clone();
+        p.remove("$patch");
+        *doc = Value::Object(p);
+        return;
+    }
+    if !doc.is_object() {
+        *doc = Value::Object(Map::new());
+    }
+    let Some(dmap) = doc.as_object_mut() else {
+        return;
+    };
+    for (k, pv) in pmap {
+        if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
+            if let (Some(Value::Array(cur)), Some(del)) = (dmap.get_mut(field), pv.as_array()) {
+                cur.retain(|x| !del.contains(x));
+            }
+            continue;
+        }
+        if k.starts_with('$') {
+            continue;
+        }
+        if pv.is_null() {
+            dmap.remove(k);
+            continue;
+        }
+        match (dmap.get_mut(k), pv) {
+            (Some(dv @ Value::Object(_)), Value::Object(_)) => strategic_merge(dv, pv),
+            (Some(Value::Array(cur)), Value::Array(items)) => {
+                if let Some(key) = merge_key(k) {
+                    merge_list(cur, items, key);
+                } else {
+                    dmap.insert(k.clone(), Value::Array(strip_directives(items)));
+                }
+            }
+            _ => {
+                let mut v = pv.clone();
+                if v.is_object() {
+                    let mut fresh = Value::Object(Map::new());
+                    strategic_merge(&mut fresh, &v);
+                    v = fresh;
+                }
+                dmap.insert(k.clone(), v);
+            }
+        }
+    }
+}
+
+fn strip_directives(items: &[Value]) -> Vec<Value> {
+    items.iter().filter(|i| i.get("$patch").is_none()).cloned().collect()
+}
+
+fn merge_list(cur: &mut Vec<Value>, items: &[Value], key: &str) {
+    for it in items {
+        let Some(kv) = it.get(key) else {
+            cur.push(it.clone());
+            continue;
+        };
+        let pos = cur.iter().position(|c| c.get(key) == Some(kv));
+        let delete = it.get("$patch").and_then(Value::as_str) == Some("delete");
+        match (pos, delete) {
+            (Some(i), true) => {
+                cur.remove(i);
+            }
+            (None, true) => {}
+            (Some(i), false) => strategic_merge(&mut cur[i], it),
+            (None, false) => {
+                let mut fresh = Value::Object(Map::new());
+                strategic_merge(&mut fresh, it);
+                cur.push(fresh);
+            }
+        }
+    }
+}
+
+/// A field path in a managed-fields set, e.g. `["spec", "replicas"]`.
+pub type FieldPath = Vec<String>;
+
+/// Leaf paths of `v` (lists are atomic leaves, like CR lists without `x-kubernetes-list-type`).
+pub fn leaf_paths(v: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, c) in m {
+                prefix.push(k.clone());
+                leaf_paths(c, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {
+            if !prefix.is_empty() {
+                out.insert(prefix.clone());
+            }
+        }
+    }
+}
+
+/// The paths a manager owns for an object body, skipping server-owned metadata.
+pub fn owned_paths(obj: &Value, include_status: bool) -> BTreeSet<FieldPath> {
+    let mut out = BTreeSet::new();
+    leaf_paths(obj, &mut Vec::new(), &mut out);
+    out.retain(|p| {
+        let top = p[0].as_str();
+        if top == "apiVersion" || top == "kind" {
+            return false;
+        }
+        if top == "status" && !include_status {
+            return false;
+        }
+        if top == "metadata" {
+            return matches!(
+                p.get(1).map(String::as_str),
+                Some("labels" | "annotations" | "finalizers" | "ownerReferences")
+            );
+        }
+        true
+    });
+    out
+}
+
+/// Encodes a path set as `fieldsV1` (`{"f:spec":{"f:replicas":{}}}`).
+pub fn to_fields_v1(paths: &BTreeSet<FieldPath>) -> Value {
+    let mut root = Map::new();
+    for p in paths {
+        let mut cur = &mut root;
+        for seg in p {
+            let entry = cur.entry(format!("f:{seg}")).or_insert_with(|| Value::Object(Map::new()));
+            match entry {
+                Value::Object(m) => cur = m,
+                _ => break,
+            }
+        }
+    }
+    Value::Object(root)
+}
+
+/// Decodes `fieldsV1` back to a path set (leaves only).
+pub fn from_fields_v1(v: &Value) -> BTreeSet<FieldPath> {
+    fn walk(v: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
+        let Some(m) = v.as_object() else { return };
+        let children: Vec<(&String, &Value)> = m.iter().filter(|(k, _)| k.starts_with("f:")).collect();
+        if children.is_empty() {
+            if !prefix.is_empty() {
+                out.insert(prefix.clone());
+            }
+            return;
+        }
+        for (k, c) in children {
+            prefix.push(k[2..].to_string());
+            walk(c, prefix, out);
+            prefix.pop();
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(v, &mut Vec::new(), &mut out);
+    out
+}
+
+fn get_path<'a>(v: &'a Value, p: &FieldPath) -> Option<&'a Value> {
+    p.iter().try_fold(v, |cur, seg| cur.get(seg))
+}
+
+fn set_path(v: &mut Value, p: &FieldPath, val: Value) {
+    let mut cur = v;
+    for (i, seg) in p.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let Some(m) = cur.as_object_mut() else { return };
+        if i + 1 == p.len() {
+            m.insert(seg.clone(), val);
+            return;
+        }
+        cur = m.entry(seg.clone()).or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+fn remove_path(v: &mut Value, p: &FieldPath) {
+    let Some((last, parents)) = p.split_last() else { return };
+    let mut cur = v;
+    for seg in parents {
+        match cur.get_mut(seg) {
+            Some(c) => cur = c,
+            None => return,
+        }
+    }
+    if let Some(m) = cur.as_object_mut() {
+        m.remove(last);
+    }
+}
+
+fn overlaps(a: &FieldPath, b: &FieldPath) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+fn path_string(p: &FieldPath) -> String {
+    p.iter().map(|s| format!(".{s}")).collect()
+}
+
+fn print_manager(entry: &Value) -> String {
+    let name = entry.get("manager").and_then(Value::as_str).unwrap_or("");
+    let mut s = Value::String(name.to_string()).to_string();
+    if let Some(sub) = entry.get("subresource").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        s = format!("{s} with subresource {}", Value::String(sub.to_string()));
+    }
+    if entry.get("operation").and_then(Value::as_str) == Some("Update") {
+        let av = entry.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        match entry.get("time").and_then(Value::as_str) {
+            Some(t) => s = format!("{s} using {av} at {t}"),
+            None => s = format!("{s} using {av}"),
+        }
+    }
+    s
+}
+
+/// Server-side apply of `applied` (the manager's full intent) onto `current` (None: create).
+/// Returns the new object with updated `managedFields`, or a 409 listing the conflicts.
+pub fn server_side_apply(
+    current: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+    api_version: &str,
+    subresource: Option<&str>,
+    now: &str,
+) -> ApiResult<Value> {
+    let status_only = subresource == Some("status");
+    let mut applied_paths = owned_paths(applied, true);
+    if status_only {
+        applied_paths.retain(|p| p[0] == "status");
+    }
+    let mut result = current.cloned().unwrap_or_else(|| {
+        let mut base = applied.clone();
+        if let Some(m) = base.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("managedFields");
+        }
+        base
+    });
+    let mut entries: Vec<Value> =
+        result.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
+    let is_me = |e: &Value| {
+        e.get("manager").and_then(Value::as_str) == Some(manager)
+            && e.get("operation").and_then(Value::as_str) == Some("Apply")
+            && e.get("subresource").and_then(Value::as_str).unwrap_or("") == subresource.unwrap_or("")
+    };
+    let previously: BTreeSet<FieldPath> =
+        entries.iter().find(|e| is_me(e)).and_then(|e| e.get("fieldsV1")).map(from_fields_v1).unwrap_or_default();
+    // Conflicts: another manager owns a path this apply changes to a different value.
+    if let Some(cur) = current {
+        let mut conflicts: Vec<(String, String)> = Vec::new();
+        for p in &applied_paths {
+            if get_path(cur, p) == get_path(applied, p) {
+                continue;
+            }
+            for e in entries.iter().filter(|e| !is_me(e)) {
+                let owned = e.get("fieldsV1").map(from_fields_v1).unwrap_or_default();
+                if owned.iter().any(|o| overlaps(o, p)) {
+                    conflicts.push((print_manager(e), path_string(p)));
+                }
+            }
+        }
+        if !conflicts.is_empty() && !force {
+            let causes: Vec<Cause> = conflicts
+                .iter()
+                .map(|(m, f)| Cause::new("FieldManagerConflict", f.clone(), format!("conflict with {m}")))
+                .collect();
+            let msg = if conflicts.len() == 1 {
+                format!("Apply failed with 1 conflict: conflict with {}: {}", conflicts[0].0, conflicts[0].1)
+            } else {
+                let mut s = format!("Apply failed with {} conflicts: ", conflicts.len());
+                let mut managers: Vec<&String> = conflicts.iter().map(|c| &c.0).collect();
+                managers.dedup();
+                let parts: Vec<String> = managers
+                    .iter()
+                    .map(|m| {
+                        let fields: Vec<String> =
+                            conflicts.iter().filter(|c| &c.0 == *m).map(|c| format!("- {}", c.1)).collect();
+                        format!("conflicts with {m}:\n{}", fields.join("\n"))
+                    })
+                    .collect();
+                s.push_str(&parts.join("\n"));
+                s
+            };
+            let mut err = ApiError::new(409, "Conflict", msg);
+            err.details = Some(
+                json!({"causes": causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect::<Vec<_>>()}),
+            );
+            return Err(err);
+        }
+    }
+    // Take ownership away from others where this apply changed the value (force or no conflict).
+    let changed: Vec<FieldPath> = applied_paths
+        .iter()
+        .filter(|p| current.is_none_or(|c| get_path(c, p) != get_path(applied, p)))
+        .cloned()
+        .collect();
+    let mut others_own: BTreeSet<FieldPath> = BTreeSet::new();
+    for e in entries.iter_mut().filter(|e| !is_me(e)) {
+        let mut owned = e.get("fieldsV1").map(from_fields_v1).unwrap_or_default();
+        owned.retain(|o| !changed.iter().any(|p| overlaps(o, p)));
+        others_own.extend(owned.iter().cloned());
+        e["fieldsV1"] = to_fields_v1(&owned);
+    }
+    // Write the applied values.
+    for p in &applied_paths {
+        if let Some(v) = get_path(applied, p) {
+            set_path(&mut result, p, v.clone());
+        }
+    }
+    // Remove fields this manager stopped applying and nobody else owns.
+    for p in previously.difference(&applied_paths) {
+        if !others_own.iter().any(|o| overlaps(o, p)) {
+            remove_path(&mut result, p);
+        }
+    }
+    entries.retain(|e| !is_me(e));
+    entries.retain(|e| e.get("fieldsV1").and_then(Value::as_object).is_some_and(|m| !m.is_empty()));
+    let mut mine = json!({
+        "manager": manager,
+        "operation": "Apply",
+        "apiVersion": api_version,
+        "time": now,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": to_fields_v1(&applied_paths),
+    });
+    if let Some(sub) = subresource {
+        mine["subresource"] = Value::String(sub.to_string());
+    }
+    entries.push(mine);
+    if let Some(m) = result.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("managedFields".into(), Value::Array(entries));
+    }
+    Ok(result)
+}
+
+/// Records an `Update` operation by `manager` in `managedFields` of `new`: it owns the paths that
+/// differ from `old` (all paths on create), and other managers lose them.
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    api_version: &str,
+    subresource: Option<&str>,
+    now: &str,
+) {
+    let new_paths = owned_paths(new, subresource == Some("status") || old.is_none());
+    let changed: BTreeSet<FieldPath> = match old {
+        None => new_paths,
+        Some(o) => new_paths.into_iter().filter(|p| get_path(o, p) != get_path(new, p)).collect(),
+    };
+    let mut entries: Vec<Value> =
+        new.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
+    if changed.is_empty() && old.is_some() {
+        return;
+    }
+    let is_me = |e: &Value| {
+        e.get("manager").and_then(Value::as_str) == Some(manager)
+            && e.get("operation").and_then(Value::as_str) == Some("Update")
+            && e.get("subresource").and_then(Value::as_str).unwrap_or("") == subresource.unwrap_or("")
+    };
+    let mut mine: BTreeSet<FieldPath> =
+        entries.iter().find(|e| is_me(e)).and_then(|e| e.get("fieldsV1")).map(from_fields_v1).unwrap_or_default();
+    for e in entries.iter_mut().filter(|e| !is_me(e)) {
+        let mut owned = e.get("fieldsV1").map(from_fields_v1).unwrap_or_default();
+        owned.retain(|o| !changed.iter().any(|p| overlaps(o, p)));
+        e["fieldsV1"] = to_fields_v1(&owned);
+    }
+    mine.extend(changed);
+    entries.retain(|e| !is_me(e));
+    entries.retain(|e| e.get("fieldsV1").and_then(Value::as_object).is_some_and(|m| !m.is_empty()));
+    let mut entry = json!({
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": api_version,
+        "time": now,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": to_fields_v1(&mine),
+    });
+    if let Some(sub) = subresource {
+        entry["subresource"] = Value::String(sub.to_string());
+    }
+    entries.push(entry);
+    if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("managedFields".into(), Value::Array(entries));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategic_merges_containers_by_name() {
+        let mut doc = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+        strategic_merge(
+            &mut doc,
+            &json!({"spec": {"containers": [{"name": "b", "image": "z"}, {"name": "a", "$patch": "delete"}]}}),
+        );
+        assert_eq!(doc, json!({"spec": {"containers": [{"name": "b", "image": "z"}]}}));
+    }
+
+    #[test]
+    fn fields_v1_round_trip() {
+        let paths = owned_paths(&json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"n": 1}}), false);
+        let f = to_fields_v1(&paths);
+        assert_eq!(f, json!({"f:metadata": {"f:labels": {"f:x": {}}}, "f:spec": {"f:n": {}}}));
+        assert_eq!(from_fields_v1(&f), paths);
+    }
+}

@@ -1,0 +1,57 @@
+//! A queryable log of every request the server answered, so tests can count API load
+//! ("how many LISTs did the informer make?") without scraping tracing output.
+
+use std::sync::Mutex;
+
+/// One answered request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection, or the
+    /// HTTP method in lower case for non-resource paths (discovery, version, health).
+    pub verb: String,
+    /// API group of the resource ("" for core and non-resource requests).
+    pub group: String,
+    /// Resource plural, with `/status` for the subresource; empty for non-resource requests.
+    pub resource: String,
+    /// Namespace, if the request was namespaced.
+    pub namespace: Option<String>,
+    /// Object name, if the request named one.
+    pub name: Option<String>,
+    /// The HTTP status code answered.
+    pub status: u16,
+    /// The request path.
+    pub path: String,
+}
+
+/// The log, shared by all connections of one server.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    records: Mutex<Vec<RequestRecord>>,
+}
+
+impl RequestLog {
+    /// Appends a record.
+    pub fn push(&self, r: RequestRecord) {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+
+    /// A copy of every record so far, oldest first.
+    pub fn entries(&self) -> Vec<RequestRecord> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How many records match `verb` and `resource` (e.g. `count("list", "foos")`).
+    pub fn count(&self, verb: &str, resource: &str) -> usize {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|r| r.verb == verb && r.resource == resource)
+            .count()
+    }
+
+    /// Forgets every record (to measure one phase of a test).
+    pub fn clear(&self) {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}

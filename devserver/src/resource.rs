@@ -1,0 +1,75 @@
+//! Resource types the server serves: one [`ResourceType`] per (group, version, plural), for built-in
+//! kinds and for the kinds established by CustomResourceDefinitions.
+
+use crate::error::Target;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceColumnDefinition, JSONSchemaProps,
+};
+use std::sync::Arc;
+
+/// How an object of a built-in kind is checked on decode; `None` for custom resources.
+pub type DecodeCheck = fn(&serde_json::Value) -> Result<(), String>;
+
+/// Everything the handlers need to know about one served resource.
+#[derive(Clone)]
+pub struct ResourceType {
+    /// API group ("" for core).
+    pub group: String,
+    /// Version, e.g. `v1`.
+    pub version: String,
+    /// Kind, e.g. `Pod`.
+    pub kind: String,
+    /// Plural resource name, e.g. `pods`.
+    pub plural: String,
+    /// Singular name, e.g. `pod`.
+    pub singular: String,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+    /// Short names for `kubectl get`.
+    pub short_names: Vec<String>,
+    /// Categories, e.g. `all`.
+    pub categories: Vec<String>,
+    /// Whether a `/status` subresource is served (and spec/status are kept apart).
+    pub status_subresource: bool,
+    /// Structural schema for custom resources.
+    pub schema: Option<Arc<JSONSchemaProps>>,
+    /// Printer columns for custom resources.
+    pub printer_columns: Vec<CustomResourceColumnDefinition>,
+    /// Decode check for built-in kinds (into the k8s-openapi type); `None` for custom resources.
+    pub decode: Option<DecodeCheck>,
+    /// True for a kind defined by a CRD (changes update and patch rules).
+    pub custom: bool,
+    /// True while the defining CRD is terminating (only read and delete verbs are served).
+    pub terminating: bool,
+}
+
+impl ResourceType {
+    /// `group/version`, or just `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+    }
+
+    /// Storage key of this resource (group and plural; one stored version per resource).
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.group, self.plural)
+    }
+
+    /// The target used in error details for an object named `name`.
+    pub fn target(&self, name: &str) -> Target {
+        Target {
+            group: self.group.clone(),
+            plural: self.plural.clone(),
+            kind: self.kind.clone(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Verbs served in discovery.
+    pub fn verbs(&self) -> Vec<&'static str> {
+        if self.terminating {
+            vec!["delete", "deletecollection", "get", "list", "watch"]
+        } else {
+            vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        }
+    }
+}

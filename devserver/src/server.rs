@@ -1,0 +1,219 @@
+//! Starting and stopping a server: [`DevServer::builder`] → [`DevServerBuilder::start`] →
+//! [`DevServerHandle`] with the URL, a kubeconfig (text and file), a ready `kube::Client`, the
+//! request log, and `shutdown()`.
+
+use crate::app::{App, now};
+use crate::registry::Registry;
+use crate::request_log::RequestLog;
+use crate::store::{Store, Write};
+use crate::{builtin, kubeconfig};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Entry point: `DevServer::builder().start().await`.
+pub struct DevServer;
+
+impl DevServer {
+    /// A builder with defaults: 127.0.0.1 on an ephemeral port, 10,000 events of history per
+    /// resource, bookmarks every 60 s, kubeconfig written to a temporary file.
+    pub fn builder() -> DevServerBuilder {
+        DevServerBuilder {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            history: 10_000,
+            bookmark_interval: Duration::from_secs(60),
+            kubeconfig_path: None,
+        }
+    }
+}
+
+/// Settings for one server.
+#[derive(Debug, Clone)]
+pub struct DevServerBuilder {
+    addr: SocketAddr,
+    history: usize,
+    bookmark_interval: Duration,
+    kubeconfig_path: Option<PathBuf>,
+}
+
+impl DevServerBuilder {
+    /// The address to bind (default `127.0.0.1:0`, loopback with an ephemeral port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// How many events per resource a watch can resume from before getting 410 Expired.
+    pub fn history_limit(mut self, events: usize) -> Self {
+        self.history = events;
+        self
+    }
+
+    /// How often idle watches that allow bookmarks get one (tests shorten it).
+    pub fn bookmark_interval(mut self, every: Duration) -> Self {
+        self.bookmark_interval = every;
+        self
+    }
+
+    /// Where to write the kubeconfig (default: a file in a temporary directory).
+    pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig_path = Some(path.into());
+        self
+    }
+
+    /// Binds, seeds the bootstrap namespaces, writes the kubeconfig and starts serving.
+    pub async fn start(self) -> anyhow::Result<DevServerHandle> {
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        let local = listener.local_addr()?;
+        let url = format!("http://{local}");
+        let log = Arc::new(RequestLog::default());
+        let app = Arc::new(App {
+            store: Store::new(self.history),
+            registry: Registry::new(),
+            log: log.clone(),
+            server_address: local.to_string(),
+            bookmark_interval: self.bookmark_interval,
+        });
+        seed_namespaces(&app);
+        let text = kubeconfig::render(&url);
+        let (tempdir, path) = match self.kubeconfig_path {
+            Some(p) => (None, p),
+            None => {
+                let dir = tempfile::tempdir()?;
+                let p = dir.path().join("kubeconfig");
+                (Some(dir), p)
+            }
+        };
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &text)?;
+        let router = axum::Router::new().fallback(crate::handlers::handle).with_state(app.clone());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+        });
+        tracing::info!(%url, kubeconfig = %path.display(), "devserver listening");
+        Ok(DevServerHandle {
+            url,
+            addr: local,
+            kubeconfig: text,
+            kubeconfig_path: path,
+            _tempdir: tempdir,
+            log,
+            app,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+fn seed_namespaces(app: &App) {
+    let now = now();
+    for ns in builtin::BOOTSTRAP_NAMESPACES {
+        let obj = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": ns,
+                "uid": uuid::Uuid::new_v4().to_string(),
+                "creationTimestamp": now,
+                "labels": {"kubernetes.io/metadata.name": ns},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        });
+        let _ = app.store.transact::<()>("/namespaces", ns, |_, _| Ok(Write::Put(obj)));
+    }
+}
+
+/// A running server. Dropping it stops the server too; call [`DevServerHandle::shutdown`] to
+/// wait until it has stopped.
+pub struct DevServerHandle {
+    url: String,
+    addr: SocketAddr,
+    kubeconfig: String,
+    kubeconfig_path: PathBuf,
+    _tempdir: Option<tempfile::TempDir>,
+    log: Arc<RequestLog>,
+    app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DevServerHandle {
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The kubeconfig text pointing at this server.
+    pub fn kubeconfig(&self) -> &str {
+        &self.kubeconfig
+    }
+
+    /// Where the kubeconfig was written (for `KUBECONFIG=... kubectl`).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig_path
+    }
+
+    /// A `kube::Client` for this server (namespace `default`, no credentials).
+    pub fn client(&self) -> anyhow::Result<kube::Client> {
+        let url: axum::http::Uri = self.url.parse()?;
+        let config = kube::Config::new(url);
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// The log of every request answered so far.
+    pub fn request_log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    /// The current global resourceVersion.
+    pub fn current_resource_version(&self) -> u64 {
+        self.app.store.current_rv()
+    }
+
+    /// Compacts the event history (like etcd compaction): watches resuming from an older
+    /// revision get 410 Expired. Tests use it to exercise the client's relist path.
+    pub fn compact(&self) {
+        self.app.store.compact();
+    }
+
+    /// Stops accepting requests, ends open watches and waits for the server task.
+    pub async fn shutdown(mut self) {
+        self.stop_now();
+        if let Some(task) = self.task.take() {
+            // Open watch streams are ended by aborting; the graceful part covers plain requests.
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for DevServerHandle {
+    fn drop(&mut self) {
+        self.stop_now();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Object storage with one global, monotonically increasing resourceVersion (like etcd's
+//! revision) and a bounded per-resource event history that watches resume from.
+//!
+//! Invariants kept here:
+//! - every write takes the next global revision and stamps it into `metadata.resourceVersion`;
+//! - a write and its history event happen under one lock, so a watch that starts from a list's
+//!   revision sees exactly the changes after that list;
+//! - history is bounded; a watch from a revision older than the retained history must get 410.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The type of a change, as sent on a watch stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// The object was created.
+    Added,
+    /// The object was changed.
+    Modified,
+    /// The object was removed.
+    Deleted,
+}
+
+impl EventType {
+    /// The wire name (`ADDED`, `MODIFIED`, `DELETED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change recorded in the history.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Revision of the change.
+    pub rv: u64,
+    /// What happened.
+    pub kind: EventType,
+    /// The object after the change (for DELETED: the last state, with the deletion revision).
+    pub object: Arc<Value>,
+    /// The object before the change (MODIFIED and DELETED), used to detect selector transitions.
+    pub prev: Option<Arc<Value>>,
+}
+
+#[derive(Default)]
+struct Table {
+    objects: BTreeMap<String, Arc<Value>>,
+    history: VecDeque<Event>,
+    /// Highest revision whose event was dropped from `history` (0: nothing dropped).
+    dropped_rv: u64,
+}
+
+struct Snapshot {
+    rv: u64,
+    resource: String,
+    items: Arc<Vec<Arc<Value>>>,
+}
+
+struct Inner {
+    rv: u64,
+    tables: HashMap<String, Table>,
+    snapshots: VecDeque<Snapshot>,
+}
+
+/// What a transaction decided to do with the object.
+pub enum Write {
+    /// Store this object (create or replace).
+    Put(Value),
+    /// Remove the object.
+    Delete,
+    /// Change nothing and answer with this object.
+    Keep(Arc<Value>),
+}
+
+/// The result of a committed transaction.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The object was created.
+    Created(Arc<Value>),
+    /// The object was replaced.
+    Updated(Arc<Value>),
+    /// Nothing changed (byte-identical update or explicit keep).
+    Unchanged(Arc<Value>),
+    /// The object was removed; this is its last state.
+    Deleted(Arc<Value>),
+}
+
+impl Outcome {
+    /// The object the outcome carries.
+    pub fn object(&self) -> &Arc<Value> {
+        match self {
+            Outcome::Created(o) | Outcome::Updated(o) | Outcome::Unchanged(o) | Outcome::Deleted(o) => o,
+        }
+    }
+}
+
+/// The shared store. Cheap to clone via `Arc`.
+pub struct Store {
+    inner: Mutex<Inner>,
+    notify: tokio::sync::watch::Sender<u64>,
+    history_limit: usize,
+}
+
+/// How many continue snapshots are kept before the oldest token expires.
+const SNAPSHOT_LIMIT: usize = 64;
+
+impl Store {
+    /// A store whose per-resource history keeps `history_limit` events.
+    pub fn new(history_limit: usize) -> Self {
+        let (notify, _) = tokio::sync::watch::channel(1);
+        Store {
+            inner: Mutex::new(Inner { rv: 1, tables: HashMap::new(), snapshots: VecDeque::new() }),
+            notify,
+            history_limit: history_limit.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock only means another request panicked mid-write; the data is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current global revision.
+    pub fn current_rv(&self) -> u64 {
+        self.lock().rv
+    }
+
+    /// A receiver woken on every write (its value is the new revision).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.notify.subscribe()
+    }
+
+    /// The object stored under `key` in `resource`.
+    pub fn get(&self, resource: &str, key: &str) -> Option<Arc<Value>> {
+        self.lock().tables.get(resource)?.objects.get(key).cloned()
+    }
+
+    /// All objects of `resource` whose key starts with `prefix`, with the revision of the snapshot.
+    pub fn list(&self, resource: &str, prefix: &str) -> (u64, Vec<Arc<Value>>) {
+        let inner = self.lock();
+        let items = match inner.tables.get(resource) {
+            Some(t) => t
+                .objects
+                .range(prefix.to_string()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(_, v)| v.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        (inner.rv, items)
+    }
+
+    /// Keeps a list snapshot so that continue tokens read the same state.
+    pub fn save_snapshot(&self, rv: u64, resource: &str, items: Arc<Vec<Arc<Value>>>) {
+        let mut inner = self.lock();
+        if inner.snapshots.iter().any(|s| s.rv == rv && s.resource == resource) {
+            return;
+        }
+        inner.snapshots.push_back(Snapshot { rv, resource: resource.to_string(), items });
+        while inner.snapshots.len() > SNAPSHOT_LIMIT {
+            inner.snapshots.pop_front();
+        }
+    }
+
+    /// A snapshot saved by [`Store::save_snapshot`], if it has not expired.
+    pub fn snapshot(&self, rv: u64, resource: &str) -> Option<Arc<Vec<Arc<Value>>>> {
+        self.lock().snapshots.iter().find(|s| s.rv == rv && s.resource == resource).map(|s| s.items.clone())
+    }
+
+    /// Runs `f` on the current object under the store lock and commits its decision.
+    /// `f` receives the current object (if any) and the revision the write will get.
+    pub fn transact<E>(
+        &self,
+        resource: &str,
+        key: &str,
+        f: impl FnOnce(Option<&Arc<Value>>, u64) -> Result<Write, E>,
+    ) -> Result<Outcome, E> {
+        let mut inner = self.lock();
+        let next_rv = inner.rv + 1;
+        let current = inner.tables.get(resource).and_then(|t| t.objects.get(key)).cloned();
+        let decision = f(current.as_ref(), next_rv)?;
+        let outcome = match decision {
+            Write::Keep(o) => return Ok(Outcome::Unchanged(o)),
+            Write::Put(mut obj) => {
+                if let Some(cur) = &current {
+                    let mut probe = obj.clone();
+                    set_rv(&mut probe, rv_of(cur));
+                    if probe == **cur {
+                        return Ok(Outcome::Unchanged(cur.clone()));
+                    }
+                }
+                set_rv(&mut obj, next_rv);
+                let obj = Arc::new(obj);
+                inner.rv = next_rv;
+                let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
+                self.record(&mut inner, resource, key, Some(obj.clone()), kind, current, obj.clone());
+                if kind == EventType::Added { Outcome::Created(obj) } else { Outcome::Updated(obj) }
+            }
+            Write::Delete => {
+                let Some(cur) = current else {
+                    return Ok(Outcome::Unchanged(Arc::new(Value::Null)));
+                };
+                inner.rv = next_rv;
+                let mut last = (*cur).clone();
+                set_rv(&mut last, next_rv);
+                let last = Arc::new(last);
+                self.record(&mut inner, resource, key, None, EventType::Deleted, Some(cur), last.clone());
+                Outcome::Deleted(last)
+            }
+        };
+        let rv = inner.rv;
+        drop(inner);
+        self.notify.send_replace(rv);
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        inner: &mut Inner,
+        resource: &str,
+        key: &str,
+        stored: Option<Arc<Value>>,
+        kind: EventType,
+        prev: Option<Arc<Value>>,
+        event_obj: Arc<Value>,
+    ) {
+        let rv = inner.rv;
+        let table = inner.tables.entry(resource.to_string()).or_default();
+        match stored {
+            Some(o) => {
+                table.objects.insert(key.to_string(), o);
+            }
+            None => {
+                table.objects.remove(key);
+            }
+        }
+        table.history.push_back(Event { rv, kind, object: event_obj, prev });
+        while table.history.len() > self.history_limit {
+            if let Some(e) = table.history.pop_front() {
+                table.dropped_rv = e.rv;
+            }
+        }
+    }
+
+    /// Events of `resource` after revision `after`, at most `max` of them, with the global
+    /// revision at the time of reading (a watch that got no events has seen everything up to it).
+    /// `Err(oldest)` when events after `after` have already been dropped from the history.
+    pub fn events_after(&self, resource: &str, after: u64, max: usize) -> Result<(Vec<Event>, u64), u64> {
+        let inner = self.lock();
+        let Some(t) = inner.tables.get(resource) else {
+            return Ok((Vec::new(), inner.rv));
+        };
+        if after < t.dropped_rv {
+            return Err(t.dropped_rv + 1);
+        }
+        let start = t.history.partition_point(|e| e.rv <= after);
+        let events = t.history.iter().skip(start).take(max).cloned().collect();
+        Ok((events, inner.rv))
+    }
+
+    /// Drops every retained event, like an etcd compaction at the current revision: watches
+    /// resuming from an earlier revision get 410 Expired and clients must relist.
+    pub fn compact(&self) {
+        let mut inner = self.lock();
+        let rv = inner.rv;
+        for t in inner.tables.values_mut() {
+            t.history.clear();
+            t.dropped_rv = rv;
+        }
+        drop(inner);
+        self.notify.send_replace(rv);
+    }
+
+    /// The oldest revision a watch of `resource` can still resume from.
+    pub fn oldest_resumable(&self, resource: &str) -> u64 {
+        self.lock().tables.get(resource).map(|t| t.dropped_rv).unwrap_or(0)
+    }
+}
+
+/// Reads `metadata.resourceVersion` as a number (0 when absent or malformed).
+pub fn rv_of(obj: &Value) -> u64 {
+    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Writes `metadata.resourceVersion`.
+pub fn set_rv(obj: &mut Value, rv: u64) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
+}

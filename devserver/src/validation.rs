@@ -1,0 +1,151 @@
+//! Object metadata validation (names, labels, annotations, ownerReferences, finalizers), with the
+//! messages of `k8s.io/apimachinery/pkg/api/validation`.
+
+use crate::error::Cause;
+use serde_json::Value;
+
+fn is_alnum(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// A DNS-1123 label: at most 63 `[a-z0-9-]`, starting and ending alphanumeric.
+pub fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| is_alnum(c) || c == '-')
+        && s.starts_with(is_alnum)
+        && s.ends_with(is_alnum)
+}
+
+/// A DNS-1123 subdomain: at most 253 characters, dot-separated labels.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(|c| is_alnum(c) || c == '-' || c == '.')
+        && s.starts_with(is_alnum)
+        && s.ends_with(is_alnum)
+}
+
+fn is_name_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// A qualified name (label key, finalizer): optional DNS prefix and `/`, then a name part.
+pub fn is_qualified_name(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((prefix, name)) => is_dns1123_subdomain(prefix) && is_name_part(name),
+        None => is_name_part(s),
+    }
+}
+
+/// A label value: empty, or a name part of at most 63 characters.
+pub fn is_label_value(s: &str) -> bool {
+    s.is_empty() || is_name_part(s)
+}
+
+/// Validates `metadata` of an object being stored; `namespace_name` selects label rules for names.
+pub fn validate_meta(obj: &Value, name_is_label: bool) -> Vec<Cause> {
+    let mut out = Vec::new();
+    let meta = obj.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("");
+    if name.is_empty() {
+        out.push(Cause::new("FieldValueRequired", "metadata.name", "Required value: name or generateName is required"));
+    } else if name_is_label && !is_dns1123_label(name) {
+        out.push(Cause::new(
+            "FieldValueInvalid",
+            "metadata.name",
+            format!("Invalid value: \"{name}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
+        ));
+    } else if !name_is_label && !is_dns1123_subdomain(name) {
+        out.push(Cause::new(
+            "FieldValueInvalid",
+            "metadata.name",
+            format!("Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
+        ));
+    }
+    if let Some(labels) = meta.and_then(|m| m.get("labels")).and_then(Value::as_object) {
+        for (k, v) in labels {
+            if !is_qualified_name(k) {
+                out.push(Cause::new(
+                    "FieldValueInvalid",
+                    "metadata.labels",
+                    format!("Invalid value: \"{k}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"),
+                ));
+            }
+            let val = v.as_str().unwrap_or("");
+            if !is_label_value(val) {
+                out.push(Cause::new(
+                    "FieldValueInvalid",
+                    "metadata.labels".to_string(),
+                    format!("Invalid value: \"{val}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"),
+                ));
+            }
+        }
+    }
+    if let Some(ann) = meta.and_then(|m| m.get("annotations")).and_then(Value::as_object) {
+        let total: usize = ann.iter().map(|(k, v)| k.len() + v.as_str().map(str::len).unwrap_or(0)).sum();
+        if total > 256 * 1024 {
+            out.push(Cause::new(
+                "FieldValueTooLong",
+                "metadata.annotations",
+                "Too long: must have at most 262144 bytes",
+            ));
+        }
+    }
+    if let Some(refs) = meta.and_then(|m| m.get("ownerReferences")).and_then(Value::as_array) {
+        let mut controllers = 0;
+        for (i, r) in refs.iter().enumerate() {
+            for f in ["apiVersion", "kind", "name", "uid"] {
+                if r.get(f).and_then(Value::as_str).unwrap_or("").is_empty() {
+                    out.push(Cause::new(
+                        "FieldValueRequired",
+                        format!("metadata.ownerReferences[{i}].{f}"),
+                        "Required value",
+                    ));
+                }
+            }
+            if r.get("controller").and_then(Value::as_bool) == Some(true) {
+                controllers += 1;
+            }
+        }
+        if controllers > 1 {
+            out.push(Cause::new(
+                "FieldValueInvalid",
+                "metadata.ownerReferences",
+                "Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to true. Found \"true\" in references",
+            ));
+        }
+    }
+    if let Some(fins) = meta.and_then(|m| m.get("finalizers")).and_then(Value::as_array) {
+        for (i, f) in fins.iter().enumerate() {
+            let s = f.as_str().unwrap_or("");
+            if !is_qualified_name(s) {
+                out.push(Cause::new(
+                    "FieldValueInvalid",
+                    format!("metadata.finalizers[{i}]"),
+                    format!("Invalid value: \"{s}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_dns1123_subdomain("a.b-c"));
+        assert!(!is_dns1123_subdomain("A"));
+        assert!(!is_dns1123_label("a.b"));
+        assert!(is_qualified_name("example.com/x_y"));
+        assert!(!is_qualified_name("-x"));
+        assert!(is_label_value(""));
+    }
+}

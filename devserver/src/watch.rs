@@ -1,0 +1,207 @@
+//! Watch streams: newline-delimited `{"type","object"}` events over a chunked HTTP/1.1 reply.
+//!
+//! Where a watch starts: RV unset or "0" sends synthetic ADDED events for the current objects
+//! first; RV N sends only changes after N; `sendInitialEvents=true` sends the current objects and
+//! then (with `allowWatchBookmarks`) a BOOKMARK annotated `k8s.io/initial-events-end`. A start RV
+//! older than the retained history gets HTTP 200 and an ERROR event with a 410 Expired Status.
+//! With a selector, an object that stops matching is sent as DELETED and one that starts as ADDED.
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult, Cause};
+use crate::handlers::{Query, allowed_fields, streaming_reply};
+use crate::resource::ResourceType;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::EventType;
+use axum::body::{Body, Bytes};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Filter {
+    namespace: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    fn matches(&self, o: &Value) -> bool {
+        if let Some(ns) = &self.namespace
+            && o.pointer("/metadata/namespace").and_then(Value::as_str) != Some(ns.as_str())
+        {
+            return false;
+        }
+        self.labels.matches(o) && self.fields.matches(o)
+    }
+}
+
+fn event_line(out: &mut String, ty: &str, obj: &Value) {
+    out.push_str("{\"type\":\"");
+    out.push_str(ty);
+    out.push_str("\",\"object\":");
+    out.push_str(&obj.to_string());
+    out.push_str("}\n");
+}
+
+fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Value {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta})
+}
+
+/// Starts a watch; parameter errors are ordinary HTTP errors, later ones are ERROR events.
+pub fn watch(app: Arc<App>, rt: ResourceType, ns: Option<&str>, name: Option<&str>, q: &Query) -> ApiResult<Response> {
+    let labels = match q.get("labelSelector") {
+        Some(s) => LabelSelector::parse(s).map_err(ApiError::bad_request)?,
+        None => LabelSelector::default(),
+    };
+    let mut fields = match q.get("fieldSelector") {
+        Some(s) => FieldSelector::parse(s, &allowed_fields(&rt)).map_err(ApiError::bad_request)?,
+        None => FieldSelector::default(),
+    };
+    if let Some(n) = name {
+        fields.0.push(crate::selector::FieldTerm {
+            field: "metadata.name".into(),
+            value: n.to_string(),
+            negated: false,
+        });
+    }
+    let rv = q.get("resourceVersion").cloned().unwrap_or_default();
+    let rv_match = q.get("resourceVersionMatch").cloned().unwrap_or_default();
+    let send_initial = q.get("sendInitialEvents").map(|s| s == "true");
+    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|s| s == "true");
+    if send_initial.is_some() && rv_match != "NotOlderThan" {
+        return Err(ApiError::invalid_options(
+            "ListOptions",
+            vec![Cause::new(
+                "FieldValueForbidden",
+                "resourceVersionMatch",
+                "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            )],
+        ));
+    }
+    if send_initial.is_none() && !rv_match.is_empty() {
+        return Err(ApiError::invalid_options(
+            "ListOptions",
+            vec![Cause::new(
+                "FieldValueForbidden",
+                "resourceVersionMatch",
+                "Forbidden: resourceVersionMatch is forbidden for watch",
+            )],
+        ));
+    }
+    let start_rv: Option<u64> = if rv.is_empty() || rv == "0" {
+        None
+    } else {
+        Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?)
+    };
+    let initial = match send_initial {
+        Some(v) => v,
+        None => start_rv.is_none(),
+    };
+    let timeout = match q.get("timeoutSeconds") {
+        Some(t) => Duration::from_secs(
+            t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
+        ),
+        None => {
+            use rand::Rng;
+            Duration::from_secs(rand::rng().random_range(1800..3600))
+        }
+    };
+    let filter = Filter { namespace: if rt.namespaced { ns.map(str::to_string) } else { None }, labels, fields };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let res_key = rt.key();
+    let prefix = match (&filter.namespace, rt.namespaced) {
+        (Some(ns), true) => format!("{ns}/"),
+        _ => String::new(),
+    };
+    // Subscribe before reading so no wake-up between snapshot and loop is lost.
+    let mut notify = app.store.subscribe();
+    let mut cursor;
+    let mut first = String::new();
+    if initial {
+        let (snap_rv, items) = app.store.list(&res_key, &prefix);
+        cursor = snap_rv;
+        if let Some(n) = start_rv {
+            // sendInitialEvents with an RV: the snapshot must not be older than it.
+            cursor = cursor.max(n);
+        }
+        for o in items.iter().filter(|o| filter.matches(o)) {
+            event_line(&mut first, "ADDED", o);
+        }
+        if send_initial == Some(true) && bookmarks {
+            event_line(&mut first, "BOOKMARK", &bookmark(&rt, cursor, true));
+        }
+    } else {
+        cursor = start_rv.unwrap_or(0);
+    }
+    let bookmark_every = app.bookmark_interval;
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + timeout;
+        if !first.is_empty() && tx.send(Bytes::from(first)).await.is_err() {
+            return;
+        }
+        let mut next_bookmark = tokio::time::Instant::now() + bookmark_every;
+        loop {
+            let batch = app.store.events_after(&res_key, cursor, 2048);
+            match batch {
+                Err(oldest) => {
+                    let status =
+                        ApiError::expired(format!("too old resource version: {cursor} ({oldest})")).to_status();
+                    let mut line = String::new();
+                    event_line(&mut line, "ERROR", &status);
+                    let _ = tx.send(Bytes::from(line)).await;
+                    return;
+                }
+                Ok((events, read_rv)) if events.is_empty() => {
+                    cursor = cursor.max(read_rv);
+                    tokio::select! {
+                        changed = notify.changed() => {
+                            if changed.is_err() { return; }
+                        }
+                        _ = tokio::time::sleep_until(deadline) => return,
+                        _ = tokio::time::sleep_until(next_bookmark) => {
+                            next_bookmark = tokio::time::Instant::now() + bookmark_every;
+                            if bookmarks {
+                                let mut line = String::new();
+                                event_line(&mut line, "BOOKMARK", &bookmark(&rt, cursor, false));
+                                if tx.send(Bytes::from(line)).await.is_err() { return; }
+                            }
+                        }
+                        _ = tx.closed() => return,
+                    }
+                }
+                Ok((events, _)) => {
+                    let mut out = String::new();
+                    for e in &events {
+                        cursor = e.rv;
+                        let now = filter.matches(&e.object);
+                        let before = e.prev.as_ref().is_some_and(|p| filter.matches(p));
+                        let ty = match e.kind {
+                            EventType::Added if now => Some("ADDED"),
+                            EventType::Modified if now && before => Some("MODIFIED"),
+                            EventType::Modified if now => Some("ADDED"),
+                            EventType::Modified if before => Some("DELETED"),
+                            EventType::Deleted if before => Some("DELETED"),
+                            _ => None,
+                        };
+                        if let Some(ty) = ty {
+                            event_line(&mut out, ty, &e.object);
+                        }
+                    }
+                    if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
+                        return;
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let stream =
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(Ok::<Bytes, std::convert::Infallible>)));
+    Ok(streaming_reply(Body::from_stream(stream)))
+}

@@ -1,0 +1,1073 @@
+//! Conformance suite: one test per behaviour of the reference, each asserting the exact status
+//! code and reason the real API server answers with.
+
+mod common;
+use common::*;
+use http::Method;
+use serde_json::{Value, json};
+
+const MERGE: &str = "application/merge-patch+json";
+const JSONPATCH: &str = "application/json-patch+json";
+const SMP: &str = "application/strategic-merge-patch+json";
+const APPLY: &str = "application/apply-patch+yaml";
+
+fn reason(r: &Reply) -> &str {
+    r.body["reason"].as_str().unwrap_or("")
+}
+
+// ---- discovery, version, health, openapi ----
+
+#[tokio::test]
+async fn api_versions_lists_v1_and_server_address() {
+    let e = start().await;
+    let r = e.get("/api").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["kind"], "APIVersions");
+    assert_eq!(r.body["versions"], json!(["v1"]));
+    assert_eq!(r.body["serverAddressByClientCIDRs"][0]["serverAddress"], e.server.addr().to_string());
+}
+
+#[tokio::test]
+async fn api_group_list_and_group_document() {
+    let e = start().await;
+    let r = e.get("/apis").await;
+    assert_eq!(r.body["kind"], "APIGroupList");
+    let names: Vec<&str> = r.body["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    for g in ["apps", "coordination.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io"] {
+        assert!(names.contains(&g), "{g} missing in {names:?}");
+    }
+    let r = e.get("/apis/apps").await;
+    assert_eq!(r.body["kind"], "APIGroup");
+    assert_eq!(r.body["preferredVersion"]["groupVersion"], "apps/v1");
+}
+
+#[tokio::test]
+async fn resource_list_emits_every_field() {
+    let e = start().await;
+    let r = e.get("/api/v1").await;
+    assert_eq!(r.body["kind"], "APIResourceList");
+    let pods = r.body["resources"].as_array().unwrap().iter().find(|x| x["name"] == "pods").unwrap().clone();
+    for f in ["name", "singularName", "namespaced", "kind", "verbs", "shortNames", "categories", "storageVersionHash"] {
+        assert!(pods.get(f).is_some(), "missing {f}");
+    }
+    assert_eq!(pods["shortNames"], json!(["po"]));
+}
+
+#[tokio::test]
+async fn crd_in_discovery_only_when_established_with_status_entry() {
+    let e = start().await;
+    assert_eq!(e.get("/apis/example.com/v1").await.status, 404);
+    e.install_crd().await;
+    let r = e.get("/apis/example.com/v1").await;
+    assert_eq!(r.status, 200);
+    let res = r.body["resources"].as_array().unwrap();
+    let foos = res.iter().find(|x| x["name"] == "foos").unwrap();
+    assert_eq!(
+        foos["verbs"],
+        json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"])
+    );
+    assert_eq!(foos["shortNames"], json!(["fo"]));
+    let status = res.iter().find(|x| x["name"] == "foos/status").unwrap();
+    assert_eq!(status["verbs"], json!(["get", "patch", "update"]));
+}
+
+#[tokio::test]
+async fn unknown_path_is_plain_text_404() {
+    let e = start().await;
+    let r = e.get("/nope").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text, "404 page not found\n");
+    assert_eq!(e.get("/openapi/v2").await.status, 404);
+}
+
+#[tokio::test]
+async fn version_has_all_nine_fields() {
+    let e = start().await;
+    let r = e.get("/version").await;
+    for f in
+        ["major", "minor", "gitVersion", "gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform"]
+    {
+        assert!(r.body[f].is_string(), "{f}");
+    }
+    let v = e.client.apiserver_version().await.unwrap();
+    assert_eq!(v.major, "1");
+}
+
+#[tokio::test]
+async fn health_endpoints_say_ok() {
+    let e = start().await;
+    for p in ["/healthz", "/livez", "/readyz"] {
+        let r = e.get(p).await;
+        assert_eq!((r.status, r.text.as_str()), (200, "ok"));
+    }
+}
+
+#[tokio::test]
+async fn openapi_v3_patch_has_gvk_and_field_validation() {
+    let e = start().await;
+    e.install_crd().await;
+    let idx = e.get("/openapi/v3").await;
+    let url = idx.body["paths"]["apis/example.com/v1"]["serverRelativeURL"].as_str().unwrap().to_string();
+    let doc = e.get(&url).await;
+    let p = &doc.body["paths"]["/apis/example.com/v1/namespaces/{namespace}/foos/{name}"]["patch"];
+    assert_eq!(p["x-kubernetes-group-version-kind"]["kind"], "Foo");
+    assert!(p["parameters"].as_array().unwrap().iter().any(|x| x["name"] == "fieldValidation" && x["in"] == "query"));
+}
+
+// ---- create ----
+
+#[tokio::test]
+async fn create_sets_server_fields() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.create_foo("a", 1).await;
+    assert_eq!(r.status, 201);
+    let m = &r.body["metadata"];
+    assert_eq!(m["uid"].as_str().unwrap().len(), 36);
+    assert!(m["creationTimestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(m["generation"], 1);
+    assert!(m["resourceVersion"].as_str().unwrap().parse::<u64>().is_ok());
+    assert_eq!(m["namespace"], "default");
+    assert_eq!(m["managedFields"][0]["operation"], "Update");
+}
+
+#[tokio::test]
+async fn create_drops_status_with_status_subresource() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["status"] = json!({"ready": true});
+    let r = e.post(FOOS, f).await;
+    assert_eq!(r.status, 201);
+    assert!(r.body.get("status").is_none());
+}
+
+#[tokio::test]
+async fn create_namespace_mismatch_is_400() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["metadata"]["namespace"] = json!("other");
+    let r = e.post(FOOS, f).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+    assert_eq!(
+        r.body["message"],
+        "the namespace of the provided object does not match the namespace sent on the request"
+    );
+}
+
+#[tokio::test]
+async fn generate_name_appends_five_chars() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.post(FOOS, json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"generateName": "x-"}, "spec": {"replicas": 1}})).await;
+    assert_eq!(r.status, 201);
+    let n = r.body["metadata"]["name"].as_str().unwrap();
+    assert_eq!(n.len(), 7);
+    assert!(n[2..].chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
+}
+
+#[tokio::test]
+async fn duplicate_create_is_409_already_exists() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.create_foo("a", 1).await;
+    assert_eq!((r.status, reason(&r)), (409, "AlreadyExists"));
+    assert_eq!(r.body["message"], "foos.example.com \"a\" already exists");
+    assert_eq!(r.body["details"]["kind"], "foos");
+}
+
+#[tokio::test]
+async fn create_without_name_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e
+        .post(FOOS, json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {}, "spec": {"replicas": 1}}))
+        .await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert!(
+        r.body["message"].as_str().unwrap().contains("metadata.name: Required value: name or generateName is required")
+    );
+}
+
+#[tokio::test]
+async fn create_wrong_api_version_is_400() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["apiVersion"] = json!("example.com/v2");
+    let r = e.post(FOOS, f).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+}
+
+#[tokio::test]
+async fn dry_run_persists_nothing() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.post(&format!("{FOOS}?dryRun=All"), foo("a", 1)).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(e.get(&format!("{FOOS}/a")).await.status, 404);
+}
+
+#[tokio::test]
+async fn create_in_missing_namespace_is_404() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.post("/apis/example.com/v1/namespaces/nope/foos", foo("a", 1)).await;
+    assert_eq!((r.status, reason(&r)), (404, "NotFound"));
+    assert_eq!(r.body["message"], "namespaces \"nope\" not found");
+}
+
+#[tokio::test]
+async fn malformed_builtin_is_400_not_a_crash() {
+    let e = start().await;
+    let r = e
+        .post("/api/v1/namespaces/default/pods", json!({"metadata": {"name": "p"}, "spec": {"containers": "nope"}}))
+        .await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+    let r = e
+        .raw(Method::POST, "/api/v1/namespaces/default/configmaps", b"{not json".to_vec(), "application/json", None)
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(e.get("/healthz").await.status, 200);
+}
+
+// ---- get ----
+
+#[tokio::test]
+async fn get_missing_is_404_with_details() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.get(&format!("{FOOS}/zz")).await;
+    assert_eq!((r.status, reason(&r)), (404, "NotFound"));
+    assert_eq!(r.body["message"], "foos.example.com \"zz\" not found");
+    assert_eq!(r.body["details"], json!({"name": "zz", "group": "example.com", "kind": "foos"}));
+}
+
+// ---- update ----
+
+#[tokio::test]
+async fn update_missing_is_404() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["metadata"]["resourceVersion"] = json!("5");
+    let r = e.put(&format!("{FOOS}/a"), f).await;
+    assert_eq!((r.status, reason(&r)), (404, "NotFound"));
+}
+
+#[tokio::test]
+async fn cr_update_without_rv_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.put(&format!("{FOOS}/a"), foo("a", 2)).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(
+        r.body["message"],
+        "Foo.example.com \"a\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+}
+
+#[tokio::test]
+async fn builtin_update_without_rv_is_allowed() {
+    let e = start().await;
+    let r =
+        e.post("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": "c"}, "data": {"a": "1"}})).await;
+    assert_eq!(r.status, 201);
+    let r =
+        e.put("/api/v1/namespaces/default/configmaps/c", json!({"metadata": {"name": "c"}, "data": {"a": "2"}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"]["a"], "2");
+}
+
+#[tokio::test]
+async fn update_with_stale_rv_is_409_conflict() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let mut f = c.body.clone();
+    f["spec"]["replicas"] = json!(2);
+    assert_eq!(e.put(&format!("{FOOS}/a"), f.clone()).await.status, 200);
+    let r = e.put(&format!("{FOOS}/a"), f).await;
+    assert_eq!((r.status, reason(&r)), (409, "Conflict"));
+    assert_eq!(
+        r.body["message"],
+        "Operation cannot be fulfilled on foos.example.com \"a\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+}
+
+#[tokio::test]
+async fn update_name_mismatch_is_400() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let mut f = c.body.clone();
+    f["metadata"]["name"] = json!("b");
+    let r = e.put(&format!("{FOOS}/a"), f).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+}
+
+#[tokio::test]
+async fn update_changing_uid_is_422_immutable() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let mut f = c.body.clone();
+    f["metadata"]["uid"] = json!("00000000-0000-0000-0000-000000000000");
+    let r = e.put(&format!("{FOOS}/a"), f).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert!(r.body["message"].as_str().unwrap().contains("field is immutable"));
+}
+
+#[tokio::test]
+async fn generation_bumps_on_spec_change_only() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let mut f = c.body.clone();
+    f["metadata"]["labels"] = json!({"x": "y"});
+    let r = e.put(&format!("{FOOS}/a"), f).await;
+    assert_eq!(r.body["metadata"]["generation"], 1);
+    let mut f = r.body.clone();
+    f["spec"]["replicas"] = json!(3);
+    let r = e.put(&format!("{FOOS}/a"), f).await;
+    assert_eq!(r.body["metadata"]["generation"], 2);
+}
+
+#[tokio::test]
+async fn status_sent_to_main_resource_is_reverted() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let mut f = c.body.clone();
+    f["status"] = json!({"ready": true});
+    let r = e.put(&format!("{FOOS}/a"), f).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.get("status").is_none());
+    assert_eq!(r.body["metadata"]["generation"], 1);
+}
+
+#[tokio::test]
+async fn identical_update_is_a_noop() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let r = e.put(&format!("{FOOS}/a"), c.body.clone()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["metadata"]["resourceVersion"], c.body["metadata"]["resourceVersion"]);
+}
+
+#[tokio::test]
+async fn no_new_finalizers_while_deleting() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["metadata"]["finalizers"] = json!(["example.com/keep"]);
+    e.post(FOOS, f).await;
+    let d = e.delete(&format!("{FOOS}/a"), None).await;
+    let mut f = d.body.clone();
+    f["metadata"]["finalizers"] = json!(["example.com/keep", "example.com/more"]);
+    let r = e.put(&format!("{FOOS}/a"), f).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert!(
+        r.body["message"].as_str().unwrap().contains("no new finalizers can be added if the object is being deleted")
+    );
+}
+
+// ---- status subresource ----
+
+#[tokio::test]
+async fn status_update_takes_only_status() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let mut f = c.body.clone();
+    f["status"] = json!({"ready": true});
+    f["spec"]["replicas"] = json!(9);
+    f["metadata"]["labels"] = json!({"ignored": "yes"});
+    let r = e.put(&format!("{FOOS}/a/status"), f).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"]["ready"], true);
+    assert_eq!(r.body["spec"]["replicas"], 1);
+    assert!(r.body["metadata"].get("labels").is_none());
+    assert_eq!(r.body["metadata"]["generation"], 1);
+}
+
+#[tokio::test]
+async fn status_update_checks_rv() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let mut f = c.body.clone();
+    f["metadata"]["resourceVersion"] = json!("1");
+    f["status"] = json!({"ready": true});
+    let r = e.put(&format!("{FOOS}/a/status"), f).await;
+    assert_eq!((r.status, reason(&r)), (409, "Conflict"));
+}
+
+#[tokio::test]
+async fn status_of_kind_without_subresource_is_404() {
+    let e = start().await;
+    let r = e.get("/api/v1/namespaces/default/configmaps/x/status").await;
+    assert_eq!(r.status, 404);
+}
+
+// ---- delete ----
+
+#[tokio::test]
+async fn delete_without_finalizers_returns_success_status() {
+    let e = start().await;
+    e.install_crd().await;
+    let c = e.create_foo("a", 1).await;
+    let r = e.delete(&format!("{FOOS}/a"), Some(json!({"propagationPolicy": "Background"}))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "Success");
+    assert_eq!(r.body["details"]["kind"], "foos");
+    assert_eq!(r.body["details"]["uid"], c.body["metadata"]["uid"]);
+    assert_eq!(e.get(&format!("{FOOS}/a")).await.status, 404);
+}
+
+#[tokio::test]
+async fn delete_with_finalizers_sets_deletion_timestamp() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["metadata"]["finalizers"] = json!(["example.com/keep"]);
+    e.post(FOOS, f).await;
+    let r = e.delete(&format!("{FOOS}/a"), None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(r.body["metadata"]["deletionGracePeriodSeconds"], 0);
+    assert_eq!(r.body["metadata"]["generation"], 2);
+    let again = e.delete(&format!("{FOOS}/a"), None).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["metadata"]["resourceVersion"], r.body["metadata"]["resourceVersion"]);
+    // Removing the last finalizer deletes the object.
+    let mut f = again.body.clone();
+    f["metadata"]["finalizers"] = json!([]);
+    assert_eq!(e.put(&format!("{FOOS}/a"), f).await.status, 200);
+    assert_eq!(e.get(&format!("{FOOS}/a")).await.status, 404);
+}
+
+#[tokio::test]
+async fn foreground_and_orphan_add_finalizers() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    e.create_foo("b", 1).await;
+    let r = e.delete(&format!("{FOOS}/a"), Some(json!({"propagationPolicy": "Foreground"}))).await;
+    assert_eq!(r.body["metadata"]["finalizers"], json!(["foregroundDeletion"]));
+    let r = e.delete(&format!("{FOOS}/b"), Some(json!({"propagationPolicy": "Orphan"}))).await;
+    assert_eq!(r.body["metadata"]["finalizers"], json!(["orphan"]));
+}
+
+#[tokio::test]
+async fn delete_precondition_mismatch_is_409() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.delete(&format!("{FOOS}/a"), Some(json!({"preconditions": {"uid": "wrong"}}))).await;
+    assert_eq!((r.status, reason(&r)), (409, "Conflict"));
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("the UID in the precondition (wrong) does not match the UID in record")
+    );
+}
+
+#[tokio::test]
+async fn delete_missing_is_404() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.delete(&format!("{FOOS}/nope"), None).await;
+    assert_eq!((r.status, reason(&r)), (404, "NotFound"));
+}
+
+#[tokio::test]
+async fn delete_with_orphan_dependents_false_is_202() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.delete(&format!("{FOOS}/a"), Some(json!({"orphanDependents": false}))).await;
+    assert_eq!(r.status, 202);
+}
+
+#[tokio::test]
+async fn deletecollection_returns_deleted_items() {
+    let e = start().await;
+    e.install_crd().await;
+    for (n, l) in [("a", "x"), ("b", "x"), ("c", "y")] {
+        let mut f = foo(n, 1);
+        f["metadata"]["labels"] = json!({"k": l});
+        e.post(FOOS, f).await;
+    }
+    let r = e.delete(&format!("{FOOS}?labelSelector=k%3Dx"), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["kind"], "FooList");
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    let l = e.get(FOOS).await;
+    assert_eq!(l.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn undeletable_namespace_is_403() {
+    let e = start().await;
+    let r = e.delete("/api/v1/namespaces/default", None).await;
+    assert_eq!((r.status, reason(&r)), (403, "Forbidden"));
+    assert_eq!(r.body["message"], "namespaces \"default\" is forbidden: this namespace may not be deleted");
+}
+
+#[tokio::test]
+async fn namespace_delete_terminates_and_blocks_creates() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.post("/api/v1/namespaces", json!({"metadata": {"name": "tmp"}})).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body["status"]["phase"], "Active");
+    assert_eq!(r.body["metadata"]["labels"]["kubernetes.io/metadata.name"], "tmp");
+    let r = e.delete("/api/v1/namespaces/tmp", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"]["phase"], "Terminating");
+    let r = e.post("/apis/example.com/v1/namespaces/tmp/foos", foo("a", 1)).await;
+    assert_eq!((r.status, reason(&r)), (403, "Forbidden"));
+    assert_eq!(r.body["details"]["causes"][0]["reason"], "NamespaceTerminating");
+}
+
+#[tokio::test]
+async fn bootstrap_namespaces_exist() {
+    let e = start().await;
+    let r = e.get("/api/v1/namespaces").await;
+    let names: Vec<&str> =
+        r.body["items"].as_array().unwrap().iter().map(|n| n["metadata"]["name"].as_str().unwrap()).collect();
+    for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(names.contains(&n));
+    }
+}
+
+// ---- patch ----
+
+#[tokio::test]
+async fn merge_patch_updates_and_bumps_generation() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.patch(&format!("{FOOS}/a"), json!({"spec": {"replicas": 4}}), MERGE).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["replicas"], 4);
+    assert_eq!(r.body["metadata"]["generation"], 2);
+}
+
+#[tokio::test]
+async fn json_patch_and_failing_test_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e
+        .patch(&format!("{FOOS}/a"), json!([{"op": "replace", "path": "/spec/replicas", "value": 5}]), JSONPATCH)
+        .await;
+    assert_eq!(r.body["spec"]["replicas"], 5);
+    let r =
+        e.patch(&format!("{FOOS}/a"), json!([{"op": "test", "path": "/spec/replicas", "value": 6}]), JSONPATCH).await;
+    assert_eq!(r.status, 422);
+}
+
+#[tokio::test]
+async fn strategic_merge_on_cr_is_415() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.patch(&format!("{FOOS}/a"), json!({"spec": {"replicas": 4}}), SMP).await;
+    assert_eq!((r.status, reason(&r)), (415, "UnsupportedMediaType"));
+    assert_eq!(
+        r.body["message"],
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    );
+}
+
+#[tokio::test]
+async fn strategic_merge_on_builtin_merges_lists_by_key() {
+    let e = start().await;
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+    assert_eq!(e.post("/api/v1/namespaces/default/pods", pod).await.status, 201);
+    let r = e
+        .patch("/api/v1/namespaces/default/pods/p", json!({"spec": {"containers": [{"name": "b", "image": "z"}]}}), SMP)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["containers"], json!([{"name": "a", "image": "x"}, {"name": "b", "image": "z"}]));
+}
+
+#[tokio::test]
+async fn patch_with_stale_rv_is_409() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e
+        .patch(&format!("{FOOS}/a"), json!({"metadata": {"resourceVersion": "1"}, "spec": {"replicas": 2}}), MERGE)
+        .await;
+    assert_eq!((r.status, reason(&r)), (409, "Conflict"));
+}
+
+#[tokio::test]
+async fn patch_missing_is_404() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.patch(&format!("{FOOS}/none"), json!({"spec": {"replicas": 2}}), MERGE).await;
+    assert_eq!((r.status, reason(&r)), (404, "NotFound"));
+}
+
+#[tokio::test]
+async fn apply_without_field_manager_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.patch(&format!("{FOOS}/a"), foo("a", 1), APPLY).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(
+        r.body["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+    );
+}
+
+#[tokio::test]
+async fn force_on_non_apply_patch_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.patch(&format!("{FOOS}/a?force=true"), json!({"spec": {"replicas": 2}}), MERGE).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert!(r.body["message"].as_str().unwrap().contains("force: Forbidden: may not be specified for non-apply patch"));
+}
+
+#[tokio::test]
+async fn apply_creates_then_conflicts_then_force_wins() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.patch(&format!("{FOOS}/a?fieldManager=alice"), foo("a", 1), APPLY).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(
+        r.body["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["manager"] == "alice" && m["operation"] == "Apply")
+    );
+    let r = e.patch(&format!("{FOOS}/a?fieldManager=bob"), foo("a", 2), APPLY).await;
+    assert_eq!((r.status, reason(&r)), (409, "Conflict"));
+    assert_eq!(r.body["message"], "Apply failed with 1 conflict: conflict with \"alice\": .spec.replicas");
+    assert_eq!(r.body["details"]["causes"][0]["reason"], "FieldManagerConflict");
+    let r = e.patch(&format!("{FOOS}/a?fieldManager=bob&force=true"), foo("a", 2), APPLY).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["replicas"], 2);
+}
+
+#[tokio::test]
+async fn apply_removes_fields_the_manager_dropped() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["spec"]["tags"] = json!(["x"]);
+    e.patch(&format!("{FOOS}/a?fieldManager=alice"), f, APPLY).await;
+    let r = e.patch(&format!("{FOOS}/a?fieldManager=alice"), foo("a", 1), APPLY).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["spec"].get("tags").is_none(), "{}", r.text);
+}
+
+// ---- list ----
+
+#[tokio::test]
+async fn list_shape_and_global_rv() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.get(FOOS).await;
+    assert_eq!(r.body["kind"], "FooList");
+    assert_eq!(r.body["apiVersion"], "example.com/v1");
+    assert_eq!(r.body["metadata"]["resourceVersion"], e.server.current_resource_version().to_string());
+    e.create_foo("a", 1).await;
+    let r = e.get(FOOS).await;
+    assert_eq!(r.body["items"][0]["kind"], "Foo");
+}
+
+#[tokio::test]
+async fn list_options_validation_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.get(&format!("{FOOS}?resourceVersionMatch=NotOlderThan")).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(r.body["details"]["kind"], "ListOptions");
+    let r = e.get(&format!("{FOOS}?resourceVersion=0&resourceVersionMatch=Exact")).await;
+    assert_eq!(r.status, 422);
+    let r = e.get(&format!("{FOOS}?sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=0")).await;
+    assert_eq!(r.status, 422);
+}
+
+#[tokio::test]
+async fn list_future_rv_is_504() {
+    let e = start().await;
+    e.install_crd().await;
+    let (status, body) = tcp_get(e.server.addr(), &format!("{FOOS}?resourceVersion=99999")).await;
+    assert_eq!((status, body["reason"].as_str().unwrap()), (504, "Timeout"));
+    assert!(body["message"].as_str().unwrap().starts_with("Too large resource version: 99999, current: "));
+}
+
+#[tokio::test]
+async fn list_exact_old_rv_is_410() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.get(&format!("{FOOS}?resourceVersion=2&resourceVersionMatch=Exact")).await;
+    assert_eq!((r.status, reason(&r)), (410, "Expired"));
+}
+
+#[tokio::test]
+async fn limit_continue_reads_one_snapshot() {
+    let e = start().await;
+    e.install_crd().await;
+    for i in 0..5 {
+        e.create_foo(&format!("f{i}"), 1).await;
+    }
+    let p1 = e.get(&format!("{FOOS}?limit=2")).await;
+    assert_eq!(p1.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(p1.body["metadata"]["remainingItemCount"], 3);
+    let tok = p1.body["metadata"]["continue"].as_str().unwrap().to_string();
+    e.create_foo("f9", 1).await;
+    e.delete(&format!("{FOOS}/f4"), None).await;
+    let p2 = e.get(&format!("{FOOS}?limit=10&continue={tok}")).await;
+    let names: Vec<&str> =
+        p2.body["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["f2", "f3", "f4"]);
+    assert_eq!(p2.body["metadata"]["resourceVersion"], p1.body["metadata"]["resourceVersion"]);
+    assert!(p2.body["metadata"].get("continue").is_none());
+}
+
+#[tokio::test]
+async fn continue_with_rv_is_400_and_bad_token_is_400() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.get(&format!("{FOOS}?continue=abc&resourceVersion=5")).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["message"], "specifying resource version is not allowed when using continue");
+    let r = e.get(&format!("{FOOS}?continue=%21%21")).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+    assert!(r.body["message"].as_str().unwrap().starts_with("invalid continue token"));
+}
+
+#[tokio::test]
+async fn expired_continue_is_410_with_fresh_token() {
+    let e = start().await;
+    e.install_crd().await;
+    let tok = devserver::handlers::encode_continue(2, "default/a");
+    let r = e.get(&format!("{FOOS}?continue={tok}")).await;
+    assert_eq!((r.status, reason(&r)), (410, "Expired"));
+    assert!(r.body["metadata"]["continue"].is_string());
+}
+
+#[tokio::test]
+async fn label_selectors_full_grammar() {
+    let e = start().await;
+    e.install_crd().await;
+    for (n, labels) in [("a", json!({"app": "web", "n": "3"})), ("b", json!({"app": "db"})), ("c", json!({}))] {
+        let mut f = foo(n, 1);
+        f["metadata"]["labels"] = labels;
+        e.post(FOOS, f).await;
+    }
+    let names = |r: &Reply| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let q = |s: &str| {
+        format!(
+            "{FOOS}?labelSelector={}",
+            s.replace(' ', "%20")
+                .replace('=', "%3D")
+                .replace('!', "%21")
+                .replace(',', "%2C")
+                .replace('(', "%28")
+                .replace(')', "%29")
+                .replace('>', "%3E")
+        )
+    };
+    assert_eq!(names(&e.get(&q("app=web")).await), vec!["a"]);
+    assert_eq!(names(&e.get(&q("app!=web")).await), vec!["b", "c"]);
+    assert_eq!(names(&e.get(&q("app in (web,db)")).await), vec!["a", "b"]);
+    assert_eq!(names(&e.get(&q("app notin (web)")).await), vec!["b", "c"]);
+    assert_eq!(names(&e.get(&q("app")).await), vec!["a", "b"]);
+    assert_eq!(names(&e.get(&q("!app")).await), vec!["c"]);
+    assert_eq!(names(&e.get(&q("n>2")).await), vec!["a"]);
+    let r = e.get(&q("app in web")).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+}
+
+#[tokio::test]
+async fn field_selectors_name_and_unsupported() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    e.create_foo("b", 1).await;
+    let r = e.get(&format!("{FOOS}?fieldSelector=metadata.name%3Db")).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let r = e.get(&format!("{FOOS}?fieldSelector=metadata.name%21%3Db")).await;
+    assert_eq!(r.body["items"][0]["metadata"]["name"], "a");
+    let r = e.get(&format!("{FOOS}?fieldSelector=spec.replicas%3D1")).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+    assert_eq!(r.body["message"], "field label not supported: spec.replicas");
+}
+
+#[tokio::test]
+async fn cluster_wide_list_and_missing_namespace_list() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.get("/apis/example.com/v1/foos").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let r = e.get("/apis/example.com/v1/namespaces/ghost/foos").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
+    let r = e.post("/apis/example.com/v1/foos", foo("z", 1)).await;
+    assert_eq!(r.status, 405);
+}
+
+#[tokio::test]
+async fn table_with_printer_columns() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 7).await;
+    let r = e.raw(Method::GET, FOOS, vec![], "application/json", Some("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["kind"], "Table");
+    let cols: Vec<&str> =
+        r.body["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(cols, vec!["Name", "Replicas", "Age"]);
+    assert_eq!(r.body["rows"][0]["cells"][0], "a");
+    assert_eq!(r.body["rows"][0]["cells"][1], 7);
+    assert_eq!(r.body["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    let plain = e.get(FOOS).await;
+    assert_eq!(plain.body["kind"], "FooList");
+}
+
+#[tokio::test]
+async fn unsupported_accept_is_406() {
+    let e = start().await;
+    let r = e.raw(Method::GET, "/api/v1/namespaces", vec![], "application/json", Some("application/yaml")).await;
+    assert_eq!((r.status, reason(&r)), (406, "NotAcceptable"));
+}
+
+// ---- CRD handling, validation, pruning, defaults ----
+
+#[tokio::test]
+async fn crd_validation_rejects_bad_names_and_groups() {
+    let e = start().await;
+    let mut c = foo_crd();
+    c["metadata"]["name"] = json!("wrong.example.com");
+    let r = e.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert!(r.body["message"].as_str().unwrap().contains("must be spec.names.plural+\".\"+spec.group"));
+    let mut c = foo_crd();
+    c["spec"]["group"] = json!("nodot");
+    c["metadata"]["name"] = json!("foos.nodot");
+    let r = e.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c).await;
+    assert!(r.body["message"].as_str().unwrap().contains("should be a domain with at least one dot"));
+    let mut c = foo_crd();
+    c["spec"]["versions"][0]["storage"] = json!(false);
+    let r = e.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c).await;
+    assert!(r.body["message"].as_str().unwrap().contains("must have exactly one version marked as storage version"));
+}
+
+#[tokio::test]
+async fn crd_create_reply_has_no_conditions_then_established() {
+    let e = start().await;
+    let r = e.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", foo_crd()).await;
+    assert_eq!(r.status, 201);
+    assert!(r.body.pointer("/status/conditions").is_none());
+    let r = e.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com").await;
+    let conds = r.body["status"]["conditions"].as_array().unwrap();
+    assert!(
+        conds.iter().any(|c| c["type"] == "NamesAccepted" && c["status"] == "True" && c["reason"] == "NoConflicts")
+    );
+    assert!(conds.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+    assert_eq!(r.body["status"]["acceptedNames"]["kind"], "Foo");
+}
+
+#[tokio::test]
+async fn crd_delete_removes_crs_and_stops_serving() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(e.get(FOOS).await.status, 404);
+    assert_eq!(e.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com").await.status, 404);
+    e.install_crd().await;
+    assert_eq!(e.get(FOOS).await.body["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn schema_violation_is_422_with_causes() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.create_foo("a", 11).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(
+        r.body["message"],
+        "Foo.example.com \"a\" is invalid: spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10"
+    );
+    assert_eq!(
+        r.body["details"]["causes"][0],
+        json!({"reason": "FieldValueInvalid", "message": "Invalid value: 11: spec.replicas in body should be less than or equal to 10", "field": "spec.replicas"})
+    );
+    assert_eq!(r.body["details"]["kind"], "Foo");
+}
+
+#[tokio::test]
+async fn schema_required_enum_type_maxlength() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.post(FOOS, json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "a"}, "spec": {"mode": "medium", "image": "a-very-long-image-name-indeed"}})).await;
+    assert_eq!(r.status, 422);
+    let causes = r.body["details"]["causes"].as_array().unwrap();
+    let find = |field: &str| causes.iter().find(|c| c["field"] == field).cloned().unwrap_or(Value::Null);
+    assert_eq!(find("spec.replicas")["reason"], "FieldValueRequired");
+    assert_eq!(find("spec.mode")["reason"], "FieldValueNotSupported");
+    assert_eq!(find("spec.mode")["message"], "Unsupported value: \"medium\": supported values: \"fast\", \"slow\"");
+    assert_eq!(find("spec.image")["reason"], "FieldValueTooLong");
+    let r = e.post(FOOS, json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "a"}, "spec": {"replicas": "three"}})).await;
+    assert_eq!(r.body["details"]["causes"][0]["reason"], "FieldValueTypeInvalid");
+}
+
+#[tokio::test]
+async fn wrong_kind_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["kind"] = json!("Bar");
+    let r = e.post(FOOS, f).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert!(r.body["message"].as_str().unwrap().contains("kind: Invalid value: \"Bar\": must be Foo"));
+}
+
+#[tokio::test]
+async fn unknown_fields_pruned_with_warning_by_default() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["spec"]["bogus"] = json!(1);
+    f["spec"]["extra"] = json!({"kept": true});
+    let r = e.post(FOOS, f).await;
+    assert_eq!(r.status, 201);
+    assert!(r.body["spec"].get("bogus").is_none());
+    assert_eq!(r.body["spec"]["extra"]["kept"], true);
+    let w = r.headers.get("warning").unwrap().to_str().unwrap();
+    assert_eq!(w, "299 - \"unknown field \\\"spec.bogus\\\"\"");
+}
+
+#[tokio::test]
+async fn field_validation_strict_is_400_and_ignore_is_silent() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["spec"]["bogus"] = json!(1);
+    let r = e.post(&format!("{FOOS}?fieldValidation=Strict"), f.clone()).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+    assert_eq!(r.body["message"], "strict decoding error: unknown field \"spec.bogus\"");
+    let r = e.post(&format!("{FOOS}?fieldValidation=Ignore"), f).await;
+    assert_eq!(r.status, 201);
+    assert!(r.headers.get("warning").is_none());
+}
+
+#[tokio::test]
+async fn schema_defaults_are_applied() {
+    let e = start().await;
+    e.install_crd().await;
+    let r = e.create_foo("a", 1).await;
+    assert_eq!(r.body["spec"]["mode"], "fast");
+}
+
+#[tokio::test]
+async fn owner_references_two_controllers_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    let owner = |n: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": n, "uid": n, "controller": true});
+    f["metadata"]["ownerReferences"] = json!([owner("x"), owner("y")]);
+    let r = e.post(FOOS, f).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert!(r.body["message"].as_str().unwrap().contains("Only one reference can have Controller set to true"));
+}
+
+#[tokio::test]
+async fn invalid_label_is_422() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["metadata"]["labels"] = json!({"bad key!": "v"});
+    let r = e.post(FOOS, f).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+}
+
+// ---- request log ----
+
+#[tokio::test]
+async fn request_log_counts_verbs() {
+    let e = start().await;
+    e.install_crd().await;
+    e.server.request_log().clear();
+    e.create_foo("a", 1).await;
+    e.get(FOOS).await;
+    e.get(FOOS).await;
+    e.get(&format!("{FOOS}/a")).await;
+    let log = e.server.request_log();
+    assert_eq!(log.count("create", "foos"), 1);
+    assert_eq!(log.count("list", "foos"), 2);
+    assert_eq!(log.count("get", "foos"), 1);
+    let last = log.entries().pop().unwrap();
+    assert_eq!((last.namespace.as_deref(), last.status, last.name.as_deref()), (Some("default"), 200, Some("a")));
+}
+
+#[tokio::test]
+async fn builtin_kinds_are_served() {
+    let e = start().await;
+    for (path, body) in [
+        ("/api/v1/namespaces/default/secrets", json!({"metadata": {"name": "s"}, "stringData": {"a": "b"}})),
+        ("/api/v1/namespaces/default/serviceaccounts", json!({"metadata": {"name": "sa"}})),
+        (
+            "/api/v1/namespaces/default/services",
+            json!({"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}}),
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/statefulsets",
+            json!({"metadata": {"name": "st"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c"}]}}}}),
+        ),
+        (
+            "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+            json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "me"}}),
+        ),
+        ("/api/v1/namespaces/default/events", json!({"metadata": {"name": "ev"}, "involvedObject": {"name": "x"}})),
+        (
+            "/apis/events.k8s.io/v1/namespaces/default/events",
+            json!({"metadata": {"name": "ev2"}, "eventTime": "2026-01-01T00:00:00.000000Z"}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+            json!({"metadata": {"name": "r"}, "rules": []}),
+        ),
+        ("/apis/rbac.authorization.k8s.io/v1/clusterroles", json!({"metadata": {"name": "cr"}, "rules": []})),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+            json!({"metadata": {"name": "rb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            json!({"metadata": {"name": "crb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cr"}}),
+        ),
+    ] {
+        let r = e.post(path, body).await;
+        assert_eq!(r.status, 201, "{path}: {}", r.text);
+        let name = r.body["metadata"]["name"].as_str().unwrap().to_string();
+        assert_eq!(e.get(&format!("{path}/{name}")).await.status, 200);
+    }
+}
