@@ -1,0 +1,227 @@
+//! The informer, factory, lister and leader election against the workspace's
+//! devserver over real HTTP (`kube::Client` to 127.0.0.1), counting API load in
+//! its request log.
+
+use devserver::DevServer;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use kube::core::Selector;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use parking_lot::Mutex;
+use runtime::cache::{DeletedObject, ResourceEventHandler, SharedInformerFactory};
+use runtime::leader_election::{LeaderElectionConfig, LeaderElector};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>, Arc<AtomicUsize>);
+
+fn key(o: &ConfigMap) -> String {
+    format!("{}/{}", o.metadata.namespace.as_deref().unwrap_or(""), o.metadata.name.as_deref().unwrap_or(""))
+}
+fn data(o: &ConfigMap) -> String {
+    o.data.as_ref().and_then(|d| d.get("v").cloned()).unwrap_or_default()
+}
+
+impl ResourceEventHandler<ConfigMap> for Recorder {
+    fn on_add(&self, o: Arc<ConfigMap>, initial: bool) {
+        self.0.lock().push(format!("add {} {} {initial}", key(&o), data(&o)));
+    }
+    fn on_update(&self, old: Arc<ConfigMap>, new: Arc<ConfigMap>) {
+        if old.metadata.resource_version == new.metadata.resource_version {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.0.lock().push(format!("update {} {}->{}", key(&new), data(&old), data(&new)));
+        }
+    }
+    fn on_delete(&self, o: DeletedObject<ConfigMap>) {
+        self.0.lock().push(format!("delete {} {}", key(o.object()), o.is_tombstone()));
+    }
+}
+
+impl Recorder {
+    fn events(&self) -> Vec<String> {
+        self.0.lock().clone()
+    }
+}
+
+async fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn cm(name: &str, v: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta { name: Some(name.into()), namespace: Some("default".into()), ..Default::default() },
+        data: Some([("v".to_string(), v.to_string())].into()),
+        ..Default::default()
+    }
+}
+
+async fn put(api: &Api<ConfigMap>, name: &str, v: &str) {
+    match api.get_opt(name).await.unwrap() {
+        Some(mut cur) => {
+            cur.data = Some([("v".to_string(), v.to_string())].into());
+            api.replace(name, &PostParams::default(), &cur).await.unwrap();
+        }
+        None => {
+            api.create(&PostParams::default(), &cm(name, v)).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn informer_pipeline_over_devserver() {
+    let server = DevServer::builder().start().await.unwrap();
+    let client: Client = server.client().unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    put(&api, "a", "1").await;
+    put(&api, "b", "1").await;
+
+    let factory = SharedInformerFactory::builder(client.clone()).namespace("default").build();
+    let informer = factory.informer_for::<ConfigMap>();
+    let (h1, h2) = (Recorder::default(), Recorder::default());
+    informer.add_event_handler(h1.clone());
+    informer.add_event_handler(h2.clone());
+    factory.start();
+    let synced = factory.wait_for_cache_sync(WAIT).await;
+    assert_eq!(synced, BTreeMap::from([("v1/ConfigMap".to_string(), true)]));
+
+    put(&api, "a", "2").await;
+    api.delete("b", &DeleteParams::default()).await.unwrap();
+    put(&api, "c", "1").await;
+    eventually("5 events each", || h1.events().len() == 5 && h2.events().len() == 5).await;
+    assert_eq!(h1.events(), h2.events());
+    let after = h1.events()[2..].to_vec();
+    assert!(after.contains(&"update default/a 1->2".to_string()), "{after:?}");
+    assert!(after.contains(&"delete default/b false".to_string()), "{after:?}");
+    assert!(after.contains(&"add default/c 1 false".to_string()), "{after:?}");
+    // Two handlers, one informer: one LIST and one WATCH on the server.
+    let log = server.request_log();
+    assert_eq!(log.count("list", "configmaps"), 1, "{:#?}", log.entries());
+    assert_eq!(log.count("watch", "configmaps"), 1, "{:#?}", log.entries());
+
+    // A late handler gets the cache replayed.
+    let late = Recorder::default();
+    informer.add_event_handler_with_resync(late.clone(), Some(Duration::from_secs(1)));
+    eventually("replay", || late.events().len() == 2).await;
+    assert!(late.events().iter().all(|e| e.ends_with(" true")), "{:?}", late.events());
+    // Resync fires for it (old == new).
+    eventually("resync", || late.1.load(Ordering::SeqCst) >= 2).await;
+
+    let lister = factory.lister_for::<ConfigMap>();
+    assert_eq!(lister.namespaced("default").list(&Selector::default()).len(), 2);
+    assert_eq!(data(&lister.namespaced("default").get("a").unwrap()), "2");
+    assert!(lister.namespaced("default").get("b").is_err());
+    tokio::time::timeout(WAIT, factory.shutdown()).await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cache_equals_server_after_compactions_and_watch_restarts() {
+    let server = DevServer::builder().start().await.unwrap();
+    let client = server.client().unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for i in 0..5 {
+        put(&api, &format!("o{i}"), "0").await;
+    }
+    // Watches end after 1 s, so each round the client resumes; after a
+    // compaction the resume gets 410 Expired and the informer relists.
+    let factory = SharedInformerFactory::builder(client.clone())
+        .namespace("default")
+        .tweak_list_options(|c: watcher::Config| c.timeout(1))
+        .build();
+    let informer = factory.informer_for::<ConfigMap>();
+    let h = Recorder::default();
+    informer.add_event_handler(h.clone());
+    factory.start();
+    assert!(factory.wait_for_cache_sync(WAIT).await.values().all(|s| *s));
+    for round in 0..4u32 {
+        for i in 0..6u32 {
+            let name = format!("o{}", (i * 3 + round) % 7);
+            if (i + round) % 3 == 0 {
+                let _ = api.delete(&name, &DeleteParams::default()).await;
+            } else {
+                put(&api, &name, &round.to_string()).await;
+            }
+        }
+        server.compact();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+    }
+    let server_state = || async {
+        api.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|o| (key(o), o.metadata.resource_version.clone().unwrap_or_default()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let want = server_state().await;
+    eventually("cache equals server", || {
+        informer
+            .indexer()
+            .list()
+            .iter()
+            .map(|o| (key(o), o.metadata.resource_version.clone().unwrap_or_default()))
+            .collect::<BTreeMap<_, _>>()
+            == want
+    })
+    .await;
+    assert!(server.request_log().count("list", "configmaps") >= 2, "at least one relist after 410");
+    tokio::time::timeout(WAIT, factory.shutdown()).await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn leader_election_over_devserver() {
+    let server = DevServer::builder().start().await.unwrap();
+    let client = server.client().unwrap();
+    let config = |id: &str| LeaderElectionConfig {
+        lease_duration: Duration::from_secs(2),
+        renew_deadline: Duration::from_millis(1500),
+        retry_period: Duration::from_millis(200),
+        release_on_cancel: false,
+        ..LeaderElectionConfig::new("default", "ctrl", id)
+    };
+    let current = Arc::new(AtomicUsize::new(0));
+    let max = Arc::new(AtomicUsize::new(0));
+    let start = |id: &str| {
+        let e = Arc::new(LeaderElector::new(client.clone(), config(id)).unwrap());
+        let cancel = CancellationToken::new();
+        let (c, m) = (current.clone(), max.clone());
+        let task = tokio::spawn(e.clone().run(
+            cancel.clone(),
+            move |leading| async move {
+                m.fetch_max(c.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                leading.cancelled().await;
+                c.fetch_sub(1, Ordering::SeqCst);
+            },
+            || {},
+        ));
+        (e, cancel, task)
+    };
+    let (a, a_cancel, a_task) = start("a");
+    eventually("a leads", || a.is_leader()).await;
+    let (b, b_cancel, b_task) = start("b");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(a.is_leader() && !b.is_leader());
+    a_cancel.cancel();
+    a_task.await.unwrap();
+    let t = tokio::time::Instant::now();
+    eventually("b takes over", || b.is_leader()).await;
+    assert!(t.elapsed() < Duration::from_millis(3300), "{:?}", t.elapsed());
+    assert_eq!(max.load(Ordering::SeqCst), 1);
+    b_cancel.cancel();
+    b_task.await.unwrap();
+    server.shutdown().await;
+}
