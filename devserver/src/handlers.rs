@@ -386,8 +386,19 @@ impl Ctx<'_> {
         self.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(table::wants_table)
     }
 
-    /// Parses a request body as a JSON object.
+    /// Parses a request body as a JSON object (415 for other media types such as protobuf).
     fn parse_body(&self, body: &[u8]) -> ApiResult<Value> {
+        let ct = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let base = ct.split(';').next().unwrap_or("").trim();
+        if !matches!(base, "" | "application/json" | "*/*") {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json (got {base})"
+                ),
+            ));
+        }
         let v: Value = serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {e}",

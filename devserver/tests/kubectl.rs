@@ -1,0 +1,134 @@
+//! kubectl v1.32 works unchanged against the devserver, driven through the kubeconfig the server
+//! writes. These tests FAIL (never skip) when kubectl is missing: set `KUBECTL` to its path if it
+//! is not on PATH.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+fn kubectl_bin() -> String {
+    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into())
+}
+
+async fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(kubectl_bin())
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("kubectl must be installed (set KUBECTL): {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn ok(kubeconfig: &Path, args: &[&str]) -> String {
+    let (success, stdout, stderr) = kubectl(kubeconfig, args).await;
+    assert!(success, "kubectl {args:?} failed:\nstdout: {stdout}\nstderr: {stderr}");
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_end_to_end_with_a_crd() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let server = devserver::DevServer::builder().kubeconfig_path(&kc).start().await.unwrap();
+    assert!(std::fs::read_to_string(&kc).unwrap().contains(server.url()));
+    let crd = dir.path().join("crd.yaml");
+    std::fs::write(&crd, serde_yaml::to_string(&foo_crd()).unwrap()).unwrap();
+    let out = ok(&kc, &["apply", "-f", crd.to_str().unwrap()]).await;
+    assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/foos.example.com created"), "{out}");
+    let out = ok(&kc, &["wait", "--for", "condition=established", "--timeout=20s", "crd/foos.example.com"]).await;
+    assert!(out.contains("condition met"), "{out}");
+
+    let obj = dir.path().join("foo.yaml");
+    std::fs::write(
+        &obj,
+        "apiVersion: example.com/v1\nkind: Foo\nmetadata:\n  name: a\nspec:\n  replicas: 2\n  image: nginx\n",
+    )
+    .unwrap();
+    let out = ok(&kc, &["apply", "-f", obj.to_str().unwrap()]).await;
+    assert!(out.contains("foo.example.com/a created"), "{out}");
+    // Re-applying unchanged is a no-op; a change is "configured".
+    let out = ok(&kc, &["apply", "-f", obj.to_str().unwrap()]).await;
+    assert!(out.contains("foo.example.com/a unchanged"), "{out}");
+
+    let out = ok(&kc, &["get", "foos"]).await;
+    let header = out.lines().next().unwrap_or("");
+    assert!(header.contains("NAME") && header.contains("REPLICAS") && header.contains("AGE"), "{out}");
+    assert!(out.lines().nth(1).unwrap_or("").split_whitespace().collect::<Vec<_>>()[..2] == ["a", "2"], "{out}");
+    let out = ok(&kc, &["get", "fo", "a", "-o", "yaml"]).await;
+    assert!(out.contains("replicas: 2") && out.contains("kind: Foo"), "{out}");
+
+    // Watch in the background while patching and labelling.
+    let mut watch = tokio::process::Command::new(kubectl_bin())
+        .env("KUBECONFIG", &kc)
+        .args([
+            "get",
+            "foos",
+            "-w",
+            "-o",
+            "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,TIER:.metadata.labels.tier",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl must be installed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let out = ok(&kc, &["patch", "foo", "a", "--type", "merge", "-p", "{\"spec\":{\"replicas\":5}}"]).await;
+    assert!(out.contains("foo.example.com/a patched"), "{out}");
+    let out = ok(&kc, &["label", "foo", "a", "tier=gold"]).await;
+    assert!(out.contains("foo.example.com/a labeled"), "{out}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = watch.start_kill();
+    let watched = watch.wait_with_output().await.unwrap();
+    let text = String::from_utf8_lossy(&watched.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert!(rows.iter().any(|r| r[..] == ["a", "2", "<none>"]), "{text}");
+    assert!(rows.iter().any(|r| r[..] == ["a", "5", "<none>"]), "{text}");
+    assert!(rows.iter().any(|r| r[..] == ["a", "5", "gold"]), "{text}");
+
+    let out = ok(&kc, &["api-resources", "--api-group=example.com"]).await;
+    let line = out.lines().find(|l| l.starts_with("foos")).unwrap_or_else(|| panic!("{out}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols, vec!["foos", "fo", "example.com/v1", "true", "Foo"], "{out}");
+
+    let out = ok(&kc, &["delete", "foo", "a"]).await;
+    assert!(out.contains("foo.example.com \"a\" deleted"), "{out}");
+    let (success, _, stderr) = kubectl(&kc, &["get", "foo", "a"]).await;
+    assert!(!success && stderr.contains("NotFound"), "{stderr}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_builtins_with_strategic_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let server = devserver::DevServer::builder().kubeconfig_path(&kc).start().await.unwrap();
+    let cm = dir.path().join("cm.yaml");
+    std::fs::write(&cm, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"1\"\n").unwrap();
+    let out = ok(&kc, &["apply", "-f", cm.to_str().unwrap()]).await;
+    assert!(out.contains("configmap/c created"), "{out}");
+    std::fs::write(&cm, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  b: \"2\"\n").unwrap();
+    let out = ok(&kc, &["apply", "-f", cm.to_str().unwrap()]).await;
+    assert!(out.contains("configmap/c configured"), "{out}");
+    let out = ok(&kc, &["get", "configmap", "c", "-o", "jsonpath={.data}"]).await;
+    assert_eq!(out, "{\"b\":\"2\"}");
+    // `kubectl create namespace` sends protobuf (unsupported, 415); apply sends JSON.
+    let ns = dir.path().join("ns.yaml");
+    std::fs::write(&ns, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n").unwrap();
+    let out = ok(&kc, &["apply", "-f", ns.to_str().unwrap()]).await;
+    assert!(out.contains("namespace/team created"), "{out}");
+    let out = ok(&kc, &["get", "ns"]).await;
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease", "team"] {
+        assert!(out.contains(ns), "{out}");
+    }
+    let out = ok(&kc, &["apply", "--server-side", "-f", cm.to_str().unwrap()]).await;
+    assert!(out.contains("configmap/c serverside-applied"), "{out}");
+    server.shutdown().await;
+}
