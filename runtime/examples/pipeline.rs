@@ -1,31 +1,41 @@
 //! The whole pipeline, runnable without a cluster:
 //! reflector -> FIFO -> indexer + processor -> handlers -> queue -> workers,
-//! against the in-process API server the integration tests use.
+//! against the workspace's devserver (a local Kubernetes-API-compatible server).
 //!
 //! `cargo run -p runtime --example pipeline`
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use runtime::cache::{ResourceEventHandlerFuncs, SharedInformerFactory, meta_namespace_key, split_meta_namespace_key};
 use runtime::workqueue::{QueueMetrics, RateLimitingQueue, default_controller_rate_limiter};
 use std::time::Duration;
 
+fn configmap(name: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        data: Some([("v".to_string(), "1".to_string())].into()),
+        ..Default::default()
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let api = common::FakeApi::new();
+    let server = devserver::DevServer::builder().start().await?;
+    let client = server.client()?;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     for name in ["alpha", "beta"] {
-        api.upsert("configmaps", common::configmap("demo", name, "1"));
+        api.create(&PostParams::default(), &configmap(name)).await?;
     }
 
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = QueueMetrics::register(&mut registry);
-    let factory = SharedInformerFactory::builder(api.client()).namespace("demo").build();
+    let factory = SharedInformerFactory::builder(client).namespace("default").build();
     let informer = factory.informer_for::<ConfigMap>();
     let lister = factory.lister_for::<ConfigMap>();
     let queue = RateLimitingQueue::with_metrics("configmaps", &metrics, default_controller_rate_limiter());
 
+    // Handlers only enqueue keys; workers read the current state from the lister.
     let (q1, q2, q3) = (queue.clone(), queue.clone(), queue.clone());
     informer.add_event_handler(
         ResourceEventHandlerFuncs::<ConfigMap>::new()
@@ -38,7 +48,6 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(synced.values().all(|s| *s), "not synced: {synced:?}");
     println!("synced: {synced:?}");
 
-    // Two workers.
     let mut workers = Vec::new();
     for id in 0..2 {
         let queue = queue.clone();
@@ -59,8 +68,9 @@ async fn main() -> anyhow::Result<()> {
         }));
     }
 
-    api.upsert("configmaps", common::configmap("demo", "alpha", "2"));
-    api.remove("configmaps", "demo", "beta");
+    let patch = serde_json::json!({"data": {"v": "2"}});
+    api.patch("alpha", &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.delete("beta", &DeleteParams::default()).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     queue.shut_down_with_drain().await;
@@ -71,5 +81,11 @@ async fn main() -> anyhow::Result<()> {
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &registry)?;
     println!("{}", out.lines().filter(|l| l.starts_with("workqueue_adds")).collect::<Vec<_>>().join("\n"));
+    println!(
+        "requests: {} list, {} watch of configmaps",
+        server.request_log().count("list", "configmaps"),
+        server.request_log().count("watch", "configmaps")
+    );
+    server.shutdown().await;
     Ok(())
 }

@@ -37,8 +37,8 @@
 //! # Example
 //!
 //! A controller skeleton (it needs a cluster, so it is only compiled here;
-//! `cargo run -p runtime --example pipeline` runs the same pipeline against an
-//! in-process API server):
+//! `cargo run -p runtime --example pipeline` runs the same pipeline against
+//! the workspace devserver, in-process):
 //!
 //! ```no_run
 //! use k8s_openapi::api::core::v1::ConfigMap;
