@@ -196,9 +196,13 @@ impl DevServerHandle {
     /// Stops accepting requests, ends open watches and waits for the server task.
     pub async fn shutdown(mut self) {
         self.stop_now();
-        if let Some(task) = self.task.take() {
-            // Open watch streams are ended by aborting; the graceful part covers plain requests.
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        if let Some(mut task) = self.task.take() {
+            // Graceful shutdown waits for open connections; a client that keeps a watch open
+            // must not keep the server alive, so abort after a short grace period.
+            if tokio::time::timeout(Duration::from_secs(2), &mut task).await.is_err() {
+                task.abort();
+                let _ = task.await;
+            }
         }
     }
 
