@@ -7,8 +7,32 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-fn check<T: DeserializeOwned>(v: &Value) -> Result<(), String> {
-    T::deserialize(v).map(|_| ()).map_err(|e| e.to_string())
+fn check<T: DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
+    let typed = T::deserialize(v).map_err(|e| e.to_string())?;
+    serde_json::to_value(&typed).map_err(|e| e.to_string())
+}
+
+/// Paths of fields present (and not null) in `input` but dropped by the typed round trip
+/// `typed`: the fields the built-in type does not know, for strict decoding.
+pub fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, typed) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match b.get(k) {
+                    None if !v.is_null() => out.push(p),
+                    Some(bv) => unknown_fields(v, bv, &p, out),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+                unknown_fields(x, y, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -20,7 +44,7 @@ fn rt(
     short: &[&str],
     all: bool,
     status: bool,
-    decode: fn(&Value) -> Result<(), String>,
+    decode: fn(&Value) -> Result<Value, String>,
 ) -> ResourceType {
     ResourceType {
         group: group.into(),
@@ -35,6 +59,7 @@ fn rt(
         schema: None,
         printer_columns: vec![],
         decode: Some(decode),
+        selectable_fields: vec![],
         custom: false,
         terminating: false,
     }

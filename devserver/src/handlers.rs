@@ -209,7 +209,7 @@ async fn route(
     let is_watch = rp.watch_prefix || matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
     let verb = match (method, rp.name.is_some()) {
         (&Method::GET, false) if is_watch => "watch",
-        (&Method::GET, true) if rp.watch_prefix => "watch",
+        (&Method::GET, true) if is_watch => "watch",
         (&Method::GET, false) => "list",
         (&Method::GET, true) => "get",
         (&Method::POST, false) => "create",
@@ -415,8 +415,9 @@ impl Ctx<'_> {
     }
 
     /// Fills apiVersion/kind from the URL, rejects a different group/version, and runs CR
-    /// pruning and defaulting with the requested fieldValidation. Returns warnings.
-    fn decode(&self, obj: &mut Value) -> ApiResult<Vec<String>> {
+    /// pruning and defaulting with the requested fieldValidation. Returns warnings. `partial` marks
+    /// an apply configuration, which need not decode as a whole object.
+    fn decode(&self, obj: &mut Value, partial: bool) -> ApiResult<Vec<String>> {
         let api_version = self.rt.api_version();
         let o = obj.as_object_mut().ok_or_else(|| ApiError::bad_request("the object must be a JSON object"))?;
         match o.get("apiVersion").and_then(Value::as_str) {
@@ -433,20 +434,36 @@ impl Ctx<'_> {
         if o.get("kind").and_then(Value::as_str).unwrap_or("").is_empty() {
             o.insert("kind".into(), Value::String(self.rt.kind.clone()));
         }
-        let mut warnings = Vec::new();
+        let kind_ok = obj.get("kind").and_then(Value::as_str) == Some(self.rt.kind.as_str());
+        let mut removed = Vec::new();
+        if let (Some(check), false, true) = (self.rt.decode, partial, kind_ok) {
+            // Built-ins: decode into the k8s-openapi type and store its serialization, which drops
+            // unknown fields exactly like decoding into the Go struct does.
+            let typed = check(obj).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: {e}",
+                    self.rt.kind, self.rt.version, self.rt.kind
+                ))
+            })?;
+            builtin::unknown_fields(obj, &typed, "", &mut removed);
+            *obj = typed;
+        }
         if let Some(schema) = &self.rt.schema {
-            let removed = schema::prune(obj, schema);
-            let mode = self.query.get("fieldValidation").map(String::as_str).unwrap_or("Warn");
-            if !removed.is_empty() {
-                let msgs: Vec<String> = removed.iter().map(|p| format!("unknown field \"{p}\"")).collect();
-                match mode {
-                    "Strict" => {
-                        return Err(ApiError::bad_request(format!("strict decoding error: {}", msgs.join(", "))));
-                    }
-                    "Ignore" => {}
-                    _ => warnings.extend(msgs),
+            removed = schema::prune(obj, schema);
+        }
+        let mut warnings = Vec::new();
+        let mode = self.query.get("fieldValidation").map(String::as_str).unwrap_or("Warn");
+        if !removed.is_empty() {
+            let msgs: Vec<String> = removed.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+            match mode {
+                "Strict" => {
+                    return Err(ApiError::bad_request(format!("strict decoding error: {}", msgs.join(", "))));
                 }
+                "Ignore" => {}
+                _ => warnings.extend(msgs),
             }
+        }
+        if let Some(schema) = &self.rt.schema {
             schema::apply_defaults(obj, schema);
         }
         Ok(warnings)
@@ -468,7 +485,7 @@ impl Ctx<'_> {
             ));
         }
         if let Some(check) = self.rt.decode {
-            check(obj).map_err(|e| {
+            check(obj).map(|_| ()).map_err(|e| {
                 ApiError::bad_request(format!(
                     "{} in version \"{}\" cannot be handled as a {}: {e}",
                     self.rt.kind, self.rt.version, self.rt.kind
@@ -542,7 +559,7 @@ impl Ctx<'_> {
 
     /// Prepares a body for create: namespace, name, server-set metadata. Returns warnings.
     fn prepare_create(&self, ns: Option<&str>, obj: &mut Value, now: &str) -> ApiResult<Vec<String>> {
-        let warnings = self.decode(obj)?;
+        let warnings = self.decode(obj, false)?;
         let rt = self.rt;
         let manager = self.manager();
         {
@@ -825,7 +842,7 @@ impl Ctx<'_> {
 
     fn update(&self, ns: Option<&str>, name: &str, sub: Option<&str>, body: &[u8]) -> ApiResult<Response> {
         let mut new = self.parse_body(body)?;
-        let warnings = self.decode(&mut new)?;
+        let warnings = self.decode(&mut new, false)?;
         let body_name = meta_str(&new, "name").unwrap_or("").to_string();
         if body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -908,7 +925,7 @@ impl Ctx<'_> {
             if !applied.is_object() {
                 return Err(ApiError::bad_request("the apply patch must be an object"));
             }
-            warnings = self.decode(&mut applied)?;
+            warnings = self.decode(&mut applied, true)?;
             let applied_name = meta_str(&applied, "name").unwrap_or("").to_string();
             if applied_name != name {
                 return Err(ApiError::bad_request(format!(
@@ -956,7 +973,7 @@ impl Ctx<'_> {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let mut doc = (**cur).clone();
             patch::apply_json_or_merge(kind, &mut doc, body)?;
-            warnings = self.decode(&mut doc)?;
+            warnings = self.decode(&mut doc, false)?;
             if meta_str(&doc, "name") != Some(name) {
                 return Err(ApiError::bad_request(format!(
                     "the name of the object ({}) does not match the name on the URL ({name})",
@@ -1375,6 +1392,7 @@ pub fn allowed_fields(rt: &ResourceType) -> Vec<String> {
     if rt.plural == "secrets" && !rt.custom {
         f.push("type".into());
     }
+    f.extend(rt.selectable_fields.iter().cloned());
     f
 }
 

@@ -7,8 +7,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use std::sync::Arc;
 
-/// How an object of a built-in kind is checked on decode; `None` for custom resources.
-pub type DecodeCheck = fn(&serde_json::Value) -> Result<(), String>;
+/// How an object of a built-in kind is checked on decode: it is decoded into its k8s-openapi type
+/// and serialized back, so the caller can also find fields the type does not know.
+pub type DecodeCheck = fn(&serde_json::Value) -> Result<serde_json::Value, String>;
 
 /// Everything the handlers need to know about one served resource.
 #[derive(Clone)]
@@ -35,6 +36,8 @@ pub struct ResourceType {
     pub schema: Option<Arc<JSONSchemaProps>>,
     /// Printer columns for custom resources.
     pub printer_columns: Vec<CustomResourceColumnDefinition>,
+    /// Extra field-selector paths (a CRD version's `selectableFields`, without the leading dot).
+    pub selectable_fields: Vec<String>,
     /// Decode check for built-in kinds (into the k8s-openapi type); `None` for custom resources.
     pub decode: Option<DecodeCheck>,
     /// True for a kind defined by a CRD (changes update and patch rules).

@@ -1071,3 +1071,32 @@ async fn builtin_kinds_are_served() {
         assert_eq!(e.get(&format!("{path}/{name}")).await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn builtin_unknown_fields_strict_400_warn_header_and_dropped() {
+    let e = start().await;
+    let cm = json!({"metadata": {"name": "c"}, "data": {"a": "1"}, "bogus": {"x": 1}});
+    let r = e.post("/api/v1/namespaces/default/configmaps?fieldValidation=Strict", cm.clone()).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+    assert_eq!(r.body["message"], "strict decoding error: unknown field \"bogus\"");
+    let r = e.post("/api/v1/namespaces/default/configmaps", cm).await;
+    assert_eq!(r.status, 201);
+    assert!(r.body.get("bogus").is_none());
+    assert_eq!(r.headers.get("warning").unwrap().to_str().unwrap(), "299 - \"unknown field \\\"bogus\\\"\"");
+}
+
+#[tokio::test]
+async fn selectable_fields_of_a_crd_work_in_field_selectors() {
+    let e = start().await;
+    let mut c = foo_crd();
+    c["spec"]["versions"][0]["selectableFields"] = json!([{"jsonPath": ".spec.image"}]);
+    assert_eq!(e.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c).await.status, 201);
+    e.create_foo("a", 1).await;
+    let mut f = foo("b", 1);
+    f["spec"]["image"] = json!("redis");
+    e.post(FOOS, f).await;
+    let r = e.get(&format!("{FOOS}?fieldSelector=spec.image%3Dredis")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!((items.len(), items[0]["metadata"]["name"].as_str()), (1, Some("b")));
+}
