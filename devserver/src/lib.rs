@@ -38,4 +38,4 @@ pub mod watch;
 
 pub use error::{ApiError, Cause};
 pub use request_log::{RequestLog, RequestRecord};
-pub use server::{DevServer, DevServerBuilder, DevServerHandle};
+pub use server::{DevServer, DevServerBuilder, DevServerHandle, InProcessServer};

@@ -63,6 +63,21 @@ impl DevServerBuilder {
         self
     }
 
+    /// Builds the server without a socket: its `kube::Client` calls the router directly as a
+    /// tower service (for unit tests and fake clientsets; kubectl cannot reach it).
+    pub fn in_process(self) -> InProcessServer {
+        let log = Arc::new(RequestLog::default());
+        let app = Arc::new(App {
+            store: Store::new(self.history),
+            registry: Registry::new(),
+            log: log.clone(),
+            server_address: "in-process".into(),
+            bookmark_interval: self.bookmark_interval,
+        });
+        seed_namespaces(&app);
+        InProcessServer { app, log }
+    }
+
     /// Binds, seeds the bootstrap namespaces, writes the kubeconfig and starts serving.
     pub async fn start(self) -> anyhow::Result<DevServerHandle> {
         let listener = tokio::net::TcpListener::bind(self.addr).await?;
@@ -113,6 +128,36 @@ impl DevServerBuilder {
             stop: Some(stop_tx),
             task: Some(task),
         })
+    }
+}
+
+/// A server without a socket (see [`DevServerBuilder::in_process`]). Needs a Tokio runtime
+/// when clients are used (watch streams run on spawned tasks).
+pub struct InProcessServer {
+    app: Arc<App>,
+    log: Arc<RequestLog>,
+}
+
+impl InProcessServer {
+    /// A `kube::Client` whose requests go straight into the router (namespace `default`).
+    pub fn client(&self) -> kube::Client {
+        let router = axum::Router::new().fallback(crate::handlers::handle).with_state(self.app.clone());
+        kube::Client::new(router, "default")
+    }
+
+    /// The log of every request answered so far.
+    pub fn request_log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    /// The current global resourceVersion.
+    pub fn current_resource_version(&self) -> u64 {
+        self.app.store.current_rv()
+    }
+
+    /// Compacts the event history (see [`DevServerHandle::compact`]).
+    pub fn compact(&self) {
+        self.app.store.compact();
     }
 }
 

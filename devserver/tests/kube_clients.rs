@@ -256,3 +256,17 @@ async fn streaming_list_watcher_syncs_without_list_calls() {
     assert_eq!(e.server.request_log().count("list", "foos"), 0);
     task.abort();
 }
+
+#[tokio::test]
+async fn in_process_server_serves_kube_clients_without_a_socket() {
+    let server = devserver::DevServer::builder().in_process();
+    let client = server.client();
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    crds.create(&PostParams::default(), &serde_json::from_value(foo_crd()).unwrap()).await.unwrap();
+    let api = foos(&client);
+    api.create(&PostParams::default(), &dynamic_foo("a", 1)).await.unwrap();
+    let mut s = api.watch(&WatchParams::default().timeout(5), "0").await.unwrap().boxed();
+    assert!(matches!(s.try_next().await.unwrap().unwrap(), WatchEvent::Added(_)));
+    assert_eq!(server.request_log().count("create", "foos"), 1);
+}
