@@ -2,13 +2,10 @@
 //!
 //! * work queue vs a plain tokio channel (add/get/done per item);
 //! * informer initial sync vs kube's reflector vs a raw `Api::list`, all over
-//!   the same in-process API server.
+//!   real HTTP to the same devserver.
 //!
 //! `cargo bench -p runtime --bench ratios` runs full sizes; without `--bench`
 //! (e.g. `cargo test --all-targets`) it runs a tiny smoke size.
-
-#[path = "../tests/common/mod.rs"]
-mod common;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -59,12 +56,24 @@ async fn main() {
         queue.as_secs_f64() / channel.as_secs_f64()
     );
 
-    let api = common::FakeApi::new();
-    for i in 0..objects {
-        api.upsert("configmaps", common::configmap("ns", &format!("cm{i}"), "payload"));
-    }
+    let server = devserver::DevServer::builder().start().await.expect("devserver starts");
+    let client = server.client().expect("client");
+    let seed: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    futures::stream::iter(0..objects)
+        .for_each_concurrent(16, |i| {
+            let seed = seed.clone();
+            async move {
+                let cm = ConfigMap {
+                    metadata: kube::api::ObjectMeta { name: Some(format!("cm{i}")), ..Default::default() },
+                    data: Some([("payload".to_string(), "x".repeat(512))].into()),
+                    ..Default::default()
+                };
+                seed.create(&Default::default(), &cm).await.expect("create");
+            }
+        })
+        .await;
     let raw = best_of(runs, async || {
-        let a: Api<ConfigMap> = Api::namespaced(api.client(), "ns");
+        let a: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
         let t = Instant::now();
         let list = a.list(&ListParams::default()).await.map(|l| l.items.len());
         assert_eq!(list.ok(), Some(objects));
@@ -72,7 +81,7 @@ async fn main() {
     })
     .await;
     let kube_reflector = best_of(runs, async || {
-        let a: Api<ConfigMap> = Api::namespaced(api.client(), "ns");
+        let a: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
         let (store, writer) = reflector::store();
         let t = Instant::now();
         let stream = reflector(writer, watcher(a, watcher::Config::default()));
@@ -86,7 +95,7 @@ async fn main() {
     .await;
     let informer = best_of(runs, async || {
         let inf = SharedIndexInformer::<ConfigMap>::new(
-            Api::namespaced(api.client(), "ns"),
+            Api::namespaced(client.clone(), "default"),
             watcher::Config::default(),
             InformerOptions::default(),
         );
@@ -111,4 +120,5 @@ async fn main() {
         informer.as_secs_f64() / raw.as_secs_f64(),
         kube_reflector.as_secs_f64() / raw.as_secs_f64(),
     );
+    server.shutdown().await;
 }
