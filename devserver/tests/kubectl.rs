@@ -132,3 +132,69 @@ async fn kubectl_applies_builtins_with_strategic_merge() {
     assert!(out.contains("configmap/c serverside-applied"), "{out}");
     server.shutdown().await;
 }
+
+/// The acceptance flow with the project's generated CRD and example (deploy/crd, deploy/examples).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_with_the_generated_crd_and_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("deploy");
+    let crd_dir = root.join("crd");
+    let crd_file = std::fs::read_dir(&crd_dir)
+        .unwrap_or_else(|e| panic!("{} must exist: {e}", crd_dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .expect("a generated CRD in deploy/crd");
+    let crd: serde_json::Value = serde_yaml::from_str(&std::fs::read_to_string(&crd_file).unwrap()).unwrap();
+    let crd_name = crd["metadata"]["name"].as_str().unwrap().to_string();
+    let plural = crd["spec"]["names"]["plural"].as_str().unwrap().to_string();
+    let short = crd["spec"]["names"]["shortNames"][0].as_str().unwrap_or(&plural).to_string();
+    let columns: Vec<String> = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+        .as_array()
+        .map(|cs| cs.iter().map(|c| c["name"].as_str().unwrap_or("").to_uppercase()).collect())
+        .unwrap_or_default();
+
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let server = devserver::DevServer::builder().kubeconfig_path(&kc).start().await.unwrap();
+    ok(&kc, &["apply", "-f", crd_dir.to_str().unwrap()]).await;
+    let out = ok(&kc, &["wait", "--for", "condition=established", "--timeout=20s", &format!("crd/{crd_name}")]).await;
+    assert!(out.contains("condition met"), "{out}");
+    let examples = root.join("examples");
+    let out = ok(&kc, &["apply", "-f", examples.to_str().unwrap()]).await;
+    assert!(out.contains("created"), "{out}");
+    let out = ok(&kc, &["get", &plural]).await;
+    let header = out.lines().next().unwrap_or("");
+    for c in &columns {
+        assert!(header.contains(c.as_str()), "column {c} missing: {out}");
+    }
+    let name = out.lines().nth(1).and_then(|l| l.split_whitespace().next()).expect("one object").to_string();
+    let yaml = ok(&kc, &["get", &short, &name, "-o", "yaml"]).await;
+    assert!(yaml.contains(&format!("name: {name}")), "{yaml}");
+
+    let mut watch = tokio::process::Command::new(kubectl_bin())
+        .env("KUBECONFIG", &kc)
+        .args([
+            "get",
+            &plural,
+            "-w",
+            "-o",
+            "custom-columns=NAME:.metadata.name,NODES:.spec.nodes,TIER:.metadata.labels.tier",
+        ])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl must be installed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ok(&kc, &["patch", &short, &name, "--type", "merge", "-p", "{\"spec\":{\"nodes\":7}}"]).await;
+    ok(&kc, &["label", &short, &name, "tier=gold"]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = watch.start_kill();
+    let text = String::from_utf8_lossy(&watch.wait_with_output().await.unwrap().stdout).into_owned();
+    assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [name.as_str(), "7", "gold"]), "{text}");
+
+    let out = ok(&kc, &["api-resources"]).await;
+    assert!(out.lines().any(|l| l.starts_with(&plural) && l.contains(&short)), "{out}");
+    let out = ok(&kc, &["delete", &short, &name]).await;
+    assert!(out.contains("deleted"), "{out}");
+    server.shutdown().await;
+}
