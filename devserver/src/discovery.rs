@@ -140,3 +140,82 @@ mod tests {
         assert_eq!(vs, vec!["v2", "v1", "v2beta1", "v1beta2", "v1alpha1", "foo"]);
     }
 }
+
+/// The Content-Type of an aggregated discovery reply.
+pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// True when the Accept header asks for aggregated discovery (apidiscovery.k8s.io/v2).
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|part| {
+        let params: Vec<&str> = part.split(';').map(str::trim).collect();
+        params.contains(&"as=APIGroupDiscoveryList")
+            && params.contains(&"v=v2")
+            && params.contains(&"g=apidiscovery.k8s.io")
+    })
+}
+
+/// The aggregated discovery document: `core` selects `/api` (the legacy group) or `/apis`.
+pub fn aggregated(types: &[ResourceType], core: bool) -> Value {
+    let mut by_group: BTreeMap<String, BTreeMap<String, Vec<&ResourceType>>> = BTreeMap::new();
+    for t in types.iter().filter(|t| t.group.is_empty() == core) {
+        by_group.entry(t.group.clone()).or_default().entry(t.version.clone()).or_default().push(t);
+    }
+    let items: Vec<Value> = by_group
+        .iter()
+        .map(|(g, versions)| {
+            let mut vs: Vec<(&String, &Vec<&ResourceType>)> = versions.iter().collect();
+            vs.sort_by_key(|(v, _)| version_priority(v));
+            let versions: Vec<Value> = vs
+                .iter()
+                .map(|(v, ts)| {
+                    let resources: Vec<Value> = ts
+                        .iter()
+                        .map(|t| {
+                            let kind = json!({"group": t.group, "version": t.version, "kind": t.kind});
+                            let mut r = json!({
+                                "resource": t.plural,
+                                "singularResource": t.singular,
+                                "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+                                "responseKind": kind,
+                                "verbs": t.verbs(),
+                            });
+                            if !t.short_names.is_empty() {
+                                r["shortNames"] = json!(t.short_names);
+                            }
+                            if !t.categories.is_empty() {
+                                r["categories"] = json!(t.categories);
+                            }
+                            if t.status_subresource {
+                                r["subresources"] = json!([{
+                                    "subresource": "status",
+                                    "responseKind": kind,
+                                    "verbs": ["get", "patch", "update"],
+                                }]);
+                            }
+                            r
+                        })
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            let mut meta = json!({});
+            if !g.is_empty() {
+                meta["name"] = json!(g);
+            }
+            json!({"metadata": meta, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    })
+}
+
+/// A strong ETag for a discovery body.
+pub fn etag(body: &str) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    format!("\"{:016X}\"", h.finish())
+}

@@ -58,6 +58,21 @@ fn json_text_reply(code: u16, body: String, warnings: &[String]) -> Response {
     r
 }
 
+/// An aggregated discovery reply with ETag, `Vary: Accept`, and 304 on a matching If-None-Match.
+fn aggregated_reply(doc: &Value, headers: &HeaderMap) -> Response {
+    let body = doc.to_string();
+    let etag = discovery::etag(&body);
+    let matches = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
+    let mut r = if matches { StatusCode::NOT_MODIFIED.into_response() } else { (StatusCode::OK, body).into_response() };
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE));
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    r
+}
+
 fn not_found_page() -> Response {
     let mut r = (StatusCode::NOT_FOUND, "404 page not found\n").into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -166,9 +181,18 @@ async fn route(
     match trimmed {
         "/healthz" | "/livez" | "/readyz" => return text_ok(),
         "/version" => return json_reply(200, &version_info(), &[]),
-        "/api" => return json_reply(200, &discovery::api_versions(&app.server_address), &[]),
-        "/apis" => {
-            return json_reply(200, &discovery::api_group_list(&app.registry.discoverable()), &[]);
+        "/api" | "/apis" => {
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let types = app.registry.discoverable();
+            if discovery::wants_aggregated(accept) {
+                return aggregated_reply(&discovery::aggregated(&types, trimmed == "/api"), headers);
+            }
+            let doc = if trimmed == "/api" {
+                discovery::api_versions(&app.server_address)
+            } else {
+                discovery::api_group_list(&types)
+            };
+            return json_reply(200, &doc, &[]);
         }
         "/openapi/v3" => return json_reply(200, &openapi::index(&app.registry.discoverable()), &[]),
         _ => {}

@@ -1100,3 +1100,33 @@ async fn selectable_fields_of_a_crd_work_in_field_selectors() {
     let items = r.body["items"].as_array().unwrap();
     assert_eq!((items.len(), items[0]["metadata"]["name"].as_str()), (1, Some("b")));
 }
+
+#[tokio::test]
+async fn aggregated_discovery_with_etag_and_304() {
+    let e = start().await;
+    e.install_crd().await;
+    let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let r = e.raw(Method::GET, "/apis", vec![], "application/json", Some(accept)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-type"], "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+    assert_eq!(r.headers["vary"], "Accept");
+    let group =
+        r.body["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "example.com").unwrap().clone();
+    let foos = &group["versions"][0]["resources"][0];
+    assert_eq!((foos["resource"].as_str(), foos["scope"].as_str()), (Some("foos"), Some("Namespaced")));
+    assert_eq!(foos["subresources"][0]["subresource"], "status");
+    let etag = r.headers["etag"].to_str().unwrap().to_string();
+    let req = http::Request::get("/apis")
+        .header("accept", accept)
+        .header("if-none-match", &etag)
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let resp = e.client.send(req).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 304);
+    let core = e.raw(Method::GET, "/api", vec![], "application/json", Some(accept)).await;
+    assert!(
+        core.body["items"][0]["versions"][0]["resources"].as_array().unwrap().iter().any(|r| r["resource"] == "pods")
+    );
+    // Plain JSON is still the legacy document.
+    assert_eq!(e.get("/apis").await.body["kind"], "APIGroupList");
+}

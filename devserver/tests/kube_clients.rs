@@ -270,3 +270,18 @@ async fn in_process_server_serves_kube_clients_without_a_socket() {
     assert!(matches!(s.try_next().await.unwrap().unwrap(), WatchEvent::Added(_)));
     assert_eq!(server.request_log().count("create", "foos"), 1);
 }
+
+#[tokio::test]
+async fn kube_discovery_plain_and_aggregated() {
+    let e = env_with(devserver::DevServer::builder()).await;
+    for aggregated in [false, true] {
+        let d = kube::discovery::Discovery::new(e.client.clone());
+        let d = if aggregated { d.run_aggregated().await.unwrap() } else { d.run().await.unwrap() };
+        let (ar, caps) = d
+            .resolve_gvk(&GroupVersionKind::gvk("example.com", "v1", "Foo"))
+            .unwrap_or_else(|| panic!("Foo discovered (aggregated={aggregated})"));
+        assert_eq!(ar.plural, "foos");
+        assert!(caps.supports_operation(kube::discovery::verbs::WATCH));
+        assert!(d.has_group("apps"));
+    }
+}
