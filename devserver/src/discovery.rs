@@ -129,18 +129,6 @@ pub fn api_resource_list(types: &[ResourceType], group: &str, version: &str) -> 
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_order() {
-        let mut vs = vec!["v1alpha1", "v2beta1", "v1", "v2", "foo", "v1beta2"];
-        vs.sort_by_key(|v| version_priority(v));
-        assert_eq!(vs, vec!["v2", "v1", "v2beta1", "v1beta2", "v1alpha1", "foo"]);
-    }
-}
-
 /// The Content-Type of an aggregated discovery reply.
 pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
@@ -218,4 +206,16 @@ pub fn etag(body: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut h);
     format!("\"{:016X}\"", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_order() {
+        let mut vs = vec!["v1alpha1", "v2beta1", "v1", "v2", "foo", "v1beta2"];
+        vs.sort_by_key(|v| version_priority(v));
+        assert_eq!(vs, vec!["v2", "v1", "v2beta1", "v1beta2", "v1alpha1", "foo"]);
+    }
 }
