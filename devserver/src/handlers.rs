@@ -495,6 +495,12 @@ impl Ctx<'_> {
 
     /// Validates a fully prepared object (schema or decode check, metadata, CRD rules).
     fn validate(&self, obj: &Value) -> ApiResult<()> {
+        self.validate_update(obj, None)
+    }
+
+    /// Validation with ratcheting: on update, schema failures of values that did not change
+    /// from `old` are tolerated (so tightening a schema does not block unrelated updates).
+    fn validate_update(&self, obj: &Value, old: Option<&Value>) -> ApiResult<()> {
         let name = meta_str(obj, "name").unwrap_or("");
         let target = self.rt.target(name);
         if obj.get("kind").and_then(Value::as_str) != Some(self.rt.kind.as_str()) {
@@ -519,7 +525,14 @@ impl Ctx<'_> {
         let name_is_label = self.rt.group.is_empty() && self.rt.plural == "namespaces";
         let mut causes = validation::validate_meta(obj, name_is_label);
         if let Some(schema) = &self.rt.schema {
-            causes.extend(schema::validate(obj, schema));
+            let mut schema_causes = schema::validate(obj, schema);
+            if let Some(old) = old {
+                schema_causes.retain(|c| {
+                    let now = schema::value_at(obj, &c.field);
+                    now.is_none() || now != schema::value_at(old, &c.field)
+                });
+            }
+            causes.extend(schema_causes);
         }
         if self.rt.group == "apiextensions.k8s.io"
             && let Ok(c) = serde_json::from_value(obj.clone())
@@ -847,7 +860,7 @@ impl Ctx<'_> {
         if let Some(m) = result.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert("resourceVersion".into(), Value::String(rv_of(cur).to_string()));
         }
-        self.validate(&result)?;
+        self.validate_update(&result, Some(cur))?;
         if !apply {
             patch::record_update(Some(cur), &mut result, manager, &rt.api_version(), sub, now);
         }

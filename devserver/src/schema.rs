@@ -75,6 +75,31 @@ pub fn validate_crd_version(crd: &CustomResourceDefinition, version: &str, value
     out
 }
 
+/// The value at a cause's field path (`spec.items[0].name`, `spec.labels[key]`), if present.
+pub fn value_at<'a>(obj: &'a Value, field: &str) -> Option<&'a Value> {
+    let mut cur = obj;
+    for part in field.split('.').filter(|p| !p.is_empty()) {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            cur = cur.get(name)?;
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            let key = &r[..end];
+            cur = match cur {
+                Value::Array(a) => a.get(key.parse::<usize>().ok()?)?,
+                Value::Object(m) => m.get(key)?,
+                _ => return None,
+            };
+            rest = &r[end + 1..];
+        }
+    }
+    Some(cur)
+}
+
 /// Formats a value the way Go's field errors print a bad value (`%q` for strings).
 pub fn fmt_value(v: &Value) -> String {
     match v {
@@ -278,6 +303,7 @@ fn validate_at(v: &Value, s: &JSONSchemaProps, path: &str, root: bool, out: &mut
         }
         _ => {}
     }
+    check_cel(v, s, path, out);
     for sub in s.all_of.iter().flatten() {
         validate_at(v, sub, path, root, out);
     }
@@ -301,6 +327,48 @@ fn validate_at(v: &Value, s: &JSONSchemaProps, path: &str, root: bool, out: &mut
         && passes(v, not, path, root)
     {
         out.push(invalid(v, path, format!("{} in body must not validate the schema (not)", body_path(path))));
+    }
+}
+
+/// Evaluates `x-kubernetes-validations` rules with `self` bound to the value. Transition rules
+/// (those using `oldSelf`) are skipped: they only apply to updates, and this validator sees one
+/// object at a time. A rule that fails to compile or evaluate is reported as a failure.
+fn check_cel(v: &Value, s: &JSONSchemaProps, path: &str, out: &mut Vec<Cause>) {
+    let Some(rules) = &s.x_kubernetes_validations else {
+        return;
+    };
+    for rule in rules {
+        if rule.rule.contains("oldSelf") {
+            continue;
+        }
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let program = cel::Program::compile(&rule.rule).map_err(|e| e.to_string())?;
+            let mut ctx = cel::Context::default();
+            let value = cel::to_value(v).map_err(|e| e.to_string())?;
+            ctx.add_variable_from_value("self", value);
+            match program.execute(&ctx) {
+                Ok(cel::Value::Bool(b)) => Ok(b),
+                Ok(other) => Err(format!("rule did not evaluate to a bool: {other:?}")),
+                Err(e) => Err(e.to_string()),
+            }
+        }))
+        .unwrap_or_else(|_| Err("rule evaluation failed".to_string()));
+        let field = match rule.field_path.as_deref() {
+            Some(fp) if !fp.is_empty() => format!("{path}{fp}"),
+            _ => path.to_string(),
+        };
+        let message = match &outcome {
+            Ok(true) => continue,
+            Ok(false) => {
+                rule.message.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| format!("failed rule: {}", rule.rule))
+            }
+            Err(e) => format!("rule compile or evaluation error: {e}"),
+        };
+        out.push(Cause::new(
+            rule.reason.as_deref().unwrap_or("FieldValueInvalid"),
+            field,
+            format!("Invalid value: \"{}\": {message}", json_type(v)),
+        ));
     }
 }
 

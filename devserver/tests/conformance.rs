@@ -1130,3 +1130,38 @@ async fn aggregated_discovery_with_etag_and_304() {
     // Plain JSON is still the legacy document.
     assert_eq!(e.get("/apis").await.body["kind"], "APIGroupList");
 }
+
+#[tokio::test]
+async fn unchanged_invalid_values_are_ratcheted_on_update() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 9).await;
+    // Tighten the schema: replicas now at most 5.
+    let mut c = e.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com").await.body;
+    c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["replicas"]["maximum"] =
+        json!(5);
+    assert_eq!(e.put("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com", c).await.status, 200);
+    // An unrelated change is allowed although replicas (unchanged) is now invalid...
+    let r = e.patch(&format!("{FOOS}/a"), json!({"spec": {"image": "redis"}}), MERGE).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // ...but changing replicas to another invalid value is not.
+    let r = e.patch(&format!("{FOOS}/a"), json!({"spec": {"replicas": 8}}), MERGE).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    // And a new object must satisfy the new schema.
+    assert_eq!(e.create_foo("b", 9).await.status, 422);
+}
+
+#[tokio::test]
+async fn cel_rule_failure_is_422() {
+    let e = start().await;
+    let mut c = foo_crd();
+    c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"] =
+        json!([{"rule": "!has(self.image) || self.image != 'forbidden'", "message": "image is forbidden"}]);
+    assert_eq!(e.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c).await.status, 201);
+    let mut f = foo("a", 1);
+    f["spec"]["image"] = json!("forbidden");
+    let r = e.post(FOOS, f).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(r.body["details"]["causes"][0]["message"], "Invalid value: \"object\": image is forbidden");
+    assert_eq!(e.create_foo("b", 1).await.status, 201);
+}

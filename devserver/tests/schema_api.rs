@@ -60,3 +60,31 @@ fn prune_and_defaults_on_a_bare_schema() {
     assert_eq!(obj, json!({"spec": {"replicas": 1, "mode": "fast", "extra": {"free": 1}}}));
     assert!(validate(&obj, schema).is_empty());
 }
+
+#[test]
+fn cel_rules_are_evaluated() {
+    let schema: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps =
+        serde_json::from_value(json!({
+            "type": "object",
+            "properties": {"spec": {
+                "type": "object",
+                "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
+                "x-kubernetes-validations": [
+                    {"rule": "self.min <= self.max", "message": "min must not exceed max"},
+                    {"rule": "self.max < 100"},
+                    {"rule": "self.min == oldSelf.min"}
+                ]
+            }}
+        }))
+        .unwrap();
+    assert!(validate(&json!({"spec": {"min": 1, "max": 2}}), &schema).is_empty());
+    let causes = validate(&json!({"spec": {"min": 300, "max": 200}}), &schema);
+    let got: Vec<(String, String)> = causes.into_iter().map(|c| (c.field, c.message)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("spec".to_string(), "Invalid value: \"object\": min must not exceed max".to_string()),
+            ("spec".to_string(), "Invalid value: \"object\": failed rule: self.max < 100".to_string()),
+        ]
+    );
+}
