@@ -542,7 +542,7 @@ impl Ctx<'_> {
         if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(&target, causes)) }
     }
 
-    fn check_namespace(&self, ns: Option<&str>) -> ApiResult<()> {
+    fn check_namespace(&self, ns: Option<&str>, name: &str) -> ApiResult<()> {
         if !self.rt.namespaced {
             return Ok(());
         }
@@ -563,12 +563,12 @@ impl Ctx<'_> {
                 "Forbidden",
                 format!(
                     "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                    self.rt.target("").qualified(),
-                    ""
+                    self.rt.target(name).qualified(),
+                    name
                 ),
             );
             e.details = Some(
-                json!({"group": self.rt.group, "kind": self.rt.plural, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
+                json!({"name": name, "group": self.rt.group, "kind": self.rt.plural, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
             );
             return Err(e);
         }
@@ -655,9 +655,11 @@ impl Ctx<'_> {
         let mut obj = self.parse_body(body)?;
         let now = now();
         let warnings = self.prepare_create(ns, &mut obj, &now)?;
-        self.check_namespace(ns)?;
-        self.validate(&obj)?;
         let name = meta_str(&obj, "name").unwrap_or("").to_string();
+        self.check_namespace(ns, &name)?;
+        self.validate(&obj)?;
+        let mut warnings = warnings;
+        warnings.extend(finalizer_warnings(self.rt, &obj));
         let generated = obj.pointer("/metadata/generateName").is_some() && body_name_empty(body);
         if self.dry_run() {
             return Ok(json_reply(201, &obj, &warnings));
@@ -972,7 +974,7 @@ impl Ctx<'_> {
             let force = force == Some("true");
             let mut created = false;
             // Checked before taking the store lock (the check reads the store itself).
-            let namespace_check = self.check_namespace(ns);
+            let namespace_check = self.check_namespace(ns, name);
             let api_version = self.rt.api_version();
             let outcome = self.app.store.transact(&self.rt.key(), &key, |cur, _| match cur {
                 None => {
@@ -1006,6 +1008,8 @@ impl Ctx<'_> {
             return Ok(self.reply_for(outcome, if created { 201 } else { 200 }, &warnings));
         }
         let manager = self.manager();
+        let dry = self.dry_run();
+        let mut dry_result = None;
         let outcome = self.app.store.transact(&self.rt.key(), &key, |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let mut doc = (**cur).clone();
@@ -1017,8 +1021,16 @@ impl Ctx<'_> {
                     meta_str(&doc, "name").unwrap_or("")
                 )));
             }
-            self.update_decision(cur, doc, sub, false, &manager, &now, false)
+            let w = self.update_decision(cur, doc, sub, false, &manager, &now, false)?;
+            if dry {
+                dry_result = Some(w);
+                return Ok(Write::Keep(cur.clone()));
+            }
+            Ok(w)
         })?;
+        if let Some(Write::Put(v)) = dry_result {
+            return Ok(json_reply(200, &v, &warnings));
+        }
         self.after_write(&outcome);
         Ok(self.reply_for(outcome, 200, &warnings))
     }
@@ -1395,6 +1407,23 @@ impl Ctx<'_> {
         out.push_str("]}");
         Ok(json_text_reply(200, out, &[]))
     }
+}
+
+/// `Warning` texts for finalizers without a domain prefix on custom resources.
+fn finalizer_warnings(rt: &ResourceType, obj: &Value) -> Vec<String> {
+    if !rt.custom {
+        return Vec::new();
+    }
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|fs| {
+            fs.iter()
+                .filter_map(Value::as_str)
+                .filter(|f| !f.contains('/'))
+                .map(|f| format!("metadata.finalizers: \"{f}\": prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn body_name_empty(body: &[u8]) -> bool {

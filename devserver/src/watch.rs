@@ -88,7 +88,7 @@ pub fn watch(app: Arc<App>, rt: ResourceType, ns: Option<&str>, name: Option<&st
             vec![Cause::new(
                 "FieldValueForbidden",
                 "resourceVersionMatch",
-                "Forbidden: resourceVersionMatch is forbidden for watch",
+                "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
             )],
         ));
     }

@@ -1165,3 +1165,58 @@ async fn cel_rule_failure_is_422() {
     assert_eq!(r.body["details"]["causes"][0]["message"], "Invalid value: \"object\": image is forbidden");
     assert_eq!(e.create_foo("b", 1).await.status, 201);
 }
+
+#[tokio::test]
+async fn patch_dry_run_persists_nothing() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.patch(&format!("{FOOS}/a?dryRun=All"), json!({"spec": {"replicas": 4}}), MERGE).await;
+    assert_eq!((r.status, r.body["spec"]["replicas"].as_i64()), (200, Some(4)));
+    assert_eq!(e.get(&format!("{FOOS}/a")).await.body["spec"]["replicas"], 1);
+}
+
+#[tokio::test]
+async fn unqualified_finalizer_on_cr_only_warns() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["metadata"]["finalizers"] = json!(["plain"]);
+    let r = e.post(FOOS, f).await;
+    assert_eq!(r.status, 201);
+    assert!(r.headers.get("warning").unwrap().to_str().unwrap().contains("prefer a domain-qualified finalizer name"));
+}
+
+#[tokio::test]
+async fn garbage_input_never_crashes_the_server() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let cases: Vec<(Method, String, Vec<u8>, &str)> = vec![
+        (Method::POST, FOOS.to_string(), b"[1,2]".to_vec(), "application/json"),
+        (Method::POST, FOOS.to_string(), b"\"str\"".to_vec(), "application/json"),
+        (Method::POST, FOOS.to_string(), b"{\"metadata\": 5}".to_vec(), "application/json"),
+        (Method::PUT, format!("{FOOS}/a"), b"{\"metadata\": {\"name\": 7}}".to_vec(), "application/json"),
+        (Method::PATCH, format!("{FOOS}/a"), b"{oops".to_vec(), "application/merge-patch+json"),
+        (Method::PATCH, format!("{FOOS}/a"), b"[{\"op\": \"nope\"}]".to_vec(), "application/json-patch+json"),
+        (Method::PATCH, format!("{FOOS}/a"), b"- a\n- b\n".to_vec(), "application/apply-patch+yaml"),
+        (Method::PATCH, format!("{FOOS}/a?fieldManager=m"), b"- a\n- b\n".to_vec(), "application/apply-patch+yaml"),
+        (Method::PATCH, format!("{FOOS}/a"), b"{\"metadata\": null}".to_vec(), "application/merge-patch+json"),
+        (Method::DELETE, format!("{FOOS}/a"), b"{{{".to_vec(), "application/json"),
+        (Method::GET, format!("{FOOS}?limit=abc"), vec![], "application/json"),
+        (Method::GET, format!("{FOOS}?watch=true&timeoutSeconds=x"), vec![], "application/json"),
+        (Method::GET, format!("{FOOS}?watch=true&resourceVersion=abc"), vec![], "application/json"),
+        (Method::GET, "/apis/example.com/v1/namespaces/default/foos/a/b/c/d".to_string(), vec![], "application/json"),
+        (
+            Method::POST,
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_string(),
+            b"{\"spec\": 1}".to_vec(),
+            "application/json",
+        ),
+    ];
+    for (m, path, body, ct) in cases {
+        let r = e.raw(m.clone(), &path, body, ct, None).await;
+        assert!((400..500).contains(&r.status), "{m} {path}: {} {}", r.status, r.text);
+    }
+    assert_eq!(e.get(&format!("{FOOS}/a")).await.status, 200);
+}
