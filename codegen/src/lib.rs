@@ -66,6 +66,8 @@ pub use write::{Change, FileChange};
 #[derive(Clone, Debug)]
 pub struct Config {
     input: PathBuf,
+    output: Option<PathBuf>,
+    deps: generators::krate::Deps,
     crd_dir: Option<PathBuf>,
     in_package_dir: Option<PathBuf>,
     check: bool,
@@ -83,6 +85,8 @@ impl Config {
     pub fn new() -> Self {
         Self {
             input: PathBuf::from("."),
+            output: None,
+            deps: Default::default(),
             crd_dir: None,
             in_package_dir: None,
             check: false,
@@ -93,6 +97,21 @@ impl Config {
     /// The apis crate: the folder holding its Cargo.toml and `src/`.
     pub fn input(mut self, dir: impl Into<PathBuf>) -> Self {
         self.input = dir.into();
+        self
+    }
+
+    /// The generated crate (clientset, listers, informers): its folder, holding `Cargo.toml` and
+    /// `src/`. Generated files there are rewritten, stale ones removed; a missing `Cargo.toml` is
+    /// created once and then left to you.
+    pub fn output(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.output = Some(dir.into());
+        self
+    }
+
+    /// The `runtime = ...` and `devserver = ...` dependency lines of a Cargo.toml the generator
+    /// creates (by default, paths to this repository's crates).
+    pub fn dependencies(mut self, runtime: impl Into<String>, devserver: impl Into<String>) -> Self {
+        self.deps = generators::krate::Deps { runtime: runtime.into(), devserver: devserver.into() };
         self
     }
 
@@ -156,6 +175,9 @@ impl Config {
         if let Some(dir) = &self.crd_dir {
             targets.push(write::Target { dir: dir.clone(), files: crds, prune: true });
         }
+        if let Some(dir) = &self.output {
+            targets.extend(self.generated_crate(dir, &model, &templates, &rust_header, &mut diags));
+        }
         if !diags.is_empty() {
             return Err(Error::Diagnostics(diags.into_sorted()));
         }
@@ -169,6 +191,43 @@ impl Config {
             regenerate: self.regenerate.clone(),
             elapsed: start.elapsed(),
         })
+    }
+}
+
+impl Config {
+    fn generated_crate(
+        &self,
+        dir: &Path,
+        model: &Model,
+        templates: &render::Templates,
+        header: &str,
+        diags: &mut diag::Diagnostics,
+    ) -> Vec<write::Target> {
+        use generators::{api, client, informer, krate, lister};
+        let package = krate::apis_crate_name(&self.input, diags);
+        let crate_name = package.replace('-', "_");
+        let kinds = api::kinds(model, &crate_name);
+        let mut with_builtins = kinds.clone();
+        with_builtins.extend(api::builtins(&kinds));
+        let mut tokens = vec![("src/lib.rs".to_string(), krate::lib_rs(&crate_name, false))];
+        tokens.extend(client::render(&kinds, Some(dir), false));
+        tokens.extend(lister::render(&with_builtins));
+        tokens.extend(informer::render(&with_builtins));
+        let loc = Loc::whole(dir);
+        let files = tokens
+            .into_iter()
+            .filter_map(|(path, t)| {
+                render::rust_file(t, header, &loc, diags).map(|text| render::Rendered { path: path.into(), text })
+            })
+            .collect();
+        let mut targets = vec![write::Target { dir: dir.to_path_buf(), files, prune: true }];
+        if !dir.join("Cargo.toml").exists()
+            && let Some(text) = krate::cargo_toml(dir, &self.input, &package, &self.deps, templates, diags)
+        {
+            let files = vec![render::Rendered { path: "Cargo.toml".into(), text }];
+            targets.push(write::Target { dir: dir.to_path_buf(), files, prune: false });
+        }
+        targets
     }
 }
 

@@ -49,6 +49,8 @@ impl Templates {
         let mut tera = tera::Tera::new();
         tera.add_raw_template("crd.yaml", include_str!("../templates/crd.yaml.tera"))
             .map_err(|e| format!("template crd.yaml: {e}"))?;
+        tera.add_raw_template("generated_cargo.toml", include_str!("../templates/generated_cargo.toml.tera"))
+            .map_err(|e| format!("template generated_cargo.toml: {e}"))?;
         Ok(Self { tera })
     }
 

@@ -1,7 +1,8 @@
 //! Developer tasks for this workspace, run as `cargo xtask <task>`.
 //!
 //! - `cargo xtask codegen`: regenerate everything derived from the tagged types in `apis/`
-//!   (today the CRD manifests in `deploy/crd/`; the in-package code is rebuilt by `apis/build.rs`).
+//!   (the `generated` crate's clientset, listers and informers, and the CRD manifests in
+//!   `deploy/crd/`; the in-package code is rebuilt by `apis/build.rs`).
 //! - `cargo xtask codegen --check`: write nothing; fail with a diff when anything is stale.
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ fn codegen(check: bool) -> ExitCode {
     let root = workspace_root();
     let config = codegen::Config::new()
         .input(root.join("apis"))
+        .output(root.join("generated"))
         .crd_dir(root.join("deploy/crd"))
         .check(check)
         .regenerate_command("cargo xtask codegen");

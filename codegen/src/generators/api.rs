@@ -1,0 +1,173 @@
+//! The view of a kind that the client, lister and informer generators share: names, paths and
+//! verbs, for the apis crate's kinds and for the built-in kinds the informer factory also serves.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+use crate::model::{Extension, Model};
+use crate::naming;
+use crate::verbs::{Verb, Verbs};
+
+/// A kind as the generated crate sees it.
+#[derive(Clone, Debug)]
+pub struct ApiKind {
+    /// API group (empty for the core group).
+    pub group: String,
+    /// Module and accessor name of the group (`bitcoincontroller`, `core`, `apps`).
+    pub group_module: String,
+    /// CamelCase group name (`Bitcoincontroller`).
+    pub group_go: String,
+    /// Version (`v1`).
+    pub version: String,
+    /// Kind (`BitcoinNetwork`).
+    pub kind: String,
+    /// REST resource name (`bitcoinnetworks`).
+    pub plural: String,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+    /// Client verbs.
+    pub verbs: Verbs,
+    /// Custom methods.
+    pub extensions: Vec<Extension>,
+    /// The Rust path of the kind (`apis::bitcoincontroller::v1::BitcoinNetwork`).
+    pub rust_path: String,
+    /// The Rust path of its list type, for kinds of the apis crate.
+    pub list_path: Option<String>,
+    /// A built-in kind from k8s-openapi (informers and listers only).
+    pub builtin: bool,
+}
+
+impl ApiKind {
+    /// `bitcoin_network`: the module name of the kind.
+    pub fn module(&self) -> String {
+        naming::snake(&self.kind)
+    }
+
+    /// `bitcoin_networks`: the accessor name (the plural of the Kind, as client-gen names methods).
+    pub fn accessor(&self) -> String {
+        naming::snake(&naming::pluralize(&self.kind))
+    }
+
+    /// `group/version`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+    }
+
+    /// The kind's type as written in a generated file (imported by [`ApiKind::imports`]).
+    pub fn ty(&self) -> TokenStream {
+        let i = ident(&self.kind);
+        quote!(#i)
+    }
+
+    /// The list type as written in a generated file, for kinds of the apis crate.
+    pub fn list_ty(&self) -> Option<TokenStream> {
+        self.list_path.as_deref().and_then(|p| p.rsplit("::").next()).map(|n| {
+            let i = ident(n);
+            quote!(#i)
+        })
+    }
+
+    /// `use` items for the kind (and its list type).
+    pub fn imports(&self) -> TokenStream {
+        let ty = path(&self.rust_path);
+        let list = self.list_path.as_deref().map(|p| {
+            let p = path(p);
+            quote!(use #p;)
+        });
+        quote!(use #ty; #list)
+    }
+
+    /// True when listers are generated (lister-gen: list and get).
+    pub fn has_lister(&self) -> bool {
+        self.verbs.has(Verb::List) && self.verbs.has(Verb::Get)
+    }
+
+    /// True when informers are generated (informer-gen: list and watch).
+    pub fn has_informer(&self) -> bool {
+        self.verbs.has(Verb::List) && self.verbs.has(Verb::Watch)
+    }
+}
+
+/// Parses a Rust path into tokens.
+pub fn path(p: &str) -> TokenStream {
+    syn::parse_str::<syn::Path>(p).map(|p| quote!(#p)).unwrap_or_else(|e| e.to_compile_error())
+}
+
+/// Doc attributes, one per line, so they render as `///` comments.
+pub fn docs(text: &str) -> TokenStream {
+    let lines = text.lines().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    quote!(#(#[doc = #lines])*)
+}
+
+/// An identifier (raw when it is a keyword).
+pub fn ident(s: &str) -> Ident {
+    if syn::parse_str::<Ident>(s).is_ok() {
+        Ident::new(s, Span::call_site())
+    } else {
+        Ident::new_raw(s, Span::call_site())
+    }
+}
+
+/// The apis crate's kinds, in model order.
+pub fn kinds(model: &Model, crate_name: &str) -> Vec<ApiKind> {
+    let mut out = vec![];
+    for g in &model.groups {
+        let group_module = naming::snake(&g.go_name);
+        for v in &g.versions {
+            for k in &v.kinds {
+                out.push(ApiKind {
+                    group: g.name.clone(),
+                    group_module: group_module.clone(),
+                    group_go: g.go_name.clone(),
+                    version: v.name.clone(),
+                    kind: k.name.clone(),
+                    plural: k.plural.clone(),
+                    namespaced: k.namespaced,
+                    verbs: k.verbs,
+                    extensions: k.extensions.clone(),
+                    rust_path: format!("{crate_name}::{}::{}::{}", g.module, v.name, k.name),
+                    list_path: Some(format!("{crate_name}::{}::{}::{}", g.module, v.name, k.list_name)),
+                    builtin: false,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Built-in kinds served by the generated informer factory, so one factory shares every watch a
+/// controller needs: (group, group module, version, Kind, plural, k8s-openapi path, namespaced).
+pub const BUILTINS: &[(&str, &str, &str, &str, &str, &str, bool)] = &[
+    ("", "core", "v1", "ConfigMap", "configmaps", "k8s_openapi::api::core::v1::ConfigMap", true),
+    ("", "core", "v1", "Event", "events", "k8s_openapi::api::core::v1::Event", true),
+    ("", "core", "v1", "Namespace", "namespaces", "k8s_openapi::api::core::v1::Namespace", false),
+    ("", "core", "v1", "Pod", "pods", "k8s_openapi::api::core::v1::Pod", true),
+    ("", "core", "v1", "Secret", "secrets", "k8s_openapi::api::core::v1::Secret", true),
+    ("", "core", "v1", "Service", "services", "k8s_openapi::api::core::v1::Service", true),
+    ("", "core", "v1", "ServiceAccount", "serviceaccounts", "k8s_openapi::api::core::v1::ServiceAccount", true),
+    ("apps", "apps", "v1", "Deployment", "deployments", "k8s_openapi::api::apps::v1::Deployment", true),
+    ("apps", "apps", "v1", "StatefulSet", "statefulsets", "k8s_openapi::api::apps::v1::StatefulSet", true),
+    ("coordination.k8s.io", "coordination", "v1", "Lease", "leases", "k8s_openapi::api::coordination::v1::Lease", true),
+];
+
+/// The built-in kinds, skipping any group module name the apis crate already uses.
+pub fn builtins(taken: &[ApiKind]) -> Vec<ApiKind> {
+    BUILTINS
+        .iter()
+        .filter(|b| !taken.iter().any(|k| k.group_module == b.1))
+        .map(|&(group, module, version, kind, plural, path, namespaced)| ApiKind {
+            group: group.into(),
+            group_module: module.into(),
+            group_go: naming::pascal(module),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            namespaced,
+            verbs: Verbs::all(),
+            extensions: vec![],
+            rust_path: path.into(),
+            list_path: None,
+            builtin: true,
+        })
+        .collect()
+}

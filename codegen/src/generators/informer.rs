@@ -1,0 +1,269 @@
+//! Typed shared informers (informer-gen): a factory with one accessor chain per group, version
+//! and kind (`factory.bitcoincontroller().v1().bitcoin_networks()`), over the runtime's
+//! `SharedInformerFactory`, so every caller of one kind shares one watch and one cache. The same
+//! factory serves the built-in kinds a controller usually needs.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::api::{ApiKind, ident};
+use super::lister::lister_name;
+
+/// Files of `src/informers/`.
+pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
+    let mut files = vec![];
+    let mut groups: BTreeMap<&str, BTreeMap<&str, Vec<&ApiKind>>> = BTreeMap::new();
+    for k in kinds.iter().filter(|k| k.has_informer()) {
+        groups.entry(&k.group_module).or_default().entry(&k.version).or_default().push(k);
+    }
+    let mut gmods = vec![];
+    let mut accessors = vec![];
+    let mut variants = vec![];
+    let mut arms = vec![];
+    let mut synced_arms = vec![];
+    let mut rv_arms = vec![];
+    for (g, versions) in &groups {
+        let gm = ident(g);
+        gmods.push(quote!(pub mod #gm;));
+        let group_doc = format!(
+            " The informers of the {} group.",
+            versions
+                .values()
+                .next()
+                .map(|k| if k[0].group.is_empty() { "core" } else { k[0].group.as_str() })
+                .unwrap_or_default()
+        );
+        accessors.push(quote! {
+            #[doc = #group_doc]
+            pub fn #gm(&self) -> #gm::Group<'_> {
+                #gm::Group::new(&self.inner)
+            }
+        });
+        let mut vaccessors = vec![];
+        let mut vmods = vec![];
+        for (v, ks) in versions {
+            let vm = ident(v);
+            vmods.push(quote!(pub mod #vm;));
+            let vdoc = format!(" The informers of {}.", ks[0].api_version());
+            vaccessors.push(quote! {
+                #[doc = #vdoc]
+                pub fn #vm(&self) -> #vm::Version<'a> {
+                    #vm::Version::new(self.factory)
+                }
+            });
+            let mut kmods = vec![];
+            let mut kaccessors = vec![];
+            for k in ks {
+                let km = ident(&k.module());
+                kmods.push(quote!(mod #km; pub use #km::*;));
+                files.push((format!("src/informers/{g}/{v}/{}.rs", k.module()), kind_informer(k)));
+                let acc = ident(&k.accessor());
+                let inf = informer_name(k);
+                let kdoc = format!(" The shared informer of `{}`.", k.plural);
+                kaccessors.push(quote! {
+                    #[doc = #kdoc]
+                    pub fn #acc(&self) -> #inf {
+                        #inf::new(self.factory)
+                    }
+                });
+                let variant = format_ident!("{}{}{}", k.group_go, crate::naming::pascal(&k.version), k.kind);
+                let vdoc = format!(" `{}` in {}.", k.plural, k.api_version());
+                variants.push(quote!(#[doc = #vdoc] #variant(#gm::#vm::#inf)));
+                let (group, version, plural) = (&k.group, &k.version, &k.plural);
+                arms.push(quote! {
+                    (#group, #version, #plural) => ::core::option::Option::Some(GenericInformer::#variant(self.#gm().#vm().#acc()))
+                });
+                synced_arms.push(quote!(GenericInformer::#variant(i) => i.informer().has_synced()));
+                rv_arms.push(quote!(GenericInformer::#variant(i) => i.informer().last_sync_resource_version()));
+            }
+            files.push((
+                format!("src/informers/{g}/{v}/mod.rs"),
+                quote! {
+                    #![doc = #vdoc]
+                    #(#kmods)*
+
+                    #[doc = #vdoc]
+                    #[derive(Clone, Copy, Debug)]
+                    pub struct Version<'a> {
+                        factory: &'a ::runtime::cache::SharedInformerFactory,
+                    }
+
+                    impl<'a> Version<'a> {
+                        /// The informers of this version, from `factory`.
+                        pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
+                            Self { factory }
+                        }
+
+                        #(#kaccessors)*
+                    }
+                },
+            ));
+        }
+        files.push((
+            format!("src/informers/{g}/mod.rs"),
+            quote! {
+                #![doc = #group_doc]
+                #(#vmods)*
+
+                #[doc = #group_doc]
+                #[derive(Clone, Copy, Debug)]
+                pub struct Group<'a> {
+                    factory: &'a ::runtime::cache::SharedInformerFactory,
+                }
+
+                impl<'a> Group<'a> {
+                    /// The informers of this group, from `factory`.
+                    pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
+                        Self { factory }
+                    }
+
+                    #(#vaccessors)*
+                }
+            },
+        ));
+    }
+    files.push((
+        "src/informers/mod.rs".into(),
+        quote! {
+            //! Typed shared informers: one watch and one cache per kind, shared by every caller.
+            #(#gmods)*
+
+            /// Creates and shares informers for every kind of the API, and for common built-in kinds.
+            ///
+            /// Ask for informers first, then [`SharedInformerFactory::start`], then
+            /// [`SharedInformerFactory::wait_for_cache_sync`] before starting workers.
+            #[derive(Clone, Debug)]
+            pub struct SharedInformerFactory {
+                inner: ::runtime::cache::SharedInformerFactory,
+            }
+
+            impl SharedInformerFactory {
+                /// A factory over `clientset` with a default resync period (`None`: no resync).
+                pub fn new(
+                    clientset: &crate::clientset::Clientset,
+                    default_resync: ::core::option::Option<::std::time::Duration>,
+                ) -> Self {
+                    Self { inner: ::runtime::cache::SharedInformerFactory::new(clientset.client().clone(), default_resync) }
+                }
+
+                /// Options (namespace, list tweaks, transforms, per-type resync): finish with
+                /// `build()` and pass the result to [`SharedInformerFactory::from_runtime`].
+                pub fn builder(clientset: &crate::clientset::Clientset) -> ::runtime::cache::SharedInformerFactoryBuilder {
+                    ::runtime::cache::SharedInformerFactory::builder(clientset.client().clone())
+                }
+
+                /// Wraps a runtime factory built with options.
+                pub fn from_runtime(inner: ::runtime::cache::SharedInformerFactory) -> Self {
+                    Self { inner }
+                }
+
+                /// The generic runtime factory underneath (for kinds without typed accessors).
+                pub fn runtime(&self) -> &::runtime::cache::SharedInformerFactory {
+                    &self.inner
+                }
+
+                /// Starts every informer requested so far; idempotent.
+                pub fn start(&self) {
+                    self.inner.start();
+                }
+
+                /// Waits up to `timeout` for every started informer's first list; reports per type.
+                pub async fn wait_for_cache_sync(
+                    &self,
+                    timeout: ::std::time::Duration,
+                ) -> ::std::collections::BTreeMap<::std::string::String, bool> {
+                    self.inner.wait_for_cache_sync(timeout).await
+                }
+
+                /// Stops every informer and waits for their tasks.
+                pub async fn shutdown(&self) {
+                    self.inner.shutdown().await;
+                }
+
+                /// The informer of a group/version/resource, for code that only knows the resource
+                /// at run time (client-go's `ForResource`).
+                pub fn for_resource(&self, gvr: &::kube::api::GroupVersionResource) -> ::core::option::Option<GenericInformer> {
+                    match (gvr.group.as_str(), gvr.version.as_str(), gvr.resource.as_str()) {
+                        #(#arms,)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+
+                #(#accessors)*
+            }
+
+            /// An informer chosen at run time by [`SharedInformerFactory::for_resource`].
+            #[derive(Clone, Debug)]
+            pub enum GenericInformer {
+                #(#variants,)*
+            }
+
+            impl GenericInformer {
+                /// True once the informer's first list is in its cache.
+                pub fn has_synced(&self) -> bool {
+                    match self {
+                        #(#synced_arms,)*
+                    }
+                }
+
+                /// The resourceVersion of the last list or watch event seen.
+                pub fn last_sync_resource_version(&self) -> ::core::option::Option<::std::string::String> {
+                    match self {
+                        #(#rv_arms,)*
+                    }
+                }
+            }
+        },
+    ));
+    files
+}
+
+/// `BitcoinNetworkInformer`.
+pub fn informer_name(k: &ApiKind) -> proc_macro2::Ident {
+    format_ident!("{}Informer", k.kind)
+}
+
+fn kind_informer(k: &ApiKind) -> TokenStream {
+    let ty = k.ty();
+    let name = informer_name(k);
+    let lister = lister_name(k);
+    let (g, v) = (ident(&k.group_module), ident(&k.version));
+    let lister_fn = k.has_lister().then(|| {
+        quote! {
+            /// A typed lister over the informer's cache.
+            pub fn lister(&self) -> crate::listers::#g::#v::#lister {
+                crate::listers::#g::#v::#lister::new(self.informer.indexer().clone())
+            }
+        }
+    });
+    let mod_doc = format!(" The shared informer of {}.", k.kind);
+    let doc = format!(" The shared informer and lister of `{}` ({}).", k.plural, k.api_version());
+    let p = super::api::path(&k.rust_path);
+    quote! {
+        #![doc = #mod_doc]
+
+        use #p;
+
+        #[doc = #doc]
+        #[derive(Clone, Debug)]
+        pub struct #name {
+            informer: ::runtime::cache::SharedIndexInformer<#ty>,
+        }
+
+        impl #name {
+            /// The factory's informer of this kind (created on first request).
+            pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
+                Self { informer: factory.informer_for::<#ty>() }
+            }
+
+            /// The shared informer: add event handlers, check `has_synced`.
+            pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<#ty> {
+                &self.informer
+            }
+
+            #lister_fn
+        }
+    }
+}

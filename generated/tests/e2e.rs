@@ -1,0 +1,181 @@
+//! End-to-end: the generated clientset, listers and informers against the devserver, using only
+//! generated APIs once the CRD is installed.
+
+use std::time::Duration;
+
+use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec, BitcoinNetworkStatus};
+use devserver::{DevServer, DevServerHandle};
+use futures::StreamExt;
+use generated::{Clientset, SharedInformerFactory};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DeleteParams, GetParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::core::Selector;
+use serde_json::json;
+
+const CRD: &str = include_str!("../../deploy/crd/bitcoincontroller.christianb93.github.com_bitcoinnetworks.yaml");
+
+async fn setup() -> (DevServerHandle, Clientset) {
+    let server = DevServer::builder().start().await.expect("devserver starts");
+    let client = server.client().expect("client");
+    let crd: CustomResourceDefinition = serde_yaml::from_str(CRD).expect("CRD parses");
+    let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    crds.create(&PostParams::default(), &crd).await.expect("CRD created");
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = crds.get(&name).await.expect("CRD readable");
+        let established = c
+            .status
+            .and_then(|s| s.conditions)
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+        if established {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "CRD not established");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (server, Clientset::new(client))
+}
+
+fn network(name: &str, nodes: i32) -> BitcoinNetwork {
+    BitcoinNetwork {
+        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        spec: BitcoinNetworkSpec { nodes, ..Default::default() },
+        status: None,
+    }
+}
+
+fn is_status(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+#[tokio::test]
+async fn every_verb_of_bitcoin_network() {
+    let (server, cs) = setup().await;
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    let pp = PostParams::default();
+
+    let created = nets.create(&network("a", 3), &pp).await.expect("create");
+    assert_eq!(created.metadata.generation, Some(1));
+    assert!(created.metadata.uid.is_some());
+    let got = nets.get("a", &GetParams::default()).await.expect("get");
+    assert_eq!(got.spec.nodes, 3);
+    assert!(is_status(&nets.get("missing", &GetParams::default()).await.unwrap_err(), 404));
+    assert!(is_status(&nets.create(&network("a", 1), &pp).await.unwrap_err(), 409));
+
+    // update bumps generation; a stale resourceVersion conflicts.
+    let mut changed = got.clone();
+    changed.spec.nodes = 5;
+    let updated = nets.update(&changed, &pp).await.expect("update");
+    assert_eq!(updated.spec.nodes, 5);
+    assert_eq!(updated.metadata.generation, Some(2));
+    let mut stale = got.clone();
+    stale.spec.nodes = 7;
+    let err = nets.update(&stale, &pp).await.unwrap_err();
+    assert!(is_status(&err, 409), "{err}");
+
+    // update_status writes status and leaves spec alone, even when the body changes spec.
+    let mut with_status = updated.clone();
+    with_status.spec.nodes = 99;
+    with_status.status =
+        Some(BitcoinNetworkStatus { ready_nodes: 2, observed_generation: Some(2), ..Default::default() });
+    let after = nets.update_status(&with_status, &pp).await.expect("update_status");
+    assert_eq!(after.spec.nodes, 5, "status update must not touch spec");
+    assert_eq!(after.status.as_ref().map(|s| s.ready_nodes), Some(2));
+    assert_eq!(after.metadata.generation, Some(2), "a status write does not bump generation");
+
+    // patch, patch_status, apply.
+    let patched =
+        nets.patch("a", &PatchParams::default(), &Patch::Merge(json!({"spec": {"nodes": 4}}))).await.expect("patch");
+    assert_eq!(patched.spec.nodes, 4);
+    let patched = nets
+        .patch_status("a", &PatchParams::default(), &Patch::Merge(json!({"status": {"readyNodes": 4}})))
+        .await
+        .expect("patch_status");
+    assert_eq!(patched.status.map(|s| s.ready_nodes), Some(4));
+    let applied = nets.apply(&network("b", 2), "e2e-test", true).await.expect("apply creates");
+    assert_eq!(applied.spec.nodes, 2);
+
+    // list (typed) across namespaces and with a selector.
+    let list = nets.list(&ListParams::default()).await.expect("list");
+    let mut names: Vec<_> = list.items.iter().filter_map(|n| n.metadata.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    assert!(list.metadata.resource_version.is_some());
+    let all = cs.bitcoincontroller_v1().bitcoin_networks("").list(&ListParams::default()).await.expect("list all");
+    assert_eq!(all.items.len(), 2);
+
+    // delete and delete_collection.
+    nets.delete("a", &DeleteParams::default()).await.expect("delete");
+    assert!(is_status(&nets.get("a", &GetParams::default()).await.unwrap_err(), 404));
+    nets.delete_collection(&DeleteParams::default(), &ListParams::default()).await.expect("delete_collection");
+    assert!(nets.list(&ListParams::default()).await.expect("list").items.is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn typed_watch() {
+    let (server, cs) = setup().await;
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    nets.create(&network("w", 1), &PostParams::default()).await.expect("create");
+    let mut stream = nets.watch(&WatchParams::default().timeout(10), "0").await.expect("watch");
+    let first = stream.next().await.expect("event").expect("ok");
+    assert!(matches!(&first, WatchEvent::Added(n) if n.metadata.name.as_deref() == Some("w")), "{first:?}");
+    nets.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"nodes": 2}}))).await.expect("patch");
+    let next = stream.next().await.expect("event").expect("ok");
+    assert!(matches!(&next, WatchEvent::Modified(n) if n.spec.nodes == 2), "{next:?}");
+    nets.delete("w", &DeleteParams::default()).await.expect("delete");
+    let last = stream.next().await.expect("event").expect("ok");
+    assert!(matches!(&last, WatchEvent::Deleted(n) if n.metadata.name.as_deref() == Some("w")), "{last:?}");
+    server.shutdown().await;
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn informers_and_listers_share_one_watch() {
+    let (server, cs) = setup().await;
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    nets.create(&network("x", 1), &PostParams::default()).await.expect("create");
+    let factory = SharedInformerFactory::new(&cs, None);
+    let first = factory.bitcoincontroller().v1().bitcoin_networks();
+    let second = factory.bitcoincontroller().v1().bitcoin_networks();
+    let pods = factory.core().v1().pods();
+    factory.start();
+    let synced = factory.wait_for_cache_sync(Duration::from_secs(10)).await;
+    assert!(synced.values().all(|s| *s), "{synced:?}");
+    assert_eq!(synced.len(), 2, "one informer per kind: {synced:?}");
+    assert!(first.informer().has_synced() && second.informer().has_synced() && pods.informer().has_synced());
+
+    let lister = first.lister();
+    assert_eq!(lister.bitcoin_networks("default").get("x").expect("cached").spec.nodes, 1);
+    assert!(lister.bitcoin_networks("other").get("x").is_err());
+    assert_eq!(second.lister().list(&Selector::default()).len(), 1);
+
+    nets.create(&network("y", 2), &PostParams::default()).await.expect("create");
+    nets.patch("x", &PatchParams::default(), &Patch::Merge(json!({"spec": {"nodes": 9}}))).await.expect("patch");
+    eventually("the lister sees the new object and the change", || {
+        lister.list(&Selector::default()).len() == 2
+            && lister.bitcoin_networks("default").get("x").is_ok_and(|n| n.spec.nodes == 9)
+    })
+    .await;
+
+    let gvr =
+        kube::api::GroupVersionResource::gvr("bitcoincontroller.christianb93.github.com", "v1", "bitcoinnetworks");
+    let generic = factory.for_resource(&gvr).expect("known resource");
+    assert!(generic.has_synced());
+    assert!(generic.last_sync_resource_version().is_some());
+    assert!(factory.for_resource(&kube::api::GroupVersionResource::gvr("x.io", "v1", "nothings")).is_none());
+
+    let watches = server.request_log().count("watch", "bitcoinnetworks");
+    assert_eq!(watches, 1, "two informers of one kind share one watch: {:?}", server.request_log().entries());
+    factory.shutdown().await;
+    server.shutdown().await;
+}
