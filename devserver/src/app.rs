@@ -17,6 +17,8 @@ pub struct App {
     pub log: Arc<RequestLog>,
     /// `host:port` clients reach the server at (for `/api`'s serverAddressByClientCIDRs).
     pub server_address: String,
+    /// The bearer token every request must carry (https mode); `None` means anonymous admin.
+    pub token: Option<String>,
     /// How often an idle watch with `allowWatchBookmarks` gets a BOOKMARK.
     pub bookmark_interval: Duration,
 }

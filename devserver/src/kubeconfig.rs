@@ -24,3 +24,31 @@ preferences: {{}}
 "
     )
 }
+
+/// Renders a kubeconfig for an https server: the CA (PEM) and a bearer token.
+pub fn render_tls(server_url: &str, ca_pem: &str, token: &str) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: devserver
+  cluster:
+    server: {server_url}
+    certificate-authority-data: {ca}
+users:
+- name: devserver
+  user:
+    token: {token}
+contexts:
+- name: devserver
+  context:
+    cluster: devserver
+    user: devserver
+    namespace: default
+current-context: devserver
+preferences: {{}}
+"
+    )
+}

@@ -33,6 +33,7 @@ pub mod selector;
 pub mod server;
 pub mod store;
 pub mod table;
+pub mod tls;
 pub mod validation;
 pub mod watch;
 

@@ -15,6 +15,9 @@ struct Args {
     /// Where to write the kubeconfig that points at this server.
     #[arg(long)]
     kubeconfig_out: Option<PathBuf>,
+    /// Serve https with a generated CA and bearer token (written into the kubeconfig).
+    #[arg(long)]
+    tls: bool,
     /// Events of history kept per resource for watch resumption.
     #[arg(long, default_value_t = 10_000)]
     history: usize,
@@ -29,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let mut builder = devserver::DevServer::builder().addr(args.addr).history_limit(args.history);
+    let mut builder = devserver::DevServer::builder().addr(args.addr).history_limit(args.history).tls(args.tls);
     if let Some(p) = &args.kubeconfig_out {
         builder = builder.kubeconfig_path(p);
     }

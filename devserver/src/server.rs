@@ -25,6 +25,7 @@ impl DevServer {
             history: 10_000,
             bookmark_interval: Duration::from_secs(60),
             kubeconfig_path: None,
+            tls: false,
         }
     }
 }
@@ -36,6 +37,7 @@ pub struct DevServerBuilder {
     history: usize,
     bookmark_interval: Duration,
     kubeconfig_path: Option<PathBuf>,
+    tls: bool,
 }
 
 impl DevServerBuilder {
@@ -57,6 +59,13 @@ impl DevServerBuilder {
         self
     }
 
+    /// Serve https with a generated CA and require a bearer token (both in the kubeconfig).
+    /// Plain http (the default) means anonymous admin, as client-go sends no credentials there.
+    pub fn tls(mut self, enabled: bool) -> Self {
+        self.tls = enabled;
+        self
+    }
+
     /// Where to write the kubeconfig (default: a file in a temporary directory).
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
@@ -73,6 +82,7 @@ impl DevServerBuilder {
             log: log.clone(),
             server_address: "in-process".into(),
             bookmark_interval: self.bookmark_interval,
+            token: None,
         });
         seed_namespaces(&app);
         InProcessServer { app, log }
@@ -83,6 +93,8 @@ impl DevServerBuilder {
         let listener = tokio::net::TcpListener::bind(self.addr).await?;
         let local = listener.local_addr()?;
         let url = format!("http://{local}");
+        let tls = if self.tls { Some(crate::tls::generate()?) } else { None };
+        let url = if tls.is_some() { format!("https://{local}") } else { url };
         let log = Arc::new(RequestLog::default());
         let app = Arc::new(App {
             store: Store::new(self.history),
@@ -90,9 +102,13 @@ impl DevServerBuilder {
             log: log.clone(),
             server_address: local.to_string(),
             bookmark_interval: self.bookmark_interval,
+            token: tls.as_ref().map(|t| t.token.clone()),
         });
         seed_namespaces(&app);
-        let text = kubeconfig::render(&url);
+        let text = match &tls {
+            Some(t) => kubeconfig::render_tls(&url, &t.ca_pem, &t.token),
+            None => kubeconfig::render(&url),
+        };
         let (tempdir, path) = match self.kubeconfig_path {
             Some(p) => (None, p),
             None => {
@@ -107,27 +123,69 @@ impl DevServerBuilder {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(&path, &text)?;
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text)?;
+        let client_config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
         let router = axum::Router::new().fallback(crate::handlers::handle).with_state(app.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-        });
+        let task = match &tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            }),
+            Some(t) => tokio::spawn(serve_tls(
+                listener,
+                router,
+                tokio_rustls::TlsAcceptor::from(t.server_config.clone()),
+                stop_rx,
+            )),
+        };
         tracing::info!(%url, kubeconfig = %path.display(), "devserver listening");
         Ok(DevServerHandle {
             url,
             addr: local,
             kubeconfig: text,
             kubeconfig_path: path,
+            client_config,
+            ca_pem: tls.as_ref().map(|t| t.ca_pem.clone()),
             _tempdir: tempdir,
             log,
             app,
             stop: Some(stop_tx),
             task: Some(task),
         })
+    }
+}
+
+/// The https accept loop: TLS handshake, then HTTP/1.1 per connection. Ending the loop drops
+/// the JoinSet, which aborts every open connection (and so every open watch).
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    acceptor: tokio_rustls::TlsAcceptor,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((tcp, _)) = accepted else { continue };
+                let acceptor = acceptor.clone();
+                let router = router.clone();
+                connections.spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
     }
 }
 
@@ -187,6 +245,8 @@ pub struct DevServerHandle {
     addr: SocketAddr,
     kubeconfig: String,
     kubeconfig_path: PathBuf,
+    client_config: kube::Config,
+    ca_pem: Option<String>,
     _tempdir: Option<tempfile::TempDir>,
     log: Arc<RequestLog>,
     app: Arc<App>,
@@ -215,11 +275,20 @@ impl DevServerHandle {
         &self.kubeconfig_path
     }
 
-    /// A `kube::Client` for this server (namespace `default`, no credentials).
+    /// A `kube::Client` for this server, configured from the written kubeconfig (namespace
+    /// `default`; in https mode with the CA and the bearer token).
     pub fn client(&self) -> anyhow::Result<kube::Client> {
-        let url: axum::http::Uri = self.url.parse()?;
-        let config = kube::Config::new(url);
-        Ok(kube::Client::try_from(config)?)
+        Ok(kube::Client::try_from(self.client_config.clone())?)
+    }
+
+    /// The CA certificate (PEM) in https mode.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// The bearer token in https mode.
+    pub fn token(&self) -> Option<&str> {
+        self.app.token.as_deref()
     }
 
     /// The log of every request answered so far.

@@ -285,3 +285,31 @@ async fn kube_discovery_plain_and_aggregated() {
         assert!(d.has_group("apps"));
     }
 }
+
+#[tokio::test]
+async fn https_mode_with_token_works_and_rejects_anonymous() {
+    let server = devserver::DevServer::builder().tls(true).start().await.unwrap();
+    assert!(server.url().starts_with("https://127.0.0.1:"));
+    assert!(server.kubeconfig().contains("certificate-authority-data") && server.kubeconfig().contains("token:"));
+    let client = server.client().unwrap();
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    assert!(ns.get("default").await.is_ok());
+    // The same CA without the token: 401.
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    let ca = server.ca_pem().unwrap();
+    let der = base64_der(ca);
+    config.root_cert = Some(vec![der]);
+    let anonymous = kube::Client::try_from(config).unwrap();
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(anonymous);
+    match ns.get("default").await.unwrap_err() {
+        kube::Error::Api(s) => assert_eq!((s.code, s.reason.as_str()), (401, "Unauthorized")),
+        other => panic!("unexpected {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+fn base64_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}

@@ -198,3 +198,21 @@ async fn kubectl_with_the_generated_crd_and_example() {
     assert!(out.contains("deleted"), "{out}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_over_https_with_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let server = devserver::DevServer::builder().tls(true).kubeconfig_path(&kc).start().await.unwrap();
+    let out = ok(&kc, &["get", "namespaces", "-o", "name"]).await;
+    assert!(out.contains("namespace/kube-system"), "{out}");
+    // With a wrong token the server answers 401, which kubectl reports as Unauthorized.
+    // (Without any credentials kubectl would prompt for a username over https.)
+    let text = std::fs::read_to_string(&kc).unwrap();
+    let anon = dir.path().join("wrong-token");
+    let token = server.token().unwrap().to_string();
+    std::fs::write(&anon, text.replace(&token, "wrong")).unwrap();
+    let (success, _, stderr) = kubectl(&anon, &["get", "namespaces"]).await;
+    assert!(!success && stderr.contains("Unauthorized"), "{stderr}");
+    server.shutdown().await;
+}
