@@ -802,6 +802,14 @@ impl Ctx<'_> {
         let mut result = if sub == Some("status") {
             // Only status (and managedFields) is taken from the request.
             let mut o = cur.clone();
+            if apply
+                && let (Some(mf), Some(m)) = (
+                    new.pointer("/metadata/managedFields").cloned(),
+                    o.get_mut("metadata").and_then(Value::as_object_mut),
+                )
+            {
+                m.insert("managedFields".into(), mf);
+            }
             match new.get("status") {
                 Some(s) => o["status"] = s.clone(),
                 None => {

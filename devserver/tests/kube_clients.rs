@@ -313,3 +313,32 @@ fn base64_der(pem: &str) -> Vec<u8> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD.decode(body).unwrap()
 }
+
+#[tokio::test]
+async fn status_subresource_patches_via_kube() {
+    let e = env_with(devserver::DevServer::builder()).await;
+    let api = foos(&e.client);
+    api.create(&PostParams::default(), &dynamic_foo("a", 1)).await.unwrap();
+    let merged = api
+        .patch_status(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"ready": true}, "spec": {"replicas": 9}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(merged.data["status"]["ready"], true);
+    assert_eq!(merged.data["spec"]["replicas"], 1, "spec changes through /status are ignored");
+    let applied = api
+        .patch_status(
+            "a",
+            &PatchParams::apply("ctrl").force(),
+            &Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "a"}, "status": {"observed": 1}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.data["status"]["observed"], 1);
+    assert_eq!(applied.metadata.generation, Some(1));
+    let entries = applied.metadata.managed_fields.unwrap();
+    assert!(entries.iter().any(|m| m.manager.as_deref() == Some("ctrl") && m.subresource.as_deref() == Some("status")));
+}
