@@ -172,11 +172,11 @@ impl Config {
             targets.push(write::Target { dir: dir.clone(), files: in_package, prune: true });
         }
         let crds = generators::crd::render(&model, &templates, &render::header("#"), &mut diags);
+        if let Some(dir) = &self.output {
+            targets.extend(self.generated_crate(dir, &model, &crds, &templates, &rust_header, &mut diags));
+        }
         if let Some(dir) = &self.crd_dir {
             targets.push(write::Target { dir: dir.clone(), files: crds, prune: true });
-        }
-        if let Some(dir) = &self.output {
-            targets.extend(self.generated_crate(dir, &model, &templates, &rust_header, &mut diags));
         }
         if !diags.is_empty() {
             return Err(Error::Diagnostics(diags.into_sorted()));
@@ -199,18 +199,25 @@ impl Config {
         &self,
         dir: &Path,
         model: &Model,
+        crds: &[render::Rendered],
         templates: &render::Templates,
         header: &str,
         diags: &mut diag::Diagnostics,
     ) -> Vec<write::Target> {
-        use generators::{api, client, informer, krate, lister};
+        use generators::{api, client, fake, informer, krate, lister};
         let package = krate::apis_crate_name(&self.input, diags);
         let crate_name = package.replace('-', "_");
         let kinds = api::kinds(model, &crate_name);
         let mut with_builtins = kinds.clone();
         with_builtins.extend(api::builtins(&kinds));
-        let mut tokens = vec![("src/lib.rs".to_string(), krate::lib_rs(&crate_name, false))];
-        tokens.extend(client::render(&kinds, Some(dir), false));
+        let crds_json: Vec<String> = crds
+            .iter()
+            .filter_map(|c| generators::crd::to_json(c).ok())
+            .map(|v| serde_json::to_string(&v).unwrap_or_default())
+            .collect();
+        let mut tokens = vec![("src/lib.rs".to_string(), krate::lib_rs(&crate_name, true))];
+        tokens.extend(client::render(&kinds, Some(dir), true));
+        tokens.push(("src/clientset/fake.rs".to_string(), fake::render(&crds_json)));
         tokens.extend(lister::render(&with_builtins));
         tokens.extend(informer::render(&with_builtins));
         let loc = Loc::whole(dir);

@@ -101,6 +101,7 @@
 
 pub mod cache;
 pub mod leader_election;
+pub mod testing;
 pub mod workqueue;
 
 /// Kubernetes Events, reused from kube (`events.k8s.io/v1`, with series

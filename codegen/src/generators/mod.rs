@@ -3,6 +3,7 @@
 pub mod api;
 pub mod client;
 pub mod crd;
+pub mod fake;
 pub mod in_package;
 pub mod informer;
 pub mod krate;

@@ -3,6 +3,8 @@
 
 //! The typed clientset: one entry point for every group and version of the API.
 pub mod bitcoincontroller;
+#[cfg(feature = "fake")]
+pub mod fake;
 /// Typed clients for every group and version, sharing one `kube::Client`.
 ///
 /// Cloning is cheap; clones share the client's connection pool.
