@@ -1,0 +1,231 @@
+//! Deletes: finalizers and deletionTimestamp, propagation finalizers, preconditions, CRD cleanup,
+//! and deletecollection.
+
+use super::*;
+
+impl Ctx<'_> {
+    /// The delete rules for one stored object.
+    pub(super) fn delete_decision(&self, cur: &Value, opts: &Value, now: &str) -> ApiResult<Write> {
+        let name = meta_str(cur, "name").unwrap_or("").to_string();
+        let target = self.rt.target(&name);
+        if let Some(uid) = opts.pointer("/preconditions/uid").and_then(Value::as_str) {
+            let actual = meta_str(cur, "uid").unwrap_or("");
+            if uid != actual {
+                return Err(ApiError::conflict(
+                    &target,
+                    &format!(
+                        "the UID in the precondition ({uid}) does not match the UID in record ({actual}). The object might have been deleted and then recreated"
+                    ),
+                ));
+            }
+        }
+        if let Some(rv) = opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
+            let actual = rv_of(cur).to_string();
+            if rv != actual {
+                return Err(ApiError::conflict(
+                    &target,
+                    &format!(
+                        "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({actual}). The object might have been modified"
+                    ),
+                ));
+            }
+        }
+        let is_ns = self.rt.group.is_empty() && self.rt.plural == "namespaces";
+        if is_ns && builtin::UNDELETABLE_NAMESPACES.contains(&name.as_str()) {
+            return Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
+            ));
+        }
+        let mut obj = cur.clone();
+        let mut finalizers: Vec<Value> =
+            obj.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+        let policy = opts.get("propagationPolicy").and_then(Value::as_str);
+        let orphan = opts.get("orphanDependents").and_then(Value::as_bool);
+        let add = match (policy, orphan) {
+            (Some("Foreground"), _) => Some("foregroundDeletion"),
+            (Some("Orphan"), _) | (None, Some(true)) => Some("orphan"),
+            _ => None,
+        };
+        let already_deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
+        if let Some(f) = add
+            && (!finalizers.is_empty() || !already_deleting)
+        {
+            let v = Value::String(f.into());
+            if !finalizers.contains(&v) && (!already_deleting || !finalizers.is_empty()) {
+                finalizers.push(v);
+            }
+        }
+        let ns_finalizers =
+            is_ns && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        if finalizers.is_empty() && !ns_finalizers {
+            return Ok(Write::Delete);
+        }
+        if already_deleting
+            && finalizers.len() == cur.pointer("/metadata/finalizers").and_then(Value::as_array).map_or(0, Vec::len)
+        {
+            return Ok(Write::Keep(Arc::new(cur.clone())));
+        }
+        let meta = meta_mut(&mut obj)?;
+        if !finalizers.is_empty() {
+            meta.insert("finalizers".into(), Value::Array(finalizers));
+        }
+        if !already_deleting {
+            meta.insert("deletionTimestamp".into(), Value::String(now.to_string()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            let g = meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+            meta.insert("generation".into(), json!(g + 1));
+        }
+        if is_ns {
+            obj["status"] = json!({"phase": "Terminating"});
+        }
+        Ok(Write::Put(obj))
+    }
+
+    pub(super) fn delete_options(&self, body: &[u8]) -> ApiResult<Value> {
+        let mut opts = if body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice::<Value>(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+        };
+        if let Some(p) = self.query.get("propagationPolicy") {
+            opts["propagationPolicy"] = Value::String(p.clone());
+        }
+        if let Some(o) = self.query.get("orphanDependents") {
+            opts["orphanDependents"] = Value::Bool(o == "true");
+        }
+        Ok(opts)
+    }
+
+    pub(super) fn delete(&self, ns: Option<&str>, name: &str, body: &[u8]) -> ApiResult<Response> {
+        let opts = self.delete_options(body)?;
+        let now = now();
+        let target = self.rt.target(name);
+        if self.rt.group == "apiextensions.k8s.io" {
+            return self.delete_crd(name, &opts, &now);
+        }
+        let dry = self.dry_run();
+        let outcome = self.app.store.transact(&self.rt.key(), &self.key(ns, name), |cur, _| {
+            let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
+            let w = self.delete_decision(cur, &opts, &now)?;
+            if dry {
+                return Ok(Write::Keep(cur.clone()));
+            }
+            Ok(w)
+        })?;
+        let explicit_no_orphan = opts.get("orphanDependents").and_then(Value::as_bool) == Some(false);
+        Ok(match outcome {
+            Outcome::Deleted(last) => {
+                let code = if explicit_no_orphan { 202 } else { 200 };
+                if self.rt.custom {
+                    json_reply(code, &deleted_status(self.rt, &last), &[])
+                } else {
+                    json_text_reply(code, last.to_string(), &[])
+                }
+            }
+            other => self.reply_for(other, 200, &[]),
+        })
+    }
+
+    /// CRD deletion: Terminating, delete every CR, then remove the CRD.
+    pub(super) fn delete_crd(&self, name: &str, opts: &Value, now: &str) -> ApiResult<Response> {
+        let target = self.rt.target(name);
+        let cur = self.app.store.get(&self.rt.key(), name).ok_or_else(|| ApiError::not_found(&target))?;
+        // Preconditions and user finalizers use the ordinary rules first.
+        let decision = self.app.store.transact(&self.rt.key(), name, |cur, _| {
+            let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
+            let mut w = self.delete_decision(cur, opts, now)?;
+            if let Write::Delete = w {
+                let mut o = (**cur).clone();
+                if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.insert("finalizers".into(), json!([crd::CLEANUP_FINALIZER]));
+                    m.insert("deletionTimestamp".into(), Value::String(now.to_string()));
+                    m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                }
+                if let Some(conds) = o.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
+                    conds.push(json!({"type": "Terminating", "status": "True", "lastTransitionTime": now, "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"}));
+                }
+                w = Write::Put(o);
+            }
+            Ok(w)
+        })?;
+        self.after_write(&decision);
+        let terminating = decision.object().clone();
+        let user_finalizers: Vec<Value> = terminating
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .map(|f| f.iter().filter(|x| x.as_str() != Some(crd::CLEANUP_FINALIZER)).cloned().collect())
+            .unwrap_or_default();
+        // Delete all custom resources of this CRD.
+        if let Ok(c) = serde_json::from_value::<
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        >(cur.as_ref().clone())
+        {
+            let res_key = format!("{}/{}", c.spec.group, c.spec.names.plural);
+            let (_, items) = self.app.store.list(&res_key, "");
+            for it in items {
+                let key = object_key(meta_str(&it, "namespace"), meta_str(&it, "name").unwrap_or(""));
+                let _ = self.app.store.transact::<ApiError>(&res_key, &key, |_, _| Ok(Write::Delete));
+            }
+        }
+        if !user_finalizers.is_empty() {
+            return Ok(json_text_reply(200, terminating.to_string(), &[]));
+        }
+        let outcome = self.app.store.transact::<ApiError>(&self.rt.key(), name, |_, _| Ok(Write::Delete))?;
+        self.after_write(&outcome);
+        Ok(json_text_reply(200, terminating.to_string(), &[]))
+    }
+
+    pub(super) fn delete_collection(&self, ns: Option<&str>, body: &[u8]) -> ApiResult<Response> {
+        let opts = self.delete_options(body)?;
+        let (labels, fields) = self.selectors()?;
+        let now = now();
+        let prefix = match ns {
+            Some(ns) if self.rt.namespaced => format!("{ns}/"),
+            _ => String::new(),
+        };
+        let (_, items) = self.app.store.list(&self.rt.key(), &prefix);
+        let mut deleted = Vec::new();
+        for it in items.iter().filter(|o| labels.matches(o) && fields.matches(o)) {
+            let name = meta_str(it, "name").unwrap_or("").to_string();
+            let key = self.key(meta_str(it, "namespace"), &name);
+            let res = self.app.store.transact(&self.rt.key(), &key, |cur, _| match cur {
+                None => Ok(Write::Keep(Arc::new(Value::Null))),
+                Some(cur) => self.delete_decision(cur, &opts, &now),
+            });
+            match res {
+                Ok(o) if !o.object().is_null() => deleted.push(o.object().as_ref().clone()),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json_reply(
+            200,
+            &json!({
+                "kind": format!("{}List", self.rt.kind),
+                "apiVersion": self.rt.api_version(),
+                "metadata": {"resourceVersion": self.app.store.current_rv().to_string()},
+                "items": deleted,
+            }),
+            &[],
+        ))
+    }
+}
+
+/// The Status returned when a custom resource is deleted outright.
+pub fn deleted_status(rt: &ResourceType, last: &Value) -> Value {
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": meta_str(last, "name").unwrap_or(""),
+            "group": rt.group,
+            "kind": rt.plural,
+            "uid": meta_str(last, "uid").unwrap_or(""),
+        }
+    })
+}

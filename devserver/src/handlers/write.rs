@@ -1,0 +1,455 @@
+//! Writes: create (with generateName and the CRD lifecycle), update and the shared update rules,
+//! and patch (JSON, merge, strategic merge, server-side apply).
+
+use super::*;
+
+impl Ctx<'_> {
+    /// Prepares a body for create: namespace, name, server-set metadata. Returns warnings.
+    pub(super) fn prepare_create(&self, ns: Option<&str>, obj: &mut Value, now: &str) -> ApiResult<Vec<String>> {
+        let warnings = self.decode(obj, false)?;
+        let rt = self.rt;
+        let manager = self.manager();
+        {
+            let meta = meta_mut(obj)?;
+            if rt.namespaced {
+                let url_ns = ns.unwrap_or("");
+                match meta.get("namespace").and_then(Value::as_str) {
+                    Some(b) if !b.is_empty() && b != url_ns => {
+                        return Err(ApiError::bad_request(
+                            "the namespace of the provided object does not match the namespace sent on the request",
+                        ));
+                    }
+                    _ => {
+                        meta.insert("namespace".into(), Value::String(url_ns.to_string()));
+                    }
+                }
+            } else {
+                meta.remove("namespace");
+            }
+            let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            if name.is_empty()
+                && let Some(prefix) = meta.get("generateName").and_then(Value::as_str)
+                && !prefix.is_empty()
+            {
+                let n = generate_name(prefix);
+                meta.insert("name".into(), Value::String(n));
+            }
+            meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+            meta.insert("creationTimestamp".into(), Value::String(now.to_string()));
+            meta.insert("generation".into(), json!(1));
+            meta.remove("deletionTimestamp");
+            meta.remove("deletionGracePeriodSeconds");
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+            meta.remove("selfLink");
+        }
+        if rt.custom
+            && rt.status_subresource
+            && let Some(o) = obj.as_object_mut()
+        {
+            o.remove("status");
+        }
+        if !rt.custom {
+            builtin::default_on_create(rt, obj);
+        }
+        if rt.group == "apiextensions.k8s.io"
+            && let Some(o) = obj.as_object_mut()
+        {
+            o.remove("status");
+        }
+        patch::record_update(None, obj, &manager, &rt.api_version(), None, now);
+        Ok(warnings)
+    }
+
+    pub(super) fn create(&self, ns: Option<&str>, body: &[u8]) -> ApiResult<Response> {
+        let mut obj = self.parse_body(body)?;
+        let now = now();
+        let warnings = self.prepare_create(ns, &mut obj, &now)?;
+        let name = meta_str(&obj, "name").unwrap_or("").to_string();
+        self.check_namespace(ns, &name)?;
+        self.validate(&obj)?;
+        let mut warnings = warnings;
+        warnings.extend(finalizer_warnings(self.rt, &obj));
+        let generated = obj.pointer("/metadata/generateName").is_some() && body_name_empty(body);
+        if self.dry_run() {
+            return Ok(json_reply(201, &obj, &warnings));
+        }
+        let mut attempt = 0;
+        let mut name = name;
+        loop {
+            let key = self.key(ns, &name);
+            let target = self.rt.target(&name);
+            let candidate = obj.clone();
+            let res = self.app.store.transact(&self.rt.key(), &key, |cur, _| {
+                if cur.is_some() { Err(ApiError::already_exists(&target)) } else { Ok(Write::Put(candidate)) }
+            });
+            match res {
+                Ok(outcome) => {
+                    let created = outcome.object().clone();
+                    if self.rt.group == "apiextensions.k8s.io" {
+                        self.crd_established(&name);
+                    }
+                    return Ok(json_text_reply(201, created.to_string(), &warnings));
+                }
+                Err(e) if e.code == 409 && generated && attempt < 8 => {
+                    attempt += 1;
+                    let prefix =
+                        obj.pointer("/metadata/generateName").and_then(Value::as_str).unwrap_or("").to_string();
+                    name = generate_name(&prefix);
+                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.insert("name".into(), Value::String(name.clone()));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// After a CRD is stored: accept its names (CR endpoints work), then establish it.
+    pub(super) fn crd_established(&self, name: &str) {
+        let Some(stored) = self.app.store.get(&self.rt.key(), name) else {
+            return;
+        };
+        let Ok(c) = serde_json::from_value(stored.as_ref().clone()) else {
+            return;
+        };
+        let types = crd::resource_types(&c, false);
+        let now = now();
+        self.app.registry.set_crd(name, types.clone(), false);
+        let _ = self.app.store.transact::<ApiError>(&self.rt.key(), name, |cur, _| {
+            let Some(cur) = cur else { return Ok(Write::Keep(Arc::new(Value::Null))) };
+            let mut o = (**cur).clone();
+            o["status"] = crd::names_accepted_status(&o, &now);
+            Ok(Write::Put(o))
+        });
+        self.app.registry.set_crd(name, types, true);
+        let _ = self.app.store.transact::<ApiError>(&self.rt.key(), name, |cur, _| {
+            let Some(cur) = cur else { return Ok(Write::Keep(Arc::new(Value::Null))) };
+            let mut o = (**cur).clone();
+            let st = o.get("status").cloned().unwrap_or(json!({}));
+            o["status"] = crd::established_status(&st, &now);
+            Ok(Write::Put(o))
+        });
+    }
+
+    /// The update rules shared by PUT and PATCH: preconditions, immutable fields, status
+    /// isolation, generation and finalizer handling. `new` is the full desired object.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn update_decision(
+        &self,
+        cur: &Value,
+        mut new: Value,
+        sub: Option<&str>,
+        require_rv: bool,
+        manager: &str,
+        now: &str,
+        apply: bool,
+    ) -> ApiResult<Write> {
+        let rt = self.rt;
+        let name = meta_str(cur, "name").unwrap_or("").to_string();
+        let target = rt.target(&name);
+        let new_rv = meta_str(&new, "resourceVersion").unwrap_or("").to_string();
+        if new_rv.is_empty() {
+            if require_rv && rt.custom {
+                return Err(ApiError::invalid(
+                    &target,
+                    vec![Cause::new(
+                        "FieldValueInvalid",
+                        "metadata.resourceVersion",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )],
+                ));
+            }
+        } else if new_rv != rv_of(cur).to_string() {
+            return Err(ApiError::modified(&target));
+        }
+        // Immutable identity.
+        let mut causes = Vec::new();
+        for f in ["name", "namespace"] {
+            let nv = meta_str(&new, f).unwrap_or("");
+            let ov = meta_str(cur, f).unwrap_or("");
+            if f == "namespace" && !rt.namespaced {
+                continue;
+            }
+            if nv != ov && !(f == "namespace" && nv.is_empty()) {
+                causes.push(Cause::new(
+                    "FieldValueInvalid",
+                    format!("metadata.{f}"),
+                    format!("Invalid value: \"{nv}\": field is immutable"),
+                ));
+            }
+        }
+        let new_uid = meta_str(&new, "uid").unwrap_or("").to_string();
+        if !new_uid.is_empty() && Some(new_uid.as_str()) != meta_str(cur, "uid") {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                "metadata.uid",
+                format!("Invalid value: \"{new_uid}\": field is immutable"),
+            ));
+        }
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(&target, causes));
+        }
+        let mut result = if sub == Some("status") {
+            // Only status (and managedFields) is taken from the request.
+            let mut o = cur.clone();
+            if apply
+                && let (Some(mf), Some(m)) = (
+                    new.pointer("/metadata/managedFields").cloned(),
+                    o.get_mut("metadata").and_then(Value::as_object_mut),
+                )
+            {
+                m.insert("managedFields".into(), mf);
+            }
+            match new.get("status") {
+                Some(s) => o["status"] = s.clone(),
+                None => {
+                    if let Some(m) = o.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+            o
+        } else {
+            if rt.status_subresource {
+                match cur.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = new.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            // Server-owned metadata is copied from the stored object.
+            let cur_meta = cur.get("metadata").cloned().unwrap_or(json!({}));
+            let meta = meta_mut(&mut new)?;
+            for f in [
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "namespace",
+            ] {
+                match cur_meta.get(f) {
+                    Some(v) => {
+                        meta.insert(f.into(), v.clone());
+                    }
+                    None => {
+                        meta.remove(f);
+                    }
+                }
+            }
+            if !apply && let Some(mf) = cur_meta.get("managedFields") {
+                meta.insert("managedFields".into(), mf.clone());
+            }
+            // No new finalizers while deleting.
+            if cur_meta.get("deletionTimestamp").is_some() {
+                let old: Vec<Value> = cur_meta.get("finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+                let added: Vec<String> = meta
+                    .get("finalizers")
+                    .and_then(Value::as_array)
+                    .map(|fs| {
+                        fs.iter().filter(|f| !old.contains(f)).map(|f| f.as_str().unwrap_or("").to_string()).collect()
+                    })
+                    .unwrap_or_default();
+                if !added.is_empty() {
+                    let list: Vec<String> = added.iter().map(|a| format!("{a:?}")).collect();
+                    return Err(ApiError::invalid(
+                        &target,
+                        vec![Cause::new(
+                            "FieldValueForbidden",
+                            "metadata.finalizers",
+                            format!(
+                                "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                                list.join(", ")
+                            ),
+                        )],
+                    ));
+                }
+            }
+            if spec_part(&new, rt.status_subresource) != spec_part(cur, rt.status_subresource) {
+                let g = cur.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+                if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.insert("generation".into(), json!(g + 1));
+                }
+            }
+            new
+        };
+        if let Some(m) = result.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("resourceVersion".into(), Value::String(rv_of(cur).to_string()));
+        }
+        self.validate_update(&result, Some(cur))?;
+        if !apply {
+            patch::record_update(Some(cur), &mut result, manager, &rt.api_version(), sub, now);
+        }
+        let deleting = result.pointer("/metadata/deletionTimestamp").is_some();
+        let no_finalizers =
+            result.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty());
+        if deleting && no_finalizers && !(rt.group.is_empty() && rt.plural == "namespaces") {
+            return Ok(Write::Delete);
+        }
+        Ok(Write::Put(result))
+    }
+
+    pub(super) fn reply_for(&self, outcome: Outcome, code: u16, warnings: &[String]) -> Response {
+        json_text_reply(code, outcome.object().to_string(), warnings)
+    }
+
+    pub(super) fn update(&self, ns: Option<&str>, name: &str, sub: Option<&str>, body: &[u8]) -> ApiResult<Response> {
+        let mut new = self.parse_body(body)?;
+        let warnings = self.decode(&mut new, false)?;
+        let body_name = meta_str(&new, "name").unwrap_or("").to_string();
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if self.rt.namespaced {
+            let body_ns = meta_str(&new, "namespace").unwrap_or("");
+            if !body_ns.is_empty() && Some(body_ns) != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        let now = now();
+        let manager = self.manager();
+        let target = self.rt.target(name);
+        let dry = self.dry_run();
+        let mut dry_result = None;
+        let outcome = self.app.store.transact(&self.rt.key(), &self.key(ns, name), |cur, _| {
+            let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
+            let w = self.update_decision(cur, new, sub, true, &manager, &now, false)?;
+            if dry {
+                dry_result = Some(w);
+                return Ok(Write::Keep(cur.clone()));
+            }
+            Ok(w)
+        })?;
+        if let Some(Write::Put(v)) = dry_result {
+            return Ok(json_reply(200, &v, &warnings));
+        }
+        self.after_write(&outcome);
+        Ok(self.reply_for(outcome, 200, &warnings))
+    }
+
+    pub(super) fn after_write(&self, outcome: &Outcome) {
+        if self.rt.group == "apiextensions.k8s.io" {
+            let obj = outcome.object();
+            let name = meta_str(obj, "name").unwrap_or("").to_string();
+            match outcome {
+                Outcome::Deleted(_) => self.app.registry.remove_crd(&name),
+                Outcome::Updated(o) => {
+                    if let Ok(c) = serde_json::from_value(o.as_ref().clone()) {
+                        let terminating = o.pointer("/metadata/deletionTimestamp").is_some();
+                        self.app.registry.set_crd(&name, crd::resource_types(&c, terminating), crd::is_established(o));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn patch(&self, ns: Option<&str>, name: &str, sub: Option<&str>, body: &[u8]) -> ApiResult<Response> {
+        let ct = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let kind = PatchKind::from_content_type(ct, self.rt.custom)?;
+        let force = self.query.get("force").map(String::as_str);
+        if kind != PatchKind::Apply && force.is_some_and(|f| f == "true") {
+            return Err(ApiError::invalid_options(
+                "PatchOptions",
+                vec![Cause::new("FieldValueForbidden", "force", "Forbidden: may not be specified for non-apply patch")],
+            ));
+        }
+        let now = now();
+        let target = self.rt.target(name);
+        let key = self.key(ns, name);
+        let mut warnings = Vec::new();
+        if kind == PatchKind::Apply {
+            let Some(manager) = self.query.get("fieldManager").filter(|m| !m.is_empty()).cloned() else {
+                return Err(ApiError::invalid_options(
+                    "PatchOptions",
+                    vec![Cause::new(
+                        "FieldValueRequired",
+                        "fieldManager",
+                        "Required value: is required for apply patch",
+                    )],
+                ));
+            };
+            let mut applied: Value =
+                serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+            if !applied.is_object() {
+                return Err(ApiError::bad_request("the apply patch must be an object"));
+            }
+            warnings = self.decode(&mut applied, true)?;
+            let applied_name = meta_str(&applied, "name").unwrap_or("").to_string();
+            if applied_name != name {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({applied_name}) does not match the name on the URL ({name})"
+                )));
+            }
+            let force = force == Some("true");
+            let mut created = false;
+            // Checked before taking the store lock (the check reads the store itself).
+            let namespace_check = self.check_namespace(ns, name);
+            let api_version = self.rt.api_version();
+            let outcome = self.app.store.transact(&self.rt.key(), &key, |cur, _| match cur {
+                None => {
+                    if sub.is_some() {
+                        return Err(ApiError::not_found(&target));
+                    }
+                    let mut obj = applied.clone();
+                    self.prepare_create(ns, &mut obj, &now)?;
+                    let mut obj = patch::server_side_apply(None, &obj, &manager, force, &api_version, None, &now)?;
+                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.insert(
+                            "managedFields".into(),
+                            json!([{"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now, "fieldsType": "FieldsV1", "fieldsV1": patch::to_fields_v1(&patch::owned_paths(&applied, true))}]),
+                        );
+                    }
+                    namespace_check.clone()?;
+                    self.validate(&obj)?;
+                    created = true;
+                    Ok(Write::Put(obj))
+                }
+                Some(cur) => {
+                    let merged = patch::server_side_apply(Some(cur), &applied, &manager, force, &api_version, sub, &now)?;
+                    self.update_decision(cur, merged, sub, false, &manager, &now, true)
+                }
+            })?;
+            if self.rt.group == "apiextensions.k8s.io" && created {
+                self.crd_established(name);
+            } else {
+                self.after_write(&outcome);
+            }
+            return Ok(self.reply_for(outcome, if created { 201 } else { 200 }, &warnings));
+        }
+        let manager = self.manager();
+        let dry = self.dry_run();
+        let mut dry_result = None;
+        let outcome = self.app.store.transact(&self.rt.key(), &key, |cur, _| {
+            let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
+            let mut doc = (**cur).clone();
+            patch::apply_json_or_merge(kind, &mut doc, body)?;
+            warnings = self.decode(&mut doc, false)?;
+            if meta_str(&doc, "name") != Some(name) {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    meta_str(&doc, "name").unwrap_or("")
+                )));
+            }
+            let w = self.update_decision(cur, doc, sub, false, &manager, &now, false)?;
+            if dry {
+                dry_result = Some(w);
+                return Ok(Write::Keep(cur.clone()));
+            }
+            Ok(w)
+        })?;
+        if let Some(Write::Put(v)) = dry_result {
+            return Ok(json_reply(200, &v, &warnings));
+        }
+        self.after_write(&outcome);
+        Ok(self.reply_for(outcome, 200, &warnings))
+    }
+}
