@@ -97,6 +97,16 @@ pub fn watch(app: Arc<App>, rt: ResourceType, ns: Option<&str>, name: Option<&st
     } else {
         Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?)
     };
+    if let Some(n) = start_rv {
+        let current = app.store.current_rv();
+        if n > current {
+            let mut e = ApiError::new(504, "Timeout", format!("Too large resource version: {n}, current: {current}"));
+            e.details = Some(
+                json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+            );
+            return Err(e);
+        }
+    }
     let initial = match send_initial {
         Some(v) => v,
         None => start_rv.is_none(),

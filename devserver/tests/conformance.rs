@@ -1220,3 +1220,11 @@ async fn garbage_input_never_crashes_the_server() {
     }
     assert_eq!(e.get(&format!("{FOOS}/a")).await.status, 200);
 }
+
+#[tokio::test]
+async fn watch_from_future_rv_is_504() {
+    let e = start().await;
+    e.install_crd().await;
+    let (status, body) = tcp_get(e.server.addr(), &format!("{FOOS}?watch=true&resourceVersion=999999")).await;
+    assert_eq!((status, body["reason"].as_str()), (504, Some("Timeout")));
+}
