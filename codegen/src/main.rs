@@ -5,13 +5,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Generate CRD manifests and check in-package code for a crate of tagged Kubernetes API types.
+/// Generate a typed clientset, listers, informers and CRD manifests from a crate of tagged Kubernetes API types.
 #[derive(Parser, Debug)]
 #[command(name = "codegen", version)]
 struct Args {
     /// The apis crate (the folder with its Cargo.toml and src/).
     #[arg(long)]
     input: PathBuf,
+    /// The generated crate (clientset, listers, informers); a Cargo.toml is created if missing.
+    #[arg(long)]
+    output: Option<PathBuf>,
     /// Where to write CRD manifests.
     #[arg(long)]
     crd_dir: Option<PathBuf>,
@@ -23,12 +26,18 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let mut regenerate = format!("codegen --input {}", args.input.display());
+    if let Some(d) = &args.output {
+        regenerate.push_str(&format!(" --output {}", d.display()));
+    }
     if let Some(d) = &args.crd_dir {
         regenerate.push_str(&format!(" --crd-dir {}", d.display()));
     }
     let mut config = codegen::Config::new().input(&args.input).check(args.check).regenerate_command(regenerate);
     if let Some(d) = &args.crd_dir {
         config = config.crd_dir(d);
+    }
+    if let Some(d) = &args.output {
+        config = config.output(d);
     }
     match config.run() {
         Ok(report) => {

@@ -92,14 +92,16 @@ fn make_crate(root: &Path) {
         root,
         "Cargo.toml",
         &format!(
-            "[package]\nname = \"otherapis\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
+            "[package]\nname = \"otherapis\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
              [dependencies]\nk8s-openapi = {{ version = \"0.29.0\", default-features = false, features = [\"latest\"] }}\n\
              serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n\
              [build-dependencies]\ncodegen = {{ path = {:?} }}\n",
             codegen.display().to_string()
         ),
     );
-    fs::copy(workspace().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
+    let top = root.parent().unwrap();
+    fs::copy(workspace().join("Cargo.lock"), top.join("Cargo.lock")).unwrap();
+    write(top, "Cargo.toml", "[workspace]\nresolver = \"3\"\nmembers = [\"otherapis\"]\n");
     write(root, "build.rs", "fn main() {\n    codegen::build_script();\n}\n");
     write(root, "src/lib.rs", "//! Another API crate.\npub mod batch;\npub mod stable;\n");
     write(root, "src/stable/mod.rs", "//! +groupName=stable.example.org\npub mod v1;\npub mod v1beta1;\n");
@@ -118,8 +120,15 @@ fn make_crate(root: &Path) {
 }
 
 fn codegen_cmd(input: &Path, crd: &Path, check: bool) -> std::process::Output {
+    codegen_full(input, crd, None, check)
+}
+
+fn codegen_full(input: &Path, crd: &Path, output: Option<&Path>, check: bool) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_codegen"));
     cmd.arg("--input").arg(input).arg("--crd-dir").arg(crd);
+    if let Some(o) = output {
+        cmd.arg("--output").arg(o);
+    }
     if check {
         cmd.arg("--check");
     }
@@ -190,19 +199,126 @@ fn second_api_crate_generates_builds_and_works() {
     assert!(!crds.join("stable.example.org_gadgets.yaml").exists());
     assert!(crds.join("hand-written.yaml").exists(), "files without the marker are never removed");
 
-    // The crate builds (its build script runs the same generator) and its own tests pass.
+    // The apis crate builds (its build script runs the same generator) and its own tests pass.
+    let all = cargo(dir.path(), &["test", "--offline", "--quiet", "-p", "otherapis"])
+        .expect("the apis crate builds and its tests pass");
+    assert!(all.contains("2 passed"), "{all}");
+
+    // The generated crate: created from scratch (Cargo.toml included), built, and used against
+    // the devserver through its clientset, listers and informers.
+    let gen_dir = dir.path().join("othergen");
+    let out = codegen_full(&root, &crds, Some(&gen_dir), false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest = fs::read_to_string(gen_dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("otherapis = { path = \"../otherapis\" }"), "{manifest}");
+    let groups: Vec<String> = fs::read_dir(gen_dir.join("src/clientset"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(groups.contains(&"stable".to_string()) && groups.contains(&"example_batch".to_string()), "{groups:?}");
+    write(dir.path(), "Cargo.toml", "[workspace]\nresolver = \"3\"\nmembers = [\"otherapis\", \"othergen\"]\n");
+    let devserver = workspace().join("devserver");
+    fs::write(
+        gen_dir.join("Cargo.toml"),
+        format!("{manifest}\n[dev-dependencies]\ndevserver = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"full\"] }}\nserde_yaml = \"0.9\"\nk8s-openapi = {{ version = \"0.29.0\", default-features = false, features = [\"latest\"] }}\n", devserver.display().to_string()),
+    )
+    .unwrap();
+
+    // Verbs the tags remove do not exist: each of these is a compile error.
+    for (call, method) in [
+        ("cs.stable_v1().regions().create(&Default::default(), &Default::default())", "create"),
+        (
+            "cs.stable_v1().widgets(\"default\").update_status(&Default::default(), &Default::default())",
+            "update_status",
+        ),
+        (
+            "cs.stable_v1().widgets(\"default\").delete_collection(&Default::default(), &Default::default())",
+            "delete_collection",
+        ),
+    ] {
+        write(
+            &gen_dir,
+            "tests/removed.rs",
+            &format!("#[allow(unused)]\nasync fn f(cs: othergen::Clientset) {{ let _ = {call}.await; }}\n"),
+        );
+        let err = cargo(dir.path(), &["test", "--offline", "--no-run", "-p", "othergen", "--test", "removed"])
+            .expect_err("a removed verb compiled");
+        assert!(err.contains(&format!("no method named `{method}`")), "{err}");
+    }
+    fs::remove_file(gen_dir.join("tests/removed.rs")).unwrap();
+    write(&gen_dir, "tests/use.rs", USE_GENERATED);
+    let all = cargo(dir.path(), &["test", "--offline", "--quiet", "-p", "othergen"])
+        .expect("the generated crate builds and works");
+    assert!(all.contains("1 passed"), "{all}");
+}
+
+/// Runs cargo in `dir` with a target directory shared across runs; Ok(output) on success.
+fn cargo(dir: &Path, args: &[&str]) -> Result<String, String> {
     let target = workspace().join("target/second-api");
     let out = Command::new(env!("CARGO"))
-        .args(["test", "--offline", "--quiet"])
-        .current_dir(&root)
+        .args(args)
+        .current_dir(dir)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
         .output()
         .unwrap();
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the generated crate failed to build or test:\n{all}");
-    assert!(all.contains("2 passed"), "{all}");
+    if out.status.success() { Ok(all) } else { Err(all) }
 }
+
+const USE_GENERATED: &str = r#"
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{ListParams, PostParams};
+use otherapis::stable::v1::{Region, Widget};
+use othergen::{Clientset, SharedInformerFactory};
+
+#[tokio::test]
+async fn clientset_listers_and_informers() {
+    let server = devserver::DevServer::builder().start().await.unwrap();
+    let client = server.client().unwrap();
+    let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../otherapis/crds")).unwrap() {
+        let path = e.unwrap().path();
+        if !path.to_string_lossy().contains(".example.") {
+            continue; // the hand-written file the stale-file check left behind
+        }
+        let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        crds.create(&PostParams::default(), &crd).await.unwrap();
+        let cond = kube::runtime::wait::await_condition(crds.clone(), &name, kube::runtime::wait::conditions::is_crd_established());
+        tokio::time::timeout(Duration::from_secs(10), cond).await.unwrap().unwrap();
+    }
+    let cs = Clientset::new(client.clone());
+    let mut w = Widget::default();
+    w.metadata.name = Some("w".into());
+    w.spec.colour = "red".into();
+    cs.stable_v1().widgets("default").create(&w, &PostParams::default()).await.unwrap();
+    let mut b = otherapis::batch::v1alpha1::Widget::default();
+    b.metadata.name = Some("b".into());
+    b.spec.colour = "green".into();
+    let b = cs.example_batch_v1alpha1().widgets("default").create(&b, &PostParams::default()).await.unwrap();
+    assert_eq!(b.metadata.generation, Some(1));
+    // Regions are read-only for the clientset; create one with kube directly.
+    let mut r = Region::default();
+    r.metadata.name = Some("eu".into());
+    kube::Api::<Region>::all(client.clone()).create(&PostParams::default(), &r).await.unwrap();
+    assert_eq!(cs.stable_v1().regions().list(&ListParams::default()).await.unwrap().items.len(), 1);
+
+    let factory = SharedInformerFactory::new(&cs, None);
+    let widgets = factory.stable().v1().widgets();
+    let regions = factory.stable().v1().regions();
+    factory.start();
+    let synced = factory.wait_for_cache_sync(Duration::from_secs(10)).await;
+    assert!(synced.values().all(|s| *s), "{synced:?}");
+    assert_eq!(widgets.lister().widgets("default").get("w").unwrap().spec.colour, "red");
+    assert!(regions.lister().get("eu").is_ok());
+    assert!(regions.lister().get("us").is_err());
+    factory.shutdown().await;
+    server.shutdown().await;
+}
+"#;
 
 #[test]
 fn workspace_check_detects_a_doc_edit() {
