@@ -21,6 +21,7 @@ pub mod builtin;
 pub mod crd;
 pub mod discovery;
 pub mod error;
+pub mod gc;
 pub mod handlers;
 pub mod kubeconfig;
 pub mod openapi;

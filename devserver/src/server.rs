@@ -26,6 +26,7 @@ impl DevServer {
             bookmark_interval: Duration::from_secs(60),
             kubeconfig_path: None,
             tls: false,
+            garbage_collection: false,
         }
     }
 }
@@ -38,6 +39,7 @@ pub struct DevServerBuilder {
     bookmark_interval: Duration,
     kubeconfig_path: Option<PathBuf>,
     tls: bool,
+    garbage_collection: bool,
 }
 
 impl DevServerBuilder {
@@ -66,6 +68,13 @@ impl DevServerBuilder {
         self
     }
 
+    /// Run the optional garbage collector for ownerReferences (off by default, like envtest,
+    /// which has no kube-controller-manager). See [`crate::gc`].
+    pub fn garbage_collection(mut self, enabled: bool) -> Self {
+        self.garbage_collection = enabled;
+        self
+    }
+
     /// Where to write the kubeconfig (default: a file in a temporary directory).
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
@@ -85,6 +94,9 @@ impl DevServerBuilder {
             token: None,
         });
         seed_namespaces(&app);
+        if self.garbage_collection {
+            crate::gc::spawn(&app);
+        }
         InProcessServer { app, log }
     }
 
@@ -105,6 +117,9 @@ impl DevServerBuilder {
             token: tls.as_ref().map(|t| t.token.clone()),
         });
         seed_namespaces(&app);
+        if self.garbage_collection {
+            crate::gc::spawn(&app);
+        }
         let text = match &tls {
             Some(t) => kubeconfig::render_tls(&url, &t.ca_pem, &t.token),
             None => kubeconfig::render(&url),

@@ -154,6 +154,17 @@ impl Store {
         (inner.rv, items)
     }
 
+    /// Every stored object of every resource, as (resource, key, object), for cluster-wide
+    /// controllers such as the optional garbage collector.
+    pub fn all_objects(&self) -> Vec<(String, String, Arc<Value>)> {
+        let inner = self.lock();
+        inner
+            .tables
+            .iter()
+            .flat_map(|(r, t)| t.objects.iter().map(move |(k, o)| (r.clone(), k.clone(), o.clone())))
+            .collect()
+    }
+
     /// Keeps a list snapshot so that continue tokens read the same state.
     pub fn save_snapshot(&self, rv: u64, resource: &str, items: Arc<Vec<Arc<Value>>>) {
         let mut inner = self.lock();

@@ -1228,3 +1228,66 @@ async fn watch_from_future_rv_is_504() {
     let (status, body) = tcp_get(e.server.addr(), &format!("{FOOS}?watch=true&resourceVersion=999999")).await;
     assert_eq!((status, body["reason"].as_str()), (504, Some("Timeout")));
 }
+
+async fn gc_env() -> Env {
+    let server = devserver::DevServer::builder().garbage_collection(true).start().await.unwrap();
+    let client = server.client().unwrap();
+    Env { server, client }
+}
+
+async fn owner_and_dependent(e: &Env) -> String {
+    let owner = e.post("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": "owner"}})).await;
+    let uid = owner.body["metadata"]["uid"].as_str().unwrap().to_string();
+    let dep = json!({"metadata": {"name": "dep", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid, "blockOwnerDeletion": true}]}});
+    assert_eq!(e.post("/api/v1/namespaces/default/configmaps", dep).await.status, 201);
+    uid
+}
+
+async fn eventually_status(e: &Env, path: &str, want: u16) {
+    for _ in 0..100 {
+        if e.get(path).await.status == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{path} never answered {want}");
+}
+
+#[tokio::test]
+async fn gc_off_by_default_keeps_dependents() {
+    let e = start().await;
+    owner_and_dependent(&e).await;
+    e.delete("/api/v1/namespaces/default/configmaps/owner", None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(e.get("/api/v1/namespaces/default/configmaps/dep").await.status, 200);
+}
+
+#[tokio::test]
+async fn gc_background_deletes_dependents() {
+    let e = gc_env().await;
+    owner_and_dependent(&e).await;
+    e.delete("/api/v1/namespaces/default/configmaps/owner", Some(json!({"propagationPolicy": "Background"}))).await;
+    eventually_status(&e, "/api/v1/namespaces/default/configmaps/dep", 404).await;
+}
+
+#[tokio::test]
+async fn gc_foreground_deletes_dependents_first() {
+    let e = gc_env().await;
+    owner_and_dependent(&e).await;
+    let r =
+        e.delete("/api/v1/namespaces/default/configmaps/owner", Some(json!({"propagationPolicy": "Foreground"}))).await;
+    assert_eq!(r.body["metadata"]["finalizers"], json!(["foregroundDeletion"]));
+    eventually_status(&e, "/api/v1/namespaces/default/configmaps/dep", 404).await;
+    eventually_status(&e, "/api/v1/namespaces/default/configmaps/owner", 404).await;
+}
+
+#[tokio::test]
+async fn gc_orphan_keeps_dependents_without_owner_reference() {
+    let e = gc_env().await;
+    owner_and_dependent(&e).await;
+    e.delete("/api/v1/namespaces/default/configmaps/owner", Some(json!({"propagationPolicy": "Orphan"}))).await;
+    eventually_status(&e, "/api/v1/namespaces/default/configmaps/owner", 404).await;
+    let dep = e.get("/api/v1/namespaces/default/configmaps/dep").await;
+    assert_eq!(dep.status, 200);
+    assert!(dep.body["metadata"].get("ownerReferences").is_none_or(|r| r.as_array().unwrap().is_empty()));
+}
