@@ -18,6 +18,9 @@ struct Args {
     /// Serve https with a generated CA and bearer token (written into the kubeconfig).
     #[arg(long)]
     tls: bool,
+    /// Run the optional garbage collector for ownerReferences (off by default, like envtest).
+    #[arg(long)]
+    gc: bool,
     /// Events of history kept per resource for watch resumption.
     #[arg(long, default_value_t = 10_000)]
     history: usize,
@@ -32,7 +35,11 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let mut builder = devserver::DevServer::builder().addr(args.addr).history_limit(args.history).tls(args.tls);
+    let mut builder = devserver::DevServer::builder()
+        .addr(args.addr)
+        .history_limit(args.history)
+        .tls(args.tls)
+        .garbage_collection(args.gc);
     if let Some(p) = &args.kubeconfig_out {
         builder = builder.kubeconfig_path(p);
     }
