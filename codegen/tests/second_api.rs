@@ -28,7 +28,11 @@ fn widget(version_doc: &str, storage: bool) -> String {
          /// What a widget should be.\n#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]\n#[serde(rename_all = \"camelCase\")]\n\
          pub struct WidgetSpec {{\n    /// Its colour.\n    /// +kubebuilder:validation:Enum=red;green\n    pub colour: String,\n    /// How many.\n    /// +optional\n    #[serde(default)]\n    pub size_hint: u32,\n}}\n\n\
          /// Widgets.\n#[derive(Debug, Default)]\npub struct WidgetList {{\n    pub metadata: ListMeta,\n    pub items: Vec<Widget>,\n}}\n",
-        if storage { "/// +kubebuilder:storageversion\n" } else { "" }
+        if storage {
+            "/// +kubebuilder:storageversion\n/// +genclient:method=GetScale,verb=get,subresource=scale,result=k8s_openapi::api::autoscaling::v1::Scale\n"
+        } else {
+            ""
+        }
     )
 }
 
@@ -207,6 +211,12 @@ fn second_api_crate_generates_builds_and_works() {
     // The generated crate: created from scratch (Cargo.toml included), built, and used against
     // the devserver through its clientset, listers and informers.
     let gen_dir = dir.path().join("othergen");
+    // A hand-written expansion file (client-gen's `<kind>_expansion.go`) is kept and compiled in.
+    write(
+        &gen_dir,
+        "src/clientset/stable/v1/widget_expansion.rs",
+        "impl super::WidgetClient {\n    /// A hand-written method.\n    pub fn greeting(&self) -> &'static str {\n        \"hello\"\n    }\n}\n",
+    );
     let out = codegen_full(&root, &crds, Some(&gen_dir), false);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let manifest = fs::read_to_string(gen_dir.join("Cargo.toml")).unwrap();
@@ -295,6 +305,10 @@ async fn clientset_listers_and_informers() {
     w.metadata.name = Some("w".into());
     w.spec.colour = "red".into();
     cs.stable_v1().widgets("default").create(&w, &PostParams::default()).await.unwrap();
+    assert_eq!(cs.stable_v1().widgets("default").greeting(), "hello");
+    // The CRD has no scale subresource, so the +genclient:method extension gets the server's 404.
+    let err = cs.stable_v1().widgets("default").get_scale("w").await.unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 404), "{err}");
     let mut b = otherapis::batch::v1alpha1::Widget::default();
     b.metadata.name = Some("b".into());
     b.spec.colour = "green".into();
