@@ -617,7 +617,7 @@ impl Ctx<'_> {
             );
             return Ok(json_reply(200, &t, &[]));
         }
-        Ok(json_text_reply(200, obj.to_string(), &[]))
+        Ok(json_text_reply(200, self.rt.to_wire(&obj), &[]))
     }
 }
 

@@ -67,6 +67,22 @@ impl ResourceType {
         }
     }
 
+    /// Serializes a stored object as served at this version: a custom resource stored through
+    /// another version of its CRD is relabelled with this version (the `None` conversion
+    /// strategy: the same fields under a different apiVersion).
+    pub fn to_wire(&self, obj: &serde_json::Value) -> String {
+        let api_version = self.api_version();
+        if self.custom
+            && obj.get("apiVersion").and_then(serde_json::Value::as_str) != Some(api_version.as_str())
+            && obj.is_object()
+        {
+            let mut o = obj.clone();
+            o["apiVersion"] = serde_json::Value::String(api_version);
+            return o.to_string();
+        }
+        obj.to_string()
+    }
+
     /// Verbs served in discovery.
     pub fn verbs(&self) -> Vec<&'static str> {
         if self.terminating {

@@ -36,10 +36,14 @@ impl Filter {
 }
 
 fn event_line(out: &mut String, ty: &str, obj: &Value) {
+    event_text(out, ty, &obj.to_string());
+}
+
+fn event_text(out: &mut String, ty: &str, json: &str) {
     out.push_str("{\"type\":\"");
     out.push_str(ty);
     out.push_str("\",\"object\":");
-    out.push_str(&obj.to_string());
+    out.push_str(json);
     out.push_str("}\n");
 }
 
@@ -139,7 +143,7 @@ pub fn watch(app: Arc<App>, rt: ResourceType, ns: Option<&str>, name: Option<&st
             cursor = cursor.max(n);
         }
         for o in items.iter().filter(|o| filter.matches(o)) {
-            event_line(&mut first, "ADDED", o);
+            event_text(&mut first, "ADDED", &rt.to_wire(o));
         }
         if send_initial == Some(true) && bookmarks {
             event_line(&mut first, "BOOKMARK", &bookmark(&rt, cursor, true));
@@ -198,7 +202,7 @@ pub fn watch(app: Arc<App>, rt: ResourceType, ns: Option<&str>, name: Option<&st
                             _ => None,
                         };
                         if let Some(ty) = ty {
-                            event_line(&mut out, ty, &e.object);
+                            event_text(&mut out, ty, &rt.to_wire(&e.object));
                         }
                     }
                     if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {

@@ -1291,3 +1291,21 @@ async fn gc_orphan_keeps_dependents_without_owner_reference() {
     assert_eq!(dep.status, 200);
     assert!(dep.body["metadata"].get("ownerReferences").is_none_or(|r| r.as_array().unwrap().is_empty()));
 }
+
+#[tokio::test]
+async fn second_served_version_relabels_api_version() {
+    let e = start().await;
+    let mut c = foo_crd();
+    let mut v2 = c["spec"]["versions"][0].clone();
+    v2["name"] = json!("v2");
+    v2["storage"] = json!(false);
+    c["spec"]["versions"].as_array_mut().unwrap().push(v2);
+    assert_eq!(e.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", c).await.status, 201);
+    e.create_foo("a", 1).await;
+    let r = e.get("/apis/example.com/v2/namespaces/default/foos/a").await;
+    assert_eq!((r.status, r.body["apiVersion"].as_str()), (200, Some("example.com/v2")));
+    let l = e.get("/apis/example.com/v2/namespaces/default/foos").await;
+    assert_eq!(l.body["items"][0]["apiVersion"], "example.com/v2");
+    let disc = e.get("/apis/example.com").await;
+    assert_eq!(disc.body["preferredVersion"]["version"], "v2");
+}

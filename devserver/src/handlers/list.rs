@@ -162,7 +162,7 @@ impl Ctx<'_> {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&o.to_string());
+            out.push_str(&self.rt.to_wire(o));
         }
         out.push_str("]}");
         Ok(json_text_reply(200, out, &[]))

@@ -294,7 +294,7 @@ impl Ctx<'_> {
     }
 
     pub(super) fn reply_for(&self, outcome: Outcome, code: u16, warnings: &[String]) -> Response {
-        json_text_reply(code, outcome.object().to_string(), warnings)
+        json_text_reply(code, self.rt.to_wire(outcome.object()), warnings)
     }
 
     pub(super) fn update(&self, ns: Option<&str>, name: &str, sub: Option<&str>, body: &[u8]) -> ApiResult<Response> {
