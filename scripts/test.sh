@@ -9,5 +9,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== generated code is up to date"
 cargo xtask codegen --check
+echo "== rustdoc (generated code included) has no warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 echo "== tests"
 cargo test --workspace --locked
