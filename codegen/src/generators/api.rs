@@ -1,6 +1,8 @@
 //! The view of a kind that the client, lister and informer generators share: names, paths and
 //! verbs, for the apis crate's kinds and for the built-in kinds the informer factory also serves.
 
+use std::collections::BTreeMap;
+
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
@@ -86,6 +88,18 @@ impl ApiKind {
     pub fn has_informer(&self) -> bool {
         self.verbs.has(Verb::List) && self.verbs.has(Verb::Watch)
     }
+}
+
+/// Kinds by group module, then version (both sorted), for the module trees of the generators.
+pub type ByGroupVersion<'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a ApiKind>>>;
+
+/// Groups the kinds that `keep` selects by group module and version.
+pub fn by_group_version<'a>(kinds: &'a [ApiKind], keep: impl Fn(&ApiKind) -> bool) -> ByGroupVersion<'a> {
+    let mut groups: ByGroupVersion<'a> = BTreeMap::new();
+    for k in kinds.iter().filter(|k| keep(k)) {
+        groups.entry(&k.group_module).or_default().entry(&k.version).or_default().push(k);
+    }
+    groups
 }
 
 /// Parses a Rust path into tokens.

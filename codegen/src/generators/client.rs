@@ -7,7 +7,6 @@
 //! methods go in `<kind>_expansion.rs` beside the generated kind file (client-gen's expansion
 //! files): the generator declares that module when the file exists and never touches it.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use proc_macro2::TokenStream;
@@ -20,10 +19,7 @@ use crate::verbs::Verb;
 /// Files of `src/clientset/`, as (path relative to the crate, tokens).
 pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(String, TokenStream)> {
     let mut files = vec![];
-    let mut groups: BTreeMap<&str, BTreeMap<&str, Vec<&ApiKind>>> = BTreeMap::new();
-    for k in kinds {
-        groups.entry(&k.group_module).or_default().entry(&k.version).or_default().push(k);
-    }
+    let groups = super::api::by_group_version(kinds, |_| true);
     let mut accessors = vec![];
     let mut group_mods = vec![];
     for (g, versions) in &groups {

@@ -3,8 +3,6 @@
 //! `SharedInformerFactory`, so every caller of one kind shares one watch and one cache. The same
 //! factory serves the built-in kinds a controller usually needs.
 
-use std::collections::BTreeMap;
-
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -14,10 +12,7 @@ use super::lister::lister_name;
 /// Files of `src/informers/`.
 pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
     let mut files = vec![];
-    let mut groups: BTreeMap<&str, BTreeMap<&str, Vec<&ApiKind>>> = BTreeMap::new();
-    for k in kinds.iter().filter(|k| k.has_informer()) {
-        groups.entry(&k.group_module).or_default().entry(&k.version).or_default().push(k);
-    }
+    let groups = super::api::by_group_version(kinds, |k| k.has_informer());
     let mut gmods = vec![];
     let mut accessors = vec![];
     let mut variants = vec![];

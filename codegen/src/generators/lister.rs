@@ -2,8 +2,6 @@
 //! `get(name)`. They read the informer cache, never the server, and hand out `Arc`s shared with
 //! the cache: callers copy before they change anything.
 
-use std::collections::BTreeMap;
-
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -12,10 +10,7 @@ use super::api::{ApiKind, ident};
 /// Files of `src/listers/`.
 pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
     let mut files = vec![];
-    let mut groups: BTreeMap<&str, BTreeMap<&str, Vec<&ApiKind>>> = BTreeMap::new();
-    for k in kinds.iter().filter(|k| k.has_lister()) {
-        groups.entry(&k.group_module).or_default().entry(&k.version).or_default().push(k);
-    }
+    let groups = super::api::by_group_version(kinds, |k| k.has_lister());
     let mut gmods = vec![];
     for (g, versions) in &groups {
         let gm = ident(g);
