@@ -941,7 +941,7 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
             format!("`+genclient` type `{name}` has no list type `{list_name}`"),
             format!("add `pub struct {list_name} {{ pub metadata: ListMeta, pub items: Vec<{name}> }}` to the same version package"),
         ),
-        Some(list_raw) => {
+        Some(_) => {
             let ok = types.iter().find(|t| t.name == list_name).is_some_and(|t| match &t.body {
                 Body::Struct(f) => {
                     f.iter().any(|f| f.json_name == "metadata" && f.ty == TypeRef::K8s(K8sType::ListMeta))
@@ -951,7 +951,6 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
             });
             if !ok {
                 let lloc = types.iter().find(|t| t.name == list_name).map_or_else(|| loc.clone(), |t| t.loc.clone());
-                let _ = list_raw;
                 diags.error_hint(
                     lloc,
                     format!("list type `{list_name}` must have `metadata: ListMeta` and `items: Vec<{name}>`"),

@@ -198,7 +198,6 @@ fn kind_client(k: &ApiKind) -> TokenStream {
     let list = k.list_ty().unwrap_or_else(|| ty.clone());
     let imports = k.imports();
     let kc = kind_client_name(k);
-    let kind = &k.kind;
     let mod_doc = format!(" The typed client of {} ({}, `{}`).", k.kind, k.api_version(), k.plural);
     let doc = docs(&format!(
         "Typed access to `{}` ({}).\n\nVerbs: {}.",
@@ -206,33 +205,26 @@ fn kind_client(k: &ApiKind) -> TokenStream {
         k.api_version(),
         k.verbs.iter().map(Verb::as_str).collect::<Vec<_>>().join(", ")
     ));
-    let (new_fn, ns_field) = if k.namespaced {
-        (
-            quote! {
-                /// A client for one namespace; the empty namespace means all namespaces.
-                pub fn new(client: ::kube::Client, namespace: &str) -> Self {
-                    let api = if namespace.is_empty() {
-                        ::kube::Api::all(client.clone())
-                    } else {
-                        ::kube::Api::namespaced(client.clone(), namespace)
-                    };
-                    Self { api, client }
-                }
-            },
-            quote!(),
-        )
+    let new_fn = if k.namespaced {
+        quote! {
+            /// A client for one namespace; the empty namespace means all namespaces.
+            pub fn new(client: ::kube::Client, namespace: &str) -> Self {
+                let api = if namespace.is_empty() {
+                    ::kube::Api::all(client.clone())
+                } else {
+                    ::kube::Api::namespaced(client.clone(), namespace)
+                };
+                Self { api, client }
+            }
+        }
     } else {
-        (
-            quote! {
-                /// A client for this cluster-scoped kind.
-                pub fn new(client: ::kube::Client) -> Self {
-                    Self { api: ::kube::Api::all(client.clone()), client }
-                }
-            },
-            quote!(),
-        )
+        quote! {
+            /// A client for this cluster-scoped kind.
+            pub fn new(client: ::kube::Client) -> Self {
+                Self { api: ::kube::Api::all(client.clone()), client }
+            }
+        }
     };
-    let _ = ns_field;
     let mut methods = vec![];
     for verb in k.verbs.iter() {
         methods.push(match verb {
@@ -364,7 +356,6 @@ fn kind_client(k: &ApiKind) -> TokenStream {
             }
         }
     });
-    let _ = kind;
     quote! {
         #![doc = #mod_doc]
 
@@ -422,8 +413,7 @@ fn extension(k: &ApiKind, e: &crate::model::Extension) -> TokenStream {
                 (_, false) => quote!(#request.get(name, &::kube::api::GetParams::default())),
                 (_, true) => quote!(#request.get_subresource(#sub, name)),
             };
-            let (arg, _unused) =
-                if e.verb == Verb::List && !has_sub { (quote!(), ()) } else { (quote!(name: &str), ()) };
+            let arg = if e.verb == Verb::List && !has_sub { quote!() } else { quote!(name: &str) };
             quote! {
                 #[doc = #doc]
                 pub async fn #name(&self, #arg) -> ::kube::Result<#result> {
