@@ -1,7 +1,12 @@
 //! A queryable log of every request the server answered, so tests can count API load
 //! ("how many LISTs did the informer make?") without scraping tracing output.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
+
+/// Records kept before the oldest are dropped, so a long-running embedded server does not grow
+/// without bound.
+pub const DEFAULT_LIMIT: usize = 200_000;
 
 /// One answered request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,21 +28,26 @@ pub struct RequestRecord {
     pub path: String,
 }
 
-/// The log, shared by all connections of one server.
+/// The log, shared by all connections of one server (bounded: the oldest records are dropped
+/// past [`DEFAULT_LIMIT`]).
 #[derive(Debug, Default)]
 pub struct RequestLog {
-    records: Mutex<Vec<RequestRecord>>,
+    records: Mutex<VecDeque<RequestRecord>>,
 }
 
 impl RequestLog {
     /// Appends a record.
     pub fn push(&self, r: RequestRecord) {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.push_back(r);
+        while records.len() > DEFAULT_LIMIT {
+            records.pop_front();
+        }
     }
 
     /// A copy of every record so far, oldest first.
     pub fn entries(&self) -> Vec<RequestRecord> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 
     /// How many records match `verb` and `resource` (e.g. `count("list", "foos")`).
