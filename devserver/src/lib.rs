@@ -32,6 +32,7 @@ pub mod resource;
 pub mod schema;
 pub mod selector;
 pub mod server;
+pub mod sim;
 pub mod store;
 pub mod table;
 pub mod tls;

@@ -54,7 +54,9 @@ pub fn bitcoind_container(pod: &Pod) -> Option<&Container> {
     if let Some(c) = spec.containers.iter().find(|c| mentions(c)) {
         return Some(c);
     }
-    let marked = |m: &Option<BTreeMap<String, String>>| m.as_ref().and_then(|m| m.get(BITCOIND_MARKER)).is_some_and(|v| v == "true");
+    let marked = |m: &Option<BTreeMap<String, String>>| {
+        m.as_ref().and_then(|m| m.get(BITCOIND_MARKER)).is_some_and(|v| v == "true")
+    };
     if marked(&pod.metadata.labels) || marked(&pod.metadata.annotations) {
         return spec.containers.first();
     }
@@ -174,7 +176,11 @@ impl Network {
         let mut out = Vec::new();
         let targets = |n: &Node| {
             let s = lock(&n.state);
-            s.added.iter().map(|a| (a.clone(), "manual")).chain(s.onetry.iter().map(|a| (a.clone(), "manual"))).collect::<Vec<_>>()
+            s.added
+                .iter()
+                .map(|a| (a.clone(), "manual"))
+                .chain(s.onetry.iter().map(|a| (a.clone(), "manual")))
+                .collect::<Vec<_>>()
         };
         let mut seen = HashSet::new();
         for (addr, kind) in targets(me) {
@@ -182,16 +188,22 @@ impl Network {
                 out.push(Peer { addr: with_port(&addr), inbound: false, connection_type: kind });
             }
         }
-        let mut others: Vec<(&PodKey, &Node)> = nodes.iter().filter(|(k, n)| *k != key && n.server.is_some() && !n.killed).collect();
+        let mut others: Vec<(&PodKey, &Node)> =
+            nodes.iter().filter(|(k, n)| *k != key && n.server.is_some() && !n.killed).collect();
         others.sort_by(|a, b| a.0.cmp(b.0));
         for (other_key, other) in others {
             if targets(other).iter().any(|(a, _)| Self::resolve(&nodes, other_key, a).as_ref() == Some(key)) {
                 // An inbound connection comes from the peer's address and an ephemeral port.
-                let port = 49152 + (u32::from_be_bytes(match other.addr.ip() {
-                    IpAddr::V4(v4) => v4.octets(),
-                    IpAddr::V6(_) => [0, 0, 0, 0],
-                }) % 16000) as u16;
-                out.push(Peer { addr: format!("{}:{port}", other.addr.ip()), inbound: true, connection_type: "inbound" });
+                let port = 49152
+                    + (u32::from_be_bytes(match other.addr.ip() {
+                        IpAddr::V4(v4) => v4.octets(),
+                        IpAddr::V6(_) => [0, 0, 0, 0],
+                    }) % 16000) as u16;
+                out.push(Peer {
+                    addr: format!("{}:{port}", other.addr.ip()),
+                    inbound: true,
+                    connection_type: "inbound",
+                });
             }
         }
         out
@@ -467,8 +479,12 @@ pub async fn credentials(client: &kube::Client, pod: &Pod) -> Result<Credentials
 async fn secret_data(api: &Api<Secret>, name: &str) -> Result<Option<HashMap<String, String>>, String> {
     match api.get_opt(name).await {
         Ok(Some(s)) => {
-            let mut out: HashMap<String, String> =
-                s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned())).collect();
+            let mut out: HashMap<String, String> = s
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                .collect();
             out.extend(s.string_data.unwrap_or_default());
             Ok(Some(out))
         }

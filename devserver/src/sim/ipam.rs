@@ -62,14 +62,8 @@ impl Ipam {
             pods.remove(key);
         }
         let ip = allocate(port)?;
-        let rec = PodRecord {
-            uid: uid.to_string(),
-            ip,
-            started_at: super::now(),
-            ready_at,
-            ready_since: None,
-            restarts: 0,
-        };
+        let rec =
+            PodRecord { uid: uid.to_string(), ip, started_at: super::now(), ready_at, ready_since: None, restarts: 0 };
         pods.insert(key.clone(), rec.clone());
         Some(rec)
     }

@@ -84,10 +84,10 @@ fn condition_status(pod: &Pod, kind: &str) -> Option<String> {
 fn up_to_date(pod: &Pod, rec: &PodRecord, ready: bool) -> bool {
     let Some(status) = pod.status.as_ref() else { return false };
     let want = if ready { "True" } else { "False" };
-    let restarts_ok = status
-        .container_statuses
-        .as_ref()
-        .is_some_and(|cs| cs.len() == pod.spec.as_ref().map_or(0, |s| s.containers.len()) && cs.iter().all(|c| c.restart_count == rec.restarts));
+    let restarts_ok = status.container_statuses.as_ref().is_some_and(|cs| {
+        cs.len() == pod.spec.as_ref().map_or(0, |s| s.containers.len())
+            && cs.iter().all(|c| c.restart_count == rec.restarts)
+    });
     status.phase.as_deref() == Some("Running")
         && status.pod_ip.as_deref() == Some(rec.ip.to_string().as_str())
         && condition_status(pod, "Ready").as_deref() == Some(want)

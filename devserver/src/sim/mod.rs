@@ -182,7 +182,11 @@ pub async fn start(client: kube::Client, options: SimOptions) -> anyhow::Result<
 
 /// Keeps a reflector store in sync with a watch and wakes the simulated controllers on every
 /// event. Holds only a weak reference so a dropped simulation does not stay alive.
-fn spawn_reflector<K>(api: Api<K>, writer: reflector::store::Writer<K>, shared: std::sync::Weak<Shared>) -> JoinHandle<()>
+fn spawn_reflector<K>(
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    shared: std::sync::Weak<Shared>,
+) -> JoinHandle<()>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {

@@ -116,7 +116,12 @@ fn authorized(headers: &HeaderMap, creds: &Credentials) -> bool {
 pub(crate) fn dispatch(ctx: &NodeContext, body: &[u8]) -> (StatusCode, Value) {
     let request: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, reply(Value::Null, Err((codes::PARSE_ERROR, "Parse error".into())))),
+        Err(_) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                reply(Value::Null, Err((codes::PARSE_ERROR, "Parse error".into()))),
+            );
+        }
     };
     match request {
         Value::Array(items) => {
@@ -140,7 +145,10 @@ fn reply(id: Value, result: RpcResult) -> Value {
 
 fn single(ctx: &NodeContext, request: &Value) -> (StatusCode, Value) {
     let Some(obj) = request.as_object() else {
-        return (StatusCode::BAD_REQUEST, reply(Value::Null, Err((codes::INVALID_REQUEST, "Invalid Request object".into()))));
+        return (
+            StatusCode::BAD_REQUEST,
+            reply(Value::Null, Err((codes::INVALID_REQUEST, "Invalid Request object".into()))),
+        );
     };
     let id = obj.get("id").cloned().unwrap_or(Value::Null);
     let result = match obj.get("method") {
@@ -191,9 +199,9 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn string_param(v: &Value) -> Result<String, (i64, String)> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| (codes::TYPE_ERROR, format!("JSON value of type {} is not of expected type string", type_name(v))))
+    v.as_str().map(str::to_string).ok_or_else(|| {
+        (codes::TYPE_ERROR, format!("JSON value of type {} is not of expected type string", type_name(v)))
+    })
 }
 
 fn usage(text: &str) -> (i64, String) {
@@ -206,21 +214,32 @@ fn call(ctx: &NodeContext, method: &str, params: &Value) -> RpcResult {
     let Some(network) = ctx.network.upgrade() else { return Err((codes::MISC_ERROR, "simulation stopped".into())) };
     match method {
         "getnetworkinfo" => {
-            no_params(params, "getnetworkinfo\n\nReturns an object containing various state info regarding P2P networking.\n")?;
+            no_params(
+                params,
+                "getnetworkinfo\n\nReturns an object containing various state info regarding P2P networking.\n",
+            )?;
             Ok(network_info(&network, ctx))
         }
         "getblockchaininfo" => {
-            no_params(params, "getblockchaininfo\n\nReturns an object containing various state info regarding blockchain processing.\n")?;
+            no_params(
+                params,
+                "getblockchaininfo\n\nReturns an object containing various state info regarding blockchain processing.\n",
+            )?;
             Ok(blockchain_info())
         }
         "getpeerinfo" => {
-            no_params(params, "getpeerinfo\n\nReturns data about each connected network peer as a json array of objects.\n")?;
+            no_params(
+                params,
+                "getpeerinfo\n\nReturns data about each connected network peer as a json array of objects.\n",
+            )?;
             Ok(peer_info(&network, ctx))
         }
         "getaddednodeinfo" => {
             let p = positional(params, &["node"])?;
             if p.len() > 1 {
-                return Err(usage("getaddednodeinfo ( \"node\" )\n\nReturns information about the given added node, or all added nodes\n"));
+                return Err(usage(
+                    "getaddednodeinfo ( \"node\" )\n\nReturns information about the given added node, or all added nodes\n",
+                ));
             }
             let only = match p.first() {
                 None | Some(Value::Null) => None,

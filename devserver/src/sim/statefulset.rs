@@ -66,7 +66,7 @@ async fn sync(shared: &Shared, sts: &StatefulSet) {
     if sts.metadata.deletion_timestamp.is_some() {
         return;
     }
-    let Some(spec) = sts.spec.as_ref() else { return };
+    let spec = &sts.spec;
     let replicas = spec.replicas.unwrap_or(1).max(0);
     let parallel = spec.pod_management_policy.as_deref() == Some("Parallel");
     let pods_in_ns: Vec<Arc<Pod>> =
@@ -123,7 +123,7 @@ async fn sync(shared: &Shared, sts: &StatefulSet) {
 }
 
 async fn create_pod(api: &Api<Pod>, sts: &StatefulSet, ns: &str, name: &str, uid: &str, n: i32) {
-    let Some(spec) = sts.spec.as_ref() else { return };
+    let spec = &sts.spec;
     let Some(mut pod_spec) = spec.template.spec.clone() else {
         tracing::warn!(statefulset = %format!("{ns}/{name}"), "simulated statefulset controller: template has no spec");
         return;
@@ -157,19 +157,34 @@ async fn create_pod(api: &Api<Pod>, sts: &StatefulSet, ns: &str, name: &str, uid
         status: None,
     };
     match api.create(&PostParams::default(), &pod).await {
-        Ok(_) => tracing::info!(statefulset = %format!("{ns}/{name}"), pod = %pod_name, "simulated statefulset controller: created pod"),
+        Ok(_) => {
+            tracing::info!(statefulset = %format!("{ns}/{name}"), pod = %pod_name, "simulated statefulset controller: created pod")
+        }
         Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => tracing::warn!(pod = %pod_name, error = %e, "simulated statefulset controller: create failed; will retry"),
+        Err(e) => {
+            tracing::warn!(pod = %pod_name, error = %e, "simulated statefulset controller: create failed; will retry")
+        }
     }
 }
 
 async fn delete_pod(api: &Api<Pod>, ns: &str, name: &str, pod: &Pod) {
     let Some(pod_name) = pod.metadata.name.as_deref() else { return };
-    let params = DeleteParams { preconditions: pod.metadata.uid.clone().map(|uid| kube::api::Preconditions { uid: Some(uid), resource_version: None }), ..DeleteParams::default() };
+    let params = DeleteParams {
+        preconditions: pod
+            .metadata
+            .uid
+            .clone()
+            .map(|uid| kube::api::Preconditions { uid: Some(uid), resource_version: None }),
+        ..DeleteParams::default()
+    };
     match api.delete(pod_name, &params).await {
-        Ok(_) => tracing::info!(statefulset = %format!("{ns}/{name}"), pod = %pod_name, "simulated statefulset controller: deleted pod (scale down)"),
+        Ok(_) => {
+            tracing::info!(statefulset = %format!("{ns}/{name}"), pod = %pod_name, "simulated statefulset controller: deleted pod (scale down)")
+        }
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-        Err(e) => tracing::warn!(pod = %pod_name, error = %e, "simulated statefulset controller: delete failed; will retry"),
+        Err(e) => {
+            tracing::warn!(pod = %pod_name, error = %e, "simulated statefulset controller: delete failed; will retry")
+        }
     }
 }
 
@@ -200,9 +215,13 @@ async fn write_status(shared: &Shared, sts: &StatefulSet, ns: &str, name: &str, 
     }});
     let api: Api<StatefulSet> = Api::namespaced(shared.client.clone(), ns);
     match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&body)).await {
-        Ok(_) => tracing::debug!(statefulset = %format!("{ns}/{name}"), replicas, ready, "simulated statefulset controller: status"),
+        Ok(_) => {
+            tracing::debug!(statefulset = %format!("{ns}/{name}"), replicas, ready, "simulated statefulset controller: status")
+        }
         Err(kube::Error::Api(e)) if e.code == 404 => {}
-        Err(e) => tracing::warn!(statefulset = %format!("{ns}/{name}"), error = %e, "simulated statefulset controller: status write failed; will retry"),
+        Err(e) => {
+            tracing::warn!(statefulset = %format!("{ns}/{name}"), error = %e, "simulated statefulset controller: status write failed; will retry")
+        }
     }
 }
 
