@@ -500,6 +500,22 @@ impl Ctx<'_> {
         }
         if let Some(schema) = &self.rt.schema {
             removed = schema::prune(obj, schema);
+            // Custom resources still have a typed ObjectMeta: decode it so malformed metadata is a
+            // 400 (never stored where it would break every client), dropping unknown fields.
+            if let Some(meta) = obj.get_mut("metadata") {
+                let typed: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta =
+                    serde::Deserialize::deserialize(&*meta).map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "{} in version \"{}\" cannot be handled as a {}: metadata: {e}",
+                            self.rt.kind, self.rt.version, self.rt.kind
+                        ))
+                    })?;
+                let round = serde_json::to_value(&typed).map_err(|e| ApiError::internal(e.to_string()))?;
+                let mut unknown = Vec::new();
+                builtin::unknown_fields(meta, &round, "metadata", &mut unknown);
+                removed.extend(unknown);
+                *meta = round;
+            }
         }
         let mut warnings = Vec::new();
         let mode = self.query.get("fieldValidation").map(String::as_str).unwrap_or("Warn");

@@ -1309,3 +1309,18 @@ async fn second_served_version_relabels_api_version() {
     let disc = e.get("/apis/example.com").await;
     assert_eq!(disc.body["preferredVersion"]["version"], "v2");
 }
+
+#[tokio::test]
+async fn malformed_cr_metadata_is_400() {
+    let e = start().await;
+    e.install_crd().await;
+    let mut f = foo("a", 1);
+    f["metadata"]["labels"] = json!({"x": 1});
+    let r = e.post(FOOS, f).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
+    let mut f = foo("b", 1);
+    f["metadata"]["bogusMeta"] = json!("x");
+    let r = e.post(&format!("{FOOS}?fieldValidation=Strict"), f).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["message"], "strict decoding error: unknown field \"metadata.bogusMeta\"");
+}
