@@ -1,0 +1,228 @@
+//! Issue 6 acceptance (garbage collection): the simulated, client-side garbage collector
+//! cascades deletions by ownerReferences — background, foreground with blockOwnerDeletion, and
+//! orphan — for built-in kinds and for a custom resource installed after the simulation started.
+
+use devserver::DevServer;
+use devserver::sim::{self, SimOptions};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::time::Duration;
+
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+/// Everything one test needs: server, simulation, and dynamic APIs for the kinds used.
+struct Env {
+    server: devserver::DevServerHandle,
+    sim: sim::SimHandle,
+    client: kube::Client,
+}
+
+impl Env {
+    async fn start(gc: bool) -> Env {
+        let server = DevServer::builder().start().await.expect("server");
+        let client = server.client().expect("client");
+        let sim = sim::start(client.clone(), SimOptions { garbage_collection: gc, ..SimOptions::default() }).await.expect("sim");
+        Env { server, sim, client }
+    }
+
+    fn api(&self, kind: &str) -> Api<DynamicObject> {
+        let r = match kind {
+            "ConfigMap" => ar("", "v1", "ConfigMap", "configmaps"),
+            "Secret" => ar("", "v1", "Secret", "secrets"),
+            "Service" => ar("", "v1", "Service", "services"),
+            "Pod" => ar("", "v1", "Pod", "pods"),
+            "StatefulSet" => ar("apps", "v1", "StatefulSet", "statefulsets"),
+            "Widget" => ar("sim.example.com", "v1", "Widget", "widgets"),
+            other => panic!("test uses unknown kind {other}"),
+        };
+        Api::namespaced_with(self.client.clone(), "default", &r)
+    }
+
+    /// Creates an object of `kind` from a JSON body (apiVersion/kind filled in) and returns its uid.
+    async fn create(&self, kind: &str, mut body: Value) -> String {
+        let api_version = match kind {
+            "StatefulSet" => "apps/v1",
+            "Widget" => "sim.example.com/v1",
+            _ => "v1",
+        };
+        body["apiVersion"] = json!(api_version);
+        body["kind"] = json!(kind);
+        let obj: DynamicObject = serde_json::from_value(body).expect("object");
+        let created = self.api(kind).create(&PostParams::default(), &obj).await.expect("create");
+        created.metadata.uid.expect("uid")
+    }
+
+    async fn exists(&self, kind: &str, name: &str) -> bool {
+        self.api(kind).get_opt(name).await.expect("get").is_some()
+    }
+
+    async fn stop(self) {
+        self.sim.shutdown().await;
+        self.server.shutdown().await;
+    }
+}
+
+fn owned_by(name: &str, owner_kind: &str, owner_name: &str, owner_uid: &str, block: bool) -> Value {
+    let api_version = if owner_kind == "Widget" { "sim.example.com/v1" } else { "v1" };
+    json!({"metadata": {"name": name, "ownerReferences": [
+        {"apiVersion": api_version, "kind": owner_kind, "name": owner_name, "uid": owner_uid, "blockOwnerDeletion": block}
+    ]}})
+}
+
+#[tokio::test]
+async fn background_deletion_cascades_to_every_kind_and_keeps_objects_with_a_live_owner() {
+    let env = Env::start(true).await;
+    let owner = env.create("ConfigMap", json!({"metadata": {"name": "owner"}})).await;
+    let other = env.create("ConfigMap", json!({"metadata": {"name": "other-owner"}})).await;
+    env.create("Secret", owned_by("dep-secret", "ConfigMap", "owner", &owner, false)).await;
+    env.create("ConfigMap", owned_by("dep-cm", "ConfigMap", "owner", &owner, false)).await;
+    let mut svc = owned_by("dep-svc", "ConfigMap", "owner", &owner, false);
+    svc["spec"] = json!({"ports": [{"port": 80}]});
+    env.create("Service", svc).await;
+    let mut pod = owned_by("dep-pod", "ConfigMap", "owner", &owner, false);
+    pod["spec"] = json!({"containers": [{"name": "c", "image": "x"}]});
+    env.create("Pod", pod).await;
+    // Two owners, one of which stays: only the dangling reference goes.
+    let mut two = owned_by("two-owners", "ConfigMap", "owner", &owner, false);
+    two["metadata"]["ownerReferences"].as_array_mut().expect("refs").push(json!(
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "other-owner", "uid": other}));
+    env.create("Secret", two).await;
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(env.exists("Secret", "dep-secret").await, "nothing is collected while the owner lives");
+
+    env.api("ConfigMap").delete("owner", &DeleteParams::background()).await.expect("delete owner");
+    eventually(5, "dependents collected", || async {
+        let mut left = Vec::new();
+        for (kind, name) in [("Secret", "dep-secret"), ("ConfigMap", "dep-cm"), ("Service", "dep-svc"), ("Pod", "dep-pod")] {
+            if env.exists(kind, name).await {
+                left.push(name);
+            }
+        }
+        left.is_empty().then_some(())
+    })
+    .await;
+    let refs = eventually(5, "dangling reference removed", || async {
+        let o = env.api("Secret").get("two-owners").await.ok()?;
+        let refs = o.metadata.owner_references.unwrap_or_default();
+        (refs.len() == 1).then_some(refs)
+    })
+    .await;
+    assert_eq!(refs[0].uid, other);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn foreground_deletion_waits_for_blocking_dependents() {
+    let env = Env::start(true).await;
+    let owner = env.create("ConfigMap", json!({"metadata": {"name": "fg-owner"}})).await;
+    // A blocking dependent that cannot go away yet (a finalizer holds it).
+    let mut held = owned_by("held", "ConfigMap", "fg-owner", &owner, true);
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    env.create("Secret", held).await;
+    env.create("ConfigMap", owned_by("free", "ConfigMap", "fg-owner", &owner, false)).await;
+
+    env.api("ConfigMap").delete("fg-owner", &DeleteParams::foreground()).await.expect("delete");
+    eventually(5, "non-blocked dependent deleted, blocked one terminating", || async {
+        let held = env.api("Secret").get("held").await.ok()?;
+        (!env.exists("ConfigMap", "free").await && held.metadata.deletion_timestamp.is_some()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let o = env.api("ConfigMap").get("fg-owner").await.expect("owner still there");
+    assert!(o.metadata.deletion_timestamp.is_some());
+    assert_eq!(o.metadata.finalizers.as_deref(), Some(&["foregroundDeletion".to_string()][..]));
+
+    // Release the dependent: it goes, then the owner.
+    env.api("Secret")
+        .patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+        .await
+        .expect("release");
+    eventually(5, "owner deleted", || async { (!env.exists("ConfigMap", "fg-owner").await).then_some(()) }).await;
+    assert!(!env.exists("Secret", "held").await);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn orphan_deletion_keeps_dependents_without_the_reference() {
+    let env = Env::start(true).await;
+    let owner = env.create("ConfigMap", json!({"metadata": {"name": "orphaner"}})).await;
+    env.create("Secret", owned_by("kept", "ConfigMap", "orphaner", &owner, true)).await;
+    let dp = DeleteParams { propagation_policy: Some(kube::api::PropagationPolicy::Orphan), ..DeleteParams::default() };
+    env.api("ConfigMap").delete("orphaner", &dp).await.expect("delete");
+    eventually(5, "owner gone", || async { (!env.exists("ConfigMap", "orphaner").await).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let kept = env.api("Secret").get("kept").await.expect("dependent kept");
+    assert!(kept.metadata.owner_references.unwrap_or_default().is_empty());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn with_gc_off_nothing_is_collected() {
+    let env = Env::start(false).await;
+    let owner = env.create("ConfigMap", json!({"metadata": {"name": "o"}})).await;
+    env.create("Secret", owned_by("d", "ConfigMap", "o", &owner, false)).await;
+    env.api("ConfigMap").delete("o", &DeleteParams::background()).await.expect("delete");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(env.exists("Secret", "d").await);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_custom_resource_installed_later_cascades_to_its_statefulset_and_pods() {
+    let env = Env::start(true).await;
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.sim.example.com"},
+        "spec": {"group": "sim.example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    });
+    let crds: Api<DynamicObject> = Api::all_with(
+        env.client.clone(),
+        &ar("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions"),
+    );
+    crds.create(&PostParams::default(), &serde_json::from_value(crd).expect("crd")).await.expect("crd");
+    let widget = eventually(5, "CRD served", || async {
+        let w: DynamicObject = serde_json::from_value(json!({"apiVersion": "sim.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})).ok()?;
+        env.api("Widget").create(&PostParams::default(), &w).await.ok()?.metadata.uid
+    })
+    .await;
+    let mut sts = json!({"metadata": {"name": "w-sts", "ownerReferences": [
+        {"apiVersion": "sim.example.com/v1", "kind": "Widget", "name": "w", "uid": widget, "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "w"}},
+                 "template": {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}});
+    sts["spec"]["serviceName"] = json!("w");
+    env.create("StatefulSet", sts).await;
+    eventually(5, "two pods", || async {
+        let pods = env.api("Pod").list(&Default::default()).await.ok()?;
+        (pods.items.len() == 2).then_some(())
+    })
+    .await;
+    env.api("Widget").delete("w", &DeleteParams::foreground()).await.expect("delete widget");
+    eventually(8, "widget, statefulset and pods gone", || async {
+        let pods = env.api("Pod").list(&Default::default()).await.ok()?;
+        (pods.items.is_empty() && !env.exists("StatefulSet", "w-sts").await && !env.exists("Widget", "w").await).then_some(())
+    })
+    .await;
+    env.stop().await;
+}

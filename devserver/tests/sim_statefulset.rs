@@ -1,0 +1,261 @@
+//! Issue 6 acceptance (workload simulation): the simulated StatefulSet controller and kubelet,
+//! driven only through the API, against an in-process devserver.
+
+use devserver::DevServer;
+use devserver::sim::{self, SimOptions};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::watcher;
+use serde_json::json;
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+/// Polls `check` until it returns `Some`, failing the test after `secs` seconds.
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn statefulset(name: &str, replicas: i32) -> StatefulSet {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": format!("{name}-svc"),
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name, "tier": "test"}},
+                "spec": {"containers": [{"name": "main", "image": "example/app:1"}]}
+            }
+        }
+    }))
+    .expect("statefulset")
+}
+
+fn is_ready(p: &Pod) -> bool {
+    p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+async fn pod_names(pods: &Api<Pod>, app: &str) -> Vec<String> {
+    let list = pods.list(&ListParams::default().labels(&format!("app={app}"))).await.expect("list");
+    let mut names: Vec<String> = list.items.into_iter().filter_map(|p| p.metadata.name).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn three_replicas_come_up_in_order_ready_with_distinct_loopback_ips_then_scale_down_and_delete() {
+    let server = DevServer::builder().start().await.expect("server");
+    let client = server.client().expect("client");
+    let sim = sim::start(client.clone(), SimOptions::default()).await.expect("sim");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+
+    // Record every pod event in order, to check OrderedReady from the server's own history.
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String, bool)>::new()));
+    let recorder = {
+        let events = events.clone();
+        let stream = watcher(pods.clone(), watcher::Config::default().labels("app=web"));
+        tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(Ok(ev)) = stream.next().await {
+                let (kind, pod) = match ev {
+                    watcher::Event::Apply(p) | watcher::Event::InitApply(p) => ("apply", p),
+                    watcher::Event::Delete(p) => ("delete", p),
+                    _ => continue,
+                };
+                let ready = is_ready(&pod);
+                events.lock().unwrap().push((kind.to_string(), pod.metadata.name.unwrap_or_default(), ready));
+            }
+        })
+    };
+
+    let created = sets.create(&PostParams::default(), &statefulset("web", 3)).await.expect("create sts");
+    let uid = created.metadata.uid.clone().expect("uid");
+
+    let ready_pods = eventually(10, "three Ready pods", || {
+        let pods = pods.clone();
+        async move {
+            let list = pods.list(&ListParams::default().labels("app=web")).await.ok()?;
+            (list.items.len() == 3 && list.items.iter().all(is_ready)).then_some(list.items)
+        }
+    })
+    .await;
+
+    // Distinct loopback IPs, none of them the node's 127.0.0.1, matching the handle's view.
+    let mut ips = HashSet::new();
+    for p in &ready_pods {
+        let name = p.metadata.name.clone().expect("name");
+        let status = p.status.as_ref().expect("status");
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        let ip: std::net::IpAddr = status.pod_ip.as_deref().expect("podIP").parse().expect("ip");
+        assert!(ip.is_loopback() && ip.to_string() != "127.0.0.1", "{name}: {ip}");
+        assert_eq!(sim.pod_ip("default", &name), Some(ip));
+        assert_eq!(status.host_ip.as_deref(), Some("127.0.0.1"));
+        assert!(ips.insert(ip), "duplicate IP {ip}");
+        // What the real controller puts on a pod.
+        let owner = &p.metadata.owner_references.as_ref().expect("owner")[0];
+        assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller, owner.block_owner_deletion), ("StatefulSet", uid.as_str(), Some(true), Some(true)));
+        let labels = p.metadata.labels.as_ref().expect("labels");
+        assert_eq!(labels.get("tier").map(String::as_str), Some("test"));
+        assert_eq!(labels.get("statefulset.kubernetes.io/pod-name"), Some(&name));
+        let spec = p.spec.as_ref().expect("spec");
+        assert_eq!(spec.hostname.as_deref(), Some(name.as_str()));
+        assert_eq!(spec.subdomain.as_deref(), Some("web-svc"));
+        let cs = &status.container_statuses.as_ref().expect("containerStatuses")[0];
+        assert!(cs.ready && cs.container_id.as_deref().is_some_and(|c| c.starts_with("sim://")));
+    }
+
+    // OrderedReady: web-N is created only after web-(N-1) was seen Ready, and each pod is
+    // Running-but-not-Ready first (the ready delay).
+    {
+        let events = events.lock().unwrap().clone();
+        let first = |pred: &dyn Fn(&(String, String, bool)) -> bool| events.iter().position(pred);
+        for n in 0..3 {
+            let name = format!("web-{n}");
+            let added = first(&|e| e.1 == name).expect("pod seen");
+            let ready = first(&|e| e.1 == name && e.2).expect("pod seen ready");
+            assert!(!events[added].2, "{name} was Ready at creation");
+            if n > 0 {
+                let prev_ready = first(&|e| e.1 == format!("web-{}", n - 1) && e.2).expect("prev ready");
+                assert!(prev_ready < added, "{name} created before web-{} was Ready: {events:?}", n - 1);
+            }
+            assert!(added < ready);
+        }
+    }
+
+    // Status through the subresource.
+    let status = eventually(5, "sts status 3/3", || {
+        let sets = sets.clone();
+        async move {
+            let s = sets.get("web").await.ok()?.status?;
+            (s.ready_replicas == Some(3)).then_some(s)
+        }
+    })
+    .await;
+    assert_eq!((status.replicas, status.current_replicas, status.available_replicas, status.observed_generation), (3, Some(3), Some(3), Some(1)));
+
+    // A deleted pod that is still wanted comes back (new uid).
+    let old_uid = pods.get("web-1").await.expect("web-1").metadata.uid;
+    pods.delete("web-1", &DeleteParams::default()).await.expect("delete web-1");
+    eventually(5, "web-1 recreated and Ready", || {
+        let pods = pods.clone();
+        let old_uid = old_uid.clone();
+        async move {
+            let p = pods.get_opt("web-1").await.ok()??;
+            (p.metadata.uid != old_uid && is_ready(&p)).then_some(())
+        }
+    })
+    .await;
+
+    // Scale down to 1: the highest ordinals go, web-2 before web-1.
+    events.lock().unwrap().clear();
+    sets.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 1}}))).await.expect("scale");
+    eventually(5, "only web-0 left", || {
+        let pods = pods.clone();
+        async move { (pod_names(&pods, "web").await == ["web-0"]).then_some(()) }
+    })
+    .await;
+    {
+        let events = events.lock().unwrap().clone();
+        let gone = |n: &str| events.iter().position(|e| e.0 == "delete" && e.1 == n).expect("deleted");
+        assert!(gone("web-2") < gone("web-1"), "scale down order: {events:?}");
+    }
+    eventually(5, "sts status 1", || {
+        let sets = sets.clone();
+        async move { (sets.get("web").await.ok()?.status?.replicas == 1).then_some(()) }
+    })
+    .await;
+
+    // Deleting the StatefulSet removes its pods (garbage collection).
+    sets.delete("web", &DeleteParams::default()).await.expect("delete sts");
+    eventually(5, "pods garbage collected", || {
+        let pods = pods.clone();
+        async move { pod_names(&pods, "web").await.is_empty().then_some(()) }
+    })
+    .await;
+    assert_eq!(sim.pod_ip("default", "web-0"), None, "address released");
+
+    recorder.abort();
+    sim.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn parallel_policy_creates_all_pods_at_once_and_foreground_delete_waits_for_them() {
+    let server = DevServer::builder().start().await.expect("server");
+    let client = server.client().expect("client");
+    // A long ready delay: with OrderedReady only web-0 could exist before it passes.
+    let options = SimOptions { ready_delay: Duration::from_secs(30), ..SimOptions::default() };
+    let sim = sim::start(client.clone(), options).await.expect("sim");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let mut sts = statefulset("par", 3);
+    sts.spec.pod_management_policy = Some("Parallel".into());
+    sets.create(&PostParams::default(), &sts).await.expect("create");
+    eventually(5, "three Running pods, none Ready", || {
+        let pods = pods.clone();
+        async move {
+            let list = pods.list(&ListParams::default().labels("app=par")).await.ok()?;
+            let running = list.items.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).count();
+            (running == 3).then_some(())
+        }
+    })
+    .await;
+    assert!(pods.list(&ListParams::default().labels("app=par")).await.expect("list").items.iter().all(|p| !is_ready(p)));
+
+    // Foreground deletion: the StatefulSet stays (with a deletionTimestamp) until its pods are gone.
+    sets.delete("par", &DeleteParams::foreground()).await.expect("delete");
+    eventually(5, "sts and pods gone", || {
+        let pods = pods.clone();
+        let sets = sets.clone();
+        async move { (pod_names(&pods, "par").await.is_empty() && sets.get_opt("par").await.ok()?.is_none()).then_some(()) }
+    })
+    .await;
+    sim.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pod_the_statefulset_does_not_own_is_left_alone_and_plain_pods_are_run_too() {
+    let server = DevServer::builder().start().await.expect("server");
+    let client = server.client().expect("client");
+    let sim = sim::start(client.clone(), SimOptions { ready_delay: Duration::from_millis(20), ..SimOptions::default() }).await.expect("sim");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    // A bare pod squatting on ordinal 0's name, with no owner.
+    let squatter: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "db-0", "labels": {"app": "other"}},
+        "spec": {"containers": [{"name": "c", "image": "x"}]}
+    }))
+    .expect("pod");
+    pods.create(&PostParams::default(), &squatter).await.expect("create pod");
+    // The kubelet runs it like any pod.
+    eventually(5, "bare pod Ready", || {
+        let pods = pods.clone();
+        async move { pods.get("db-0").await.ok().filter(is_ready).map(|_| ()) }
+    })
+    .await;
+    sets.create(&PostParams::default(), &statefulset("db", 2)).await.expect("create sts");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let p = pods.get("db-0").await.expect("db-0");
+    assert!(p.metadata.owner_references.is_none(), "not adopted");
+    assert!(pods.get_opt("db-1").await.expect("get").is_none(), "OrderedReady blocks behind the foreign db-0");
+    sim.shutdown().await;
+    server.shutdown().await;
+}
