@@ -1,0 +1,220 @@
+//! The controller: one shared informer factory (BitcoinNetworks, StatefulSets, Services, Pods,
+//! Secrets) → handlers → one rate-limited queue → N workers → [`Context::reconcile`].
+//!
+//! Invariants (client-go's): workers start only after every cache synced; a key is never handed
+//! to two workers at once (the queue guarantees it); success `forget`s the key's backoff, an
+//! error requeues it rate-limited; `done` always follows `get`, even when a reconcile panics.
+
+use futures::FutureExt;
+use generated::{Clientset, SharedInformerFactory};
+use kube::runtime::events::{Recorder, Reporter};
+use runtime::workqueue::{RateLimitingQueue, default_controller_rate_limiter};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use crate::handlers::{self, Mapper, SECRET_INDEX};
+use crate::metrics::Metrics;
+use crate::reconcile::{Context, Outcome};
+use crate::resources::PodSettings;
+use crate::rpc::RpcClient;
+
+/// The name the controller reports events and metrics under.
+pub const CONTROLLER_NAME: &str = "bitcoin-controller";
+
+/// How the controller runs (from flags, or set by tests).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Concurrent reconciles.
+    pub workers: usize,
+    /// Informer resync period (the periodic mesh check of Ready networks).
+    pub resync: Duration,
+    /// Watch only this namespace (`None`: all).
+    pub namespace: Option<String>,
+    /// Pod settings (image, RPC port).
+    pub settings: PodSettings,
+    /// Per-call bitcoind RPC timeout.
+    pub rpc_timeout: Duration,
+    /// Requeue delay while a network is not Ready.
+    pub not_ready_requeue: Duration,
+    /// How long to wait for the caches before giving up.
+    pub cache_sync_timeout: Duration,
+    /// This instance's name in events (pod name).
+    pub instance: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            resync: Duration::from_secs(30),
+            namespace: None,
+            settings: PodSettings::default(),
+            rpc_timeout: Duration::from_secs(5),
+            not_ready_requeue: Duration::from_secs(5),
+            cache_sync_timeout: Duration::from_secs(120),
+            instance: None,
+        }
+    }
+}
+
+/// A wired controller, ready to [`Controller::run`].
+pub struct Controller {
+    ctx: Context,
+    queue: RateLimitingQueue<String>,
+    factory: SharedInformerFactory,
+    workers: usize,
+    cache_sync_timeout: Duration,
+    ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller").field("workers", &self.workers).finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// Builds the factory, registers handlers and the secret index. Must run inside Tokio.
+    pub fn new(clientset: Clientset, config: Config, metrics: Metrics) -> anyhow::Result<Self> {
+        let mut builder = SharedInformerFactory::builder(&clientset).default_resync(Some(config.resync));
+        if let Some(ns) = &config.namespace {
+            builder = builder.namespace(ns.clone());
+        }
+        let factory = SharedInformerFactory::from_runtime(builder.build());
+        let queue: RateLimitingQueue<String> =
+            RateLimitingQueue::with_metrics("bitcoinnetworks", &metrics.queue, default_controller_rate_limiter());
+
+        let networks = factory.bitcoincontroller().v1().bitcoin_networks();
+        let stateful_sets = factory.apps().v1().stateful_sets();
+        let services = factory.core().v1().services();
+        let pods = factory.core().v1().pods();
+        let secrets = factory.core().v1().secrets();
+
+        networks
+            .informer()
+            .add_indexers([(SECRET_INDEX.to_string(), handlers::secret_index_func())].into())
+            .map_err(|e| anyhow::anyhow!("adding the secret index: {e}"))?;
+        let mapper = Mapper {
+            networks: networks.informer().indexer().clone(),
+            network_lister: networks.lister(),
+            stateful_sets: stateful_sets.lister(),
+        };
+
+        networks.informer().add_event_handler(handlers::network_handler(queue.clone()));
+        stateful_sets.informer().add_event_handler(handlers::mapped_handler(queue.clone(), |s: &_| {
+            handlers::owner_key(kube::Resource::meta(s)).into_iter().collect()
+        }));
+        services.informer().add_event_handler(handlers::mapped_handler(queue.clone(), |s: &_| {
+            handlers::owner_key(kube::Resource::meta(s)).into_iter().collect()
+        }));
+        let m = mapper.clone();
+        pods.informer()
+            .add_event_handler(handlers::mapped_handler(queue.clone(), move |p| m.pod_key(p).into_iter().collect()));
+        let m = mapper;
+        secrets.informer().add_event_handler(handlers::mapped_handler(queue.clone(), move |s| m.secret_keys(s)));
+
+        let reporter = Reporter { controller: CONTROLLER_NAME.into(), instance: config.instance.clone() };
+        let ctx = Context {
+            recorder: Recorder::new(clientset.client().clone(), reporter),
+            networks: networks.lister(),
+            stateful_sets: stateful_sets.lister(),
+            services: services.lister(),
+            pods: pods.lister(),
+            secrets: secrets.lister(),
+            clientset,
+            rpc: RpcClient::new(config.rpc_timeout),
+            settings: config.settings,
+            metrics,
+            not_ready_requeue: config.not_ready_requeue,
+        };
+        Ok(Self {
+            ctx,
+            queue,
+            factory,
+            workers: config.workers.max(1),
+            cache_sync_timeout: config.cache_sync_timeout,
+            ready: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// True once every cache synced and workers run (what `/readyz` reports).
+    pub fn ready_flag(&self) -> Arc<AtomicBool> {
+        self.ready.clone()
+    }
+
+    /// The reconcile context (listers, clientset), e.g. for tests and the embedded printer.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Starts the informers and waits until every cache has synced (or the timeout passes).
+    pub async fn sync_caches(&self) -> anyhow::Result<()> {
+        self.factory.start();
+        let synced = self.factory.wait_for_cache_sync(self.cache_sync_timeout).await;
+        match synced.iter().find(|(_, ok)| !**ok) {
+            Some((kind, _)) => anyhow::bail!("cache of {kind} did not sync within {:?}", self.cache_sync_timeout),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the informers (for callers of [`Controller::sync_caches`] that do not `run`).
+    pub async fn shutdown(&self) {
+        self.queue.shut_down();
+        self.factory.shutdown().await;
+    }
+
+    /// Starts the informers, waits for the caches, runs the workers until `cancel`, then stops
+    /// taking new work, lets in-flight reconciles finish and stops the informers.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let synced = tokio::select! {
+            s = self.sync_caches() => s,
+            _ = cancel.cancelled() => Ok(()),
+        };
+        if synced.is_err() || cancel.is_cancelled() {
+            self.shutdown().await;
+            return synced;
+        }
+        tracing::info!(workers = self.workers, "caches synced; starting workers");
+        self.ready.store(true, Ordering::Release);
+        let mut tasks = Vec::new();
+        for id in 0..self.workers {
+            let (ctx, queue) = (self.ctx.clone(), self.queue.clone());
+            tasks.push(tokio::spawn(worker(id, ctx, queue)));
+        }
+        cancel.cancelled().await;
+        tracing::info!("shutting down: draining in-flight reconciles");
+        self.ready.store(false, Ordering::Release);
+        self.queue.shut_down_with_drain().await;
+        for t in tasks {
+            let _ = t.await;
+        }
+        self.factory.shutdown().await;
+        tracing::info!("controller stopped");
+        Ok(())
+    }
+}
+
+async fn worker(id: usize, ctx: Context, queue: RateLimitingQueue<String>) {
+    while let Some(key) = queue.get().await {
+        let result = AssertUnwindSafe(ctx.reconcile(&key)).catch_unwind().await;
+        match result {
+            Ok(Ok(Outcome::Done)) => queue.forget(&key),
+            Ok(Ok(Outcome::RequeueAfter(after))) => {
+                queue.forget(&key);
+                queue.add_after(key.clone(), after);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(worker = id, key, requeues = queue.num_requeues(&key), error = %e, "reconcile failed; requeueing with backoff");
+                queue.add_rate_limited(key.clone());
+            }
+            Err(_) => {
+                tracing::error!(worker = id, key, "reconcile panicked; requeueing with backoff");
+                queue.add_rate_limited(key.clone());
+            }
+        }
+        queue.done(&key);
+    }
+}

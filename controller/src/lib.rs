@@ -1,0 +1,20 @@
+//! The bitcoin controller: reconciles `BitcoinNetwork`s into running, connected bitcoind
+//! networks, on the generated clientset, listers and informers and the runtime's work queue.
+//!
+//! The binary (`src/main.rs`) wires [`flags`], [`health`], leader election and signals around
+//! [`controller::Controller`]; `--embedded` ([`embedded`]) runs everything against an
+//! in-process devserver with simulated workloads.
+
+pub mod controller;
+pub mod embedded;
+pub mod flags;
+pub mod handlers;
+pub mod health;
+pub mod mesh;
+pub mod metrics;
+pub mod reconcile;
+pub mod resources;
+pub mod rpc;
+pub mod secret;
+pub mod sim;
+pub mod status;

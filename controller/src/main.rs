@@ -1,0 +1,165 @@
+//! `bitcoin-controller`: flags → client config → (leader election) → controller, with health
+//! and metrics endpoints and graceful shutdown on SIGINT/SIGTERM (a second signal exits at once).
+
+use clap::Parser;
+use controller::controller::{Config, Controller};
+use controller::flags::{Flags, LogFormat};
+use controller::metrics::Metrics;
+use controller::resources::PodSettings;
+use controller::{embedded, health};
+use runtime::leader_election::{LeaderElectionConfig, LeaderElector};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(format: LogFormat, embedded: bool) {
+    // Embedded mode keeps the devserver's per-request log quiet so the status table is readable.
+    let default = if embedded { "info,devserver=warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Cancels `cancel` on the first SIGINT/SIGTERM; exits the process on the second.
+fn handle_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                None
+            }
+        };
+        for n in 0..2 {
+            #[cfg(unix)]
+            let got = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let got = std::future::pending::<()>();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = got => {}
+            }
+            if n == 0 {
+                tracing::info!("signal received: shutting down (send it again to exit at once)");
+                cancel.cancel();
+            } else {
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(1);
+            }
+        }
+    });
+}
+
+async fn clientset(flags: &Flags) -> anyhow::Result<generated::Clientset> {
+    if flags.kubeconfig.is_none() && flags.master.is_none() {
+        tracing::info!("neither --kubeconfig nor --master given: using the in-cluster config");
+        return generated::Clientset::in_cluster().map_err(|e| anyhow::anyhow!("in-cluster config: {e}"));
+    }
+    let options = kube::config::KubeConfigOptions { context: flags.context.clone(), ..Default::default() };
+    let from_file = match &flags.kubeconfig {
+        Some(p) => match kube::config::Kubeconfig::read_from(p) {
+            Ok(kc) => kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(anyhow::Error::from),
+            Err(e) => Err(anyhow::anyhow!("reading kubeconfig {}: {e}", p.display())),
+        },
+        None => kube::Config::from_kubeconfig(&options).await.map_err(anyhow::Error::from),
+    };
+    let mut config = match (from_file, &flags.master) {
+        (Ok(c), _) => c,
+        (Err(e), Some(master)) => {
+            tracing::warn!(error = %e, "no usable kubeconfig; using --master alone");
+            kube::Config::new(master.parse().map_err(|e| anyhow::anyhow!("--master {master:?}: {e}"))?)
+        }
+        (Err(e), None) => return Err(e),
+    };
+    if let Some(master) = &flags.master {
+        config.cluster_url = master.parse().map_err(|e| anyhow::anyhow!("--master {master:?}: {e}"))?;
+    }
+    Ok(generated::Clientset::new(kube::Client::try_from(config)?))
+}
+
+fn controller_config(flags: &Flags) -> Config {
+    Config {
+        workers: usize::from(flags.workers),
+        resync: flags.resync,
+        namespace: flags.namespace.clone(),
+        settings: PodSettings {
+            default_image: flags.bitcoind_image.clone(),
+            rpc_port: flags.rpc_port,
+            rpc_allow_ip: flags.rpc_allow_ip.clone(),
+        },
+        rpc_timeout: flags.rpc_timeout,
+        instance: std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).ok(),
+        ..Config::default()
+    }
+}
+
+async fn run(flags: Flags, cancel: CancellationToken) -> anyhow::Result<()> {
+    if flags.embedded {
+        return embedded::run(&flags, controller_config(&flags), cancel).await;
+    }
+    let cs = clientset(&flags).await?;
+    let metrics = Metrics::new();
+    let ctl = Controller::new(cs.clone(), controller_config(&flags), metrics.clone())?;
+    let bound =
+        health::serve(&[flags.metrics_addr, flags.health_addr], ctl.ready_flag(), metrics, cancel.clone()).await?;
+    tracing::info!(addresses = ?bound, "serving /metrics, /healthz and /readyz");
+    if !flags.leader_elect {
+        return ctl.run(cancel).await;
+    }
+    let namespace = flags
+        .leader_elect_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .unwrap_or_else(|| "default".into());
+    let host = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "local".into());
+    let identity = format!("{host}_{}", rand::random::<u32>());
+    let elector = Arc::new(
+        LeaderElector::new(
+            cs.client().clone(),
+            LeaderElectionConfig::new(namespace, flags.leader_elect_lease_name.clone(), identity),
+        )
+        .map_err(|e| anyhow::anyhow!("leader election: {e}"))?,
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let led = elector
+        .run(
+            cancel.clone(),
+            move |token| async move {
+                let _ = tx.send(ctl.run(token).await);
+            },
+            || tracing::info!("stopped leading"),
+        )
+        .await;
+    let result = if led { rx.await.unwrap_or(Ok(())) } else { Ok(()) };
+    if !cancel.is_cancelled() {
+        anyhow::bail!("lost leadership of the lease");
+    }
+    result
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let flags = Flags::parse();
+    init_tracing(flags.log_format, flags.embedded);
+    let cancel = CancellationToken::new();
+    handle_signals(cancel.clone());
+    match run(flags, cancel).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The level-based, idempotent reconcile of one BitcoinNetwork.
+//!
+//! Reads come from the listers (the informer caches); writes go through the clientset and only
+//! happen when the cache differs from the desired state, so a converged network costs no writes.
+//! Order: credentials Secret → headless Service → StatefulSet → pods → peer mesh → status.
+
+use apis::bitcoincontroller::v1::BitcoinNetwork;
+use generated::Clientset;
+use generated::listers::apps::v1::StatefulSetLister;
+use generated::listers::bitcoincontroller::v1::BitcoinNetworkLister;
+use generated::listers::core::v1::{PodLister, SecretLister, ServiceLister};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use kube::Resource;
+use kube::api::{Api, PostParams};
+use kube::core::Selector;
+use kube::runtime::events::{Event, EventType, Recorder};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::mesh::{self, Peer};
+use crate::metrics::{Metrics, RpcErrorLabels};
+use crate::resources::{self, PodSettings};
+use crate::rpc::RpcClient;
+use crate::secret::Credentials;
+use crate::status::{self, Observations};
+
+/// Stable event reasons (what `kubectl describe` shows and alerts match on).
+pub mod reasons {
+    /// An owned object was created.
+    pub const CREATED: &str = "Created";
+    /// Creating an owned object failed.
+    pub const CREATION_ERROR: &str = "CreationError";
+    /// The StatefulSet's replicas were changed to `spec.nodes`.
+    pub const SCALED: &str = "Scaled";
+    /// An owned object had drifted and was corrected.
+    pub const UPDATED: &str = "Updated";
+    /// Updating an owned object failed.
+    pub const UPDATE_ERROR: &str = "UpdateError";
+    /// An object with the name the network needs exists and is not controlled by it.
+    pub const ERR_RESOURCE_EXISTS: &str = "ErrResourceExists";
+    /// `spec.secret` names a Secret that does not exist.
+    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    /// The Secret lacks a credentials key.
+    pub const SECRET_INVALID: &str = "SecretInvalid";
+    /// Peers were added to nodes' added-node lists.
+    pub const PEERS_ADDED: &str = "PeersAdded";
+    /// Gone peers were removed from nodes' added-node lists.
+    pub const PEERS_REMOVED: &str = "PeersRemoved";
+    /// A bitcoind JSON-RPC call failed.
+    pub const RPC_ERROR: &str = "RPCError";
+}
+
+/// Why a reconcile failed; the worker requeues the key with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{verb} {kind} {name}: {source}")]
+    Api {
+        /// The verb.
+        verb: &'static str,
+        /// The kind.
+        kind: &'static str,
+        /// The object name.
+        name: String,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+    /// An object of the needed name exists and is not controlled by the network.
+    #[error("{kind} {name} already exists and is not managed by BitcoinNetwork {network}")]
+    ResourceExists {
+        /// The kind.
+        kind: &'static str,
+        /// The object name.
+        name: String,
+        /// The network.
+        network: String,
+    },
+    /// Some nodes did not answer the mesh check.
+    #[error("peer mesh incomplete: {0}")]
+    Mesh(String),
+    /// The network is waiting on something the user must fix (e.g. a missing Secret).
+    #[error("{0}")]
+    Blocked(String),
+}
+
+/// What the worker does after a successful reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Converged; the next event or resync triggers the next check.
+    Done,
+    /// Not Ready yet: look again after this delay (in addition to events).
+    RequeueAfter(Duration),
+}
+
+/// Everything a reconcile needs: the caches, the clientset, the RPC client and the settings.
+#[derive(Clone)]
+pub struct Context {
+    /// Writes go here.
+    pub clientset: Clientset,
+    /// Cached BitcoinNetworks.
+    pub networks: BitcoinNetworkLister,
+    /// Cached StatefulSets.
+    pub stateful_sets: StatefulSetLister,
+    /// Cached Services.
+    pub services: ServiceLister,
+    /// Cached Pods.
+    pub pods: PodLister,
+    /// Cached Secrets.
+    pub secrets: SecretLister,
+    /// Publishes Kubernetes events.
+    pub recorder: Recorder,
+    /// bitcoind JSON-RPC.
+    pub rpc: RpcClient,
+    /// Flag-derived pod settings.
+    pub settings: PodSettings,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// How soon a network that is not Ready is looked at again.
+    pub not_ready_requeue: Duration,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+fn api_err<'a>(verb: &'static str, kind: &'static str, name: &'a str) -> impl FnOnce(kube::Error) -> Error + 'a {
+    move |source| Error::Api { verb, kind, name: name.to_string(), source }
+}
+
+impl Context {
+    async fn event(&self, net: &BitcoinNetwork, type_: EventType, reason: &str, note: String) {
+        let ev = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+        self.metrics.writes.inc();
+        if let Err(e) = self.recorder.publish(&ev, &net.object_ref(&())).await {
+            tracing::warn!(error = %e, reason, "could not publish event");
+        }
+    }
+
+    /// Reconciles the network with key `namespace/name`.
+    pub async fn reconcile(&self, key: &str) -> Result<Outcome, Error> {
+        let start = Instant::now();
+        let result = self.reconcile_inner(key).await;
+        let label = match &result {
+            Ok(Outcome::Done) => "success",
+            Ok(Outcome::RequeueAfter(_)) => "requeue",
+            Err(_) => "error",
+        };
+        self.metrics.reconciled(label, start.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn reconcile_inner(&self, key: &str) -> Result<Outcome, Error> {
+        let (ns, name) = runtime::cache::split_meta_namespace_key(key);
+        let ns = ns.unwrap_or("default");
+        let Ok(net) = self.networks.bitcoin_networks(ns).get(name) else {
+            tracing::debug!(key, "network is gone; owned objects are garbage-collected");
+            return Ok(Outcome::Done);
+        };
+        if net.metadata.deletion_timestamp.is_some() {
+            return Ok(Outcome::Done);
+        }
+        let mut obs = Observations::default();
+        let creds = self.ensure_secret(&net, ns, &mut obs).await?;
+        self.ensure_service(&net, ns).await?;
+        self.ensure_stateful_set(&net, ns).await?;
+
+        let selector: Selector = resources::labels(name).into_iter().collect();
+        let pods = self.pods.pods(ns).list(&selector);
+        let nodes = status::nodes_from_pods(&net, pods.iter().map(AsRef::as_ref));
+        let peers: Vec<Peer> = nodes
+            .iter()
+            .filter(|n| n.ready)
+            .filter_map(|n| Some(Peer { name: n.node_name.clone(), ip: n.ip.as_deref()?.parse::<IpAddr>().ok()? }))
+            .collect();
+
+        let mut mesh_error = None;
+        match &creds {
+            Some(creds) if !peers.is_empty() => {
+                let report = mesh::sync(&self.rpc, creds, self.settings.rpc_port, &peers).await;
+                obs.mesh_complete = report.complete();
+                self.report_mesh(&net, &report).await;
+                if !report.errors.is_empty() {
+                    let text: Vec<String> = report.errors.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+                    mesh_error = Some(text.join("; "));
+                }
+            }
+            Some(_) => obs.mesh_complete = true,
+            None => {}
+        }
+
+        let new_status = status::compute(&net, nodes, &obs);
+        let ready = status::is_ready(Some(&new_status));
+        if net.status.as_ref() != Some(&new_status) {
+            let mut copy = (*net).clone();
+            copy.status = Some(new_status);
+            self.metrics.writes.inc();
+            self.clientset
+                .bitcoincontroller_v1()
+                .bitcoin_networks(ns)
+                .update_status(&copy, &PostParams::default())
+                .await
+                .map_err(api_err("update status of", "BitcoinNetwork", name))?;
+        }
+        if let Some(e) = mesh_error {
+            return Err(Error::Mesh(e));
+        }
+        if let Some((_, message)) = obs.blocked {
+            return Err(Error::Blocked(message));
+        }
+        Ok(if ready { Outcome::Done } else { Outcome::RequeueAfter(self.not_ready_requeue) })
+    }
+
+    async fn report_mesh(&self, net: &BitcoinNetwork, report: &mesh::MeshReport) {
+        let pairs = |v: &[(String, String)]| v.iter().map(|(n, p)| format!("{n}+{p}")).collect::<Vec<_>>().join(", ");
+        if !report.added.is_empty() {
+            tracing::info!(network = %resources::name_of(net), added = %pairs(&report.added), "peers added");
+            self.event(net, EventType::Normal, reasons::PEERS_ADDED, format!("Added peers: {}", pairs(&report.added)))
+                .await;
+        }
+        if !report.removed.is_empty() {
+            let text = report.removed.iter().map(|(n, p)| format!("{n}-{p}")).collect::<Vec<_>>().join(", ");
+            tracing::info!(network = %resources::name_of(net), removed = %text, "peers removed");
+            self.event(net, EventType::Normal, reasons::PEERS_REMOVED, format!("Removed peers: {text}")).await;
+        }
+        for (node, e) in &report.errors {
+            self.metrics.rpc_errors.get_or_create(&RpcErrorLabels { kind: e.kind().into() }).inc();
+            tracing::warn!(network = %resources::name_of(net), node, error = %e, "RPC failed");
+        }
+        if !report.errors.is_empty() {
+            let text: Vec<String> = report.errors.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+            self.event(net, EventType::Warning, reasons::RPC_ERROR, text.join("; ")).await;
+        }
+    }
+
+    /// The credentials for RPC: from `spec.secret`, or from the `<name>-rpc` Secret the
+    /// controller creates. `None` (with `obs.blocked` set) when they are not available yet.
+    async fn ensure_secret(
+        &self,
+        net: &BitcoinNetwork,
+        ns: &str,
+        obs: &mut Observations,
+    ) -> Result<Option<Credentials>, Error> {
+        let name = resources::secret_name_of(net);
+        let network = resources::name_of(net);
+        let existing = self.secrets.secrets(ns).get(&name).ok();
+        let secret: std::sync::Arc<Secret> = match existing {
+            Some(s) => s,
+            None if resources::generates_secret(net) => {
+                let creds = Credentials::generate();
+                let secret = resources::rpc_secret(net, &creds);
+                self.metrics.writes.inc();
+                match Api::<Secret>::namespaced(self.clientset.client().clone(), ns)
+                    .create(&PostParams::default(), &secret)
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!(network, secret = %name, "created RPC credentials secret");
+                        self.event(
+                            net,
+                            EventType::Normal,
+                            reasons::CREATED,
+                            format!("Created Secret {name} with generated RPC credentials"),
+                        )
+                        .await;
+                        return Ok(Some(creds));
+                    }
+                    Err(e) => {
+                        self.event(
+                            net,
+                            EventType::Warning,
+                            reasons::CREATION_ERROR,
+                            format!("Could not create Secret {name}: {e}"),
+                        )
+                        .await;
+                        return Err(api_err("create", "Secret", &name)(e));
+                    }
+                }
+            }
+            None => {
+                let message = format!("Secret {name} named by spec.secret does not exist");
+                self.event(net, EventType::Warning, reasons::SECRET_NOT_FOUND, message.clone()).await;
+                obs.blocked = Some((reasons::SECRET_NOT_FOUND.into(), message));
+                return Ok(None);
+            }
+        };
+        if resources::generates_secret(net) && !resources::is_controlled_by(&secret.metadata, net) {
+            return Err(self.resource_exists(net, "Secret", &name).await);
+        }
+        match Credentials::from_secret(&secret) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => {
+                let message = e.to_string();
+                self.event(net, EventType::Warning, reasons::SECRET_INVALID, message.clone()).await;
+                obs.blocked = Some((reasons::SECRET_INVALID.into(), message));
+                Ok(None)
+            }
+        }
+    }
+
+    async fn resource_exists(&self, net: &BitcoinNetwork, kind: &'static str, name: &str) -> Error {
+        let network = resources::name_of(net);
+        let err = Error::ResourceExists { kind, name: name.into(), network };
+        tracing::warn!(error = %err, "not touching an object the network does not control");
+        self.event(
+            net,
+            EventType::Warning,
+            reasons::ERR_RESOURCE_EXISTS,
+            format!("Resource {kind} {name:?} already exists and is not managed by BitcoinNetwork"),
+        )
+        .await;
+        err
+    }
+
+    async fn ensure_service(&self, net: &BitcoinNetwork, ns: &str) -> Result<(), Error> {
+        let desired = resources::service(net, &self.settings);
+        let name = resources::service_name(&resources::name_of(net));
+        let api = Api::<Service>::namespaced(self.clientset.client().clone(), ns);
+        match self.services.services(ns).get(&name) {
+            Err(_) => {
+                self.metrics.writes.inc();
+                match api.create(&PostParams::default(), &desired).await {
+                    Ok(_) => {
+                        self.event(
+                            net,
+                            EventType::Normal,
+                            reasons::CREATED,
+                            format!("Created headless Service {name}"),
+                        )
+                        .await;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        self.event(
+                            net,
+                            EventType::Warning,
+                            reasons::CREATION_ERROR,
+                            format!("Could not create Service {name}: {e}"),
+                        )
+                        .await;
+                        Err(api_err("create", "Service", &name)(e))
+                    }
+                }
+            }
+            Ok(existing) if !resources::is_controlled_by(&existing.metadata, net) => {
+                Err(self.resource_exists(net, "Service", &name).await)
+            }
+            Ok(existing) if resources::service_drift(&existing, &desired) => {
+                let fixed = resources::corrected_service(&existing, &desired);
+                self.metrics.writes.inc();
+                api.replace(&name, &PostParams::default(), &fixed)
+                    .await
+                    .map_err(api_err("update", "Service", &name))?;
+                self.event(net, EventType::Normal, reasons::UPDATED, format!("Corrected Service {name}")).await;
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn ensure_stateful_set(&self, net: &BitcoinNetwork, ns: &str) -> Result<(), Error> {
+        let desired = resources::stateful_set(net, &self.settings);
+        let name = resources::stateful_set_name(&resources::name_of(net));
+        let api = Api::<StatefulSet>::namespaced(self.clientset.client().clone(), ns);
+        let existing = match self.stateful_sets.stateful_sets(ns).get(&name) {
+            Err(_) => {
+                self.metrics.writes.inc();
+                return match api.create(&PostParams::default(), &desired).await {
+                    Ok(_) => {
+                        self.event(
+                            net,
+                            EventType::Normal,
+                            reasons::CREATED,
+                            format!("Created StatefulSet {name} with {} nodes", net.spec.nodes.max(0)),
+                        )
+                        .await;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        self.event(
+                            net,
+                            EventType::Warning,
+                            reasons::CREATION_ERROR,
+                            format!("Could not create StatefulSet {name}: {e}"),
+                        )
+                        .await;
+                        Err(api_err("create", "StatefulSet", &name)(e))
+                    }
+                };
+            }
+            Ok(existing) => existing,
+        };
+        if !resources::is_controlled_by(&existing.metadata, net) {
+            return Err(self.resource_exists(net, "StatefulSet", &name).await);
+        }
+        let drift = resources::stateful_set_drift(&existing, &desired);
+        if drift.is_empty() {
+            return Ok(());
+        }
+        let fixed = resources::corrected_stateful_set(&existing, &desired);
+        self.metrics.writes.inc();
+        if let Err(e) = api.replace(&name, &PostParams::default(), &fixed).await {
+            self.event(
+                net,
+                EventType::Warning,
+                reasons::UPDATE_ERROR,
+                format!("Could not update StatefulSet {name}: {e}"),
+            )
+            .await;
+            return Err(api_err("update", "StatefulSet", &name)(e));
+        }
+        if let Some((from, to)) = drift.replicas {
+            tracing::info!(statefulset = %name, from, to, "scaled");
+            self.event(
+                net,
+                EventType::Normal,
+                reasons::SCALED,
+                format!("Adjusted replicas of {name} from {from} to {to}"),
+            )
+            .await;
+        }
+        if !drift.container.is_empty() {
+            let fields = drift.container.join(", ");
+            tracing::info!(statefulset = %name, fields = %fields, "corrected drift");
+            self.event(net, EventType::Normal, reasons::UPDATED, format!("Corrected {fields} of StatefulSet {name}"))
+                .await;
+        }
+        Ok(())
+    }
+}

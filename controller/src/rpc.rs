@@ -1,0 +1,394 @@
+//! A small bitcoind JSON-RPC 1.0 client (HTTP POST + Basic auth).
+//!
+//! It fixes the Go reference's client: every call has a timeout, the reply body is always
+//! consumed (and bounded), and the HTTP status is checked before the body is decoded, so a
+//! wrong password is reported as [`RpcError::Unauthorized`] instead of a JSON decode error.
+
+use crate::secret::Credentials;
+use base64::Engine;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// bitcoind's `RPC_CLIENT_NODE_ALREADY_ADDED`: `addnode add` for a peer already in the list.
+pub const ERR_NODE_ALREADY_ADDED: i64 = -23;
+/// bitcoind's `RPC_CLIENT_NODE_NOT_ADDED`: `addnode remove` for a peer not in the list.
+pub const ERR_NODE_NOT_ADDED: i64 = -24;
+
+/// Largest reply accepted, so a misbehaving endpoint cannot exhaust memory.
+const MAX_REPLY_BYTES: usize = 4 << 20;
+
+/// Why an RPC call failed; each variant is a message an operator can act on.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum RpcError {
+    /// No reply within the client's timeout.
+    #[error("no reply from {addr} within {timeout:?}")]
+    Timeout {
+        /// The node called.
+        addr: SocketAddr,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// The connection failed (refused, reset, ...).
+    #[error("cannot reach {addr}: {message}")]
+    Transport {
+        /// The node called.
+        addr: SocketAddr,
+        /// What the HTTP stack said.
+        message: String,
+    },
+    /// HTTP 401/403: the credentials from the Secret do not match the node's.
+    #[error("{addr} rejected the RPC credentials (HTTP {status}); check the network's Secret")]
+    Unauthorized {
+        /// The node called.
+        addr: SocketAddr,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// A non-success HTTP status without a JSON-RPC error in the body.
+    #[error("{addr} answered HTTP {status}: {body}")]
+    Http {
+        /// The node called.
+        addr: SocketAddr,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// The reply was not a JSON-RPC reply of the expected shape.
+    #[error("bad reply from {addr}: {message}")]
+    Decode {
+        /// The node called.
+        addr: SocketAddr,
+        /// What was wrong.
+        message: String,
+    },
+    /// bitcoind answered with a JSON-RPC error.
+    #[error("RPC error {code} from {addr}: {message}")]
+    Rpc {
+        /// The node called.
+        addr: SocketAddr,
+        /// bitcoind's error code (e.g. [`ERR_NODE_ALREADY_ADDED`]).
+        code: i64,
+        /// bitcoind's message.
+        message: String,
+    },
+}
+
+impl RpcError {
+    /// The JSON-RPC error code, when bitcoind sent one.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            RpcError::Rpc { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// A short label for metrics (`timeout`, `transport`, `unauthorized`, `http`, `decode`, `rpc`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RpcError::Timeout { .. } => "timeout",
+            RpcError::Transport { .. } => "transport",
+            RpcError::Unauthorized { .. } => "unauthorized",
+            RpcError::Http { .. } => "http",
+            RpcError::Decode { .. } => "decode",
+            RpcError::Rpc { .. } => "rpc",
+        }
+    }
+}
+
+/// One entry of `getaddednodeinfo`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AddedNode {
+    /// The address given to `addnode`.
+    pub addednode: String,
+    /// Whether a connection to it is open.
+    #[serde(default)]
+    pub connected: bool,
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    #[serde(default)]
+    result: Value,
+    #[serde(default)]
+    error: Option<RpcErrorBody>,
+}
+
+#[derive(Deserialize)]
+struct RpcErrorBody {
+    code: i64,
+    #[serde(default)]
+    message: String,
+}
+
+/// A pooled HTTP client for bitcoind JSON-RPC; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct RpcClient {
+    http: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl RpcClient {
+    /// A client whose calls (connect + request + reply) give up after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeout));
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        Self { http, timeout }
+    }
+
+    /// Calls `method` with `params` on the node at `addr` and returns the `result`.
+    pub async fn call(
+        &self,
+        addr: SocketAddr,
+        creds: &Credentials,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Value, RpcError> {
+        match tokio::time::timeout(self.timeout, self.call_inner(addr, creds, method, params)).await {
+            Ok(r) => r,
+            Err(_) => Err(RpcError::Timeout { addr, timeout: self.timeout }),
+        }
+    }
+
+    async fn call_inner(
+        &self,
+        addr: SocketAddr,
+        creds: &Credentials,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Value, RpcError> {
+        let body = json!({"jsonrpc": "1.0", "id": "bitcoin-controller", "method": method, "params": params});
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", creds.user, creds.password()));
+        let request = http::Request::post(format!("http://{addr}/"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::AUTHORIZATION, format!("Basic {auth}"))
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| RpcError::Transport { addr, message: e.to_string() })?;
+        let response =
+            self.http.request(request).await.map_err(|e| RpcError::Transport { addr, message: error_chain(&e) })?;
+        let status = response.status();
+        // Always read (and so release) the body, bounded.
+        let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
+            .collect()
+            .await
+            .map_err(|e| RpcError::Transport { addr, message: format!("reading the reply: {e}") })?
+            .to_bytes();
+        if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
+            return Err(RpcError::Unauthorized { addr, status: status.as_u16() });
+        }
+        // bitcoind sends JSON-RPC errors with HTTP 404/500 and a JSON body: prefer that.
+        let parsed = serde_json::from_slice::<Reply>(&bytes);
+        if let Ok(Reply { error: Some(e), .. }) = parsed {
+            return Err(RpcError::Rpc { addr, code: e.code, message: e.message });
+        }
+        if !status.is_success() {
+            return Err(RpcError::Http {
+                addr,
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            });
+        }
+        parsed.map(|r| r.result).map_err(|e| RpcError::Decode { addr, message: e.to_string() })
+    }
+
+    /// `getaddednodeinfo`: the peers this node was told to connect to.
+    pub async fn get_added_nodes(&self, addr: SocketAddr, creds: &Credentials) -> Result<Vec<AddedNode>, RpcError> {
+        let v = self.call(addr, creds, "getaddednodeinfo", vec![]).await?;
+        serde_json::from_value(v).map_err(|e| RpcError::Decode { addr, message: format!("getaddednodeinfo: {e}") })
+    }
+
+    /// `addnode <peer> add`; a peer that is already added is not an error.
+    pub async fn add_node(&self, addr: SocketAddr, creds: &Credentials, peer: &str) -> Result<(), RpcError> {
+        match self.call(addr, creds, "addnode", vec![json!(peer), json!("add")]).await {
+            Err(e) if e.code() == Some(ERR_NODE_ALREADY_ADDED) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// `addnode <peer> remove`; a peer that was not added is not an error.
+    pub async fn remove_node(&self, addr: SocketAddr, creds: &Credentials, peer: &str) -> Result<(), RpcError> {
+        match self.call(addr, creds, "addnode", vec![json!(peer), json!("remove")]).await {
+            Err(e) if e.code() == Some(ERR_NODE_NOT_ADDED) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A tiny HTTP server answering each request with `reply(request_text)` -> (status, body).
+    async fn server(
+        reply: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+    ) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let reply = Arc::new(reply);
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let reply = reply.clone();
+                let seen = seen2.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let n = match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        buf.extend_from_slice(&chunk[..n]);
+                        let text = String::from_utf8_lossy(&buf).to_string();
+                        if let Some(head_end) = text.find("\r\n\r\n") {
+                            let len = text[..head_end]
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                                })
+                                .and_then(|v| v.parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if buf.len() >= head_end + 4 + len {
+                                seen.lock().unwrap().push(text.clone());
+                                let (status, body) = reply(&text);
+                                if status == 0 {
+                                    return; // hang up without answering
+                                }
+                                let resp = format!(
+                                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                                    body.len()
+                                );
+                                let _ = sock.write_all(resp.as_bytes()).await;
+                                buf.clear();
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    fn creds() -> Credentials {
+        Credentials::new("alice", "s3cret")
+    }
+
+    #[tokio::test]
+    async fn sends_basic_auth_and_json_rpc_body() {
+        let (addr, seen) =
+            server(|_| (200, r#"{"result":[{"addednode":"10.0.0.2","connected":true}],"error":null,"id":"x"}"#.into()))
+                .await;
+        let c = RpcClient::new(Duration::from_secs(2));
+        let nodes = c.get_added_nodes(addr, &creds()).await.unwrap();
+        assert_eq!(nodes, vec![AddedNode { addednode: "10.0.0.2".into(), connected: true }]);
+        let req = seen.lock().unwrap()[0].clone();
+        assert!(req.starts_with("POST / HTTP/1.1"), "{req}");
+        // base64("alice:s3cret")
+        assert!(req.contains("authorization: Basic YWxpY2U6czNjcmV0"), "{req}");
+        assert!(req.contains(r#""method":"getaddednodeinfo""#), "{req}");
+    }
+
+    #[tokio::test]
+    async fn tolerates_already_added_and_not_added() {
+        let (addr, _) = server(|req| {
+            if req.contains(r#""add""#) {
+                (500, r#"{"result":null,"error":{"code":-23,"message":"Error: Node already added"},"id":"x"}"#.into())
+            } else {
+                (
+                    500,
+                    r#"{"result":null,"error":{"code":-24,"message":"Error: Node has not been added."},"id":"x"}"#
+                        .into(),
+                )
+            }
+        })
+        .await;
+        let c = RpcClient::new(Duration::from_secs(2));
+        c.add_node(addr, &creds(), "10.0.0.3").await.unwrap();
+        c.remove_node(addr, &creds(), "10.0.0.3").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn other_rpc_errors_carry_code_and_message() {
+        let (addr, _) = server(|_| {
+            (404, r#"{"result":null,"error":{"code":-32601,"message":"Method not found"},"id":"x"}"#.into())
+        })
+        .await;
+        let c = RpcClient::new(Duration::from_secs(2));
+        let err = c.add_node(addr, &creds(), "10.0.0.3").await.unwrap_err();
+        assert_eq!(err.code(), Some(-32601));
+        assert!(err.to_string().contains("Method not found"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unauthorized_is_a_clear_error_not_a_decode_error() {
+        let (addr, _) = server(|_| (401, String::new())).await;
+        let c = RpcClient::new(Duration::from_secs(2));
+        let err = c.get_added_nodes(addr, &creds()).await.unwrap_err();
+        assert!(matches!(err, RpcError::Unauthorized { status: 401, .. }), "{err:?}");
+        assert!(err.to_string().contains("credentials"));
+        assert!(!err.to_string().contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn http_errors_and_garbage_are_errors() {
+        let (addr, _) = server(|_| (503, "busy".into())).await;
+        let c = RpcClient::new(Duration::from_secs(2));
+        let err = c.get_added_nodes(addr, &creds()).await.unwrap_err();
+        assert!(matches!(err, RpcError::Http { status: 503, ref body, .. } if body == "busy"), "{err:?}");
+
+        let (addr, _) = server(|_| (200, "not json".into())).await;
+        let err = c.get_added_nodes(addr, &creds()).await.unwrap_err();
+        assert!(matches!(err, RpcError::Decode { .. }), "{err:?}");
+
+        let (addr, _) = server(|_| (200, r#"{"result":{"not":"a list"},"error":null}"#.into())).await;
+        let err = c.get_added_nodes(addr, &creds()).await.unwrap_err();
+        assert!(matches!(err, RpcError::Decode { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn times_out_and_reports_unreachable_nodes() {
+        // Accepts but never answers.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _keep = tokio::spawn(async move {
+            let mut socks = vec![];
+            while let Ok((s, _)) = listener.accept().await {
+                socks.push(s);
+            }
+        });
+        let c = RpcClient::new(Duration::from_millis(200));
+        let start = std::time::Instant::now();
+        let err = c.get_added_nodes(addr, &creds()).await.unwrap_err();
+        assert!(matches!(err, RpcError::Timeout { .. }), "{err:?}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+
+        // Nothing listens here any more.
+        let free = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let err = c.get_added_nodes(free, &creds()).await.unwrap_err();
+        assert!(matches!(err, RpcError::Transport { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,288 @@
+//! Reconcile tests on the fake clientset, in sample-controller's style: seed objects, sync the
+//! caches, run one reconcile, and assert the recorded writes.
+
+use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec};
+use controller::controller::{Config, Controller};
+use controller::metrics::Metrics;
+use controller::reconcile::{Error, Outcome};
+use controller::resources::{self, PodSettings};
+use generated::clientset::fake::{self, Action, Reaction};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use std::time::Duration;
+
+fn network(name: &str, nodes: i32) -> BitcoinNetwork {
+    BitcoinNetwork {
+        metadata: ObjectMeta { name: Some(name.into()), namespace: Some("default".into()), ..Default::default() },
+        spec: BitcoinNetworkSpec { nodes, ..Default::default() },
+        status: None,
+    }
+}
+
+struct Fixture {
+    cs: fake::Clientset,
+    ctl: Controller,
+}
+
+impl Fixture {
+    async fn new(objects: Vec<serde_json::Value>) -> Self {
+        let cs = fake::Clientset::new(objects).await.expect("fake clientset");
+        let config = Config {
+            settings: PodSettings { default_image: "bitcoind:test".into(), ..PodSettings::default() },
+            rpc_timeout: Duration::from_millis(300),
+            cache_sync_timeout: Duration::from_secs(10),
+            ..Config::default()
+        };
+        let ctl = Controller::new((*cs).clone(), config, Metrics::new()).expect("controller");
+        ctl.sync_caches().await.expect("caches sync");
+        cs.clear_actions();
+        Self { cs, ctl }
+    }
+
+    async fn reconcile(&self, key: &str) -> Result<Outcome, Error> {
+        self.ctl.context().reconcile(key).await
+    }
+
+    /// Writes other than events (events are checked separately).
+    fn object_writes(&self) -> Vec<Action> {
+        self.cs.writes().into_iter().filter(|a| a.resource != "events").collect()
+    }
+
+    fn event_reasons(&self) -> Vec<String> {
+        self.cs
+            .writes()
+            .into_iter()
+            .filter(|a| a.resource == "events")
+            .filter_map(|a| a.object.and_then(|o| o["reason"].as_str().map(str::to_string)))
+            .collect()
+    }
+
+    /// Waits until the caches satisfy `ready` (the informers trail the writes).
+    async fn wait_for(&self, what: &str, ready: impl Fn(&controller::reconcile::Context) -> bool) {
+        for _ in 0..200 {
+            if ready(self.ctl.context()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    async fn wait_converged_cache(&self, name: &str, replicas: i32) {
+        let (svc, sts) = (resources::service_name(name), resources::stateful_set_name(name));
+        self.wait_for("owned objects and status in the caches", |c| {
+            c.services.services("default").get(&svc).is_ok()
+                && c.stateful_sets.stateful_sets("default").get(&sts).is_ok_and(|s| s.spec.replicas == Some(replicas))
+                && c.networks
+                    .bitcoin_networks("default")
+                    .get(name)
+                    .is_ok_and(|n| n.status.as_ref().and_then(|s| s.observed_generation) == n.metadata.generation)
+        })
+        .await;
+    }
+
+    async fn shutdown(self) {
+        self.ctl.shutdown().await;
+    }
+}
+
+fn verbs(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| match &a.subresource {
+            Some(sub) => format!("{} {}/{sub}", a.verb, a.resource),
+            None => format!("{} {}", a.verb, a.resource),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn creates_secret_service_and_statefulset_then_status() {
+    let f = Fixture::new(vec![fake::object(&network("net", 4))]).await;
+    let outcome = f.reconcile("default/net").await.expect("reconcile");
+    assert_eq!(outcome, Outcome::RequeueAfter(Duration::from_secs(5)), "not Ready yet: periodic requeue");
+    let writes = f.object_writes();
+    assert_eq!(
+        verbs(&writes),
+        ["create secrets", "create services", "create statefulsets", "update bitcoinnetworks/status"]
+    );
+    let sts: StatefulSet = serde_json::from_value(writes[2].object.clone().unwrap()).unwrap();
+    assert_eq!(sts.metadata.name.as_deref(), Some("net-sts"));
+    assert_eq!(sts.spec.replicas, Some(4));
+    assert_eq!(sts.spec.service_name.as_deref(), Some("net-svc"));
+    let c = &sts.spec.template.spec.as_ref().unwrap().containers[0];
+    assert_eq!(c.image.as_deref(), Some("bitcoind:test"));
+    let svc: Service = serde_json::from_value(writes[1].object.clone().unwrap()).unwrap();
+    assert_eq!(svc.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("None"));
+    let net = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default").get("net").await.unwrap();
+    let owner = &sts.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(Some(&owner.uid), net.metadata.uid.as_ref());
+    let status = net.status.expect("status written");
+    assert_eq!(status.observed_generation, net.metadata.generation);
+    assert_eq!(status.conditions.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(), ["Ready", "Progressing"]);
+    assert_eq!(status.conditions[0].status, "False");
+    let reasons = f.event_reasons();
+    assert_eq!(reasons.iter().filter(|r| *r == "Created").count(), 3, "{reasons:?}");
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn secret_is_created_when_absent_and_never_shown() {
+    let f = Fixture::new(vec![fake::object(&network("net", 1))]).await;
+    f.reconcile("default/net").await.expect("reconcile");
+    let secret = Api::<Secret>::namespaced(f.cs.client().clone(), "default").get("net-rpc").await.expect("secret");
+    let creds = controller::secret::Credentials::from_secret(&secret).expect("credentials");
+    assert!(creds.password().len() >= 32);
+    assert_eq!(secret.metadata.owner_references.as_ref().unwrap()[0].kind, "BitcoinNetwork");
+    // The password is in no event and not in the status.
+    for a in f.cs.writes().iter().filter(|a| a.resource == "events" || a.subresource.is_some()) {
+        let text = a.object.as_ref().map(|o| o.to_string()).unwrap_or_default();
+        assert!(!text.contains(creds.password()), "{text}");
+    }
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn user_secret_is_used_and_a_missing_one_is_reported() {
+    let mut net = network("net", 1);
+    net.spec.secret = Some("mine".into());
+    let f = Fixture::new(vec![fake::object(&net)]).await;
+    let err = f.reconcile("default/net").await.unwrap_err();
+    assert!(matches!(err, Error::Blocked(ref m) if m.contains("mine")), "{err}");
+    assert!(f.event_reasons().contains(&"SecretNotFound".to_string()));
+    assert!(!verbs(&f.object_writes()).contains(&"create secrets".to_string()), "never creates a user's secret");
+    let stored = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default").get("net").await.unwrap();
+    assert_eq!(stored.status.unwrap().conditions[0].reason, "SecretNotFound");
+
+    // The secret appears: the network proceeds without a secret of its own.
+    let secret = Secret {
+        metadata: ObjectMeta { name: Some("mine".into()), ..Default::default() },
+        string_data: Some([("BC_RPC_USER".into(), "u".into()), ("BC_RPC_PASSWORD".into(), "p".into())].into()),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(f.cs.client().clone(), "default").create(&PostParams::default(), &secret).await.unwrap();
+    f.wait_for("secret in cache", |c| c.secrets.secrets("default").get("mine").is_ok()).await;
+    f.wait_for("status in cache", |c| {
+        c.networks.bitcoin_networks("default").get("net").is_ok_and(|n| n.status.is_some())
+    })
+    .await;
+    f.cs.clear_actions();
+    f.reconcile("default/net").await.expect("reconcile");
+    let stored = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default").get("net").await.unwrap();
+    assert_ne!(stored.status.unwrap().conditions[0].reason, "SecretNotFound");
+    assert!(!verbs(&f.object_writes()).contains(&"create secrets".to_string()));
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn steady_state_makes_no_writes() {
+    let f = Fixture::new(vec![fake::object(&network("net", 3))]).await;
+    f.reconcile("default/net").await.expect("first reconcile");
+    f.wait_converged_cache("net", 3).await;
+    f.wait_for("secret in cache", |c| c.secrets.secrets("default").get("net-rpc").is_ok()).await;
+    f.cs.clear_actions();
+    for _ in 0..3 {
+        f.reconcile("default/net").await.expect("reconcile");
+    }
+    assert!(f.cs.writes().is_empty(), "steady state wrote: {:?}", verbs(&f.cs.writes()));
+    f.shutdown().await;
+}
+
+async fn set_nodes(f: &Fixture, nodes: i32) {
+    let api = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default");
+    api.patch("net", &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"nodes": nodes}})))
+        .await
+        .unwrap();
+    f.wait_for("spec in cache", |c| {
+        c.networks.bitcoin_networks("default").get("net").is_ok_and(|n| n.spec.nodes == nodes)
+    })
+    .await;
+}
+
+fn sts_update_replicas(f: &Fixture) -> Vec<i64> {
+    f.object_writes()
+        .iter()
+        .filter(|a| a.verb == "update" && a.resource == "statefulsets")
+        .filter_map(|a| a.object.as_ref()?["spec"]["replicas"].as_i64())
+        .collect()
+}
+
+#[tokio::test]
+async fn scales_up_and_down() {
+    let f = Fixture::new(vec![fake::object(&network("net", 3))]).await;
+    f.reconcile("default/net").await.expect("reconcile");
+    f.wait_converged_cache("net", 3).await;
+    for nodes in [5, 2] {
+        set_nodes(&f, nodes).await;
+        f.cs.clear_actions();
+        f.reconcile("default/net").await.expect("reconcile");
+        assert_eq!(sts_update_replicas(&f), [i64::from(nodes)]);
+        assert!(f.event_reasons().contains(&"Scaled".to_string()), "{:?}", f.event_reasons());
+        f.wait_converged_cache("net", nodes).await;
+    }
+    let stored = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default").get("net").await.unwrap();
+    assert_eq!(stored.status.unwrap().observed_generation, stored.metadata.generation);
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn replica_and_image_drift_is_reverted() {
+    let f = Fixture::new(vec![fake::object(&network("net", 3))]).await;
+    f.reconcile("default/net").await.expect("reconcile");
+    f.wait_converged_cache("net", 3).await;
+    let sts_api = Api::<StatefulSet>::namespaced(f.cs.client().clone(), "default");
+    let mut sts = sts_api.get("net-sts").await.unwrap();
+    sts.spec.replicas = Some(100);
+    sts.spec.template.spec.as_mut().unwrap().containers[0].image = Some("someone-elses:image".into());
+    sts_api.replace("net-sts", &PostParams::default(), &sts).await.unwrap();
+    f.wait_for("drift in cache", |c| {
+        c.stateful_sets.stateful_sets("default").get("net-sts").is_ok_and(|s| s.spec.replicas == Some(100))
+    })
+    .await;
+    f.cs.clear_actions();
+    f.reconcile("default/net").await.expect("reconcile");
+    assert_eq!(sts_update_replicas(&f), [3]);
+    let fixed = sts_api.get("net-sts").await.unwrap();
+    assert_eq!(fixed.spec.template.spec.unwrap().containers[0].image.as_deref(), Some("bitcoind:test"));
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn object_not_controlled_by_the_network_is_left_alone() {
+    let foreign = StatefulSet {
+        metadata: ObjectMeta { name: Some("net-sts".into()), namespace: Some("default".into()), ..Default::default() },
+        spec: resources::stateful_set(&network("other", 7), &PodSettings::default()).spec,
+        status: None,
+    };
+    let f = Fixture::new(vec![fake::object(&network("net", 3)), fake::object(&foreign)]).await;
+    let err = f.reconcile("default/net").await.unwrap_err();
+    assert!(matches!(err, Error::ResourceExists { kind: "StatefulSet", .. }), "{err}");
+    assert!(f.event_reasons().contains(&"ErrResourceExists".to_string()), "{:?}", f.event_reasons());
+    assert!(
+        f.object_writes().iter().all(|a| a.resource != "statefulsets"),
+        "no write to a foreign object: {:?}",
+        verbs(&f.object_writes())
+    );
+    let still = Api::<StatefulSet>::namespaced(f.cs.client().clone(), "default").get("net-sts").await.unwrap();
+    assert_eq!(still.spec.replicas, Some(7));
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn status_conflict_is_an_error_to_retry() {
+    let f = Fixture::new(vec![fake::object(&network("net", 1))]).await;
+    f.cs.prepend_reactor("update", "bitcoinnetworks/status", |_| Some(Reaction::conflict("injected")));
+    let err = f.reconcile("default/net").await.unwrap_err();
+    assert!(matches!(err, Error::Api { source: kube::Error::Api(ref s), .. } if s.code == 409), "{err}");
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleted_network_is_a_no_op() {
+    let f = Fixture::new(vec![]).await;
+    assert_eq!(f.reconcile("default/gone").await.expect("reconcile"), Outcome::Done);
+    assert!(f.cs.writes().is_empty());
+    f.shutdown().await;
+}
