@@ -39,7 +39,9 @@ impl Env {
     async fn start(gc: bool) -> Env {
         let server = DevServer::builder().start().await.expect("server");
         let client = server.client().expect("client");
-        let sim = sim::start(client.clone(), SimOptions { garbage_collection: gc, ..SimOptions::default() }).await.expect("sim");
+        let sim = sim::start(client.clone(), SimOptions { garbage_collection: gc, ..SimOptions::default() })
+            .await
+            .expect("sim");
         Env { server, sim, client }
     }
 
@@ -112,7 +114,9 @@ async fn background_deletion_cascades_to_every_kind_and_keeps_objects_with_a_liv
     env.api("ConfigMap").delete("owner", &DeleteParams::background()).await.expect("delete owner");
     eventually(5, "dependents collected", || async {
         let mut left = Vec::new();
-        for (kind, name) in [("Secret", "dep-secret"), ("ConfigMap", "dep-cm"), ("Service", "dep-svc"), ("Pod", "dep-pod")] {
+        for (kind, name) in
+            [("Secret", "dep-secret"), ("ConfigMap", "dep-cm"), ("Service", "dep-svc"), ("Pod", "dep-pod")]
+        {
             if env.exists(kind, name).await {
                 left.push(name);
             }
@@ -203,7 +207,10 @@ async fn a_custom_resource_installed_later_cascades_to_its_statefulset_and_pods(
     );
     crds.create(&PostParams::default(), &serde_json::from_value(crd).expect("crd")).await.expect("crd");
     let widget = eventually(5, "CRD served", || async {
-        let w: DynamicObject = serde_json::from_value(json!({"apiVersion": "sim.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})).ok()?;
+        let w: DynamicObject = serde_json::from_value(
+            json!({"apiVersion": "sim.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}),
+        )
+        .ok()?;
         env.api("Widget").create(&PostParams::default(), &w).await.ok()?.metadata.uid
     })
     .await;
@@ -221,7 +228,8 @@ async fn a_custom_resource_installed_later_cascades_to_its_statefulset_and_pods(
     env.api("Widget").delete("w", &DeleteParams::foreground()).await.expect("delete widget");
     eventually(8, "widget, statefulset and pods gone", || async {
         let pods = env.api("Pod").list(&Default::default()).await.ok()?;
-        (pods.items.is_empty() && !env.exists("StatefulSet", "w-sts").await && !env.exists("Widget", "w").await).then_some(())
+        (pods.items.is_empty() && !env.exists("StatefulSet", "w-sts").await && !env.exists("Widget", "w").await)
+            .then_some(())
     })
     .await;
     env.stop().await;

@@ -48,7 +48,10 @@ fn statefulset(name: &str, replicas: i32) -> StatefulSet {
 }
 
 fn is_ready(p: &Pod) -> bool {
-    p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 async fn pod_names(pods: &Api<Pod>, app: &str) -> Vec<String> {
@@ -110,7 +113,10 @@ async fn three_replicas_come_up_in_order_ready_with_distinct_loopback_ips_then_s
         assert!(ips.insert(ip), "duplicate IP {ip}");
         // What the real controller puts on a pod.
         let owner = &p.metadata.owner_references.as_ref().expect("owner")[0];
-        assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller, owner.block_owner_deletion), ("StatefulSet", uid.as_str(), Some(true), Some(true)));
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str(), owner.controller, owner.block_owner_deletion),
+            ("StatefulSet", uid.as_str(), Some(true), Some(true))
+        );
         let labels = p.metadata.labels.as_ref().expect("labels");
         assert_eq!(labels.get("tier").map(String::as_str), Some("test"));
         assert_eq!(labels.get("statefulset.kubernetes.io/pod-name"), Some(&name));
@@ -148,7 +154,10 @@ async fn three_replicas_come_up_in_order_ready_with_distinct_loopback_ips_then_s
         }
     })
     .await;
-    assert_eq!((status.replicas, status.current_replicas, status.available_replicas, status.observed_generation), (3, Some(3), Some(3), Some(1)));
+    assert_eq!(
+        (status.replicas, status.current_replicas, status.available_replicas, status.observed_generation),
+        (3, Some(3), Some(3), Some(1))
+    );
 
     // A deleted pod that is still wanted comes back (new uid).
     let old_uid = pods.get("web-1").await.expect("web-1").metadata.uid;
@@ -212,12 +221,18 @@ async fn parallel_policy_creates_all_pods_at_once_and_foreground_delete_waits_fo
         let pods = pods.clone();
         async move {
             let list = pods.list(&ListParams::default().labels("app=par")).await.ok()?;
-            let running = list.items.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).count();
+            let running = list
+                .items
+                .iter()
+                .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+                .count();
             (running == 3).then_some(())
         }
     })
     .await;
-    assert!(pods.list(&ListParams::default().labels("app=par")).await.expect("list").items.iter().all(|p| !is_ready(p)));
+    assert!(
+        pods.list(&ListParams::default().labels("app=par")).await.expect("list").items.iter().all(|p| !is_ready(p))
+    );
 
     // Foreground deletion: the StatefulSet stays (with a deletionTimestamp) until its pods are gone.
     sets.delete("par", &DeleteParams::foreground()).await.expect("delete");
@@ -235,7 +250,10 @@ async fn parallel_policy_creates_all_pods_at_once_and_foreground_delete_waits_fo
 async fn a_pod_the_statefulset_does_not_own_is_left_alone_and_plain_pods_are_run_too() {
     let server = DevServer::builder().start().await.expect("server");
     let client = server.client().expect("client");
-    let sim = sim::start(client.clone(), SimOptions { ready_delay: Duration::from_millis(20), ..SimOptions::default() }).await.expect("sim");
+    let sim =
+        sim::start(client.clone(), SimOptions { ready_delay: Duration::from_millis(20), ..SimOptions::default() })
+            .await
+            .expect("sim");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
     // A bare pod squatting on ordinal 0's name, with no owner.

@@ -157,9 +157,10 @@ pub async fn start(client: kube::Client, options: SimOptions) -> anyhow::Result<
         ipam: ipam::Ipam::default(),
         network: Arc::new(bitcoind::Network::default()),
     });
-    let mut tasks = Vec::new();
-    tasks.push(spawn_reflector(Api::<Pod>::all(client.clone()), pod_writer, Arc::downgrade(&shared)));
-    tasks.push(spawn_reflector(Api::<StatefulSet>::all(client.clone()), sts_writer, Arc::downgrade(&shared)));
+    let tasks = vec![
+        spawn_reflector(Api::<Pod>::all(client.clone()), pod_writer, Arc::downgrade(&shared)),
+        spawn_reflector(Api::<StatefulSet>::all(client.clone()), sts_writer, Arc::downgrade(&shared)),
+    ];
     let mut handle = SimHandle { shared: shared.clone(), tasks };
     let synced = async {
         shared.pods.wait_until_ready().await?;

@@ -113,10 +113,10 @@ async fn sync(shared: &Shared, sts: &StatefulSet) {
         for (_, pod) in condemned.iter().filter(|(_, p)| !is_terminating(p)) {
             delete_pod(&api, ns, name, pod).await;
         }
-    } else if let Some((_, pod)) = condemned.first() {
-        if !is_terminating(pod) {
-            delete_pod(&api, ns, name, pod).await;
-        }
+    } else if let Some((_, pod)) = condemned.first()
+        && !is_terminating(pod)
+    {
+        delete_pod(&api, ns, name, pod).await;
     }
 
     write_status(shared, sts, ns, name, &owned).await;
