@@ -4,6 +4,8 @@
 //!   (the `generated` crate's clientset, listers and informers, and the CRD manifests in
 //!   `deploy/crd/`; the in-package code is rebuilt by `apis/build.rs`).
 //! - `cargo xtask codegen --check`: write nothing; fail with a diff when anything is stale.
+//! - `cargo xtask bench [--quick]`: the side-by-side benchmarks (release build), a table on
+//!   stdout and `target/bench/report.json`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +27,15 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Run the benchmarks (release build) and write target/bench/report.json.
+    Bench {
+        /// Small sizes: checks that the harness works (CI), not the ratios.
+        #[arg(long)]
+        quick: bool,
+        /// Repetitions of each timed measurement; the best is kept.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 /// The workspace root: xtask lives one level below it.
@@ -35,6 +46,7 @@ fn workspace_root() -> PathBuf {
 fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Codegen { check } => codegen(check),
+        Task::Bench { quick, runs } => bench(quick, runs),
     }
 }
 
@@ -60,6 +72,29 @@ fn codegen(check: bool) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(quick: bool, runs: usize) -> ExitCode {
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let report = root.join("target/bench/report.json");
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.current_dir(&root).args(["run", "--release", "--quiet", "-p", "bench", "--"]);
+    cmd.arg("--out").arg(&report).arg("--runs").arg(runs.to_string());
+    if quick {
+        cmd.arg("--quick");
+    }
+    match cmd.status() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => {
+            eprintln!("bench failed: {s}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("cannot run cargo: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,167 @@
+//! Initial sync, retained memory and relist peak: our typed informer against kube-rs's
+//! `reflector(watcher)` and against the floor (one list request decoded into a Vec), all over
+//! real HTTP to the same devserver in the same run.
+
+use std::time::{Duration, Instant};
+
+use apis::bitcoincontroller::v1::BitcoinNetwork;
+use futures::StreamExt;
+use kube::api::{Api, ListParams};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use runtime::cache::{InformerOptions, SharedIndexInformer};
+use tokio_util::sync::CancellationToken;
+
+use crate::fixtures::NAMESPACE;
+use crate::mem;
+
+/// What one consumer cost: time to a synced cache and the bytes it kept.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sync {
+    /// Seconds from start to a complete cache.
+    pub seconds: f64,
+    /// Heap bytes retained once synced (cache plus the consumer's machinery).
+    pub retained: usize,
+}
+
+fn api(client: &kube::Client) -> Api<BitcoinNetwork> {
+    Api::namespaced(client.clone(), NAMESPACE)
+}
+
+/// Our informer through the generated factory, until `has_synced`.
+pub async fn ours(cs: &generated::Clientset, n: usize) -> anyhow::Result<Sync> {
+    let before = mem::live();
+    let start = Instant::now();
+    let factory = generated::SharedInformerFactory::new(cs, None);
+    let informer = factory.bitcoincontroller().v1().bitcoin_networks();
+    factory.start();
+    let synced = factory.wait_for_cache_sync(Duration::from_secs(300)).await;
+    anyhow::ensure!(synced.values().all(|s| *s), "our informer did not sync: {synced:?}");
+    let seconds = start.elapsed().as_secs_f64();
+    let len = informer.lister().list(&Default::default()).len();
+    anyhow::ensure!(len == n, "our cache holds {len} objects, expected {n}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let retained = mem::live().saturating_sub(before);
+    factory.shutdown().await;
+    Ok(Sync { seconds, retained })
+}
+
+/// kube-rs: `reflector(watcher)` until `wait_until_ready`.
+pub async fn kube_rs(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
+    let before = mem::live();
+    let start = Instant::now();
+    let (reader, writer) = reflector::store::<BitcoinNetwork>();
+    let stream = reflector(writer, watcher(api(client), watcher::Config::default())).applied_objects();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while stream.next().await.is_some() {}
+    });
+    tokio::time::timeout(Duration::from_secs(300), reader.wait_until_ready()).await??;
+    let seconds = start.elapsed().as_secs_f64();
+    anyhow::ensure!(reader.len() == n, "kube-rs store holds {}, expected {n}", reader.len());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let retained = mem::live().saturating_sub(before);
+    task.abort();
+    let _ = task.await;
+    drop(reader);
+    Ok(Sync { seconds, retained })
+}
+
+/// The floor: one list request, decoded into a Vec.
+pub async fn floor(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
+    let before = mem::live();
+    let start = Instant::now();
+    let list = api(client).list(&ListParams::default()).await?;
+    let seconds = start.elapsed().as_secs_f64();
+    anyhow::ensure!(list.items.len() == n, "the list held {}, expected {n}", list.items.len());
+    let retained = mem::live().saturating_sub(before);
+    drop(list);
+    Ok(Sync { seconds, retained })
+}
+
+/// The size of one object's JSON as the server sends it.
+pub async fn json_bytes_per_object(client: &kube::Client, n: usize) -> anyhow::Result<f64> {
+    let req = http::Request::get(format!(
+        "/apis/bitcoincontroller.christianb93.github.com/v1/namespaces/{NAMESPACE}/bitcoinnetworks"
+    ))
+    .body(Vec::new())?;
+    let text = client.request_text(req).await?;
+    Ok(text.len() as f64 / n.max(1) as f64)
+}
+
+/// Extra heap during a forced relist, as a multiple of the synced cache's size.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Relist {
+    /// Peak heap above the synced level during the relist.
+    pub extra: usize,
+    /// Heap retained by the synced consumer.
+    pub retained: usize,
+}
+
+/// Forces a relist: a write elsewhere moves the store past the consumer's resourceVersion, and
+/// a compaction at that revision makes the consumer's watch end with 410 Expired.
+async fn wait_relist(
+    server: &devserver::DevServerHandle,
+    client: &kube::Client,
+    lists_before: usize,
+) -> anyhow::Result<()> {
+    let cm = k8s_openapi::api::core::v1::ConfigMap {
+        metadata: kube::api::ObjectMeta { generate_name: Some("relist-".into()), ..Default::default() },
+        ..Default::default()
+    };
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), NAMESPACE)
+        .create(&Default::default(), &cm)
+        .await?;
+    server.compact();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.request_log().count("list", "bitcoinnetworks") <= lists_before {
+        anyhow::ensure!(Instant::now() < deadline, "no relist happened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the relist finish and its buffers go.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(())
+}
+
+/// Our informer through a relist.
+pub async fn relist_ours(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<Relist> {
+    let before = mem::live();
+    let informer =
+        SharedIndexInformer::new(api(client), watcher::Config::default().timeout(1), InformerOptions::default());
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn({
+        let (i, c) = (informer.clone(), cancel.clone());
+        async move { i.run(c).await }
+    });
+    tokio::time::timeout(Duration::from_secs(300), informer.wait_for_sync()).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let synced = mem::live();
+    let lists = server.request_log().count("list", "bitcoinnetworks");
+    let sampler = mem::PeakSampler::start();
+    wait_relist(server, client, lists).await?;
+    let peak = sampler.finish();
+    cancel.cancel();
+    let _ = run.await;
+    Ok(Relist { extra: peak.saturating_sub(synced), retained: synced.saturating_sub(before) })
+}
+
+/// kube-rs's reflector through a relist.
+pub async fn relist_kube(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<Relist> {
+    let before = mem::live();
+    let (reader, writer) = reflector::store::<BitcoinNetwork>();
+    let stream = reflector(writer, watcher(api(client), watcher::Config::default().timeout(1))).applied_objects();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while stream.next().await.is_some() {}
+    });
+    tokio::time::timeout(Duration::from_secs(300), reader.wait_until_ready()).await??;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let synced = mem::live();
+    let lists = server.request_log().count("list", "bitcoinnetworks");
+    let sampler = mem::PeakSampler::start();
+    wait_relist(server, client, lists).await?;
+    let peak = sampler.finish();
+    task.abort();
+    let _ = task.await;
+    drop(reader);
+    Ok(Relist { extra: peak.saturating_sub(synced), retained: synced.saturating_sub(before) })
+}

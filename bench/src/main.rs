@@ -1,0 +1,222 @@
+//! `bench`: measures our informers, caches, queue and generator side by side with kube-rs and
+//! with the floors, in one process run, and reports ratios (absolute times are noise on shared
+//! 2-core machines). Run it as `cargo xtask bench` (release) or `cargo xtask bench --quick`.
+//!
+//! Output: a table on stdout and `target/bench/report.json`.
+
+mod codegen_time;
+mod fixtures;
+mod informers;
+mod mem;
+mod queue;
+mod report;
+mod watch;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use report::Row;
+
+/// Side-by-side benchmarks; every figure is a ratio against a reference measured in the same run.
+#[derive(Parser, Debug)]
+#[command(name = "bench")]
+struct Args {
+    /// Small sizes, for CI: checks that the harness works, not the ratios.
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "target/bench/report.json")]
+    out: PathBuf,
+    /// Repetitions of each timed measurement (the best is kept).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+struct Sizes {
+    sync: usize,
+    memory_large: usize,
+    watch: usize,
+    queue: usize,
+    groups: usize,
+    kinds_per_group: usize,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(rows) => {
+            print!("{}", report::table(&rows));
+            let json = serde_json::json!({"quick": args.quick, "rows": rows});
+            let written = args
+                .out
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|_| std::fs::write(&args.out, serde_json::to_vec_pretty(&json).unwrap_or_default()));
+            match written {
+                Ok(()) => {
+                    println!("report: {}", args.out.display());
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cannot write {}: {e}", args.out.display());
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("benchmark failed: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn best<F, Fut, T>(runs: usize, mut f: F, key: impl Fn(&T) -> f64, higher_is_better: bool) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut best: Option<T> = None;
+    for _ in 0..runs.max(1) {
+        let v = f().await?;
+        let better = match &best {
+            None => true,
+            Some(b) if higher_is_better => key(&v) > key(b),
+            Some(b) => key(&v) < key(b),
+        };
+        if better {
+            best = Some(v);
+        }
+    }
+    best.ok_or_else(|| anyhow::anyhow!("no runs"))
+}
+
+async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let s = if args.quick {
+        Sizes { sync: 200, memory_large: 1_000, watch: 2_000, queue: 2_000, groups: 2, kinds_per_group: 10 }
+    } else {
+        Sizes { sync: 10_000, memory_large: 100_000, watch: 100_000, queue: 10_000, groups: 10, kinds_per_group: 20 }
+    };
+    let runs = if args.quick { 1 } else { args.runs };
+    let mut rows = vec![];
+
+    // 1, 3, 4: a devserver holding `sync` realistic objects.
+    let server = devserver::DevServer::builder().history_limit(1_000_000).start().await?;
+    let client = server.client()?;
+    fixtures::install(&client).await?;
+    let cs = generated::Clientset::new(client.clone());
+    let t = Instant::now();
+    fixtures::populate(&cs, s.sync).await?;
+    eprintln!("populated {} objects in {:.1}s", s.sync, t.elapsed().as_secs_f64());
+    let n = s.sync;
+    let ours = best(runs, || informers::ours(&cs, n), |r| r.seconds, false).await?;
+    let kube = best(runs, || informers::kube_rs(&client, n), |r| r.seconds, false).await?;
+    let floor = best(runs, || informers::floor(&client, n), |r| r.seconds, false).await?;
+    rows.push(Row::new("initial sync", n, ours.seconds, "list+decode", floor.seconds, "s").at_most(1.2));
+    rows.push(Row::new("initial sync", n, ours.seconds, "kube-rs reflector", kube.seconds, "s").at_most(0.8));
+    let json = informers::json_bytes_per_object(&client, n).await?;
+    rows.push(
+        Row::new(
+            "retained bytes/object",
+            n,
+            ours.retained as f64 / n as f64,
+            "kube-rs Store",
+            kube.retained as f64 / n as f64,
+            "B",
+        )
+        .at_most(0.8),
+    );
+    rows.push(Row::new("retained bytes/object", n, ours.retained as f64 / n as f64, "JSON size", json, "B"));
+    let ours_relist = informers::relist_ours(&server, &client).await?;
+    let kube_relist = informers::relist_kube(&server, &client).await?;
+    rows.push(Row::new(
+        "relist peak extra / cache",
+        n,
+        ours_relist.extra as f64 / ours_relist.retained.max(1) as f64,
+        "kube-rs",
+        kube_relist.extra as f64 / kube_relist.retained.max(1) as f64,
+        "x",
+    ));
+    rows.push(Row::new(
+        "relist peak extra",
+        n,
+        ours_relist.extra as f64 / MIB,
+        "kube-rs",
+        kube_relist.extra as f64 / MIB,
+        "MiB",
+    ));
+
+    // 3 at the larger size.
+    let t = Instant::now();
+    let more = s.memory_large - s.sync;
+    populate_more(&cs, s.sync, more).await?;
+    eprintln!("populated {} more objects in {:.1}s", more, t.elapsed().as_secs_f64());
+    let big = s.memory_large;
+    let ours_big = informers::ours(&cs, big).await?;
+    let kube_big = informers::kube_rs(&client, big).await?;
+    rows.push(
+        Row::new(
+            "retained bytes/object",
+            big,
+            ours_big.retained as f64 / big as f64,
+            "kube-rs Store",
+            kube_big.retained as f64 / big as f64,
+            "B",
+        )
+        .at_most(0.8),
+    );
+    rows.push(Row::new("initial sync", big, ours_big.seconds, "kube-rs reflector", kube_big.seconds, "s"));
+    server.shutdown().await;
+
+    // 2: watch throughput on a recorded stream.
+    let events = watch::record(s.watch);
+    let w = s.watch;
+    let ours_w = best(runs, || watch::ours(&events, w), |v| *v, true).await?;
+    let kube_w = best(runs, || watch::kube_rs(&events, w), |v| *v, true).await?;
+    let floor_w = best(runs, || async { watch::floor(&events, w) }, |v| *v, true).await?;
+    rows.push(Row::new("watch events/s", w, ours_w, "kube-rs watcher+reflector", kube_w, "ev/s").at_least(1.25));
+    rows.push(Row::new("watch events/s", w, ours_w, "decode only", floor_w, "ev/s"));
+    drop(events);
+
+    // 5: work queue.
+    for workers in [1, 4] {
+        let q = s.queue;
+        let ours_q = best(runs, || async { Ok(queue::ours(q, workers).await) }, |v| *v, true).await?;
+        let mpsc_q = best(runs, || async { Ok(queue::mpsc(q, workers).await) }, |v| *v, true).await?;
+        let row = Row::new(&format!("queue items/s, {workers} worker(s)"), q, ours_q, "tokio mpsc", mpsc_q, "items/s");
+        rows.push(if workers == 4 { row.at_least(0.5) } else { row });
+    }
+
+    // 7: the generator.
+    let dir = tempfile::tempdir()?;
+    codegen_time::synthetic(&dir.path().join("apis"), s.groups, s.kinds_per_group)?;
+    let (secs, kinds) = codegen_time::run(&dir.path().join("apis"), dir.path())?;
+    anyhow::ensure!(kinds == s.groups * s.kinds_per_group, "generated {kinds} kinds");
+    rows.push(Row::new("codegen wall time", kinds, secs, "goal", 1.0, "s").at_most(1.0));
+    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tempfile::tempdir()?;
+    let (secs, kinds) = codegen_time::run(&ws.join("apis"), out.path())?;
+    rows.push(Row::new("codegen wall time (this workspace)", kinds, secs, "goal", 1.0, "s").at_most(1.0));
+    Ok(rows)
+}
+
+async fn populate_more(cs: &generated::Clientset, from: usize, count: usize) -> anyhow::Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks(fixtures::NAMESPACE);
+    futures::stream::iter(from..from + count)
+        .map(|i| {
+            let nets = nets.clone();
+            async move {
+                let mut created = nets.create(&fixtures::network(i), &Default::default()).await?;
+                created.status = Some(fixtures::status(&created));
+                nets.update_status(&created, &Default::default()).await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<()>()
+        .await
+}
