@@ -1,0 +1,321 @@
+//! End-to-end: the controller against a real devserver (HTTP on 127.0.0.1) with the workload
+//! simulation (StatefulSet controller, kubelet, simulated bitcoind, GC). Every test has its own
+//! server and its own RPC port, so tests run in parallel without sharing anything.
+
+use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec};
+use controller::controller::{Config, Controller};
+use controller::metrics::Metrics;
+use controller::resources::PodSettings;
+use controller::rpc::RpcClient;
+use controller::secret::Credentials;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Every log line of this test process (all tests), to prove no password is ever logged.
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,hyper=info,h2=info,tower=info,rustls=info")
+            .with_writer(move || LogWriter(writer.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+impl Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map(|mut v| v.extend_from_slice(b)).ok();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Env {
+    server: devserver::DevServerHandle,
+    sim: Option<controller::sim::SimHandle>,
+    client: kube::Client,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    rpc_port: u16,
+}
+
+impl Env {
+    async fn start(rpc_port: u16) -> Env {
+        Self::start_with(rpc_port, |c| c).await
+    }
+
+    /// Like [`Env::start`], with the controller's client wrapped by `wrap` (fault injection).
+    async fn start_with(rpc_port: u16, wrap: impl FnOnce(kube::Client) -> kube::Client) -> Env {
+        logs();
+        let server = devserver::DevServer::builder().start().await.expect("devserver");
+        let client = server.client().expect("client");
+        let sim = controller::sim::start(client.clone(), Duration::from_millis(300), rpc_port).await.expect("sim");
+        controller::embedded::install_crd(&client).await.expect("crd");
+        let config = Config {
+            resync: Duration::from_secs(1),
+            not_ready_requeue: Duration::from_millis(300),
+            rpc_timeout: Duration::from_secs(2),
+            settings: PodSettings { rpc_port, ..PodSettings::default() },
+            ..Config::default()
+        };
+        let ctl = Controller::new(generated::Clientset::new(wrap(client.clone())), config, Metrics::new())
+            .expect("controller");
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(ctl.run(cancel.clone()));
+        Env { server, sim: Some(sim), client, cancel, task, rpc_port }
+    }
+
+    fn sim(&self) -> &controller::sim::SimHandle {
+        self.sim.as_ref().expect("sim running")
+    }
+
+    fn nets(&self) -> Api<BitcoinNetwork> {
+        Api::namespaced(self.client.clone(), "default")
+    }
+
+    async fn create(&self, name: &str, nodes: i32) {
+        let net = BitcoinNetwork {
+            metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+            spec: BitcoinNetworkSpec { nodes, ..Default::default() },
+            status: None,
+        };
+        self.nets().create(&PostParams::default(), &net).await.expect("create network");
+    }
+
+    async fn set_nodes(&self, name: &str, nodes: i32) {
+        self.nets()
+            .patch(name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"nodes": nodes}})))
+            .await
+            .expect("scale");
+    }
+
+    async fn creds(&self, name: &str) -> Credentials {
+        let s = Api::<Secret>::namespaced(self.client.clone(), "default").get(&format!("{name}-rpc")).await.unwrap();
+        Credentials::from_secret(&s).unwrap()
+    }
+
+    /// Waits until the network is Ready with `nodes` nodes at the current generation.
+    async fn wait_ready(&self, name: &str, nodes: i32, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            if let Ok(n) = self.nets().get(name).await {
+                let st = n.status.clone().unwrap_or_default();
+                if controller::status::is_ready(n.status.as_ref())
+                    && st.nodes.len() == nodes as usize
+                    && st.ready_nodes == nodes
+                    && st.observed_generation == n.metadata.generation
+                {
+                    return start.elapsed();
+                }
+                if start.elapsed() > timeout {
+                    panic!("{name} not Ready with {nodes} nodes within {timeout:?}: {st:?}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// For every node: `getaddednodeinfo` lists exactly the other nodes' IPs.
+    async fn assert_full_mesh(&self, name: &str, nodes: i32) {
+        let creds = self.creds(name).await;
+        let rpc = RpcClient::new(Duration::from_secs(2));
+        let pods: Vec<String> = (0..nodes).map(|i| format!("{name}-sts-{i}")).collect();
+        let ips: Vec<String> =
+            pods.iter().map(|p| self.sim().pod_ip("default", p).expect("pod ip").to_string()).collect();
+        for (i, pod) in pods.iter().enumerate() {
+            let addr = self.sim().rpc_addr("default", pod).expect("rpc addr");
+            assert_eq!(addr.port(), self.rpc_port);
+            let added: BTreeSet<String> = rpc
+                .get_added_nodes(addr, &creds)
+                .await
+                .expect("getaddednodeinfo")
+                .into_iter()
+                .map(|n| n.addednode)
+                .collect();
+            let want: BTreeSet<String> =
+                ips.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, ip)| ip.clone()).collect();
+            assert_eq!(added, want, "added nodes of {pod}");
+        }
+    }
+
+    /// Waits (after a Ready status) until the mesh check passes: Ready is written in the same
+    /// reconcile that completed the mesh, so this normally passes at once.
+    async fn wait_full_mesh(&self, name: &str, nodes: i32) {
+        self.assert_full_mesh(name, nodes).await;
+    }
+
+    async fn stop(mut self) {
+        self.cancel.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        assert!(matches!(result, Ok(Ok(Ok(())))), "controller stops cleanly: {result:?}");
+        if let Some(sim) = self.sim.take() {
+            sim.shutdown().await;
+        }
+        self.server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_node_network_becomes_ready_with_a_full_mesh() {
+    let env = Env::start(28443).await;
+    env.create("alpha", 3).await;
+    let took = env.wait_ready("alpha", 3, Duration::from_secs(30)).await;
+    eprintln!("3-node network Ready after {took:?}");
+    env.wait_full_mesh("alpha", 3).await;
+    let st = env.nets().get("alpha").await.unwrap().status.unwrap();
+    assert_eq!(
+        st.nodes.iter().map(|n| n.dns_name.clone()).collect::<Vec<_>>(),
+        ["alpha-sts-0.alpha-svc", "alpha-sts-1.alpha-svc", "alpha-sts-2.alpha-svc"]
+    );
+    assert!(st.nodes.iter().all(|n| n.ip.is_some()));
+
+    // The password is nowhere: not in status, not in events, not in logs.
+    let password = env.creds("alpha").await.password().to_string();
+    let status_json = serde_json::to_string(&env.nets().get("alpha").await.unwrap()).unwrap();
+    assert!(!status_json.contains(&password));
+    let events = Api::<Event>::namespaced(env.client.clone(), "default").list(&ListParams::default()).await.unwrap();
+    assert!(events.items.iter().any(|e| e.reason.as_deref() == Some("PeersAdded")), "mesh events recorded");
+    let events_json = serde_json::to_string(&events.items).unwrap();
+    assert!(!events_json.contains(&password));
+    let log = String::from_utf8_lossy(&logs().lock().unwrap()).to_string();
+    assert!(log.contains("peers added"), "logs are captured");
+    assert!(!log.contains(&password), "password in logs");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_3_5_2_keeps_the_mesh() {
+    let env = Env::start(28444).await;
+    env.create("beta", 3).await;
+    env.wait_ready("beta", 3, Duration::from_secs(30)).await;
+    env.wait_full_mesh("beta", 3).await;
+    env.set_nodes("beta", 5).await;
+    let up = env.wait_ready("beta", 5, Duration::from_secs(30)).await;
+    env.wait_full_mesh("beta", 5).await;
+    env.set_nodes("beta", 2).await;
+    let down = env.wait_ready("beta", 2, Duration::from_secs(30)).await;
+    env.wait_full_mesh("beta", 2).await;
+    eprintln!("scale 3->5 Ready after {up:?}, 5->2 after {down:?}");
+    let sts = Api::<StatefulSet>::namespaced(env.client.clone(), "default").get("beta-sts").await.unwrap();
+    assert_eq!(sts.spec.replicas, Some(2));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_node_is_re_added_after_it_returns() {
+    let env = Env::start(28445).await;
+    env.create("gamma", 3).await;
+    env.wait_ready("gamma", 3, Duration::from_secs(30)).await;
+    env.sim().kill_node("default", "gamma-sts-1").await;
+    // The network notices (pod not Ready) ...
+    let start = Instant::now();
+    loop {
+        let st = env.nets().get("gamma").await.unwrap().status.unwrap_or_default();
+        if st.ready_nodes == 2 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "kill not observed: {st:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.sim().restart_node("default", "gamma-sts-1").await;
+    let back = env.wait_ready("gamma", 3, Duration::from_secs(30)).await;
+    eprintln!("restarted node re-meshed after {back:?}");
+    env.wait_full_mesh("gamma", 3).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_network_deletes_what_it_owns() {
+    let env = Env::start(28446).await;
+    env.create("delta", 2).await;
+    env.wait_ready("delta", 2, Duration::from_secs(30)).await;
+    env.nets().delete("delta", &DeleteParams::default()).await.unwrap();
+    let start = Instant::now();
+    loop {
+        let sts = Api::<StatefulSet>::namespaced(env.client.clone(), "default").get_opt("delta-sts").await.unwrap();
+        let svc = Api::<Service>::namespaced(env.client.clone(), "default").get_opt("delta-svc").await.unwrap();
+        let sec = Api::<Secret>::namespaced(env.client.clone(), "default").get_opt("delta-rpc").await.unwrap();
+        let pods = Api::<Pod>::namespaced(env.client.clone(), "default")
+            .list(&ListParams::default().labels("app=delta"))
+            .await
+            .unwrap();
+        if sts.is_none() && svc.is_none() && sec.is_none() && pods.items.is_empty() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "owned objects not collected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_from_a_competing_writer_is_reverted() {
+    let env = Env::start(28447).await;
+    env.create("eps", 2).await;
+    env.wait_ready("eps", 2, Duration::from_secs(30)).await;
+    let sts_api = Api::<StatefulSet>::namespaced(env.client.clone(), "default");
+    sts_api
+        .patch("eps-sts", &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}})))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let sts = sts_api.get("eps-sts").await.unwrap();
+        if sts.spec.replicas == Some(2) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "drift not reverted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.wait_ready("eps", 2, Duration::from_secs(30)).await;
+    env.wait_full_mesh("eps", 2).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn networks_converge_with_ten_percent_of_writes_failing() {
+    use runtime::testing::{Reaction, Recorder};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let recorder = Recorder::new();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let (w, f) = (writes.clone(), failed.clone());
+    // Every 10th write of the controller fails, alternating 409 Conflict and 500.
+    recorder.prepend_reactor("*", "*", move |a| {
+        if matches!(a.verb.as_str(), "get" | "list" | "watch") {
+            return None;
+        }
+        let n = w.fetch_add(1, Ordering::SeqCst) + 1;
+        if n % 10 != 0 {
+            return None;
+        }
+        f.fetch_add(1, Ordering::SeqCst);
+        Some(if n % 20 == 0 { Reaction::conflict("injected conflict") } else { Reaction::internal_error("injected") })
+    });
+    let rec = recorder.clone();
+    let env = Env::start_with(28448, move |c| rec.wrap(c)).await;
+    for (name, nodes) in [("z1", 3), ("z2", 2), ("z3", 4)] {
+        env.create(name, nodes).await;
+    }
+    for (name, nodes) in [("z1", 3), ("z2", 2), ("z3", 4)] {
+        env.wait_ready(name, nodes, Duration::from_secs(60)).await;
+        env.wait_full_mesh(name, nodes).await;
+    }
+    assert!(failed.load(Ordering::SeqCst) >= 1, "faults were injected ({} writes)", writes.load(Ordering::SeqCst));
+    env.stop().await;
+}
