@@ -277,3 +277,70 @@ async fn a_pod_the_statefulset_does_not_own_is_left_alone_and_plain_pods_are_run
     sim.shutdown().await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn ordered_scale_down_waits_while_a_retained_pod_is_unhealthy() {
+    let server = DevServer::builder().start().await.expect("server");
+    let client = server.client().expect("client");
+    let sim =
+        sim::start(client.clone(), SimOptions { ready_delay: Duration::from_millis(20), ..SimOptions::default() })
+            .await
+            .expect("sim");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    // Pods that run (simulated) bitcoind, so killing one makes its readiness probe fail.
+    let mut sts = statefulset("node", 3);
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert(sim::bitcoind::BITCOIND_MARKER.to_string(), "true".to_string());
+    sts.spec.template.metadata.as_mut().expect("template metadata").annotations = Some(annotations);
+    sets.create(&PostParams::default(), &sts).await.expect("create");
+    eventually(10, "three Ready pods", || {
+        let pods = pods.clone();
+        async move {
+            let list = pods.list(&ListParams::default().labels("app=node")).await.ok()?;
+            (list.items.len() == 3 && list.items.iter().all(is_ready)).then_some(())
+        }
+    })
+    .await;
+    sim.kill_node("default", "node-0").await;
+    eventually(5, "node-0 not Ready", || {
+        let pods = pods.clone();
+        async move { pods.get("node-0").await.ok().filter(|p| !is_ready(p)).map(|_| ()) }
+    })
+    .await;
+    sets.patch("node", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.expect("scale");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pod_names(&pods, "node").await, ["node-0", "node-1", "node-2"], "scale-down waits for node-0");
+    sim.restart_node("default", "node-0").await;
+    eventually(5, "node-2 removed once node-0 is Ready again", || {
+        let pods = pods.clone();
+        async move { (pod_names(&pods, "node").await == ["node-0", "node-1"]).then_some(()) }
+    })
+    .await;
+    sim.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_ordinal_and_handle_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    let server = DevServer::builder().start().await.expect("server");
+    let client = server.client().expect("client");
+    let starting = sim::start(client.clone(), SimOptions::default());
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&starting);
+    let sim = starting.await.expect("sim");
+    assert_send_sync(&sim);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let mut sts = statefulset("five", 2);
+    sts.spec.ordinals = Some(k8s_openapi::api::apps::v1::StatefulSetOrdinals { start: Some(5) });
+    sets.create(&PostParams::default(), &sts).await.expect("create");
+    eventually(10, "pods five-5 and five-6", || {
+        let pods = pods.clone();
+        async move { (pod_names(&pods, "five").await == ["five-5", "five-6"]).then_some(()) }
+    })
+    .await;
+    sim.shutdown().await;
+    server.shutdown().await;
+}

@@ -1,13 +1,15 @@
 //! SIMULATION: the StatefulSet controller of kube-controller-manager, reduced to what controllers
 //! built on StatefulSets observe.
 //!
-//! For each StatefulSet (not being deleted) it keeps pods `<sts>-0 .. <sts>-(replicas-1)`:
+//! For each StatefulSet (not being deleted) it keeps pods `<sts>-0 .. <sts>-(replicas-1)`
+//! (shifted by `spec.ordinals.start` when set):
 //! - a pod is created from `spec.template` (labels, annotations, spec) plus what the real
 //!   controller adds: the labels `statefulset.kubernetes.io/pod-name` and
 //!   `apps.kubernetes.io/pod-index`, `hostname` = pod name, `subdomain` = `spec.serviceName`, and a
 //!   controller ownerReference (controller=true, blockOwnerDeletion=true);
 //! - `OrderedReady` (the default): pod N is created only when pods 0..N-1 are Running and Ready,
-//!   and scale-down deletes one pod at a time from the highest ordinal, waiting for it to be gone;
+//!   and scale-down (only while every retained pod is Running and Ready) deletes one pod at a
+//!   time from the highest ordinal, waiting for it to be gone;
 //!   `Parallel`: all missing pods are created and all surplus pods deleted at once;
 //! - a pod deleted while still wanted is created again (that is how a StatefulSet heals);
 //! - `status` (replicas, readyReplicas, currentReplicas, updatedReplicas, availableReplicas,
@@ -84,11 +86,17 @@ async fn sync(shared: &Shared, sts: &StatefulSet) {
     }
     let api: Api<Pod> = Api::namespaced(shared.client.clone(), ns);
 
-    // Scale up (and heal): create missing ordinals in order.
-    for n in 0..replicas {
+    // Scale up (and heal): create missing ordinals in order. With OrderedReady, a missing,
+    // terminating or unhealthy pod stops the pass here, before any scale-down, as in the real
+    // controller ("all predecessors Running and Ready").
+    let start = spec.ordinals.as_ref().and_then(|o| o.start).unwrap_or(0).max(0);
+    let end = start.saturating_add(replicas);
+    let mut blocked = false;
+    for n in start..end {
         match owned.get(&n) {
             Some(pod) => {
                 if !parallel && (is_terminating(pod) || !is_running_and_ready(pod)) {
+                    blocked = true;
                     break;
                 }
             }
@@ -97,26 +105,33 @@ async fn sync(shared: &Shared, sts: &StatefulSet) {
                 if pods_in_ns.iter().any(|p| p.metadata.name.as_deref() == Some(pod_name.as_str())) {
                     tracing::warn!(statefulset = %format!("{ns}/{name}"), pod = %pod_name,
                         "simulated statefulset controller: a pod with this name exists but is not controlled by the StatefulSet; not adopting it");
+                    blocked = true;
                     break;
                 }
                 create_pod(&api, sts, ns, name, uid, n).await;
                 if !parallel {
+                    blocked = true;
                     break;
                 }
             }
         }
     }
 
-    // Scale down: highest ordinals first.
-    let condemned: Vec<(i32, Arc<Pod>)> = owned.range(replicas..).rev().map(|(n, p)| (*n, p.clone())).collect();
+    // Scale down: ordinals outside [start, start+replicas), highest first.
+    let condemned: Vec<Arc<Pod>> =
+        owned.iter().filter(|(n, _)| **n < start || **n >= end).rev().map(|(_, p)| p.clone()).collect();
     if parallel {
-        for (_, pod) in condemned.iter().filter(|(_, p)| !is_terminating(p)) {
+        for pod in condemned.iter().filter(|p| !is_terminating(p)) {
             delete_pod(&api, ns, name, pod).await;
         }
-    } else if let Some((_, pod)) = condemned.first()
-        && !is_terminating(pod)
-    {
-        delete_pod(&api, ns, name, pod).await;
+    } else if !blocked && let Some(target) = condemned.first() {
+        // One at a time, waiting for it to be gone; an unhealthy target waits unless it is the
+        // lowest unhealthy condemned pod (the real controller's firstUnhealthyPod rule).
+        let first_unhealthy = condemned.iter().rev().find(|p| !is_running_and_ready(p));
+        let healthy_or_first = is_running_and_ready(target) || first_unhealthy.is_some_and(|f| Arc::ptr_eq(f, target));
+        if !is_terminating(target) && healthy_or_first {
+            delete_pod(&api, ns, name, target).await;
+        }
     }
 
     write_status(shared, sts, ns, name, &owned).await;
