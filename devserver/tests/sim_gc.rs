@@ -234,3 +234,21 @@ async fn a_custom_resource_installed_later_cascades_to_its_statefulset_and_pods(
     .await;
     env.stop().await;
 }
+
+#[tokio::test]
+async fn an_idle_simulation_does_not_poll_the_server() {
+    let env = Env::start(true).await;
+    // Let the collector discover and start its watches.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let watched = env.server.request_log().entries().iter().filter(|r| r.verb == "watch").count();
+    assert!(watched >= 5, "the collector watches pods, services, secrets, configmaps, statefulsets, ...: {watched}");
+    env.server.request_log().clear();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let entries = env.server.request_log().entries();
+    let lists_or_gets: Vec<_> =
+        entries.iter().filter(|r| r.verb == "list" || (r.verb == "get" && !r.resource.is_empty())).collect();
+    assert!(lists_or_gets.is_empty(), "idle simulation polled: {lists_or_gets:?}");
+    // Only periodic discovery (a handful of requests per few seconds) may happen.
+    assert!(entries.len() <= 10, "{} requests while idle: {entries:?}", entries.len());
+    env.stop().await;
+}
