@@ -50,6 +50,20 @@ impl InformerScope for ClusterResourceScope {
     }
 }
 
+/// The list/watch configuration every factory informer starts from: kube's defaults, except
+/// that the initial list is one request instead of one per 500 objects.
+///
+/// client-go's first list is `resourceVersion=0`, which the API server answers whole from its
+/// watch cache (it ignores `limit` there), so informers sync with a single list. kube's
+/// watcher paginates by default; paging buys nothing here because the watcher keeps every
+/// page in memory until the list is complete anyway, and each extra round trip delays the sync.
+/// Use [`SharedInformerFactoryBuilder::tweak_list_options`] with `page_size(n)` to page.
+pub fn default_watcher_config() -> watcher::Config {
+    let mut config = watcher::Config::default();
+    config.page_size = None;
+    config
+}
+
 /// Adjusts the list/watch options of every informer of a factory
 /// (client-go `TweakListOptionsFunc`): label and field selectors, page size...
 pub type TweakListOptions = Arc<dyn Fn(watcher::Config) -> watcher::Config + Send + Sync>;
@@ -264,7 +278,7 @@ impl SharedInformerFactory {
             return i.clone();
         }
         let api = <K::Scope as InformerScope>::api::<K>(self.inner.client.clone(), self.inner.namespace.as_deref());
-        let mut config = watcher::Config::default();
+        let mut config = default_watcher_config();
         if let Some(t) = &self.inner.tweak {
             config = t(config);
         }

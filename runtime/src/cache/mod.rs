@@ -14,7 +14,9 @@ mod shared_informer;
 mod store;
 
 pub use delta_fifo::{DeletedFinalStateUnknown, DeletedObject, Delta, DeltaFifo};
-pub use factory::{InformerScope, SharedInformerFactory, SharedInformerFactoryBuilder, TweakListOptions};
+pub use factory::{
+    InformerScope, SharedInformerFactory, SharedInformerFactoryBuilder, TweakListOptions, default_watcher_config,
+};
 pub use handler::{FilteringResourceEventHandler, ResourceEventHandler, ResourceEventHandlerFuncs};
 pub use index::{IndexError, IndexFunc, Indexers, NAMESPACE_INDEX, namespace_index_func};
 pub use lister::{Lister, NamespaceLister, NotFound};
