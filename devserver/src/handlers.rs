@@ -9,7 +9,7 @@ use crate::request_log::RequestRecord;
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Outcome, Write, rv_of};
-use crate::{builtin, crd, discovery, openapi, schema, table, validation};
+use crate::{builtin, crd, discovery, negotiation, openapi, schema, table, validation};
 mod delete;
 mod list;
 mod write;
@@ -334,7 +334,11 @@ async fn dispatch(
     match verb {
         "get" => ctx.get(ns, name),
         "list" => ctx.list(ns),
-        "watch" => crate::watch::watch(app.clone(), rt.clone(), ns, rp.name.as_deref(), query),
+        "watch" => {
+            let metadata_only =
+                headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(negotiation::wants_partial);
+            crate::watch::watch(app.clone(), rt.clone(), ns, rp.name.as_deref(), query, metadata_only)
+        }
         "create" => ctx.create(ns, &body),
         "update" => ctx.update(ns, name, sub, &body),
         "patch" => ctx.patch(ns, name, sub, &body),
@@ -430,6 +434,10 @@ impl Ctx<'_> {
 
     fn key(&self, ns: Option<&str>, name: &str) -> String {
         object_key(if self.rt.namespaced { ns } else { None }, name)
+    }
+
+    fn wants_partial(&self) -> bool {
+        self.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(negotiation::wants_partial)
     }
 
     fn wants_table(&self) -> bool {
@@ -623,6 +631,9 @@ impl Ctx<'_> {
             .store
             .get(&self.rt.key(), &self.key(ns, name))
             .ok_or_else(|| ApiError::not_found(&self.rt.target(name)))?;
+        if self.wants_partial() {
+            return Ok(json_reply(200, &negotiation::partial(&obj), &[]));
+        }
         if self.wants_table() {
             let include = self.query.get("includeObject").map(String::as_str).unwrap_or("Metadata");
             let t = table::render(

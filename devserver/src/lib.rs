@@ -24,6 +24,7 @@ pub mod error;
 pub mod gc;
 pub mod handlers;
 pub mod kubeconfig;
+pub mod negotiation;
 pub mod openapi;
 pub mod patch;
 pub mod registry;

@@ -56,7 +56,17 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Value {
 }
 
 /// Starts a watch; parameter errors are ordinary HTTP errors, later ones are ERROR events.
-pub fn watch(app: Arc<App>, rt: ResourceType, ns: Option<&str>, name: Option<&str>, q: &Query) -> ApiResult<Response> {
+pub fn watch(
+    app: Arc<App>,
+    rt: ResourceType,
+    ns: Option<&str>,
+    name: Option<&str>,
+    q: &Query,
+    metadata_only: bool,
+) -> ApiResult<Response> {
+    let wire = move |rt: &ResourceType, o: &Value| -> String {
+        if metadata_only { crate::negotiation::partial(o).to_string() } else { rt.to_wire(o) }
+    };
     let labels = match q.get("labelSelector") {
         Some(s) => LabelSelector::parse(s).map_err(ApiError::bad_request)?,
         None => LabelSelector::default(),
@@ -143,7 +153,7 @@ pub fn watch(app: Arc<App>, rt: ResourceType, ns: Option<&str>, name: Option<&st
             cursor = cursor.max(n);
         }
         for o in items.iter().filter(|o| filter.matches(o)) {
-            event_text(&mut first, "ADDED", &rt.to_wire(o));
+            event_text(&mut first, "ADDED", &wire(&rt, o));
         }
         if send_initial == Some(true) && bookmarks {
             event_line(&mut first, "BOOKMARK", &bookmark(&rt, cursor, true));
@@ -202,7 +212,7 @@ pub fn watch(app: Arc<App>, rt: ResourceType, ns: Option<&str>, name: Option<&st
                             _ => None,
                         };
                         if let Some(ty) = ty {
-                            event_text(&mut out, ty, &rt.to_wire(&e.object));
+                            event_text(&mut out, ty, &wire(&rt, &e.object));
                         }
                     }
                     if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {

@@ -342,3 +342,37 @@ async fn status_subresource_patches_via_kube() {
     let entries = applied.metadata.managed_fields.unwrap();
     assert!(entries.iter().any(|m| m.manager.as_deref() == Some("ctrl") && m.subresource.as_deref() == Some("status")));
 }
+
+#[tokio::test]
+async fn metadata_only_list_watch_and_metadata_watcher() {
+    let e = env_with(devserver::DevServer::builder()).await;
+    let api = foos(&e.client);
+    api.create(&PostParams::default(), &dynamic_foo("a", 1)).await.unwrap();
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].metadata.name.as_deref(), Some("a"));
+    let raw = e
+        .raw(
+            http::Method::GET,
+            FOOS,
+            vec![],
+            "application/json",
+            Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"),
+        )
+        .await;
+    assert_eq!(raw.body["kind"], "PartialObjectMetadataList");
+    assert!(raw.body["items"][0].get("spec").is_none());
+    let one = api.get_metadata("a").await.unwrap();
+    assert_eq!(one.metadata.name.as_deref(), Some("a"));
+    let mut s = api.watch_metadata(&WatchParams::default().timeout(5), "0").await.unwrap().boxed();
+    match s.try_next().await.unwrap().unwrap() {
+        WatchEvent::Added(o) => assert_eq!(o.metadata.name.as_deref(), Some("a")),
+        other => panic!("unexpected {other:?}"),
+    }
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Foo"), "foos");
+    let meta_api: Api<kube::core::PartialObjectMeta<DynamicObject>> =
+        Api::namespaced_with(e.client.clone(), "default", &ar);
+    let events: Vec<_> =
+        watcher(meta_api, watcher::Config::default()).applied_objects().take(1).try_collect().await.unwrap();
+    assert_eq!(events[0].metadata.name.as_deref(), Some("a"));
+}

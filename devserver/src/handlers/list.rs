@@ -146,6 +146,9 @@ impl Ctx<'_> {
                 list_meta["remainingItemCount"] = json!(items.len() - idx);
             }
         }
+        if self.wants_partial() {
+            return Ok(json_reply(200, &negotiation::partial_list(&selected, list_meta), &[]));
+        }
         if self.wants_table() {
             let include = q.get("includeObject").map(String::as_str).unwrap_or("Metadata");
             return Ok(json_reply(200, &table::render(self.rt, &selected, list_meta, include), &[]));
