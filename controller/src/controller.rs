@@ -197,6 +197,38 @@ impl Controller {
     }
 }
 
+impl Controller {
+    /// Runs only while holding the Lease of `election` (client-go's leader election): workers
+    /// start when the lease is acquired; on `cancel` the controller drains and the lease is
+    /// released. Losing the lease without `cancel` is an error (the process should restart).
+    pub async fn run_leader_elected(
+        self,
+        client: kube::Client,
+        election: runtime::leader_election::LeaderElectionConfig,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let elector = Arc::new(
+            runtime::leader_election::LeaderElector::new(client, election)
+                .map_err(|e| anyhow::anyhow!("leader election: {e}"))?,
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let led = elector
+            .run(
+                cancel.clone(),
+                move |token| async move {
+                    let _ = tx.send(self.run(token).await);
+                },
+                || tracing::info!("stopped leading"),
+            )
+            .await;
+        let result = if led { rx.await.unwrap_or(Ok(())) } else { Ok(()) };
+        if !cancel.is_cancelled() {
+            anyhow::bail!("lost the leader election lease");
+        }
+        result
+    }
+}
+
 async fn worker(id: usize, ctx: Context, queue: RateLimitingQueue<String>) {
     while let Some(key) = queue.get().await {
         let result = AssertUnwindSafe(ctx.reconcile(&key)).catch_unwind().await;

@@ -7,9 +7,8 @@ use controller::flags::{Flags, LogFormat};
 use controller::metrics::Metrics;
 use controller::resources::PodSettings;
 use controller::{embedded, health};
-use runtime::leader_election::{LeaderElectionConfig, LeaderElector};
+use runtime::leader_election::LeaderElectionConfig;
 use std::process::ExitCode;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -125,28 +124,8 @@ async fn run(flags: Flags, cancel: CancellationToken) -> anyhow::Result<()> {
         .unwrap_or_else(|| "default".into());
     let host = std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "local".into());
     let identity = format!("{host}_{}", rand::random::<u32>());
-    let elector = Arc::new(
-        LeaderElector::new(
-            cs.client().clone(),
-            LeaderElectionConfig::new(namespace, flags.leader_elect_lease_name.clone(), identity),
-        )
-        .map_err(|e| anyhow::anyhow!("leader election: {e}"))?,
-    );
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let led = elector
-        .run(
-            cancel.clone(),
-            move |token| async move {
-                let _ = tx.send(ctl.run(token).await);
-            },
-            || tracing::info!("stopped leading"),
-        )
-        .await;
-    let result = if led { rx.await.unwrap_or(Ok(())) } else { Ok(()) };
-    if !cancel.is_cancelled() {
-        anyhow::bail!("lost leadership of the lease");
-    }
-    result
+    let election = LeaderElectionConfig::new(namespace, flags.leader_elect_lease_name.clone(), identity);
+    ctl.run_leader_elected(cs.client().clone(), election, cancel).await
 }
 
 #[tokio::main]
