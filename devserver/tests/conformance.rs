@@ -1324,3 +1324,23 @@ async fn malformed_cr_metadata_is_400() {
     assert_eq!(r.status, 400);
     assert_eq!(r.body["message"], "strict decoding error: unknown field \"metadata.bogusMeta\"");
 }
+
+#[tokio::test]
+async fn watch_headers_are_flushed_before_any_event() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let e = start().await;
+    e.install_crd().await;
+    let rv = e.server.current_resource_version();
+    let mut s = tokio::net::TcpStream::connect(e.server.addr()).await.unwrap();
+    let req = format!("GET {FOOS}?watch=true&resourceVersion={rv} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("headers arrive while the watch is idle")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+}
