@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::handlers::{self, Mapper, SECRET_INDEX};
 use crate::metrics::Metrics;
-use crate::reconcile::{Context, Outcome};
+use crate::reconcile::{Context, Error, Outcome};
 use crate::resources::PodSettings;
 use crate::rpc::RpcClient;
 
@@ -237,6 +237,10 @@ async fn worker(id: usize, ctx: Context, queue: RateLimitingQueue<String>) {
             Ok(Ok(Outcome::RequeueAfter(after))) => {
                 queue.forget(&key);
                 queue.add_after(key.clone(), after);
+            }
+            Ok(Err(Error::Api { source: kube::Error::Api(ref s), .. })) if s.code == 409 => {
+                tracing::info!(worker = id, key, "conflict (stale cache); requeueing");
+                queue.add_rate_limited(key.clone());
             }
             Ok(Err(e)) => {
                 tracing::warn!(worker = id, key, requeues = queue.num_requeues(&key), error = %e, "reconcile failed; requeueing with backoff");

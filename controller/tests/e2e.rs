@@ -295,9 +295,20 @@ async fn networks_converge_with_ten_percent_of_writes_failing() {
     let writes = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let (w, f) = (writes.clone(), failed.clone());
-    // Every 10th write of the controller fails, alternating 409 Conflict and 500.
+    // Every 10th write of the controller fails, alternating 409 Conflict and 500; every 3rd
+    // watch request of its informers fails with 500 (the reflector must relist and resume).
+    let watches = Arc::new(AtomicUsize::new(0));
+    let (wa, wf) = (watches.clone(), failed.clone());
     recorder.prepend_reactor("*", "*", move |a| {
-        if matches!(a.verb.as_str(), "get" | "list" | "watch") {
+        if a.verb == "watch" {
+            let n = wa.fetch_add(1, Ordering::SeqCst) + 1;
+            if n % 3 == 0 {
+                wf.fetch_add(1, Ordering::SeqCst);
+                return Some(Reaction::internal_error("injected watch failure"));
+            }
+            return None;
+        }
+        if matches!(a.verb.as_str(), "get" | "list") {
             return None;
         }
         let n = w.fetch_add(1, Ordering::SeqCst) + 1;
@@ -316,6 +327,8 @@ async fn networks_converge_with_ten_percent_of_writes_failing() {
         env.wait_ready(name, nodes, Duration::from_secs(60)).await;
         env.wait_full_mesh(name, nodes).await;
     }
-    assert!(failed.load(Ordering::SeqCst) >= 1, "faults were injected ({} writes)", writes.load(Ordering::SeqCst));
+    let (w, f, n) = (writes.load(Ordering::SeqCst), failed.load(Ordering::SeqCst), watches.load(Ordering::SeqCst));
+    eprintln!("fault injection: {w} writes, {n} watch requests, {f} injected failures");
+    assert!(f >= 2 && w >= 10, "faults were injected ({w} writes, {n} watches, {f} failures)");
     env.stop().await;
 }
