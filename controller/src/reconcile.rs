@@ -164,9 +164,12 @@ impl Context {
             return Ok(Outcome::Done);
         }
         let mut obs = Observations::default();
-        let creds = self.ensure_secret(&net, ns, &mut obs).await?;
+        let (creds, secret_version) = match self.ensure_secret(&net, ns, &mut obs).await? {
+            Some((c, v)) => (Some(c), v),
+            None => (None, None),
+        };
         self.ensure_service(&net, ns).await?;
-        self.ensure_stateful_set(&net, ns).await?;
+        self.ensure_stateful_set(&net, ns, secret_version.as_deref()).await?;
 
         let selector: Selector = resources::labels(name).into_iter().collect();
         let pods = self.pods.pods(ns).list(&selector);
@@ -236,14 +239,15 @@ impl Context {
         }
     }
 
-    /// The credentials for RPC: from `spec.secret`, or from the `<name>-rpc` Secret the
-    /// controller creates. `None` (with `obs.blocked` set) when they are not available yet.
+    /// The credentials for RPC and the Secret's resourceVersion: from `spec.secret`, or from the
+    /// `<name>-rpc` Secret the controller creates. `None` (with `obs.blocked` set) when they are
+    /// not available yet.
     async fn ensure_secret(
         &self,
         net: &BitcoinNetwork,
         ns: &str,
         obs: &mut Observations,
-    ) -> Result<Option<Credentials>, Error> {
+    ) -> Result<Option<(Credentials, Option<String>)>, Error> {
         let name = resources::secret_name_of(net);
         let network = resources::name_of(net);
         let existing = self.secrets.secrets(ns).get(&name).ok();
@@ -257,7 +261,7 @@ impl Context {
                     .create(&PostParams::default(), &secret)
                     .await
                 {
-                    Ok(_) => {
+                    Ok(created) => {
                         tracing::info!(network, secret = %name, "created RPC credentials secret");
                         self.event(
                             net,
@@ -266,7 +270,7 @@ impl Context {
                             format!("Created Secret {name} with generated RPC credentials"),
                         )
                         .await;
-                        return Ok(Some(creds));
+                        return Ok(Some((creds, created.metadata.resource_version)));
                     }
                     Err(e) => {
                         self.event(
@@ -291,7 +295,7 @@ impl Context {
             return Err(self.resource_exists(net, "Secret", &name).await);
         }
         match Credentials::from_secret(&secret) {
-            Ok(c) => Ok(Some(c)),
+            Ok(c) => Ok(Some((c, secret.metadata.resource_version.clone()))),
             Err(e) => {
                 let message = e.to_string();
                 self.event(net, EventType::Warning, reasons::SECRET_INVALID, message.clone()).await;
@@ -361,8 +365,16 @@ impl Context {
         }
     }
 
-    async fn ensure_stateful_set(&self, net: &BitcoinNetwork, ns: &str) -> Result<(), Error> {
-        let desired = resources::stateful_set(net, &self.settings);
+    async fn ensure_stateful_set(
+        &self,
+        net: &BitcoinNetwork,
+        ns: &str,
+        secret_version: Option<&str>,
+    ) -> Result<(), Error> {
+        let mut desired = resources::stateful_set(net, &self.settings);
+        if let Some(v) = secret_version {
+            resources::stamp_secret_version(&mut desired, v);
+        }
         let name = resources::stateful_set_name(&resources::name_of(net));
         let api = Api::<StatefulSet>::namespaced(self.clientset.client().clone(), ns);
         let existing = match self.stateful_sets.stateful_sets(ns).get(&name) {
@@ -419,6 +431,16 @@ impl Context {
                 EventType::Normal,
                 reasons::SCALED,
                 format!("Adjusted replicas of {name} from {from} to {to}"),
+            )
+            .await;
+        }
+        if drift.secret_version {
+            tracing::info!(statefulset = %name, "credentials secret changed; rolling the pods");
+            self.event(
+                net,
+                EventType::Normal,
+                reasons::UPDATED,
+                format!("Credentials Secret changed; rolling the pods of {name}"),
             )
             .await;
         }

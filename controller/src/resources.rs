@@ -23,6 +23,9 @@ pub const APP_LABEL: &str = "app";
 pub const CONTAINER_NAME: &str = "bitcoind";
 /// The name of the RPC container port (the simulation and Services look it up by name).
 pub const RPC_PORT_NAME: &str = "rpc";
+/// Pod-template annotation holding the credentials Secret's resourceVersion: a rotated Secret
+/// changes it, which rolls the pods so bitcoind starts with the new credentials.
+pub const SECRET_VERSION_ANNOTATION: &str = "bitcoincontroller.christianb93.github.com/secret-version";
 /// The regtest P2P port bitcoind listens on.
 pub const P2P_PORT: i32 = 18444;
 
@@ -239,6 +242,17 @@ pub fn rpc_secret(net: &BitcoinNetwork, creds: &Credentials) -> Secret {
     }
 }
 
+/// Records the credentials Secret's resourceVersion in the pod template (see
+/// [`SECRET_VERSION_ANNOTATION`]).
+pub fn stamp_secret_version(sts: &mut StatefulSet, version: &str) {
+    let meta = sts.spec.template.metadata.get_or_insert_with(Default::default);
+    meta.annotations.get_or_insert_with(Default::default).insert(SECRET_VERSION_ANNOTATION.into(), version.into());
+}
+
+fn secret_version(sts: &StatefulSet) -> Option<&String> {
+    sts.spec.template.metadata.as_ref()?.annotations.as_ref()?.get(SECRET_VERSION_ANNOTATION)
+}
+
 /// What differs between an existing StatefulSet and the desired one.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Drift {
@@ -246,12 +260,14 @@ pub struct Drift {
     pub replicas: Option<(i32, i32)>,
     /// The container fields that differ (`image`, `env`, `args`, `ports`, `readinessProbe`).
     pub container: Vec<&'static str>,
+    /// The credentials Secret changed since the pods were created (rotation).
+    pub secret_version: bool,
 }
 
 impl Drift {
     /// Nothing to correct.
     pub fn is_empty(&self) -> bool {
-        self.replicas.is_none() && self.container.is_empty()
+        self.replicas.is_none() && self.container.is_empty() && !self.secret_version
     }
 }
 
@@ -264,6 +280,8 @@ pub fn stateful_set_drift(existing: &StatefulSet, desired: &StatefulSet) -> Drif
     if hr != wr {
         drift.replicas = Some((hr, wr));
     }
+    // Only a known version is compared: while the Secret is missing, the pods are left alone.
+    drift.secret_version = secret_version(desired).is_some_and(|v| secret_version(existing) != Some(v));
     let first = |s: &StatefulSetSpec| s.template.spec.as_ref().and_then(|p| p.containers.first().cloned());
     match (first(have), first(want)) {
         (Some(h), Some(w)) => {
@@ -300,6 +318,9 @@ pub fn stateful_set_drift(existing: &StatefulSet, desired: &StatefulSet) -> Drif
 /// is never changed). Other fields, and the resourceVersion, are kept so the update is guarded.
 pub fn corrected_stateful_set(existing: &StatefulSet, desired: &StatefulSet) -> StatefulSet {
     let mut out = existing.clone();
+    if let Some(v) = secret_version(desired) {
+        stamp_secret_version(&mut out, v);
+    }
     let want = desired.spec.clone();
     let spec = &mut out.spec;
     spec.replicas = want.replicas;
@@ -420,6 +441,13 @@ mod tests {
         assert_eq!(d.container, vec!["image", "env"]);
         let fixed = corrected_stateful_set(&have, &want);
         assert!(stateful_set_drift(&fixed, &want).is_empty());
+        // A rotated Secret is drift; an unknown version (Secret missing) is not.
+        let mut rotated = want.clone();
+        stamp_secret_version(&mut rotated, "42");
+        assert!(stateful_set_drift(&fixed, &rotated).secret_version);
+        assert!(!stateful_set_drift(&rotated, &want).secret_version);
+        let fixed = corrected_stateful_set(&fixed, &rotated);
+        assert!(stateful_set_drift(&fixed, &rotated).is_empty());
         assert_eq!(fixed.metadata.resource_version.as_deref(), Some("7"));
     }
 

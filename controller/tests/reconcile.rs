@@ -286,3 +286,54 @@ async fn deleted_network_is_a_no_op() {
     assert!(f.cs.writes().is_empty());
     f.shutdown().await;
 }
+
+#[tokio::test]
+async fn rotated_secret_rolls_the_pods() {
+    let f = Fixture::new(vec![fake::object(&network("net", 2))]).await;
+    f.reconcile("default/net").await.expect("reconcile");
+    f.wait_converged_cache("net", 2).await;
+    f.wait_for("secret in cache", |c| c.secrets.secrets("default").get("net-rpc").is_ok()).await;
+    let annotation = |s: &StatefulSet| {
+        s.spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(resources::SECRET_VERSION_ANNOTATION))
+            .cloned()
+    };
+    let secrets = Api::<Secret>::namespaced(f.cs.client().clone(), "default");
+    let before = secrets.get("net-rpc").await.unwrap();
+    let sts_api = Api::<StatefulSet>::namespaced(f.cs.client().clone(), "default");
+    let stamped = annotation(&sts_api.get("net-sts").await.unwrap());
+    assert_eq!(stamped, before.metadata.resource_version, "pods carry the secret version they started with");
+    // Rotate: new password.
+    let rotated = secrets
+        .patch(
+            "net-rpc",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"stringData": {"BC_RPC_PASSWORD": "rotated-password"}})),
+        )
+        .await
+        .unwrap();
+    f.wait_for("rotation in cache", |c| {
+        c.secrets
+            .secrets("default")
+            .get("net-rpc")
+            .is_ok_and(|s| s.metadata.resource_version == rotated.metadata.resource_version)
+    })
+    .await;
+    f.cs.clear_actions();
+    f.reconcile("default/net").await.expect("reconcile");
+    let updates: Vec<Action> =
+        f.object_writes().into_iter().filter(|a| a.verb == "update" && a.resource == "statefulsets").collect();
+    assert_eq!(updates.len(), 1, "{:?}", verbs(&f.object_writes()));
+    let after = annotation(&sts_api.get("net-sts").await.unwrap());
+    assert_eq!(after, rotated.metadata.resource_version);
+    assert!(
+        !serde_json::to_string(&f.cs.writes().iter().map(|a| a.object.clone()).collect::<Vec<_>>())
+            .unwrap()
+            .contains("rotated-password")
+    );
+    f.shutdown().await;
+}
