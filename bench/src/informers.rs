@@ -29,7 +29,6 @@ fn api(client: &kube::Client) -> Api<BitcoinNetwork> {
 
 /// Our informer through the generated factory, until `has_synced`.
 pub async fn ours(cs: &generated::Clientset, n: usize) -> anyhow::Result<Sync> {
-    let before = mem::live();
     let start = Instant::now();
     let factory = generated::SharedInformerFactory::new(cs, None);
     let informer = factory.bitcoincontroller().v1().bitcoin_networks();
@@ -39,15 +38,17 @@ pub async fn ours(cs: &generated::Clientset, n: usize) -> anyhow::Result<Sync> {
     let seconds = start.elapsed().as_secs_f64();
     let len = informer.lister().list(&Default::default()).len();
     anyhow::ensure!(len == n, "our cache holds {len} objects, expected {n}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let retained = mem::live().saturating_sub(before);
-    factory.shutdown().await;
+    drop(informer);
+    let retained = release(mem::live(), async move {
+        factory.shutdown().await;
+        drop(factory);
+    })
+    .await;
     Ok(Sync { seconds, retained })
 }
 
 /// kube-rs: `reflector(watcher)` until `wait_until_ready`.
 pub async fn kube_rs(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
-    let before = mem::live();
     let start = Instant::now();
     let (reader, writer) = reflector::store::<BitcoinNetwork>();
     let stream = reflector(writer, watcher(api(client), watcher::Config::default())).applied_objects();
@@ -58,12 +59,21 @@ pub async fn kube_rs(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
     tokio::time::timeout(Duration::from_secs(300), reader.wait_until_ready()).await??;
     let seconds = start.elapsed().as_secs_f64();
     anyhow::ensure!(reader.len() == n, "kube-rs store holds {}, expected {n}", reader.len());
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let retained = mem::live().saturating_sub(before);
-    task.abort();
-    let _ = task.await;
-    drop(reader);
+    let retained = release(mem::live(), async move {
+        task.abort();
+        let _ = task.await;
+        drop(reader);
+    })
+    .await;
     Ok(Sync { seconds, retained })
+}
+
+/// What a consumer held, measured as what its teardown frees: robust against the unrelated
+/// allocations of the in-process server while the consumer was syncing.
+async fn release(held: usize, teardown: impl std::future::Future<Output = ()>) -> usize {
+    teardown.await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    held.saturating_sub(mem::live())
 }
 
 /// The floor: one list request, decoded into a Vec.
@@ -124,7 +134,6 @@ async fn wait_relist(
 
 /// Our informer through a relist.
 pub async fn relist_ours(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<Relist> {
-    let before = mem::live();
     let informer =
         SharedIndexInformer::new(api(client), watcher::Config::default().timeout(1), InformerOptions::default());
     let cancel = CancellationToken::new();
@@ -139,14 +148,17 @@ pub async fn relist_ours(server: &devserver::DevServerHandle, client: &kube::Cli
     let sampler = mem::PeakSampler::start();
     wait_relist(server, client, lists).await?;
     let peak = sampler.finish();
-    cancel.cancel();
-    let _ = run.await;
-    Ok(Relist { extra: peak.saturating_sub(synced), retained: synced.saturating_sub(before) })
+    let retained = release(mem::live(), async move {
+        cancel.cancel();
+        let _ = run.await;
+        drop(informer);
+    })
+    .await;
+    Ok(Relist { extra: peak.saturating_sub(synced), retained })
 }
 
 /// kube-rs's reflector through a relist.
 pub async fn relist_kube(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<Relist> {
-    let before = mem::live();
     let (reader, writer) = reflector::store::<BitcoinNetwork>();
     let stream = reflector(writer, watcher(api(client), watcher::Config::default().timeout(1))).applied_objects();
     let task = tokio::spawn(async move {
@@ -160,8 +172,11 @@ pub async fn relist_kube(server: &devserver::DevServerHandle, client: &kube::Cli
     let sampler = mem::PeakSampler::start();
     wait_relist(server, client, lists).await?;
     let peak = sampler.finish();
-    task.abort();
-    let _ = task.await;
-    drop(reader);
-    Ok(Relist { extra: peak.saturating_sub(synced), retained: synced.saturating_sub(before) })
+    let retained = release(mem::live(), async move {
+        task.abort();
+        let _ = task.await;
+        drop(reader);
+    })
+    .await;
+    Ok(Relist { extra: peak.saturating_sub(synced), retained })
 }

@@ -5,6 +5,7 @@
 //! Output: a table on stdout and `target/bench/report.json`.
 
 mod codegen_time;
+mod controller_load;
 mod fixtures;
 mod informers;
 mod mem;
@@ -189,6 +190,35 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         let row = Row::new(&format!("queue items/s, {workers} worker(s)"), q, ours_q, "tokio mpsc", mpsc_q, "items/s");
         rows.push(if workers == 4 { row.at_least(0.5) } else { row });
     }
+
+    // 6: the controller's API load.
+    let networks = if args.quick { 5 } else { 1_000 };
+    let load = controller_load::run(networks).await?;
+    for (verb, count) in &load.writes_by_verb {
+        rows.push(Row::new(
+            &format!("controller writes/network: {verb}"),
+            networks,
+            *count as f64 / networks as f64,
+            "-",
+            0.0,
+            "req",
+        ));
+    }
+    rows.push(
+        Row::new("controller writes/network", networks, load.writes_per_network, "goal", 5.0, "req").at_most(1.0),
+    );
+    rows.push(
+        Row::new("controller idle requests (5 resyncs)", networks, load.idle_requests as f64, "goal", 0.0, "req")
+            .exactly_zero(),
+    );
+    rows.push(Row::new(
+        "time until all Ready",
+        networks,
+        load.seconds_to_ready,
+        "sim ready delay",
+        load.ready_delay,
+        "s",
+    ));
 
     // 7: the generator.
     let dir = tempfile::tempdir()?;

@@ -49,6 +49,14 @@ impl Row {
         self
     }
 
+    /// Goal: `ours` is exactly zero (a count that must not happen).
+    pub fn exactly_zero(mut self) -> Self {
+        self.goal = "= 0".into();
+        self.ratio = self.ours;
+        self.met = Some(self.ours == 0.0);
+        self
+    }
+
     /// Goal: ratio at least `min`.
     pub fn at_least(mut self, min: f64) -> Self {
         self.goal = format!(">= {min}");

@@ -59,9 +59,7 @@ impl InformerScope for ClusterResourceScope {
 /// page in memory until the list is complete anyway, and each extra round trip delays the sync.
 /// Use [`SharedInformerFactoryBuilder::tweak_list_options`] with `page_size(n)` to page.
 pub fn default_watcher_config() -> watcher::Config {
-    let mut config = watcher::Config::default();
-    config.page_size = None;
-    config
+    watcher::Config { page_size: None, ..Default::default() }
 }
 
 /// Adjusts the list/watch options of every informer of a factory
