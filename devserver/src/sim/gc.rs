@@ -150,7 +150,9 @@ async fn owner_state(
     let api: Api<DynamicObject> = match (caps.scope, namespace) {
         (Scope::Cluster, _) => Api::all_with(client.clone(), &ar),
         (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
-        (Scope::Namespaced, None) => return OwnerState::Absent, // a cluster-scoped object cannot have a namespaced owner
+        // A cluster-scoped dependent naming a namespaced owner is an unresolvable reference: the
+        // real collector leaves such objects alone (Kubernetes 1.20+).
+        (Scope::Namespaced, None) => return OwnerState::Unknown,
     };
     match api.get_opt(&r.name).await {
         Ok(Some(o)) if o.metadata.uid.as_deref() == Some(r.uid.as_str()) => OwnerState::Present,

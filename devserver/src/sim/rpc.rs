@@ -8,7 +8,9 @@
 //! parameters) or a batch (array). Replies are `{"result":..,"error":null|{"code","message"},"id":..}`
 //! with the HTTP status Bitcoin Core uses for a single request: 200, 404 for -32601 (method not
 //! found), 400 for -32600 (invalid request), 500 for any other error (parse error -32700,
-//! addnode's -23 / -24, ...). A batch is always 200.
+//! addnode's -23 / -24, ...). A batch is always 200. Requests marked `"jsonrpc":"2.0"` get
+//! Bitcoin Core 28's JSON-RPC 2.0 behaviour: one of result/error, always
+//! HTTP 200, and no reply to a notification (no `id`: HTTP 204).
 //!
 //! Methods: `getnetworkinfo`, `getblockchaininfo` (chain `regtest`, the genesis block only),
 //! `getpeerinfo`, `getaddednodeinfo ["node"]`, `addnode "node" "add|remove|onetry"`. Every reply
@@ -98,10 +100,14 @@ async fn handle(
         tracing::info!(pod = %ctx.key, "simulated bitcoind: RPC with wrong or missing credentials (401)");
         return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"jsonrpc\"")]).into_response();
     }
-    let (status, reply) = dispatch(&ctx, &body);
-    let mut text = reply.to_string();
-    text.push('\n');
-    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+    match dispatch(&ctx, &body) {
+        (status, Some(reply)) => {
+            let mut text = reply.to_string();
+            text.push('\n');
+            (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        (status, None) => status.into_response(),
+    }
 }
 
 fn authorized(headers: &HeaderMap, creds: &Credentials) -> bool {
@@ -112,26 +118,27 @@ fn authorized(headers: &HeaderMap, creds: &Credentials) -> bool {
     pair.split_once(':').is_some_and(|(u, p)| u == creds.user && p == creds.password)
 }
 
-/// Parses a body and runs the request(s); returns the HTTP status and the reply.
-pub(crate) fn dispatch(ctx: &NodeContext, body: &[u8]) -> (StatusCode, Value) {
+/// Parses a body and runs the request(s); returns the HTTP status and the reply (`None`: no
+/// body, for a JSON-RPC 2.0 notification).
+pub(crate) fn dispatch(ctx: &NodeContext, body: &[u8]) -> (StatusCode, Option<Value>) {
     let request: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => {
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                reply(Value::Null, Err((codes::PARSE_ERROR, "Parse error".into()))),
+                Some(reply(Value::Null, Err((codes::PARSE_ERROR, "Parse error".into())))),
             );
         }
     };
     match request {
         Value::Array(items) => {
-            let replies: Vec<Value> = items.iter().map(|item| single(ctx, item).1).collect();
-            (StatusCode::OK, Value::Array(replies))
+            let replies: Vec<Value> = items.iter().filter_map(|item| single(ctx, item).1).collect();
+            (StatusCode::OK, Some(Value::Array(replies)))
         }
         Value::Object(_) => single(ctx, &request),
         _ => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            reply(Value::Null, Err((codes::PARSE_ERROR, "Top-level object parse error".into()))),
+            Some(reply(Value::Null, Err((codes::PARSE_ERROR, "Top-level object parse error".into())))),
         ),
     }
 }
@@ -143,13 +150,17 @@ fn reply(id: Value, result: RpcResult) -> Value {
     }
 }
 
-fn single(ctx: &NodeContext, request: &Value) -> (StatusCode, Value) {
+/// One request object. JSON-RPC 1.0 (anything but `"jsonrpc":"2.0"`) replies with both result
+/// and error and maps errors to HTTP statuses; 2.0 (Bitcoin Core 28+) replies with one of them,
+/// always HTTP 200, and not at all to a notification (no `id`: HTTP 204, empty body).
+fn single(ctx: &NodeContext, request: &Value) -> (StatusCode, Option<Value>) {
     let Some(obj) = request.as_object() else {
         return (
             StatusCode::BAD_REQUEST,
-            reply(Value::Null, Err((codes::INVALID_REQUEST, "Invalid Request object".into()))),
+            Some(reply(Value::Null, Err((codes::INVALID_REQUEST, "Invalid Request object".into())))),
         );
     };
+    let v2 = obj.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
     let id = obj.get("id").cloned().unwrap_or(Value::Null);
     let result = match obj.get("method") {
         None => Err((codes::INVALID_REQUEST, "Missing method".into())),
@@ -159,13 +170,23 @@ fn single(ctx: &NodeContext, request: &Value) -> (StatusCode, Value) {
         }
         Some(_) => Err((codes::INVALID_REQUEST, "Method must be a string".into())),
     };
+    if v2 {
+        if !obj.contains_key("id") {
+            return (StatusCode::NO_CONTENT, None);
+        }
+        let body = match result {
+            Ok(v) => json!({"jsonrpc": "2.0", "result": v, "id": id}),
+            Err((code, message)) => json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": id}),
+        };
+        return (StatusCode::OK, Some(body));
+    }
     let status = match &result {
         Ok(_) => StatusCode::OK,
         Err((codes::INVALID_REQUEST, _)) => StatusCode::BAD_REQUEST,
         Err((codes::METHOD_NOT_FOUND, _)) => StatusCode::NOT_FOUND,
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    (status, reply(id, result))
+    (status, Some(reply(id, result)))
 }
 
 /// Positional parameters, from an array or from named parameters in the method's order.
@@ -410,7 +431,7 @@ mod tests {
 
     fn run(ctx: &NodeContext, body: &str) -> (u16, Value) {
         let (s, v) = dispatch(ctx, body.as_bytes());
-        (s.as_u16(), v)
+        (s.as_u16(), v.unwrap_or(Value::Null))
     }
 
     #[test]
@@ -439,5 +460,17 @@ mod tests {
         assert_eq!(v[1]["error"]["code"].as_i64(), Some(-32601));
         let (s, v) = run(&ctx, r#"{"id":1,"method":7}"#);
         assert_eq!((s, v["error"]["code"].as_i64()), (400, Some(-32600)));
+        // JSON-RPC 2.0: one of result/error, HTTP 200, notifications get no reply.
+        let (s, v) = run(&ctx, r#"{"jsonrpc":"2.0","id":3,"method":"addnode","params":["127.0.0.3","add"]}"#);
+        assert_eq!(
+            (s, v),
+            (200, json!({"jsonrpc": "2.0", "error": {"code": -23, "message": "Error: Node already added"}, "id": 3}))
+        );
+        let (s, v) = run(&ctx, r#"{"jsonrpc":"2.0","id":4,"method":"getblockchaininfo"}"#);
+        assert_eq!((s, v["result"]["chain"].as_str(), v.get("error")), (200, Some("regtest"), None));
+        let (s, v) = run(&ctx, r#"{"jsonrpc":"2.0","method":"addnode","params":["10.1.1.1","add"]}"#);
+        assert_eq!((s, v), (204, Value::Null));
+        let (_, v) = run(&ctx, r#"{"id":5,"method":"getaddednodeinfo","params":["10.1.1.1"]}"#);
+        assert_eq!(v["result"][0]["addednode"], "10.1.1.1", "the notification was executed");
     }
 }
