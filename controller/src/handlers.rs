@@ -139,6 +139,75 @@ mod tests {
         assert_eq!(owner_key(&meta), None);
     }
 
+    fn network(name: &str, secret: Option<&str>) -> Arc<BitcoinNetwork> {
+        let mut n = BitcoinNetwork::default();
+        n.metadata.name = Some(name.into());
+        n.metadata.namespace = Some("ns".into());
+        n.metadata.uid = Some(format!("uid-{name}"));
+        n.spec.secret = secret.map(Into::into);
+        Arc::new(n)
+    }
+
+    fn mapper(nets: &[Arc<BitcoinNetwork>], sts: &[k8s_openapi::api::apps::v1::StatefulSet]) -> Mapper {
+        let networks = Indexer::with_indexers([(SECRET_INDEX.to_string(), secret_index_func())].into());
+        nets.iter().for_each(|n| {
+            networks.insert(n.clone());
+        });
+        let sts_index = Indexer::new();
+        sts.iter().for_each(|s| {
+            sts_index.insert(Arc::new(s.clone()));
+        });
+        Mapper {
+            network_lister: BitcoinNetworkLister::new(networks.clone()),
+            networks,
+            stateful_sets: StatefulSetLister::new(sts_index),
+        }
+    }
+
+    #[test]
+    fn secrets_map_to_their_owner_and_to_every_network_naming_them() {
+        let (a, b, c) = (network("a", Some("shared")), network("b", Some("shared")), network("c", None));
+        let m = mapper(&[a, b, c.clone()], &[]);
+        let mut shared = Secret::default();
+        shared.metadata.name = Some("shared".into());
+        shared.metadata.namespace = Some("ns".into());
+        assert_eq!(m.secret_keys(&shared), ["ns/a", "ns/b"]);
+        let mut owned = crate::resources::rpc_secret(&c, &crate::secret::Credentials::generate());
+        assert_eq!(m.secret_keys(&owned), ["ns/c"]);
+        owned.metadata.namespace = Some("other".into());
+        assert!(m.secret_keys(&shared).len() == 2 && m.secret_keys(&owned) == ["other/c"]);
+        shared.metadata.namespace = Some("elsewhere".into());
+        assert!(m.secret_keys(&shared).is_empty(), "the index is per namespace");
+    }
+
+    #[test]
+    fn pods_map_through_their_statefulset_or_app_label() {
+        let net = network("n", None);
+        let mut sts = crate::resources::stateful_set(&net, &crate::resources::PodSettings::default());
+        sts.metadata.namespace = Some("ns".into());
+        let m = mapper(&[net], &[sts]);
+        let mut pod = Pod::default();
+        pod.metadata.namespace = Some("ns".into());
+        pod.metadata.name = Some("n-sts-0".into());
+        pod.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "StatefulSet".into(),
+            name: "n-sts".into(),
+            uid: "sts-uid".into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        }]);
+        assert_eq!(m.pod_key(&pod).as_deref(), Some("ns/n"));
+        // Owner StatefulSet not (yet) cached: the app label finds the network.
+        pod.metadata.owner_references.as_mut().unwrap()[0].name = "unknown".into();
+        assert_eq!(m.pod_key(&pod), None);
+        pod.metadata.labels = Some(crate::resources::labels("n"));
+        assert_eq!(m.pod_key(&pod).as_deref(), Some("ns/n"));
+        // A label naming no network maps to nothing.
+        pod.metadata.labels = Some(crate::resources::labels("nginx"));
+        assert_eq!(m.pod_key(&pod), None);
+    }
+
     #[test]
     fn secret_index_uses_namespace_and_spec_secret() {
         let f = secret_index_func();
