@@ -32,6 +32,15 @@ struct Args {
     /// Repetitions of each timed measurement (the best is kept).
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Run only these sections (default: all): informers, watch, queue, controller, codegen.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    fn wants(&self, section: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
 }
 
 struct Sizes {
@@ -104,7 +113,28 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let runs = if args.quick { 1 } else { args.runs };
     let mut rows = vec![];
 
-    // 1, 3, 4: a devserver holding `sync` realistic objects.
+    if args.wants("informers") {
+        informer_rows(args, &s, runs, &mut rows).await?;
+    }
+    if args.wants("watch") {
+        watch_rows(&s, runs, &mut rows).await?;
+    }
+    if args.wants("queue") {
+        queue_rows(&s, runs, &mut rows).await?;
+    }
+    if args.wants("controller") {
+        controller_rows(args, &mut rows).await?;
+    }
+    if args.wants("codegen") {
+        codegen_rows(&s, &mut rows)?;
+    }
+    anyhow::ensure!(!rows.is_empty(), "no section selected; sections are informers, watch, queue, controller, codegen");
+    Ok(rows)
+}
+
+/// 1, 3, 4: initial sync, retained memory and relist peak, on a devserver holding realistic objects.
+async fn informer_rows(args: &Args, s: &Sizes, runs: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let _ = args;
     let server = devserver::DevServer::builder().history_limit(1_000_000).start().await?;
     let client = server.client()?;
     fixtures::install(&client).await?;
@@ -171,8 +201,11 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     );
     rows.push(Row::new("initial sync", big, ours_big.seconds, "kube-rs reflector", kube_big.seconds, "s"));
     server.shutdown().await;
+    Ok(())
+}
 
-    // 2: watch throughput on a recorded stream.
+/// 2: watch throughput on a recorded stream.
+async fn watch_rows(s: &Sizes, runs: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let events = watch::record(s.watch);
     let w = s.watch;
     let ours_w = best(runs, || watch::ours(&events, w), |v| *v, true).await?;
@@ -181,8 +214,11 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     rows.push(Row::new("watch events/s", w, ours_w, "kube-rs watcher+reflector", kube_w, "ev/s").at_least(1.25));
     rows.push(Row::new("watch events/s", w, ours_w, "decode only", floor_w, "ev/s"));
     drop(events);
+    Ok(())
+}
 
-    // 5: work queue.
+/// 5: the work queue.
+async fn queue_rows(s: &Sizes, runs: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     for workers in [1, 4] {
         let q = s.queue;
         let ours_q = best(runs, || async { Ok(queue::ours(q, workers).await) }, |v| *v, true).await?;
@@ -190,8 +226,11 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         let row = Row::new(&format!("queue items/s, {workers} worker(s)"), q, ours_q, "tokio mpsc", mpsc_q, "items/s");
         rows.push(if workers == 4 { row.at_least(0.5) } else { row });
     }
+    Ok(())
+}
 
-    // 6: the controller's API load.
+/// 6: the controller's API load.
+async fn controller_rows(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let networks = if args.quick { 5 } else { 1_000 };
     let load = controller_load::run(networks).await?;
     for (verb, count) in &load.writes_by_verb {
@@ -219,8 +258,11 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         load.ready_delay,
         "s",
     ));
+    Ok(())
+}
 
-    // 7: the generator.
+/// 7: the generator.
+fn codegen_rows(s: &Sizes, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     codegen_time::synthetic(&dir.path().join("apis"), s.groups, s.kinds_per_group)?;
     let (secs, kinds) = codegen_time::run(&dir.path().join("apis"), dir.path())?;
@@ -230,7 +272,7 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let out = tempfile::tempdir()?;
     let (secs, kinds) = codegen_time::run(&ws.join("apis"), out.path())?;
     rows.push(Row::new("codegen wall time (this workspace)", kinds, secs, "goal", 1.0, "s").at_most(1.0));
-    Ok(rows)
+    Ok(())
 }
 
 async fn populate_more(cs: &generated::Clientset, from: usize, count: usize) -> anyhow::Result<()> {
