@@ -35,7 +35,17 @@ impl MeshReport {
 }
 
 /// Brings every peer's added-node list to "all other peers", concurrently per node.
-pub async fn sync(rpc: &RpcClient, creds: &Credentials, port: u16, peers: &[Peer]) -> MeshReport {
+///
+/// Only addresses in `members` (every address the network's nodes had: the previous status and
+/// the current pods) are removed when they are no longer ready peers; other entries (peers an
+/// operator added by hand) are left alone.
+pub async fn sync(
+    rpc: &RpcClient,
+    creds: &Credentials,
+    port: u16,
+    peers: &[Peer],
+    members: &BTreeSet<String>,
+) -> MeshReport {
     let wanted: BTreeSet<String> = peers.iter().map(|p| p.ip.to_string()).collect();
     let tasks = peers.iter().map(|node| {
         let wanted = &wanted;
@@ -55,7 +65,8 @@ pub async fn sync(rpc: &RpcClient, creds: &Credentials, port: u16, peers: &[Peer
                 }
                 added.push((node.name.clone(), peer.clone()));
             }
-            for gone in have.iter().filter(|p| !wanted.contains(*p) || **p == me) {
+            let gone = |p: &&String| (members.contains(*p) && !wanted.contains(*p)) || **p == me;
+            for gone in have.iter().filter(gone) {
                 if let Err(e) = rpc.remove_node(addr, creds, gone).await {
                     return (node.name.clone(), added, removed, Some(e));
                 }
@@ -73,4 +84,94 @@ pub async fn sync(rpc: &RpcClient, creds: &Credentials, port: u16, peers: &[Peer
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::State;
+    use axum::routing::post;
+    use serde_json::{Value, json};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    type Added = Arc<Mutex<Vec<String>>>;
+
+    /// A minimal bitcoind: getaddednodeinfo and addnode add|remove with -23/-24.
+    async fn fake_node(ip: &str, port: u16, initial: &[&str]) -> Added {
+        let added: Added = Arc::new(Mutex::new(initial.iter().map(|s| s.to_string()).collect()));
+        let app = axum::Router::new()
+            .route(
+                "/",
+                post(|State(added): State<Added>, body: String| async move {
+                    let req: Value = serde_json::from_str(&body).unwrap_or_default();
+                    let mut list = added.lock().unwrap();
+                    let reply = match req["method"].as_str() {
+                        Some("getaddednodeinfo") => {
+                            json!({"result": list.iter().map(|a| json!({"addednode": a, "connected": true})).collect::<Vec<_>>(), "error": null})
+                        }
+                        Some("addnode") => {
+                            let peer = req["params"][0].as_str().unwrap_or_default().to_string();
+                            match (req["params"][1].as_str(), list.contains(&peer)) {
+                                (Some("add"), true) => json!({"result": null, "error": {"code": -23, "message": "already added"}}),
+                                (Some("add"), false) => {
+                                    list.push(peer);
+                                    json!({"result": null, "error": null})
+                                }
+                                (Some("remove"), false) => json!({"result": null, "error": {"code": -24, "message": "not added"}}),
+                                _ => {
+                                    list.retain(|p| *p != peer);
+                                    json!({"result": null, "error": null})
+                                }
+                            }
+                        }
+                        _ => json!({"result": null, "error": {"code": -32601, "message": "Method not found"}}),
+                    };
+                    reply.to_string()
+                }),
+            )
+            .with_state(added.clone());
+        let listener = tokio::net::TcpListener::bind((ip, port)).await.expect("bind loopback alias");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        added
+    }
+
+    fn sorted(a: &Added) -> Vec<String> {
+        let mut v = a.lock().unwrap().clone();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn converges_keeps_manual_peers_and_is_idempotent() {
+        let port = tokio::net::TcpListener::bind("127.0.0.11:0").await.unwrap().local_addr().unwrap().port();
+        let n1 = fake_node("127.0.0.11", port, &["127.0.0.99", "127.0.0.14"]).await;
+        let n2 = fake_node("127.0.0.12", port, &["127.0.0.11"]).await;
+        let n3 = fake_node("127.0.0.13", port, &[]).await;
+        let peers: Vec<Peer> =
+            (11..=13).map(|i| Peer { name: format!("p{i}"), ip: format!("127.0.0.{i}").parse().unwrap() }).collect();
+        let members: BTreeSet<String> = (11..=14).map(|i| format!("127.0.0.{i}")).collect();
+        let rpc = RpcClient::new(Duration::from_secs(2));
+        let creds = Credentials::new("u", "p");
+        let report = sync(&rpc, &creds, port, &peers, &members).await;
+        assert!(report.complete(), "{:?}", report.errors);
+        assert_eq!(sorted(&n1), ["127.0.0.12", "127.0.0.13", "127.0.0.99"], "manual peer kept, gone member removed");
+        assert_eq!(sorted(&n2), ["127.0.0.11", "127.0.0.13"]);
+        assert_eq!(sorted(&n3), ["127.0.0.11", "127.0.0.12"]);
+        assert_eq!(report.added.len(), 5);
+        assert_eq!(report.removed, [("p11".to_string(), "127.0.0.14".to_string())]);
+
+        let again = sync(&rpc, &creds, port, &peers, &members).await;
+        assert!(again.complete() && again.added.is_empty() && again.removed.is_empty(), "{again:?}");
+
+        // A node that does not answer is reported; the others are still served.
+        let mut with_dead = peers.clone();
+        with_dead.push(Peer { name: "dead".into(), ip: "127.0.0.15".parse().unwrap() });
+        let report = sync(&rpc, &creds, port, &with_dead, &members).await;
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(report.errors[0].0, "dead");
+        assert!(sorted(&n1).contains(&"127.0.0.15".to_string()));
+    }
 }

@@ -183,7 +183,14 @@ impl Context {
         let mut mesh_error = None;
         match &creds {
             Some(creds) if !peers.is_empty() => {
-                let report = mesh::sync(&self.rpc, creds, self.settings.rpc_port, &peers).await;
+                let members: std::collections::BTreeSet<String> = net
+                    .status
+                    .iter()
+                    .flat_map(|s| s.nodes.iter())
+                    .chain(nodes.iter())
+                    .filter_map(|n| n.ip.clone())
+                    .collect();
+                let report = mesh::sync(&self.rpc, creds, self.settings.rpc_port, &peers, &members).await;
                 obs.mesh_complete = report.complete();
                 self.report_mesh(&net, &report).await;
                 if !report.errors.is_empty() {
