@@ -90,3 +90,27 @@ fn sigint_drains_and_exits_zero_with_json_logs() {
     assert!(all.contains("draining in-flight reconciles"), "{all}");
     assert!(all.contains("controller stopped"), "{all}");
 }
+
+#[test]
+fn bad_flags_and_configs_fail_cleanly() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bitcoin-controller"))
+        .args([
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--health-addr",
+            "127.0.0.1:0",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reading kubeconfig /nonexistent/kubeconfig"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_bitcoin-controller")).args(["--workers", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--workers"));
+}

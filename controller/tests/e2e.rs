@@ -56,13 +56,14 @@ struct Env {
 
 impl Env {
     async fn start(rpc_port: u16) -> Env {
-        Self::start_with(rpc_port, |c| c).await
+        Self::start_with(rpc_port, false, |c| c).await
     }
 
     /// Like [`Env::start`], with the controller's client wrapped by `wrap` (fault injection).
-    async fn start_with(rpc_port: u16, wrap: impl FnOnce(kube::Client) -> kube::Client) -> Env {
+    /// `tls`: the devserver serves https with a bearer token (the client comes from its kubeconfig).
+    async fn start_with(rpc_port: u16, tls: bool, wrap: impl FnOnce(kube::Client) -> kube::Client) -> Env {
         logs();
-        let server = devserver::DevServer::builder().start().await.expect("devserver");
+        let server = devserver::DevServer::builder().tls(tls).start().await.expect("devserver");
         let client = server.client().expect("client");
         let sim = controller::sim::start(client.clone(), Duration::from_millis(300), rpc_port).await.expect("sim");
         controller::embedded::install_crd(&client).await.expect("crd");
@@ -240,8 +241,9 @@ async fn killed_node_is_re_added_after_it_returns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_the_network_deletes_what_it_owns() {
-    let env = Env::start(28446).await;
+async fn deleting_the_network_deletes_what_it_owns_over_https() {
+    let env = Env::start_with(28446, true, |c| c).await;
+    assert!(env.server.url().starts_with("https://"), "{}", env.server.url());
     env.create("delta", 2).await;
     env.wait_ready("delta", 2, Duration::from_secs(30)).await;
     env.nets().delete("delta", &DeleteParams::default()).await.unwrap();
@@ -319,7 +321,7 @@ async fn networks_converge_with_ten_percent_of_writes_failing() {
         Some(if n % 20 == 0 { Reaction::conflict("injected conflict") } else { Reaction::internal_error("injected") })
     });
     let rec = recorder.clone();
-    let env = Env::start_with(28448, move |c| rec.wrap(c)).await;
+    let env = Env::start_with(28448, false, move |c| rec.wrap(c)).await;
     for (name, nodes) in [("z1", 3), ("z2", 2), ("z3", 4)] {
         env.create(name, nodes).await;
     }
