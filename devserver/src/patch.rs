@@ -3,6 +3,9 @@
 //! server-side apply with managed-field ownership and conflicts.
 
 use crate::error::{ApiError, ApiResult, Cause};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -178,17 +181,73 @@ fn merge_list(cur: &mut Vec<Value>, items: &[Value], key: &str) {
     }
 }
 
-/// A field path in a managed-fields set, e.g. `["spec", "replicas"]`.
+/// A field path in a managed-fields set, e.g. `["spec", "replicas"]`. Elements of
+/// `x-kubernetes-list-type: map` lists are segments `k:{"type":"Ready"}` (the key fields), and of
+/// `set` lists `v:<value>`, as in `fieldsV1`; other lists are atomic leaves.
 pub type FieldPath = Vec<String>;
 
-/// Leaf paths of `v` (lists are atomic leaves, like CR lists without `x-kubernetes-list-type`).
-pub fn leaf_paths(v: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
+fn child_schema<'a>(schema: Option<&'a JSONSchemaProps>, key: &str) -> Option<&'a JSONSchemaProps> {
+    let s = schema?;
+    if let Some(p) = s.properties.as_ref().and_then(|p| p.get(key)) {
+        return Some(p);
+    }
+    match &s.additional_properties {
+        Some(JSONSchemaPropsOrBool::Schema(ap)) => Some(ap),
+        _ => None,
+    }
+}
+
+fn item_schema(schema: Option<&JSONSchemaProps>) -> Option<&JSONSchemaProps> {
+    match &schema?.items {
+        Some(JSONSchemaPropsOrArray::Schema(i)) => Some(i),
+        _ => None,
+    }
+}
+
+/// The `k:` segment of a list-map element, or `None` when it lacks a key field.
+fn map_key_segment(item: &Value, keys: &[String]) -> Option<String> {
+    let mut m = Map::new();
+    for k in keys {
+        m.insert(k.clone(), item.get(k)?.clone());
+    }
+    Some(format!("k:{}", Value::Object(m)))
+}
+
+/// Leaf paths of `v` under `schema` (lists are atomic unless the schema gives a list type).
+pub fn leaf_paths(v: &Value, schema: Option<&JSONSchemaProps>, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, c) in m {
                 prefix.push(k.clone());
-                leaf_paths(c, prefix, out);
+                leaf_paths(c, child_schema(schema, k), prefix, out);
                 prefix.pop();
+            }
+        }
+        Value::Array(items)
+            if !items.is_empty()
+                || matches!(schema.and_then(|s| s.x_kubernetes_list_type.as_deref()), Some("map" | "set")) =>
+        {
+            let list_type = schema.and_then(|s| s.x_kubernetes_list_type.as_deref());
+            let keys = schema.and_then(|s| s.x_kubernetes_list_map_keys.clone()).unwrap_or_default();
+            match list_type {
+                Some("map") if !keys.is_empty() && items.iter().all(|i| map_key_segment(i, &keys).is_some()) => {
+                    for it in items {
+                        let Some(seg) = map_key_segment(it, &keys) else { continue };
+                        prefix.push(seg);
+                        leaf_paths(it, item_schema(schema), prefix, out);
+                        prefix.pop();
+                    }
+                }
+                Some("set") => {
+                    for it in items {
+                        prefix.push(format!("v:{it}"));
+                        out.insert(prefix.clone());
+                        prefix.pop();
+                    }
+                }
+                _ => {
+                    out.insert(prefix.clone());
+                }
             }
         }
         _ => {
@@ -200,9 +259,9 @@ pub fn leaf_paths(v: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPat
 }
 
 /// The paths a manager owns for an object body, skipping server-owned metadata.
-pub fn owned_paths(obj: &Value, include_status: bool) -> BTreeSet<FieldPath> {
+pub fn owned_paths(obj: &Value, include_status: bool, schema: Option<&JSONSchemaProps>) -> BTreeSet<FieldPath> {
     let mut out = BTreeSet::new();
-    leaf_paths(obj, &mut Vec::new(), &mut out);
+    leaf_paths(obj, schema, &mut Vec::new(), &mut out);
     out.retain(|p| {
         let top = p[0].as_str();
         if top == "apiVersion" || top == "kind" {
@@ -222,13 +281,18 @@ pub fn owned_paths(obj: &Value, include_status: bool) -> BTreeSet<FieldPath> {
     out
 }
 
+fn is_element(seg: &str) -> bool {
+    seg.starts_with("k:") || seg.starts_with("v:")
+}
+
 /// Encodes a path set as `fieldsV1` (`{"f:spec":{"f:replicas":{}}}`).
 pub fn to_fields_v1(paths: &BTreeSet<FieldPath>) -> Value {
     let mut root = Map::new();
     for p in paths {
         let mut cur = &mut root;
         for seg in p {
-            let entry = cur.entry(format!("f:{seg}")).or_insert_with(|| Value::Object(Map::new()));
+            let key = if is_element(seg) { seg.clone() } else { format!("f:{seg}") };
+            let entry = cur.entry(key).or_insert_with(|| Value::Object(Map::new()));
             match entry {
                 Value::Object(m) => cur = m,
                 _ => break,
@@ -242,7 +306,7 @@ pub fn to_fields_v1(paths: &BTreeSet<FieldPath>) -> Value {
 pub fn from_fields_v1(v: &Value) -> BTreeSet<FieldPath> {
     fn walk(v: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
         let Some(m) = v.as_object() else { return };
-        let children: Vec<(&String, &Value)> = m.iter().filter(|(k, _)| k.starts_with("f:")).collect();
+        let children: Vec<(&String, &Value)> = m.iter().filter(|(k, _)| k.starts_with("f:") || is_element(k)).collect();
         if children.is_empty() {
             if !prefix.is_empty() {
                 out.insert(prefix.clone());
@@ -250,7 +314,7 @@ pub fn from_fields_v1(v: &Value) -> BTreeSet<FieldPath> {
             return;
         }
         for (k, c) in children {
-            prefix.push(k[2..].to_string());
+            prefix.push(if is_element(k) { k.clone() } else { k[2..].to_string() });
             walk(c, prefix, out);
             prefix.pop();
         }
@@ -260,35 +324,107 @@ pub fn from_fields_v1(v: &Value) -> BTreeSet<FieldPath> {
     out
 }
 
+/// Finds the list element a `k:`/`v:` segment names.
+fn element_index(items: &[Value], seg: &str) -> Option<usize> {
+    if let Some(k) = seg.strip_prefix("k:") {
+        let keys: Map<String, Value> = serde_json::from_str(k).ok()?;
+        items.iter().position(|it| keys.iter().all(|(kk, kv)| it.get(kk) == Some(kv)))
+    } else if let Some(v) = seg.strip_prefix("v:") {
+        let val: Value = serde_json::from_str(v).ok()?;
+        items.iter().position(|it| *it == val)
+    } else {
+        None
+    }
+}
+
+fn step<'a>(cur: &'a Value, seg: &str) -> Option<&'a Value> {
+    if is_element(seg) {
+        let items = cur.as_array()?;
+        items.get(element_index(items, seg)?)
+    } else {
+        cur.get(seg)
+    }
+}
+
 fn get_path<'a>(v: &'a Value, p: &FieldPath) -> Option<&'a Value> {
-    p.iter().try_fold(v, |cur, seg| cur.get(seg))
+    p.iter().try_fold(v, |cur, seg| step(cur, seg))
 }
 
 fn set_path(v: &mut Value, p: &FieldPath, val: Value) {
     let mut cur = v;
     for (i, seg) in p.iter().enumerate() {
+        let last = i + 1 == p.len();
+        if is_element(seg) {
+            if !cur.is_array() {
+                *cur = Value::Array(Vec::new());
+            }
+            let Some(items) = cur.as_array_mut() else { return };
+            let idx = match element_index(items, seg) {
+                Some(idx) => idx,
+                None => {
+                    let fresh = if let Some(k) = seg.strip_prefix("k:") {
+                        serde_json::from_str::<Value>(k).unwrap_or_else(|_| Value::Object(Map::new()))
+                    } else {
+                        val.clone()
+                    };
+                    items.push(fresh);
+                    items.len() - 1
+                }
+            };
+            if last {
+                items[idx] = val;
+                return;
+            }
+            cur = &mut items[idx];
+            continue;
+        }
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
         let Some(m) = cur.as_object_mut() else { return };
-        if i + 1 == p.len() {
+        if last {
             m.insert(seg.clone(), val);
             return;
         }
-        cur = m.entry(seg.clone()).or_insert_with(|| Value::Object(Map::new()));
+        let next_is_element = p.get(i + 1).is_some_and(|n| is_element(n));
+        cur = m
+            .entry(seg.clone())
+            .or_insert_with(|| if next_is_element { Value::Array(Vec::new()) } else { Value::Object(Map::new()) });
     }
 }
 
+/// Removes a path. Removing a key field of a list-map element removes the whole element.
 fn remove_path(v: &mut Value, p: &FieldPath) {
     let Some((last, parents)) = p.split_last() else { return };
-    let mut cur = v;
-    for seg in parents {
-        match cur.get_mut(seg) {
-            Some(c) => cur = c,
-            None => return,
+    // A key field (the parent segment is the element's own `k:` segment): drop the element.
+    if let Some(parent_seg) = parents.last().filter(|s| s.starts_with("k:")) {
+        let keys: Map<String, Value> = serde_json::from_str(&parent_seg[2..]).unwrap_or_default();
+        if keys.contains_key(last) {
+            remove_path(v, &parents.to_vec());
+            return;
         }
     }
-    if let Some(m) = cur.as_object_mut() {
+    let mut cur = v;
+    for seg in parents {
+        let next = if is_element(seg) {
+            let Some(items) = cur.as_array_mut() else { return };
+            let Some(idx) = element_index(items, seg) else { return };
+            &mut items[idx]
+        } else {
+            match cur.get_mut(seg.as_str()) {
+                Some(c) => c,
+                None => return,
+            }
+        };
+        cur = next;
+    }
+    if is_element(last) {
+        if let Some(items) = cur.as_array_mut()
+            && let Some(idx) = element_index(items, last)
+        {
+            items.remove(idx);
+        }
+    } else if let Some(m) = cur.as_object_mut() {
         m.remove(last);
     }
 }
@@ -298,7 +434,19 @@ fn overlaps(a: &FieldPath, b: &FieldPath) -> bool {
 }
 
 fn path_string(p: &FieldPath) -> String {
-    p.iter().map(|s| format!(".{s}")).collect()
+    p.iter()
+        .map(|s| {
+            if let Some(k) = s.strip_prefix("k:") {
+                let keys: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
+                let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("[{}]", parts.join(","))
+            } else if let Some(v) = s.strip_prefix("v:") {
+                format!("[={v}]")
+            } else {
+                format!(".{s}")
+            }
+        })
+        .collect()
 }
 
 fn print_manager(entry: &Value) -> String {
@@ -317,19 +465,29 @@ fn print_manager(entry: &Value) -> String {
     s
 }
 
+/// Who applies, and how (the parameters of one server-side apply).
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions<'a> {
+    /// The field manager (`?fieldManager`).
+    pub manager: &'a str,
+    /// `?force=true`: take ownership instead of reporting conflicts.
+    pub force: bool,
+    /// The apiVersion recorded in managedFields.
+    pub api_version: &'a str,
+    /// `Some("status")` for the status subresource.
+    pub subresource: Option<&'a str>,
+    /// The time recorded in managedFields.
+    pub now: &'a str,
+    /// The structural schema (custom resources), for list-type map/set ownership.
+    pub schema: Option<&'a JSONSchemaProps>,
+}
+
 /// Server-side apply of `applied` (the manager's full intent) onto `current` (None: create).
 /// Returns the new object with updated `managedFields`, or a 409 listing the conflicts.
-pub fn server_side_apply(
-    current: Option<&Value>,
-    applied: &Value,
-    manager: &str,
-    force: bool,
-    api_version: &str,
-    subresource: Option<&str>,
-    now: &str,
-) -> ApiResult<Value> {
+pub fn server_side_apply(current: Option<&Value>, applied: &Value, opts: &ApplyOptions<'_>) -> ApiResult<Value> {
+    let ApplyOptions { manager, force, api_version, subresource, now, schema } = *opts;
     let status_only = subresource == Some("status");
-    let mut applied_paths = owned_paths(applied, true);
+    let mut applied_paths = owned_paths(applied, true, schema);
     if status_only {
         applied_paths.retain(|p| p[0] == "status");
     }
@@ -446,8 +604,9 @@ pub fn record_update(
     api_version: &str,
     subresource: Option<&str>,
     now: &str,
+    schema: Option<&JSONSchemaProps>,
 ) {
-    let new_paths = owned_paths(new, subresource == Some("status") || old.is_none());
+    let new_paths = owned_paths(new, subresource == Some("status") || old.is_none(), schema);
     let changed: BTreeSet<FieldPath> = match old {
         None => new_paths,
         Some(o) => new_paths.into_iter().filter(|p| get_path(o, p) != get_path(new, p)).collect(),
@@ -505,7 +664,8 @@ mod tests {
 
     #[test]
     fn fields_v1_round_trip() {
-        let paths = owned_paths(&json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"n": 1}}), false);
+        let paths =
+            owned_paths(&json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"n": 1}}), false, None);
         let f = to_fields_v1(&paths);
         assert_eq!(f, json!({"f:metadata": {"f:labels": {"f:x": {}}}, "f:spec": {"f:n": {}}}));
         assert_eq!(from_fields_v1(&f), paths);

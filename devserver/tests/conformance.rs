@@ -1344,3 +1344,39 @@ async fn watch_headers_are_flushed_before_any_event() {
     assert!(head.contains("content-type: application/json"), "{head}");
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
 }
+
+#[tokio::test]
+async fn apply_list_map_elements_are_owned_per_key() {
+    let e = start().await;
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let status = |conds: Value| json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "a"}, "status": {"conditions": conds}});
+    let path = |m: &str| format!("{FOOS}/a/status?fieldManager={m}");
+    let r = e.patch(&path("alice"), status(json!([{"type": "A", "status": "True"}])), APPLY).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = e.patch(&path("bob"), status(json!([{"type": "B", "status": "False"}])), APPLY).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["status"]["conditions"],
+        json!([{"type": "A", "status": "True"}, {"type": "B", "status": "False"}])
+    );
+    let r = e
+        .patch(&path("bob"), status(json!([{"type": "B", "status": "False"}, {"type": "A", "status": "False"}])), APPLY)
+        .await;
+    assert_eq!((r.status, reason(&r)), (409, "Conflict"));
+    assert_eq!(
+        r.body["message"],
+        "Apply failed with 1 conflict: conflict with \"alice\" with subresource \"status\": .status.conditions[type=\"A\"].status"
+    );
+    let r = e.patch(&path("alice"), status(json!([])), APPLY).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"]["conditions"], json!([{"type": "B", "status": "False"}]));
+    let fields = r.body["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["manager"] == "bob")
+        .unwrap()["fieldsV1"]
+        .clone();
+    assert!(fields["f:status"]["f:conditions"].get("k:{\"type\":\"B\"}").is_some(), "{fields}");
+}

@@ -57,7 +57,7 @@ impl Ctx<'_> {
         {
             o.remove("status");
         }
-        patch::record_update(None, obj, &manager, &rt.api_version(), None, now);
+        patch::record_update(None, obj, &manager, &rt.api_version(), None, now, rt.schema.as_deref());
         Ok(warnings)
     }
 
@@ -282,7 +282,7 @@ impl Ctx<'_> {
         }
         self.validate_update(&result, Some(cur))?;
         if !apply {
-            patch::record_update(Some(cur), &mut result, manager, &rt.api_version(), sub, now);
+            patch::record_update(Some(cur), &mut result, manager, &rt.api_version(), sub, now, rt.schema.as_deref());
         }
         let deleting = result.pointer("/metadata/deletionTimestamp").is_some();
         let no_finalizers =
@@ -401,11 +401,19 @@ impl Ctx<'_> {
                     }
                     let mut obj = applied.clone();
                     self.prepare_create(ns, &mut obj, &now)?;
-                    let mut obj = patch::server_side_apply(None, &obj, &manager, force, &api_version, None, &now)?;
+                    let opts = patch::ApplyOptions {
+                        manager: &manager,
+                        force,
+                        api_version: &api_version,
+                        subresource: None,
+                        now: &now,
+                        schema: self.rt.schema.as_deref(),
+                    };
+                    let mut obj = patch::server_side_apply(None, &obj, &opts)?;
                     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                         m.insert(
                             "managedFields".into(),
-                            json!([{"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now, "fieldsType": "FieldsV1", "fieldsV1": patch::to_fields_v1(&patch::owned_paths(&applied, true))}]),
+                            json!([{"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now, "fieldsType": "FieldsV1", "fieldsV1": patch::to_fields_v1(&patch::owned_paths(&applied, true, self.rt.schema.as_deref()))}]),
                         );
                     }
                     namespace_check.clone()?;
@@ -414,7 +422,15 @@ impl Ctx<'_> {
                     Ok(Write::Put(obj))
                 }
                 Some(cur) => {
-                    let merged = patch::server_side_apply(Some(cur), &applied, &manager, force, &api_version, sub, &now)?;
+                    let opts = patch::ApplyOptions {
+                        manager: &manager,
+                        force,
+                        api_version: &api_version,
+                        subresource: sub,
+                        now: &now,
+                        schema: self.rt.schema.as_deref(),
+                    };
+                    let merged = patch::server_side_apply(Some(cur), &applied, &opts)?;
                     self.update_decision(cur, merged, sub, false, &manager, &now, true)
                 }
             })?;

@@ -121,7 +121,16 @@ pub fn foo_crd() -> Value {
                                 "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
                             }
                         },
-                        "status": {"type": "object", "properties": {"ready": {"type": "boolean"}, "observed": {"type": "integer"}}}
+                        "status": {"type": "object", "properties": {
+                            "ready": {"type": "boolean"},
+                            "observed": {"type": "integer"},
+                            "conditions": {
+                                "type": "array",
+                                "x-kubernetes-list-type": "map",
+                                "x-kubernetes-list-map-keys": ["type"],
+                                "items": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}, "status": {"type": "string"}}}
+                            }
+                        }}
                     }
                 }}
             }]
