@@ -252,3 +252,39 @@ async fn an_idle_simulation_does_not_poll_the_server() {
     assert!(entries.len() <= 10, "{} requests while idle: {entries:?}", entries.len());
     env.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_crd_collects_what_its_custom_resources_owned() {
+    let env = Env::start(true).await;
+    let crds: Api<DynamicObject> = Api::all_with(
+        env.client.clone(),
+        &ar("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions"),
+    );
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.sim.example.com"},
+        "spec": {"group": "sim.example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    });
+    crds.create(&PostParams::default(), &serde_json::from_value(crd).expect("crd")).await.expect("crd");
+    let widget = eventually(5, "CRD served", || async {
+        let w: DynamicObject = serde_json::from_value(
+            json!({"apiVersion": "sim.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}),
+        )
+        .ok()?;
+        env.api("Widget").create(&PostParams::default(), &w).await.ok()?.metadata.uid
+    })
+    .await;
+    env.create("ConfigMap", owned_by("widget-config", "Widget", "w", &widget, false)).await;
+    // Give the collector a moment to discover the new kind (it rediscovers when a CRD changes).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(env.exists("ConfigMap", "widget-config").await, "owner alive: kept");
+    crds.delete("widgets.sim.example.com", &DeleteParams::default()).await.expect("delete crd");
+    eventually(8, "dependent of a removed custom resource collected", || async {
+        (!env.exists("ConfigMap", "widget-config").await).then_some(())
+    })
+    .await;
+    env.stop().await;
+}

@@ -1,8 +1,9 @@
 //! SIMULATION: kube-controller-manager's garbage collector, client-side.
 //!
 //! Like the real one it discovers every resource the server serves (aggregated discovery,
-//! repeated every few seconds so CRDs installed later are covered), keeps a watch cache of each
-//! one that can be listed, watched and deleted (except Events), and converges on every change:
+//! repeated when a CRD changes and every few seconds, so kinds installed later are covered),
+//! keeps a watch cache of each one that can be listed, watched and deleted (except Events), and
+//! converges on every change:
 //! - **background**: an object whose ownerReferences all name owners that no longer exist
 //!   (matched by uid; confirmed by a live GET before acting) is deleted; when only some owners
 //!   are gone, the dangling references are removed;
@@ -18,8 +19,7 @@
 
 use futures::StreamExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
-use kube::core::GroupVersionKind;
-use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope, verbs};
+use kube::discovery::{ApiResource, Discovery, Scope, verbs};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
@@ -66,24 +66,42 @@ struct Entry {
 pub(crate) async fn run(client: kube::Client) {
     let wake = Arc::new(Notify::new());
     let mut caches = Caches::default();
-    let mut discovery: Option<Discovery> = None;
+    let mut kinds = Kinds::default();
     let mut discovered_at: Option<Instant> = None;
+    let mut crds_seen: Vec<(String, String)> = Vec::new();
     loop {
-        if discovered_at.is_none_or(|t| t.elapsed() >= REDISCOVERY) {
+        // Rediscover periodically, and at once when a CRD changes (created, Established,
+        // deleted), so new kinds are covered without waiting.
+        let crds = crd_fingerprint(&caches);
+        if discovered_at.is_none_or(|t| t.elapsed() >= REDISCOVERY) || crds != crds_seen {
             discovered_at = Some(Instant::now());
+            crds_seen = crds;
             match discover(&client).await {
                 Ok(d) => {
                     watch_new_resources(&client, &d, &mut caches, &wake);
-                    discovery = Some(d);
+                    kinds.learn(&d);
                 }
                 Err(e) => tracing::warn!(error = %e, "simulated garbage collector: discovery failed; will retry"),
             }
         }
-        if let Some(d) = &discovery {
-            collect(&client, d, &caches).await;
+        if !kinds.0.is_empty() {
+            collect(&client, &kinds, &caches).await;
         }
         super::wait(&wake, Duration::from_secs(1)).await;
     }
+}
+
+/// Names and resourceVersions of the cached CRDs.
+fn crd_fingerprint(caches: &Caches) -> Vec<(String, String)> {
+    let Some(w) = caches.0.get("apiextensions.k8s.io/v1/customresourcedefinitions") else { return Vec::new() };
+    let mut fp: Vec<(String, String)> = w
+        .store
+        .state()
+        .iter()
+        .map(|o| (o.metadata.name.clone().unwrap_or_default(), o.metadata.resource_version.clone().unwrap_or_default()))
+        .collect();
+    fp.sort();
+    fp
 }
 
 async fn discover(client: &kube::Client) -> kube::Result<Discovery> {
@@ -97,7 +115,19 @@ fn resource_key(ar: &ApiResource) -> String {
     format!("{}/{}", ar.api_version, ar.plural)
 }
 
+/// Starts a watch cache for every newly served resource and drops the caches of resources no
+/// longer served (a deleted CRD), whose stale objects would otherwise look like live owners.
 fn watch_new_resources(client: &kube::Client, discovery: &Discovery, caches: &mut Caches, wake: &Arc<Notify>) {
+    let served: HashSet<String> =
+        discovery.groups().flat_map(|g| g.recommended_resources()).map(|(ar, _)| resource_key(&ar)).collect();
+    caches.0.retain(|key, w| {
+        let keep = served.contains(key);
+        if !keep {
+            w.task.abort();
+            tracing::debug!(resource = %key, "simulated garbage collector: resource no longer served; cache dropped");
+        }
+        keep
+    });
     for group in discovery.groups() {
         for (ar, caps) in group.recommended_resources() {
             let usable = [verbs::LIST, verbs::WATCH, verbs::DELETE].iter().all(|v| caps.supports_operation(v));
@@ -135,21 +165,39 @@ enum OwnerState {
     Unknown,
 }
 
-fn resolve(discovery: &Discovery, api_version: &str, kind: &str) -> Option<(ApiResource, ApiCapabilities)> {
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    discovery.resolve_gvk(&GroupVersionKind::gvk(group, version, kind))
+/// Every kind ever discovered, by `apiVersion` and kind. Kinds are remembered after they stop
+/// being served so that the dependents of custom resources removed with their CRD can still be
+/// checked (a GET then finds nothing, so they are collected), as the real collector's cached
+/// REST mapper allows; a kind never seen is unresolvable and its dependents are left alone.
+#[derive(Default)]
+struct Kinds(HashMap<(String, String), (ApiResource, Scope)>);
+
+impl Kinds {
+    fn learn(&mut self, discovery: &Discovery) {
+        for group in discovery.groups() {
+            for version in group.versions() {
+                for (ar, caps) in group.versioned_resources(version) {
+                    self.0.insert((ar.api_version.clone(), ar.kind.clone()), (ar, caps.scope));
+                }
+            }
+        }
+    }
+
+    fn resolve(&self, api_version: &str, kind: &str) -> Option<&(ApiResource, Scope)> {
+        self.0.get(&(api_version.to_string(), kind.to_string()))
+    }
 }
 
 async fn owner_state(
     client: &kube::Client,
-    discovery: &Discovery,
+    kinds: &Kinds,
     r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
     namespace: Option<&str>,
 ) -> OwnerState {
-    let Some((ar, caps)) = resolve(discovery, &r.api_version, &r.kind) else { return OwnerState::Unknown };
-    let api: Api<DynamicObject> = match (caps.scope, namespace) {
-        (Scope::Cluster, _) => Api::all_with(client.clone(), &ar),
-        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
+    let Some((ar, scope)) = kinds.resolve(&r.api_version, &r.kind) else { return OwnerState::Unknown };
+    let api: Api<DynamicObject> = match (scope, namespace) {
+        (Scope::Cluster, _) => Api::all_with(client.clone(), ar),
+        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, ar),
         // A cluster-scoped dependent naming a namespaced owner is an unresolvable reference: the
         // real collector leaves such objects alone (Kubernetes 1.20+).
         (Scope::Namespaced, None) => return OwnerState::Unknown,
@@ -157,6 +205,9 @@ async fn owner_state(
     match api.get_opt(&r.name).await {
         Ok(Some(o)) if o.metadata.uid.as_deref() == Some(r.uid.as_str()) => OwnerState::Present,
         Ok(_) => OwnerState::Absent,
+        // A resource no longer served answers a plain-text "404 page not found", which kube does
+        // not map to `None`: the owner is gone all the same.
+        Err(kube::Error::Api(e)) if e.code == 404 => OwnerState::Absent,
         Err(_) => OwnerState::Unknown,
     }
 }
@@ -219,7 +270,7 @@ fn without_finalizer(o: &DynamicObject, f: &str) -> Vec<String> {
 }
 
 /// One pass over every cached object.
-async fn collect(client: &kube::Client, discovery: &Discovery, caches: &Caches) {
+async fn collect(client: &kube::Client, kinds: &Kinds, caches: &Caches) {
     let entries: Vec<Entry> = caches
         .0
         .values()
@@ -245,7 +296,7 @@ async fn collect(client: &kube::Client, discovery: &Discovery, caches: &Caches) 
         }
         let mut absent = HashSet::new();
         for r in missing {
-            match owner_state(client, discovery, r, e.object.metadata.namespace.as_deref()).await {
+            match owner_state(client, kinds, r, e.object.metadata.namespace.as_deref()).await {
                 OwnerState::Absent => {
                     absent.insert(r.uid.clone());
                 }

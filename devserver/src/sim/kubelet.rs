@@ -10,13 +10,14 @@
 //! `bitcoin-cli getnetworkinfo` would.
 //!
 //! It is level-based: on every wake it compares each pod's status with what it should be and
-//! writes (a merge patch on `pods/status`) only when they differ. Pods being deleted are left
-//! alone; their addresses are freed once they are gone.
+//! writes (a merge patch on `pods/status`) only when they differ. For pods being deleted it
+//! confirms a graceful deletion (delete with grace period 0, as the real kubelet does after
+//! stopping containers); their addresses are freed once they are gone.
 
 use super::ipam::PodRecord;
 use super::{PodKey, Shared, bitcoind};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ async fn pass(shared: &Shared) -> Option<Duration> {
         let (Some(key), Some(uid)) = (PodKey::of(&pod), pod.metadata.uid.clone()) else { continue };
         alive.insert((key.clone(), uid.clone()));
         if pod.metadata.deletion_timestamp.is_some() {
+            finish_graceful_deletion(shared, &key, &pod).await;
             continue;
         }
         let port = bitcoind::is_bitcoind(&pod).then(|| bitcoind::rpc_port(&pod, shared.options.rpc_port));
@@ -146,6 +148,28 @@ fn desired_status(pod: &Pod, rec: &PodRecord, ready: bool) -> Value {
         ],
         "containerStatuses": containers,
     })
+}
+
+/// A real API server deletes pods gracefully: it only sets deletionTimestamp and
+/// deletionGracePeriodSeconds, and the kubelet, once the containers are stopped, confirms with a
+/// delete with grace period 0 (uid precondition). The simulated containers stop at once (the
+/// bitcoind simulator drops terminating pods), so confirm right away. Servers that delete at once,
+/// or that already set the grace period to 0 (finalizers pending), need nothing.
+async fn finish_graceful_deletion(shared: &Shared, key: &PodKey, pod: &Pod) {
+    if pod.metadata.deletion_grace_period_seconds.unwrap_or(0) == 0 {
+        return;
+    }
+    let api: Api<Pod> = Api::namespaced(shared.client.clone(), &key.namespace);
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        preconditions: pod.metadata.uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&key.name, &params).await {
+        Ok(_) => tracing::info!(pod = %key, "simulated kubelet: containers stopped; confirmed graceful deletion"),
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+        Err(e) => tracing::warn!(pod = %key, error = %e, "simulated kubelet: confirming deletion failed; will retry"),
+    }
 }
 
 async fn write_status(shared: &Shared, key: &PodKey, pod: &Pod, rec: &PodRecord, ready: bool) {
