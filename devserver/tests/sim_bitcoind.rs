@@ -363,3 +363,49 @@ async fn credentials_ports_and_markers_come_from_the_pod_spec() {
     assert_eq!(http(keyref, "POST", Some(("late-user", "late-pw")), body).await.expect("rpc").0, 200);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn garbage_requests_get_errors_and_the_node_keeps_serving() {
+    let env = Env::start().await;
+    let addrs = env.bitcoin_network("junk", 1).await;
+    let n = addrs[0];
+    let bodies: &[(&str, u16, Option<i64>)] = &[
+        ("", 500, Some(-32700)),
+        ("null", 500, Some(-32700)),
+        ("42", 500, Some(-32700)),
+        ("\"getnetworkinfo\"", 500, Some(-32700)),
+        ("{}", 400, Some(-32600)),
+        (r#"{"method":null}"#, 400, Some(-32600)),
+        (r#"{"method":"addnode","params":"x"}"#, 400, Some(-32600)),
+        (r#"{"method":"addnode","params":[]}"#, 500, Some(-1)),
+        (r#"{"method":"addnode","params":["a","add","extra"]}"#, 500, Some(-1)),
+        (r#"{"method":"addnode","params":{"bogus":1}}"#, 500, Some(-8)),
+        (r#"{"method":"getnetworkinfo","params":[1]}"#, 500, Some(-1)),
+        (r#"{"method":"getaddednodeinfo","params":["never-added"]}"#, 500, Some(-24)),
+        (r#"{"method":"getaddednodeinfo","params":[[]]}"#, 500, Some(-3)),
+        ("[]", 200, None),
+        ("[1,2]", 200, None),
+    ];
+    for (body, status, code) in bodies {
+        let (got, text) = http(n, "POST", Some((USER, PASSWORD)), body).await.expect("rpc");
+        assert_eq!(got, *status, "{body}: {text}");
+        if let Some(code) = code {
+            let reply: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{body}: {e}: {text}"));
+            assert_eq!(reply["error"]["code"].as_i64(), Some(*code), "{body}: {text}");
+        }
+    }
+    // Invalid UTF-8 and raw non-HTTP bytes on the socket.
+    let mut bytes = vec![0xff, 0xfe, 0x00];
+    bytes.extend_from_slice(b"{]");
+    let (got, _) = http(n, "POST", Some((USER, PASSWORD)), &String::from_utf8_lossy(&bytes)).await.expect("rpc");
+    assert_eq!(got, 500);
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut tcp = tokio::net::TcpStream::connect(n).await.expect("connect");
+        tcp.write_all(b"\x16\x03\x01 not http at all\r\n\r\n").await.expect("write");
+    }
+    let (status, ok) = rpc(n, "getnetworkinfo", json!([])).await;
+    assert_eq!(status, 200);
+    assert!(ok["result"]["subversion"].as_str().is_some_and(|s| s.contains("devserver-sim")));
+    env.stop().await;
+}
