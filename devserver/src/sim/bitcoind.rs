@@ -244,13 +244,14 @@ impl Network {
             task.abort();
             let _ = task.await;
         }
-        self.start_server(key).await;
+        self.start_server(key, None).await;
         tracing::info!(pod = %key, "simulated bitcoind: restarted with empty state");
         true
     }
 
-    /// Binds and serves a node's RPC port (if it exists, is not killed and is not serving).
-    async fn start_server(self: &Arc<Self>, key: &PodKey) {
+    /// Serves a node's RPC port (if it exists, is not killed and is not serving), on the socket
+    /// the kubelet reserved for it when there is one, else on a fresh bind.
+    async fn start_server(self: &Arc<Self>, key: &PodKey, reserved: Option<std::net::TcpListener>) {
         let (addr, creds, state) = {
             let nodes = lock(&self.nodes);
             let Some(node) = nodes.get(key) else { return };
@@ -259,7 +260,15 @@ impl Network {
             }
             (node.addr, node.creds.clone(), node.state.clone())
         };
-        let listener = match tokio::net::TcpListener::bind(addr).await {
+        let from_reserved = reserved.and_then(|l| {
+            l.set_nonblocking(true).ok()?;
+            tokio::net::TcpListener::from_std(l).ok()
+        });
+        let bound = match from_reserved {
+            Some(l) => Ok(l),
+            None => tokio::net::TcpListener::bind(addr).await,
+        };
+        let listener = match bound {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(pod = %key, %addr, error = %e, "simulated bitcoind: cannot bind RPC port; will retry");
@@ -417,7 +426,11 @@ async fn pass(shared: &Shared) {
                 killed: false,
             });
         }
-        network.start_server(&key).await;
+        let reserved = match lock(&network.nodes).get(&key) {
+            Some(node) if node.server.is_none() && !node.killed => shared.ipam.take_listener(&key, node.addr),
+            _ => None,
+        };
+        network.start_server(&key, reserved).await;
     }
 }
 

@@ -8,7 +8,9 @@
 //! Invariant: an address is held by at most one pod in the whole process, even across several
 //! simulations (tests run in parallel threads): a process-wide set records the addresses in use.
 //! When the caller knows the port the pod will listen on, the allocator also skips addresses
-//! where that port is already bound (another process on the machine), by trying to bind it.
+//! where that port is already bound (another process on the machine), by binding it; the bound
+//! socket is kept for the pod ([`Ipam::take_listener`]) so no other process can take the port
+//! between allocation and the simulated program's start.
 
 use super::PodKey;
 use std::collections::{BTreeSet, HashMap};
@@ -43,6 +45,8 @@ pub struct PodRecord {
 #[derive(Default)]
 pub struct Ipam {
     pods: Mutex<HashMap<PodKey, PodRecord>>,
+    /// Sockets bound at allocation, waiting for the pod's program (dropped with the record).
+    listeners: Mutex<HashMap<PodKey, std::net::TcpListener>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -60,8 +64,12 @@ impl Ipam {
             }
             release(rec.ip);
             pods.remove(key);
+            lock(&self.listeners).remove(key);
         }
-        let ip = allocate(port)?;
+        let (ip, listener) = allocate(port)?;
+        if let Some(l) = listener {
+            lock(&self.listeners).insert(key.clone(), l);
+        }
         let rec =
             PodRecord { uid: uid.to_string(), ip, started_at: super::now(), ready_at, ready_since: None, restarts: 0 };
         pods.insert(key.clone(), rec.clone());
@@ -85,16 +93,29 @@ impl Ipam {
         self.update(key, |r| r.restarts += 1);
     }
 
+    /// The socket bound for this pod at `addr` when its address was allocated, once.
+    pub fn take_listener(&self, key: &PodKey, addr: std::net::SocketAddr) -> Option<std::net::TcpListener> {
+        let mut listeners = lock(&self.listeners);
+        let matches = listeners.get(key).and_then(|l| l.local_addr().ok()) == Some(addr);
+        if matches { listeners.remove(key) } else { None }
+    }
+
     /// Frees the addresses of pods that no longer exist (keys not in `alive`).
     pub fn retain(&self, alive: &dyn Fn(&PodKey, &PodRecord) -> bool) {
+        let mut gone = Vec::new();
         lock(&self.pods).retain(|k, r| {
             let keep = alive(k, r);
             if !keep {
                 tracing::debug!(pod = %k, ip = %r.ip, "simulated kubelet: released pod IP");
                 release(r.ip);
+                gone.push(k.clone());
             }
             keep
         });
+        let mut listeners = lock(&self.listeners);
+        for k in gone {
+            listeners.remove(&k);
+        }
     }
 
     /// Frees every address (the simulation stops).
@@ -102,23 +123,27 @@ impl Ipam {
         for (_, rec) in lock(&self.pods).drain() {
             release(rec.ip);
         }
+        lock(&self.listeners).clear();
     }
 }
 
-fn allocate(port: Option<u16>) -> Option<Ipv4Addr> {
+fn allocate(port: Option<u16>) -> Option<(Ipv4Addr, Option<std::net::TcpListener>)> {
     let mut in_use = lock(&IN_USE);
     let mut n = FIRST;
     while n <= LAST {
         let last_octet = n & 0xff;
         if last_octet != 0 && last_octet != 255 && !in_use.contains(&n) {
             let ip = Ipv4Addr::from(n);
-            let free = match port {
-                Some(port) => std::net::TcpListener::bind((ip, port)).is_ok(),
-                None => true,
+            let reserved = match port {
+                Some(port) => match std::net::TcpListener::bind((ip, port)) {
+                    Ok(l) => Some(Some(l)),
+                    Err(_) => None,
+                },
+                None => Some(None),
             };
-            if free {
+            if let Some(listener) = reserved {
                 in_use.insert(n);
-                return Some(ip);
+                return Some((ip, listener));
             }
         }
         n += 1;
@@ -147,6 +172,16 @@ mod tests {
         assert_eq!(ipam.ensure(&PodKey::new("ns", "a"), "u1", None, now).expect("a").ip, a.ip);
         let a2 = ipam.ensure(&PodKey::new("ns", "a"), "u3", None, now).expect("a2");
         assert_eq!(a2.uid, "u3");
+        // A known port is reserved by binding it, and handed out once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let key = PodKey::new("ns", "c");
+        let c = ipam.ensure(&key, "u4", Some(port), now).expect("c");
+        let addr = std::net::SocketAddr::from((c.ip, port));
+        assert!(std::net::TcpListener::bind(addr).is_err(), "reserved until taken");
+        assert!(ipam.take_listener(&key, std::net::SocketAddr::from((c.ip, port.wrapping_add(1)))).is_none());
+        let taken = ipam.take_listener(&key, addr).expect("reserved socket");
+        assert_eq!(taken.local_addr().ok(), Some(addr));
+        assert!(ipam.take_listener(&key, addr).is_none(), "only once");
         ipam.retain(&|k, _| k.name != "b");
         assert!(ipam.ip_of(&PodKey::new("ns", "b")).is_none());
         assert!(!lock(&IN_USE).contains(&u32::from(b.ip)));
