@@ -349,6 +349,9 @@ async fn credentials_ports_and_markers_come_from_the_pod_spec() {
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(env.sim.rpc_addr("default", "keyref"), None, "a missing Secret keeps the container from starting");
+    let waiting = pods.get("keyref").await.expect("pod");
+    assert_eq!(waiting.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Running"));
+    assert!(!is_ready(&waiting), "its readiness probe (an RPC call) cannot pass");
     let secret: Secret =
         serde_json::from_value(json!({"metadata": {"name": "late"}, "stringData": {"u": "late-user", "p": "late-pw"}}))
             .expect("secret");
@@ -361,6 +364,8 @@ async fn credentials_ports_and_markers_come_from_the_pod_spec() {
             .await;
     assert_eq!(keyref.port(), 18332, "the port named rpc");
     assert_eq!(http(keyref, "POST", Some(("late-user", "late-pw")), body).await.expect("rpc").0, 200);
+    eventually(5, "keyref Ready once bitcoind serves", || async { pods.get("keyref").await.ok().filter(is_ready) })
+        .await;
     env.stop().await;
 }
 

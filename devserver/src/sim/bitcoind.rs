@@ -144,11 +144,6 @@ impl Network {
         lock(&self.nodes).get(key).filter(|n| n.server.is_some() && !n.killed).map(|n| n.addr)
     }
 
-    /// Whether a known node is down (killed or failed to bind): its readiness probe fails.
-    pub fn is_down(&self, key: &PodKey) -> bool {
-        lock(&self.nodes).get(key).is_some_and(|n| n.killed || n.server.is_none())
-    }
-
     /// Resolves an address given to addnode to a running node (not `from` itself).
     fn resolve(nodes: &HashMap<PodKey, Node>, from: &PodKey, addr: &str) -> Option<PodKey> {
         let host = host_part(addr);
@@ -251,12 +246,13 @@ impl Network {
 
     /// Serves a node's RPC port (if it exists, is not killed and is not serving), on the socket
     /// the kubelet reserved for it when there is one, else on a fresh bind.
-    async fn start_server(self: &Arc<Self>, key: &PodKey, reserved: Option<std::net::TcpListener>) {
+    /// Returns whether a server was started.
+    async fn start_server(self: &Arc<Self>, key: &PodKey, reserved: Option<std::net::TcpListener>) -> bool {
         let (addr, creds, state) = {
             let nodes = lock(&self.nodes);
-            let Some(node) = nodes.get(key) else { return };
+            let Some(node) = nodes.get(key) else { return false };
             if node.killed || node.server.is_some() {
-                return;
+                return false;
             }
             (node.addr, node.creds.clone(), node.state.clone())
         };
@@ -272,7 +268,7 @@ impl Network {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(pod = %key, %addr, error = %e, "simulated bitcoind: cannot bind RPC port; will retry");
-                return;
+                return false;
             }
         };
         let ctx = rpc::NodeContext { key: key.clone(), network: Arc::downgrade(self), creds, state };
@@ -282,8 +278,12 @@ impl Network {
             Some(node) if !node.killed && node.server.is_none() && node.addr == addr => {
                 node.server = Some(task);
                 tracing::info!(pod = %key, %addr, "simulated bitcoind: RPC server listening");
+                true
             }
-            _ => task.abort(),
+            _ => {
+                task.abort();
+                false
+            }
         }
     }
 
@@ -430,7 +430,10 @@ async fn pass(shared: &Shared) {
             Some(node) if node.server.is_none() && !node.killed => shared.ipam.take_listener(&key, node.addr),
             _ => None,
         };
-        network.start_server(&key, reserved).await;
+        if network.start_server(&key, reserved).await {
+            // Its readiness probe can pass now.
+            shared.wake.kubelet.notify_one();
+        }
     }
 }
 

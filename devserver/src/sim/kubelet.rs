@@ -5,9 +5,9 @@
 //! [`super::bitcoind`]); it only reports what a kubelet would: phase Running, a podIP (distinct,
 //! loopback, see [`super::ipam`]), hostIP 127.0.0.1, containerStatuses, and the Ready and
 //! ContainersReady conditions True once [`super::SimOptions::ready_delay`] has passed (the
-//! simulated readiness probe). A pod whose simulated bitcoind was killed
-//! (`SimHandle::kill_node`) fails that probe and turns not Ready, as a real one whose probe runs
-//! `bitcoin-cli getnetworkinfo` would.
+//! simulated readiness probe). For a bitcoind pod the probe also needs its simulated bitcoind to
+//! serve, as a real probe running `bitcoin-cli getnetworkinfo` would: it is not Ready before the
+//! RPC server starts (e.g. while its Secret is missing) nor after `SimHandle::kill_node`.
 //!
 //! It is level-based: on every wake it compares each pod's status with what it should be and
 //! writes (a merge patch on `pods/status`) only when they differ. For pods being deleted it
@@ -51,7 +51,9 @@ async fn pass(shared: &Shared) -> Option<Duration> {
             tracing::warn!(pod = %key, "simulated kubelet: no free address in 127.0.0.0/8");
             continue;
         };
-        let probe_ok = !bitcoind::is_bitcoind(&pod) || !shared.network.is_down(&key);
+        // The readiness probe of a bitcoind pod is an RPC call: it passes only while the
+        // simulated bitcoind serves (not before it starts, not after a kill).
+        let probe_ok = !bitcoind::is_bitcoind(&pod) || shared.network.running_addr(&key).is_some();
         let ready = now >= rec.ready_at && probe_ok;
         if now < rec.ready_at {
             let due = rec.ready_at - now;
