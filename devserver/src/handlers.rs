@@ -575,7 +575,10 @@ impl Ctx<'_> {
         let name_is_label = self.rt.group.is_empty() && self.rt.plural == "namespaces";
         let mut causes = validation::validate_meta(obj, name_is_label);
         if let Some(schema) = &self.rt.schema {
-            let mut schema_causes = schema::validate(obj, schema);
+            let mut schema_causes = match old {
+                Some(old) => schema::validate_update(obj, old, schema),
+                None => schema::validate(obj, schema),
+            };
             if let Some(old) = old {
                 schema_causes.retain(|c| {
                     let now = schema::value_at(obj, &c.field);

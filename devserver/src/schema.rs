@@ -30,8 +30,25 @@ use serde_json::{Map, Value};
 /// At the root, `apiVersion`, `kind` and `metadata` are skipped: the server checks them itself.
 pub fn validate(value: &Value, schema: &JSONSchemaProps) -> Vec<Cause> {
     let mut out = Vec::new();
-    validate_at(value, schema, "", true, &mut out);
+    validate_at(value, None, schema, "", true, &mut out);
     out
+}
+
+/// Validates an update: like [`validate`], and CEL transition rules (`oldSelf`) are evaluated
+/// wherever the old object has a value at the same place (list-map elements are matched by key).
+pub fn validate_update(value: &Value, old: &Value, schema: &JSONSchemaProps) -> Vec<Cause> {
+    let mut out = Vec::new();
+    validate_at(value, Some(old), schema, "", true, &mut out);
+    out
+}
+
+/// The element of `old` (a list) that corresponds to `item` under list-type map keys.
+fn correlate<'a>(old: Option<&'a Value>, item: &Value, s: &JSONSchemaProps) -> Option<&'a Value> {
+    if s.x_kubernetes_list_type.as_deref() != Some("map") {
+        return None;
+    }
+    let keys = s.x_kubernetes_list_map_keys.as_ref()?;
+    old?.as_array()?.iter().find(|o| keys.iter().all(|k| o.get(k) == item.get(k)))
 }
 
 /// Validates a whole custom resource against the schema of `version` in `crd`, including the
@@ -147,7 +164,7 @@ fn type_ok(v: &Value, ty: &str) -> bool {
     }
 }
 
-fn validate_at(v: &Value, s: &JSONSchemaProps, path: &str, root: bool, out: &mut Vec<Cause>) {
+fn validate_at(v: &Value, old: Option<&Value>, s: &JSONSchemaProps, path: &str, root: bool, out: &mut Vec<Cause>) {
     if v.is_null() && (s.nullable == Some(true) || s.type_.is_none()) {
         return;
     }
@@ -258,7 +275,7 @@ fn validate_at(v: &Value, s: &JSONSchemaProps, path: &str, root: bool, out: &mut
             }
             if let Some(JSONSchemaPropsOrArray::Schema(item)) = &s.items {
                 for (i, it) in items.iter().enumerate() {
-                    validate_at(it, item, &format!("{path}[{i}]"), false, out);
+                    validate_at(it, correlate(old, it, s), item, &format!("{path}[{i}]"), false, out);
                 }
             }
             check_list_type(items, s, path, out);
@@ -295,17 +312,17 @@ fn validate_at(v: &Value, s: &JSONSchemaProps, path: &str, root: bool, out: &mut
                     continue;
                 }
                 if let Some(ps) = s.properties.as_ref().and_then(|p| p.get(k)) {
-                    validate_at(val, ps, &child(path, k), false, out);
+                    validate_at(val, old.and_then(|o| o.get(k)), ps, &child(path, k), false, out);
                 } else if let Some(JSONSchemaPropsOrBool::Schema(ap)) = &s.additional_properties {
-                    validate_at(val, ap, &format!("{path}[{k}]"), false, out);
+                    validate_at(val, old.and_then(|o| o.get(k)), ap, &format!("{path}[{k}]"), false, out);
                 }
             }
         }
         _ => {}
     }
-    check_cel(v, s, path, out);
+    check_cel(v, old, s, path, out);
     for sub in s.all_of.iter().flatten() {
-        validate_at(v, sub, path, root, out);
+        validate_at(v, old, sub, path, root, out);
     }
     if let Some(any) = &s.any_of
         && !any.is_empty()
@@ -331,14 +348,15 @@ fn validate_at(v: &Value, s: &JSONSchemaProps, path: &str, root: bool, out: &mut
 }
 
 /// Evaluates `x-kubernetes-validations` rules with `self` bound to the value. Transition rules
-/// (those using `oldSelf`) are skipped: they only apply to updates, and this validator sees one
-/// object at a time. A rule that fails to compile or evaluate is reported as a failure.
-fn check_cel(v: &Value, s: &JSONSchemaProps, path: &str, out: &mut Vec<Cause>) {
+/// (those using `oldSelf`) run only when there is an old value (updates), with `oldSelf` bound
+/// to it. A rule that fails to compile or evaluate is reported as a failure.
+fn check_cel(v: &Value, old: Option<&Value>, s: &JSONSchemaProps, path: &str, out: &mut Vec<Cause>) {
     let Some(rules) = &s.x_kubernetes_validations else {
         return;
     };
     for rule in rules {
-        if rule.rule.contains("oldSelf") {
+        let transition = rule.rule.contains("oldSelf");
+        if transition && old.is_none() {
             continue;
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -346,6 +364,9 @@ fn check_cel(v: &Value, s: &JSONSchemaProps, path: &str, out: &mut Vec<Cause>) {
             let mut ctx = cel::Context::default();
             let value = cel::to_value(v).map_err(|e| e.to_string())?;
             ctx.add_variable_from_value("self", value);
+            if let (true, Some(o)) = (transition, old) {
+                ctx.add_variable_from_value("oldSelf", cel::to_value(o).map_err(|e| e.to_string())?);
+            }
             match program.execute(&ctx) {
                 Ok(cel::Value::Bool(b)) => Ok(b),
                 Ok(other) => Err(format!("rule did not evaluate to a bool: {other:?}")),
@@ -374,7 +395,7 @@ fn check_cel(v: &Value, s: &JSONSchemaProps, path: &str, out: &mut Vec<Cause>) {
 
 fn passes(v: &Value, s: &JSONSchemaProps, path: &str, root: bool) -> bool {
     let mut tmp = Vec::new();
-    validate_at(v, s, path, root, &mut tmp);
+    validate_at(v, None, s, path, root, &mut tmp);
     tmp.is_empty()
 }
 

@@ -88,3 +88,24 @@ fn cel_rules_are_evaluated() {
         ]
     );
 }
+
+#[test]
+fn cel_transition_rules_use_old_self_on_update() {
+    let schema: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps = serde_json::from_value(json!({
+        "type": "object",
+        "properties": {"spec": {
+            "type": "object",
+            "properties": {"image": {"type": "string", "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "image is immutable"}]}}
+        }}
+    }))
+    .unwrap();
+    let old = json!({"spec": {"image": "a"}});
+    assert!(devserver::schema::validate_update(&json!({"spec": {"image": "a"}}), &old, &schema).is_empty());
+    let causes = devserver::schema::validate_update(&json!({"spec": {"image": "b"}}), &old, &schema);
+    assert_eq!(
+        (causes[0].field.as_str(), causes[0].message.as_str()),
+        ("spec.image", "Invalid value: \"string\": image is immutable")
+    );
+    // On create (no old object) transition rules do not apply.
+    assert!(validate(&json!({"spec": {"image": "b"}}), &schema).is_empty());
+}
