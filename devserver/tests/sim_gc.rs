@@ -143,6 +143,14 @@ async fn foreground_deletion_waits_for_blocking_dependents() {
     held["metadata"]["finalizers"] = json!(["example.com/hold"]);
     env.create("Secret", held).await;
     env.create("ConfigMap", owned_by("free", "ConfigMap", "fg-owner", &owner, false)).await;
+    // A dependent that also has a live owner keeps existing, without this owner's reference.
+    let other = env.create("ConfigMap", json!({"metadata": {"name": "fg-other"}})).await;
+    let mut shared = owned_by("shared", "ConfigMap", "fg-owner", &owner, true);
+    shared["metadata"]["ownerReferences"]
+        .as_array_mut()
+        .expect("refs")
+        .push(json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "fg-other", "uid": other}));
+    env.create("Secret", shared).await;
 
     env.api("ConfigMap").delete("fg-owner", &DeleteParams::foreground()).await.expect("delete");
     eventually(5, "non-blocked dependent deleted, blocked one terminating", || async {
@@ -162,6 +170,9 @@ async fn foreground_deletion_waits_for_blocking_dependents() {
         .expect("release");
     eventually(5, "owner deleted", || async { (!env.exists("ConfigMap", "fg-owner").await).then_some(()) }).await;
     assert!(!env.exists("Secret", "held").await);
+    let kept = env.api("Secret").get("shared").await.expect("dependent with a live owner kept");
+    let refs = kept.metadata.owner_references.unwrap_or_default();
+    assert_eq!(refs.iter().map(|r| r.uid.as_str()).collect::<Vec<_>>(), [other.as_str()]);
     env.stop().await;
 }
 

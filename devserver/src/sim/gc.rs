@@ -321,7 +321,22 @@ async fn collect(client: &kube::Client, kinds: &Kinds, caches: &Caches) {
         let deps = dependents.get(uid).map(Vec::as_slice).unwrap_or_default();
         if has_finalizer(&owner.object, FOREGROUND_FINALIZER) {
             for (dep, _) in deps.iter().filter(|(d, _)| d.object.metadata.deletion_timestamp.is_none()) {
-                delete(client, dep, PropagationPolicy::Foreground, "its owner is being deleted in foreground").await;
+                // A dependent with another live owner only loses this reference (real GC: it
+                // still has a "solid" owner); otherwise it is deleted, in foreground itself.
+                let refs = dep.object.metadata.owner_references.as_deref().unwrap_or_default();
+                if refs.iter().any(|r| r.uid != uid && uids.contains(r.uid.as_str())) {
+                    let remaining: Vec<_> = refs.iter().filter(|r| r.uid != uid).collect();
+                    patch_metadata(
+                        client,
+                        dep,
+                        json!({"ownerReferences": remaining}),
+                        "removed reference to a deleting owner",
+                    )
+                    .await;
+                } else {
+                    delete(client, dep, PropagationPolicy::Foreground, "its owner is being deleted in foreground")
+                        .await;
+                }
             }
             if !deps.iter().any(|(_, blocking)| *blocking) {
                 let rest = without_finalizer(&owner.object, FOREGROUND_FINALIZER);
