@@ -227,8 +227,16 @@ pub fn leaf_paths(v: &Value, schema: Option<&JSONSchemaProps>, prefix: &mut Fiel
             if !items.is_empty()
                 || matches!(schema.and_then(|s| s.x_kubernetes_list_type.as_deref()), Some("map" | "set")) =>
         {
-            let list_type = schema.and_then(|s| s.x_kubernetes_list_type.as_deref());
-            let keys = schema.and_then(|s| s.x_kubernetes_list_map_keys.clone()).unwrap_or_default();
+            let mut list_type = schema.and_then(|s| s.x_kubernetes_list_type.as_deref());
+            let mut keys = schema.and_then(|s| s.x_kubernetes_list_map_keys.clone()).unwrap_or_default();
+            // Built-ins have no schema here: their patchMergeKey lists (containers by name, ...)
+            // are granular like list-type maps.
+            if schema.is_none()
+                && let Some(key) = prefix.last().and_then(|f| merge_key(f))
+            {
+                list_type = Some("map");
+                keys = vec![key.to_string()];
+            }
             match list_type {
                 Some("map") if !keys.is_empty() && items.iter().all(|i| map_key_segment(i, &keys).is_some()) => {
                     for it in items {

@@ -380,9 +380,12 @@ fn check_cel(v: &Value, old: Option<&Value>, s: &JSONSchemaProps, path: &str, ou
         };
         let message = match &outcome {
             Ok(true) => continue,
-            Ok(false) => {
-                rule.message.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| format!("failed rule: {}", rule.rule))
-            }
+            Ok(false) => rule
+                .message_expression
+                .as_deref()
+                .and_then(|expr| eval_message(expr, v))
+                .or_else(|| rule.message.clone().filter(|m| !m.is_empty()))
+                .unwrap_or_else(|| format!("failed rule: {}", rule.rule)),
             Err(e) => format!("rule compile or evaluation error: {e}"),
         };
         out.push(Cause::new(
@@ -391,6 +394,21 @@ fn check_cel(v: &Value, old: Option<&Value>, s: &JSONSchemaProps, path: &str, ou
             format!("Invalid value: \"{}\": {message}", json_type(v)),
         ));
     }
+}
+
+/// Evaluates a `messageExpression` to a string (`None` if it fails or is not a string).
+fn eval_message(expr: &str, v: &Value) -> Option<String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let program = cel::Program::compile(expr).ok()?;
+        let mut ctx = cel::Context::default();
+        ctx.add_variable_from_value("self", cel::to_value(v).ok()?);
+        match program.execute(&ctx) {
+            Ok(cel::Value::String(s)) => Some(s.to_string()),
+            _ => None,
+        }
+    }))
+    .ok()
+    .flatten()
 }
 
 fn passes(v: &Value, s: &JSONSchemaProps, path: &str, root: bool) -> bool {

@@ -1380,3 +1380,17 @@ async fn apply_list_map_elements_are_owned_per_key() {
         .clone();
     assert!(fields["f:status"]["f:conditions"].get("k:{\"type\":\"B\"}").is_some(), "{fields}");
 }
+
+#[tokio::test]
+async fn apply_on_builtins_owns_containers_by_name() {
+    let e = start().await;
+    let pod = |containers: Value| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers}});
+    let path = |m: &str| format!("/api/v1/namespaces/default/pods/p?fieldManager={m}");
+    let r = e.patch(&path("alice"), pod(json!([{"name": "a", "image": "x"}])), APPLY).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = e.patch(&path("bob"), pod(json!([{"name": "b", "image": "y"}])), APPLY).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<&str> =
+        r.body["spec"]["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["a", "b"]);
+}

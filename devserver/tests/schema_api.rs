@@ -109,3 +109,15 @@ fn cel_transition_rules_use_old_self_on_update() {
     // On create (no old object) transition rules do not apply.
     assert!(validate(&json!({"spec": {"image": "b"}}), &schema).is_empty());
 }
+
+#[test]
+fn cel_message_expression_is_evaluated() {
+    let schema: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps = serde_json::from_value(json!({
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"n": {"type": "integer"}},
+            "x-kubernetes-validations": [{"rule": "self.n < 3", "messageExpression": "'n is ' + string(self.n) + ', must be below 3'"}]}}
+    }))
+    .unwrap();
+    let causes = validate(&json!({"spec": {"n": 5}}), &schema);
+    assert_eq!(causes[0].message, "Invalid value: \"object\": n is 5, must be below 3");
+}
