@@ -128,6 +128,10 @@ pub async fn run(flags: &Flags, config: Config, cancel: CancellationToken) -> an
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
+        if task.is_finished() {
+            // The controller gave up (e.g. caches never synced): report its error below.
+            break;
+        }
         let nets = match api.list(&ListParams::default()).await {
             Ok(l) => l.items,
             Err(e) => {
