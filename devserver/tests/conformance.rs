@@ -1244,7 +1244,7 @@ async fn owner_and_dependent(e: &Env) -> String {
 }
 
 async fn eventually_status(e: &Env, path: &str, want: u16) {
-    for _ in 0..100 {
+    for _ in 0..500 {
         if e.get(path).await.status == want {
             return;
         }

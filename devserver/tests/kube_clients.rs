@@ -184,13 +184,13 @@ async fn object_leaving_selector_is_deleted_event() {
 }
 
 async fn wait_for(mut cond: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..800 {
         if cond() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("condition not reached in 5s");
+    panic!("condition not reached in 20s");
 }
 
 #[tokio::test]

@@ -32,6 +32,48 @@ async fn ok(kubeconfig: &Path, args: &[&str]) -> String {
     stdout
 }
 
+/// `kubectl get -w` running in the background; its output rows are collected as they arrive.
+struct Watch {
+    child: tokio::process::Child,
+    rows: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+}
+
+impl Watch {
+    fn start(kubeconfig: &Path, args: &[&str]) -> Watch {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(kubectl_bin())
+            .env("KUBECONFIG", kubeconfig)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl must be installed");
+        let rows = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("piped stdout");
+        let sink = rows.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let row = line.split_whitespace().map(str::to_string).collect();
+                sink.lock().unwrap().push(row);
+            }
+        });
+        Watch { child, rows }
+    }
+
+    /// Waits (up to 30 s) until a row equal to `want` has been printed.
+    async fn wait_row(&self, want: &[&str]) {
+        for _ in 0..300 {
+            if self.rows.lock().unwrap().iter().any(|r| r.iter().map(String::as_str).eq(want.iter().copied())) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("kubectl get -w never printed {want:?}; got {:?}", self.rows.lock().unwrap());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_end_to_end_with_a_crd() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,34 +106,25 @@ async fn kubectl_end_to_end_with_a_crd() {
     let out = ok(&kc, &["get", "fo", "a", "-o", "yaml"]).await;
     assert!(out.contains("replicas: 2") && out.contains("kind: Foo"), "{out}");
 
-    // Watch in the background while patching and labelling.
-    let mut watch = tokio::process::Command::new(kubectl_bin())
-        .env("KUBECONFIG", &kc)
-        .args([
+    // Watch in the background while patching and labelling; act only once the initial row is in.
+    let mut watch = Watch::start(
+        &kc,
+        &[
             "get",
             "foos",
             "-w",
             "-o",
             "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,TIER:.metadata.labels.tier",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("kubectl must be installed");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+        ],
+    );
+    watch.wait_row(&["a", "2", "<none>"]).await;
     let out = ok(&kc, &["patch", "foo", "a", "--type", "merge", "-p", "{\"spec\":{\"replicas\":5}}"]).await;
     assert!(out.contains("foo.example.com/a patched"), "{out}");
+    watch.wait_row(&["a", "5", "<none>"]).await;
     let out = ok(&kc, &["label", "foo", "a", "tier=gold"]).await;
     assert!(out.contains("foo.example.com/a labeled"), "{out}");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let _ = watch.start_kill();
-    let watched = watch.wait_with_output().await.unwrap();
-    let text = String::from_utf8_lossy(&watched.stdout);
-    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert!(rows.iter().any(|r| r[..] == ["a", "2", "<none>"]), "{text}");
-    assert!(rows.iter().any(|r| r[..] == ["a", "5", "<none>"]), "{text}");
-    assert!(rows.iter().any(|r| r[..] == ["a", "5", "gold"]), "{text}");
+    watch.wait_row(&["a", "5", "gold"]).await;
+    let _ = watch.child.start_kill();
 
     let out = ok(&kc, &["api-resources", "--api-group=example.com"]).await;
     let line = out.lines().find(|l| l.starts_with("foos")).unwrap_or_else(|| panic!("{out}"));
@@ -171,26 +204,22 @@ async fn kubectl_with_the_generated_crd_and_example() {
     let yaml = ok(&kc, &["get", &short, &name, "-o", "yaml"]).await;
     assert!(yaml.contains(&format!("name: {name}")), "{yaml}");
 
-    let mut watch = tokio::process::Command::new(kubectl_bin())
-        .env("KUBECONFIG", &kc)
-        .args([
+    let mut watch = Watch::start(
+        &kc,
+        &[
             "get",
             &plural,
             "-w",
             "-o",
             "custom-columns=NAME:.metadata.name,NODES:.spec.nodes,TIER:.metadata.labels.tier",
-        ])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("kubectl must be installed");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+        ],
+    );
+    let nodes = crd_example_nodes(&examples);
+    watch.wait_row(&[name.as_str(), nodes.as_str(), "<none>"]).await;
     ok(&kc, &["patch", &short, &name, "--type", "merge", "-p", "{\"spec\":{\"nodes\":7}}"]).await;
     ok(&kc, &["label", &short, &name, "tier=gold"]).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let _ = watch.start_kill();
-    let text = String::from_utf8_lossy(&watch.wait_with_output().await.unwrap().stdout).into_owned();
-    assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [name.as_str(), "7", "gold"]), "{text}");
+    watch.wait_row(&[name.as_str(), "7", "gold"]).await;
+    let _ = watch.child.start_kill();
 
     let out = ok(&kc, &["api-resources"]).await;
     assert!(out.lines().any(|l| l.starts_with(&plural) && l.contains(&short)), "{out}");
@@ -215,4 +244,16 @@ async fn kubectl_over_https_with_a_token() {
     let (success, _, stderr) = kubectl(&anon, &["get", "namespaces"]).await;
     assert!(!success && stderr.contains("Unauthorized"), "{stderr}");
     server.shutdown().await;
+}
+
+/// `spec.nodes` of the first example object (as printed by kubectl).
+fn crd_example_nodes(dir: &Path) -> String {
+    let file = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .expect("an example");
+    let v: serde_json::Value = serde_yaml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    v["spec"]["nodes"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "<none>".into())
 }
