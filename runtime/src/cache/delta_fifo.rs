@@ -171,17 +171,25 @@ impl<K: Resource + Send + Sync + 'static> DeltaFifo<K> {
 
     /// Queues an `Added` delta.
     pub fn add(&self, obj: Arc<K>) {
+        self.add_keyed(meta_namespace_key(obj.as_ref()), obj);
+    }
+
+    /// [`DeltaFifo::add`] with the object's key already computed (the reflector has it).
+    pub fn add_keyed(&self, key: String, obj: Arc<K>) {
         let mut s = self.state.lock();
         s.populated = true;
-        let key = meta_namespace_key(obj.as_ref());
         self.queue_action(&mut s, key, Delta::Added(obj));
     }
 
     /// Queues an `Updated` delta.
     pub fn update(&self, obj: Arc<K>) {
+        self.update_keyed(meta_namespace_key(obj.as_ref()), obj);
+    }
+
+    /// [`DeltaFifo::update`] with the object's key already computed.
+    pub fn update_keyed(&self, key: String, obj: Arc<K>) {
         let mut s = self.state.lock();
         s.populated = true;
-        let key = meta_namespace_key(obj.as_ref());
         self.queue_action(&mut s, key, Delta::Updated(obj));
     }
 
@@ -257,14 +265,15 @@ impl<K: Resource + Send + Sync + 'static> DeltaFifo<K> {
             self.ready.notify_one();
             return;
         }
-        let is_new = !s.items.contains_key(&key);
-        let deltas = s.items.entry(key.clone()).or_default();
-        deltas.push(delta);
-        dedup_deltas(deltas);
-        if is_new {
-            s.queue.push_back(key);
-            self.ready.notify_one();
+        // A key already queued only gains a delta (no allocation); a new one is queued once.
+        if let Some(deltas) = s.items.get_mut(&key) {
+            deltas.push(delta);
+            dedup_deltas(deltas);
+            return;
         }
+        s.items.insert(key.clone(), vec![delta]);
+        s.queue.push_back(key);
+        self.ready.notify_one();
     }
 
     /// Whether the first full list has been popped completely (client-go `HasSynced`).

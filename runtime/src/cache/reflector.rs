@@ -64,7 +64,10 @@ impl<K: Resource + Send + Sync + 'static> Reflector<K> {
         if let Some(rv) = obj.meta().resource_version.as_deref() {
             let mut last = self.last_sync_rv.write();
             if newer(rv, last.as_deref()) {
-                *last = Some(rv.to_string());
+                // Reuse the buffer: this runs once per event.
+                let buf = last.get_or_insert_with(String::new);
+                buf.clear();
+                buf.push_str(rv);
             }
         }
         Arc::new(obj)
@@ -84,10 +87,11 @@ impl<K: Resource + Send + Sync + 'static> Reflector<K> {
             }
             watcher::Event::Apply(o) => {
                 let o = self.prepare(o);
-                if self.known.contains_key(&meta_namespace_key(o.as_ref())) {
-                    self.fifo.update(o);
+                let key = meta_namespace_key(o.as_ref());
+                if self.known.contains_key(&key) {
+                    self.fifo.update_keyed(key, o);
                 } else {
-                    self.fifo.add(o);
+                    self.fifo.add_keyed(key, o);
                 }
             }
             watcher::Event::Delete(o) => {

@@ -338,7 +338,7 @@ where
     /// handlers whose resync is due.
     fn upsert(&self, key: &str, new: Arc<K>, may_be_sync: bool, initial: bool) {
         let inner = &self.inner;
-        match inner.indexer.insert_with_key(key.to_string(), new.clone()) {
+        match inner.indexer.insert_with_key(key, new.clone()) {
             Some(old) => {
                 let is_sync = may_be_sync && old.meta().resource_version == new.meta().resource_version;
                 inner.processor.distribute(Notification::Update { old, new }, is_sync);

@@ -90,13 +90,20 @@ impl<K: Resource + Send + Sync + 'static> Indexer<K> {
     /// consistent. Returns the previous object, if any.
     pub fn insert(&self, obj: Arc<K>) -> Option<Arc<K>> {
         let key = meta_namespace_key(obj.as_ref());
-        self.insert_with_key(key, obj)
+        self.insert_with_key(&key, obj)
     }
 
-    pub(crate) fn insert_with_key(&self, key: String, obj: Arc<K>) -> Option<Arc<K>> {
+    pub(crate) fn insert_with_key(&self, key: &str, obj: Arc<K>) -> Option<Arc<K>> {
         let mut s = self.state.write();
-        let old = s.items.insert(key.clone(), obj.clone());
-        s.update_indices(old.as_deref(), Some(&obj), &key);
+        // An update (the common case) swaps the value in place and keeps the stored key.
+        let old = match s.items.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, obj.clone())),
+            None => {
+                s.items.insert(key.to_string(), obj.clone());
+                None
+            }
+        };
+        s.update_indices(old.as_deref(), Some(&obj), key);
         old
     }
 
@@ -214,7 +221,10 @@ impl<K> State<K> {
     fn update_indices(&mut self, old: Option<&K>, new: Option<&K>, key: &str) {
         let State { indexers, indices, .. } = self;
         for (name, f) in indexers.iter() {
-            let index = indices.entry(name.clone()).or_default();
+            let index = match indices.get_mut(name) {
+                Some(index) => index,
+                None => indices.entry(name.clone()).or_default(),
+            };
             update_single_index(index, f, old, new, key);
         }
     }
