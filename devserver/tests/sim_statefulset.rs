@@ -1,6 +1,9 @@
 //! Issue 6 acceptance (workload simulation): the simulated StatefulSet controller and kubelet,
 //! driven only through the API, against an in-process devserver.
 
+mod common;
+
+use common::eventually;
 use devserver::DevServer;
 use devserver::sim::{self, SimOptions};
 use futures::StreamExt;
@@ -10,24 +13,9 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::json;
 use std::collections::HashSet;
-use std::future::Future;
 use std::time::Duration;
 
 /// Polls `check` until it returns `Some`, failing the test after `secs` seconds.
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn statefulset(name: &str, replicas: i32) -> StatefulSet {
     serde_json::from_value(json!({
