@@ -15,8 +15,6 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// Polls `check` until it returns `Some`, failing the test after `secs` seconds.
-
 fn statefulset(name: &str, replicas: i32) -> StatefulSet {
     serde_json::from_value(json!({
         "apiVersion": "apps/v1",
