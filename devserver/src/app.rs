@@ -21,6 +21,8 @@ pub struct App {
     pub token: Option<String>,
     /// How often an idle watch with `allowWatchBookmarks` gets a BOOKMARK.
     pub bookmark_interval: Duration,
+    /// ServiceAccount tokens and whether RBAC is enforced (see [`crate::authz`]).
+    pub auth: crate::authn::Auth,
 }
 
 /// The current time as RFC 3339 with whole seconds, like `metav1.Time`.

@@ -139,21 +139,6 @@ pub fn parse_resource_path(path: &str) -> Option<ResourcePath> {
     Some(p)
 }
 
-/// In https mode every request but the health checks must carry `Authorization: Bearer <token>`.
-fn authorized(app: &App, path: &str, headers: &HeaderMap) -> bool {
-    let Some(token) = &app.token else {
-        return true;
-    };
-    if matches!(path, "/healthz" | "/livez" | "/readyz") {
-        return true;
-    }
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t == token)
-}
-
 /// The axum handler for every path.
 pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -173,11 +158,11 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         name: None,
         status: 0,
         path: path.clone(),
+        user: None,
     };
-    let response = if authorized(&app, &path, &parts.headers) {
-        route(&app, &parts.method, &path, &query, &parts.headers, body, &mut record).await
-    } else {
-        ApiError::new(401, "Unauthorized", "Unauthorized").into_response()
+    let response = match crate::authz::admit(&app, &parts.method, &path, &query, &parts.headers, &mut record) {
+        Ok(()) => route(&app, &parts.method, &path, &query, &parts.headers, body, &mut record).await,
+        Err(e) => e.into_response(),
     };
     record.status = response.status().as_u16();
     tracing::info!(

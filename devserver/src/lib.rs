@@ -17,6 +17,8 @@
 //! ```
 
 pub mod app;
+pub mod authn;
+pub mod authz;
 pub mod builtin;
 pub mod crd;
 pub mod discovery;

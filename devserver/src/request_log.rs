@@ -26,6 +26,9 @@ pub struct RequestRecord {
     pub status: u16,
     /// The request path.
     pub path: String,
+    /// The authenticated user (https mode), e.g. `system:serviceaccount:ns:sa`; `None` over
+    /// http and for health probes without a token.
+    pub user: Option<String>,
 }
 
 /// The log, shared by all connections of one server (bounded: the oldest records are dropped

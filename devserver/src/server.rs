@@ -27,6 +27,7 @@ impl DevServer {
             kubeconfig_path: None,
             tls: false,
             garbage_collection: false,
+            rbac: false,
         }
     }
 }
@@ -40,6 +41,7 @@ pub struct DevServerBuilder {
     kubeconfig_path: Option<PathBuf>,
     tls: bool,
     garbage_collection: bool,
+    rbac: bool,
 }
 
 impl DevServerBuilder {
@@ -75,6 +77,16 @@ impl DevServerBuilder {
         self
     }
 
+    /// Authorize requests with RBAC against the stored Roles, ClusterRoles and bindings (see
+    /// [`crate::authz`]), so a test can prove a controller's RBAC manifest is enough. Needs
+    /// [`DevServerBuilder::tls`]: plain http carries no credentials. The admin token stays
+    /// all-powerful (`system:masters`); [`DevServerHandle::service_account_token`] mints tokens
+    /// for ServiceAccounts.
+    pub fn rbac(mut self, enabled: bool) -> Self {
+        self.rbac = enabled;
+        self
+    }
+
     /// Where to write the kubeconfig (default: a file in a temporary directory).
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
@@ -92,6 +104,7 @@ impl DevServerBuilder {
             server_address: "in-process".into(),
             bookmark_interval: self.bookmark_interval,
             token: None,
+            auth: crate::authn::Auth::new(false),
         });
         seed_namespaces(&app);
         if self.garbage_collection {
@@ -102,6 +115,9 @@ impl DevServerBuilder {
 
     /// Binds, seeds the bootstrap namespaces, writes the kubeconfig and starts serving.
     pub async fn start(self) -> anyhow::Result<DevServerHandle> {
+        if self.rbac && !self.tls {
+            anyhow::bail!("RBAC needs https (.tls(true)): clients send no credentials over plain http");
+        }
         let listener = tokio::net::TcpListener::bind(self.addr).await?;
         let local = listener.local_addr()?;
         let url = format!("http://{local}");
@@ -115,6 +131,7 @@ impl DevServerBuilder {
             server_address: local.to_string(),
             bookmark_interval: self.bookmark_interval,
             token: tls.as_ref().map(|t| t.token.clone()),
+            auth: crate::authn::Auth::new(self.rbac),
         });
         seed_namespaces(&app);
         if self.garbage_collection {
@@ -304,6 +321,34 @@ impl DevServerHandle {
     /// The bearer token in https mode.
     pub fn token(&self) -> Option<&str> {
         self.app.token.as_deref()
+    }
+
+    /// Mints a bearer token for ServiceAccount `namespace/name`: user
+    /// `system:serviceaccount:<namespace>:<name>` in groups `system:serviceaccounts`,
+    /// `system:serviceaccounts:<namespace>` and `system:authenticated`, so a test can run a
+    /// controller as the identity its manifests bind (with [`DevServerBuilder::rbac`], authorized
+    /// by those bindings). Requests with it are 401 while the ServiceAccount does not exist.
+    /// Meaningful in https mode only (http carries no credentials).
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> String {
+        self.app.auth.mint_service_account_token(namespace, name)
+    }
+
+    /// A kubeconfig like [`DevServerHandle::kubeconfig`] that authenticates with `token` (over
+    /// http it is the anonymous kubeconfig, as http carries no credentials).
+    pub fn kubeconfig_for_token(&self, token: &str) -> String {
+        match &self.ca_pem {
+            Some(ca) => kubeconfig::render_tls(&self.url, ca, token),
+            None => kubeconfig::render(&self.url),
+        }
+    }
+
+    /// A `kube::Client` that authenticates with `token` (namespace `default`), e.g. one from
+    /// [`DevServerHandle::service_account_token`].
+    pub async fn client_for_token(&self, token: &str) -> anyhow::Result<kube::Client> {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_for_token(token))?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
+        Ok(kube::Client::try_from(config)?)
     }
 
     /// The log of every request answered so far.
