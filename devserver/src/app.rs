@@ -23,6 +23,8 @@ pub struct App {
     pub bookmark_interval: Duration,
     /// ServiceAccount tokens and whether RBAC is enforced (see [`crate::authz`]).
     pub auth: crate::authn::Auth,
+    /// Faults injected on demand by tests (see [`crate::faults`]); all off by default.
+    pub faults: crate::faults::FaultSettings,
 }
 
 /// The current time as RFC 3339 with whole seconds, like `metav1.Time`.

@@ -141,6 +141,7 @@ pub fn parse_resource_path(path: &str) -> Option<ResourcePath> {
 
 /// The axum handler for every path.
 pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    app.faults.delay().await;
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = parse_query(parts.uri.query());
@@ -255,6 +256,15 @@ async fn route(
         _ => "",
     };
     record.verb = if verb.is_empty() { method.as_str().to_lowercase() } else { verb.to_string() };
+    let target = crate::faults::WriteTarget {
+        group: &record.group,
+        resource: &record.resource,
+        namespace: record.namespace.as_deref(),
+        name: record.name.as_deref(),
+    };
+    if let Some(e) = app.faults.write_failure(verb, &target) {
+        return e.into_response();
+    }
     let result = dispatch(app, &rt, &rp, verb, query, headers, body).await;
     match result {
         Ok(r) => r,

@@ -23,6 +23,7 @@ pub mod builtin;
 pub mod crd;
 pub mod discovery;
 pub mod error;
+pub mod faults;
 pub mod gc;
 pub mod handlers;
 pub mod kubeconfig;

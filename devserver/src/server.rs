@@ -28,6 +28,7 @@ impl DevServer {
             tls: false,
             garbage_collection: false,
             rbac: false,
+            fault_seed: 0,
         }
     }
 }
@@ -42,6 +43,7 @@ pub struct DevServerBuilder {
     tls: bool,
     garbage_collection: bool,
     rbac: bool,
+    fault_seed: u64,
 }
 
 impl DevServerBuilder {
@@ -77,6 +79,13 @@ impl DevServerBuilder {
         self
     }
 
+    /// The seed of the injected faults (default 0), so a failing test replays the same
+    /// failing requests. See [`crate::faults`].
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.fault_seed = seed;
+        self
+    }
+
     /// Authorize requests with RBAC against the stored Roles, ClusterRoles and bindings (see
     /// [`crate::authz`]), so a test can prove a controller's RBAC manifest is enough. Needs
     /// [`DevServerBuilder::tls`]: plain http carries no credentials. The admin token stays
@@ -105,6 +114,7 @@ impl DevServerBuilder {
             bookmark_interval: self.bookmark_interval,
             token: None,
             auth: crate::authn::Auth::new(false),
+            faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
         });
         seed_namespaces(&app);
         if self.garbage_collection {
@@ -132,6 +142,7 @@ impl DevServerBuilder {
             bookmark_interval: self.bookmark_interval,
             token: tls.as_ref().map(|t| t.token.clone()),
             auth: crate::authn::Auth::new(self.rbac),
+            faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
         });
         seed_namespaces(&app);
         if self.garbage_collection {
@@ -160,21 +171,8 @@ impl DevServerBuilder {
             kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
         let router = axum::Router::new().fallback(crate::handlers::handle).with_state(app.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = match &tls {
-            None => tokio::spawn(async move {
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await;
-            }),
-            Some(t) => tokio::spawn(serve_tls(
-                listener,
-                router,
-                tokio_rustls::TlsAcceptor::from(t.server_config.clone()),
-                stop_rx,
-            )),
-        };
+        let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
+        let task = tokio::spawn(serve_connections(listener, router.clone(), acceptor.clone(), stop_rx));
         tracing::info!(%url, kubeconfig = %path.display(), "devserver listening");
         Ok(DevServerHandle {
             url,
@@ -188,16 +186,19 @@ impl DevServerBuilder {
             app,
             stop: Some(stop_tx),
             task: Some(task),
+            router,
+            acceptor,
         })
     }
 }
 
-/// The https accept loop: TLS handshake, then HTTP/1.1 per connection. Ending the loop drops
-/// the JoinSet, which aborts every open connection (and so every open watch).
-async fn serve_tls(
+/// The accept loop: (with an acceptor) a TLS handshake, then HTTP/1.1 per connection. Every
+/// connection lives in the loop's JoinSet, so ending the loop (stop, or aborting its task on
+/// [`DevServerHandle::restart`]) aborts every open connection and so every open watch.
+async fn serve_connections(
     listener: tokio::net::TcpListener,
     router: axum::Router,
-    acceptor: tokio_rustls::TlsAcceptor,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
@@ -209,11 +210,17 @@ async fn serve_tls(
                 let acceptor = acceptor.clone();
                 let router = router.clone();
                 connections.spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
                     let service = hyper_util::service::TowerToHyperService::new(router);
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(acceptor) => {
+                            let Ok(tls) = acceptor.accept(tcp).await else { return };
+                            let _ = http.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+                        }
+                        None => {
+                            let _ = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service).await;
+                        }
+                    }
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -248,6 +255,12 @@ impl InProcessServer {
     /// Compacts the event history (see [`DevServerHandle::compact`]).
     pub fn compact(&self) {
         self.app.store.compact();
+    }
+
+    /// Faults on demand (see [`crate::faults`]); restarts need a socket, so only latency,
+    /// write failures, watch endings and compaction apply here.
+    pub fn faults(&self) -> crate::faults::FaultControl<'_> {
+        crate::faults::FaultControl::new(&self.app)
     }
 }
 
@@ -284,6 +297,8 @@ pub struct DevServerHandle {
     app: Arc<App>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    router: axum::Router,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl DevServerHandle {
@@ -365,6 +380,43 @@ impl DevServerHandle {
     /// revision get 410 Expired. Tests use it to exercise the client's relist path.
     pub fn compact(&self) {
         self.app.store.compact();
+    }
+
+    /// Faults on demand: watch endings, compaction, failing writes, latency (see
+    /// [`crate::faults`]; the listener restart is [`DevServerHandle::restart`]).
+    pub fn faults(&self) -> crate::faults::FaultControl<'_> {
+        crate::faults::FaultControl::new(&self.app)
+    }
+
+    /// Restarts the HTTP listener on the same port with the state kept: every open connection
+    /// and watch drops (clients see a broken stream and reconnect), objects and
+    /// resourceVersions stay. Fails if the port cannot be bound again within a few seconds
+    /// (another process took it); the server then stays stopped.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop_now();
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        let mut attempt = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if attempt >= 50 => {
+                    return Err(anyhow::anyhow!("restart: cannot bind {} again: {e}", self.addr));
+                }
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        self.stop = Some(stop_tx);
+        self.task =
+            Some(tokio::spawn(serve_connections(listener, self.router.clone(), self.acceptor.clone(), stop_rx)));
+        tracing::info!(url = %self.url, "devserver listener restarted");
+        Ok(())
     }
 
     /// Stops accepting requests, ends open watches and waits for the server task.

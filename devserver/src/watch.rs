@@ -168,6 +168,8 @@ pub fn watch(
             return;
         }
         let mut next_bookmark = tokio::time::Instant::now() + bookmark_every;
+        // Change events sent so far, for the end-watches-after-N fault (crate::faults).
+        let mut sent = 0usize;
         loop {
             let batch = app.store.events_after(&res_key, cursor, 2048);
             match batch {
@@ -199,7 +201,12 @@ pub fn watch(
                 }
                 Ok((events, _)) => {
                     let mut out = String::new();
+                    let limit = app.faults.watch_event_limit();
+                    let mut limit_reached = limit.is_some_and(|n| sent >= n);
                     for e in &events {
+                        if limit_reached {
+                            break;
+                        }
                         cursor = e.rv;
                         let now = filter.matches(&e.object);
                         let before = e.prev.as_ref().is_some_and(|p| filter.matches(p));
@@ -213,9 +220,14 @@ pub fn watch(
                         };
                         if let Some(ty) = ty {
                             event_text(&mut out, ty, &wire(&rt, &e.object));
+                            sent += 1;
+                            limit_reached = limit.is_some_and(|n| sent >= n);
                         }
                     }
                     if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
+                        return;
+                    }
+                    if limit_reached {
                         return;
                     }
                     if tokio::time::Instant::now() >= deadline {
