@@ -30,6 +30,7 @@ pub mod kubeconfig;
 pub mod negotiation;
 pub mod openapi;
 pub mod patch;
+pub mod persist;
 pub mod registry;
 pub mod request_log;
 pub mod resource;

@@ -21,6 +21,9 @@ struct Args {
     /// Run the optional garbage collector for ownerReferences (off by default, like envtest).
     #[arg(long)]
     gc: bool,
+    /// Keep the state in this directory: loaded on start, saved after changes and on exit.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Events of history kept per resource for watch resumption.
     #[arg(long, default_value_t = 10_000)]
     history: usize,
@@ -40,6 +43,9 @@ async fn main() -> anyhow::Result<()> {
         .history_limit(args.history)
         .tls(args.tls)
         .garbage_collection(args.gc);
+    if let Some(d) = &args.data_dir {
+        builder = builder.data_dir(d);
+    }
     if let Some(p) = &args.kubeconfig_out {
         builder = builder.kubeconfig_path(p);
     }

@@ -29,6 +29,7 @@ impl DevServer {
             garbage_collection: false,
             rbac: false,
             fault_seed: 0,
+            data_dir: None,
         }
     }
 }
@@ -44,6 +45,7 @@ pub struct DevServerBuilder {
     garbage_collection: bool,
     rbac: bool,
     fault_seed: u64,
+    data_dir: Option<PathBuf>,
 }
 
 impl DevServerBuilder {
@@ -96,6 +98,13 @@ impl DevServerBuilder {
         self
     }
 
+    /// Keep the state in `dir` (see [`crate::persist`]): loaded on start if present, saved after
+    /// changes and on shutdown, so objects and resourceVersions survive a devserver restart.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
     /// Where to write the kubeconfig (default: a file in a temporary directory).
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
@@ -144,7 +153,19 @@ impl DevServerBuilder {
             auth: crate::authn::Auth::new(self.rbac),
             faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
         });
+        if let Some(dir) = &self.data_dir {
+            crate::persist::load(&app, dir)?;
+        }
         seed_namespaces(&app);
+        let persist = match self.data_dir {
+            Some(dir) => {
+                // Save once now so an unwritable directory fails the start, not a later save.
+                crate::persist::save(&app, &dir)?;
+                let saver = crate::persist::spawn_saver(app.clone(), dir.clone());
+                Some((dir, saver))
+            }
+            None => None,
+        };
         if self.garbage_collection {
             crate::gc::spawn(&app);
         }
@@ -188,6 +209,7 @@ impl DevServerBuilder {
             task: Some(task),
             router,
             acceptor,
+            persist,
         })
     }
 }
@@ -267,6 +289,9 @@ impl InProcessServer {
 fn seed_namespaces(app: &App) {
     let now = now();
     for ns in builtin::BOOTSTRAP_NAMESPACES {
+        if app.store.get("/namespaces", ns).is_some() {
+            continue; // restored from a data directory
+        }
         let obj = json!({
             "apiVersion": "v1",
             "kind": "Namespace",
@@ -299,6 +324,8 @@ pub struct DevServerHandle {
     task: Option<tokio::task::JoinHandle<()>>,
     router: axum::Router,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// The data directory and its saver task (`--data-dir`).
+    persist: Option<(PathBuf, tokio::task::JoinHandle<()>)>,
 }
 
 impl DevServerHandle {
@@ -430,6 +457,17 @@ impl DevServerHandle {
                 let _ = task.await;
             }
         }
+        self.persist_now();
+    }
+
+    /// With a data directory: stops the saver and writes the final state.
+    fn persist_now(&mut self) {
+        if let Some((dir, saver)) = self.persist.take() {
+            saver.abort();
+            if let Err(e) = crate::persist::save(&self.app, &dir) {
+                tracing::warn!(error = %format!("{e:#}"), "saving state on shutdown failed");
+            }
+        }
     }
 
     fn stop_now(&mut self) {
@@ -445,5 +483,6 @@ impl Drop for DevServerHandle {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        self.persist_now();
     }
 }

@@ -98,6 +98,9 @@ impl Outcome {
     }
 }
 
+/// One resource's objects as `(key, object)` pairs, as [`Store::dump`] copies them.
+pub type TableDump = (String, Vec<(String, Arc<Value>)>);
+
 /// The shared store. Cheap to clone via `Arc`.
 pub struct Store {
     inner: Mutex<Inner>,
@@ -285,6 +288,42 @@ impl Store {
         }
         drop(inner);
         self.notify.send_replace(rv);
+    }
+
+    /// Every table with its objects (`key → object`) and the global revision, read under one
+    /// lock so the copy is consistent (for `--data-dir` persistence, see [`crate::persist`]).
+    /// Tables whose objects were all deleted are included, so a restore still knows them.
+    pub fn dump(&self) -> (u64, Vec<TableDump>) {
+        let inner = self.lock();
+        let tables = inner
+            .tables
+            .iter()
+            .map(|(r, t)| (r.clone(), t.objects.iter().map(|(k, o)| (k.clone(), o.clone())).collect()))
+            .collect();
+        (inner.rv, tables)
+    }
+
+    /// Loads persisted state (see [`Store::dump`]): objects keep their resourceVersions, the
+    /// global revision continues from the highest of `rv` and theirs, and the history starts
+    /// empty, so a watch resuming from an earlier revision gets 410 and its client relists
+    /// (the events in between were not persisted).
+    pub fn restore(&self, rv: u64, tables: Vec<(String, Vec<(String, Value)>)>) {
+        let mut inner = self.lock();
+        let mut top = rv.max(inner.rv);
+        for (resource, objects) in tables {
+            let table = inner.tables.entry(resource).or_default();
+            for (key, object) in objects {
+                top = top.max(rv_of(&object));
+                table.objects.insert(key, Arc::new(object));
+            }
+        }
+        inner.rv = top;
+        for t in inner.tables.values_mut() {
+            t.history.clear();
+            t.dropped_rv = top;
+        }
+        drop(inner);
+        self.notify.send_replace(top);
     }
 
     /// The oldest revision a watch of `resource` can still resume from.

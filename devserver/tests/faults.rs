@@ -350,3 +350,86 @@ async fn in_process_server_applies_write_failures_too() {
     s.faults().clear();
     api.create(&PostParams::default(), &cm("a", "0")).await.expect("create after clear");
 }
+
+fn foo_crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "foos.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "foos", "singular": "foo", "kind": "Foo", "listKind": "FooList"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+            }]
+        }
+    }))
+    .expect("CRD")
+}
+
+fn foo_api(client: kube::Client) -> Api<kube::api::DynamicObject> {
+    let gvk = kube::api::GroupVersionKind::gvk("example.com", "v1", "Foo");
+    Api::namespaced_with(client, "default", &kube::api::ApiResource::from_gvk_with_plural(&gvk, "foos"))
+}
+
+#[tokio::test]
+async fn data_dir_state_survives_a_devserver_restart_and_clients_reconnect() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = DevServer::builder().data_dir(dir.path()).start().await.expect("server");
+    let addr = server.addr();
+    churn(&server, "p", 9).await;
+    let client = server.client().expect("client");
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    crds.create(&PostParams::default(), &foo_crd()).await.expect("crd");
+    let mut foo = kube::api::DynamicObject::new(
+        "f1",
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("example.com", "v1", "Foo"),
+            "foos",
+        ),
+    );
+    foo.data = serde_json::json!({"spec": {"size": 3}});
+    let foo = foo_api(client.clone()).create(&PostParams::default(), &foo).await.expect("foo");
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    let default_ns = namespaces.get("default").await.expect("namespace");
+    let reflector = Reflector::start(&server).await;
+    let (before, rv) = (server_state(&server).await, server.current_resource_version());
+    server.shutdown().await;
+    assert!(dir.path().join(devserver::persist::STATE_FILE).exists());
+
+    // A new server process on the same port and data directory.
+    let server = DevServer::builder().addr(addr).data_dir(dir.path()).start().await.expect("restarted server");
+    assert_eq!(server_state(&server).await, before, "names and resourceVersions kept");
+    assert_eq!(server.current_resource_version(), rv, "the revision continues where it stopped");
+    let client = server.client().expect("client");
+    let again = foo_api(client.clone()).get("f1").await.expect("the CRD serves its resource again");
+    assert_eq!(again.metadata.resource_version, foo.metadata.resource_version);
+    assert_eq!(again.data["spec"]["size"], 3);
+    let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get("default").await.expect("ns");
+    assert_eq!(ns.metadata.uid, default_ns.metadata.uid, "bootstrap namespaces are not re-created");
+    assert_eq!(ns.metadata.resource_version, default_ns.metadata.resource_version);
+
+    // The reflector from before the restart reconnects and follows new writes; they get newer
+    // resourceVersions than anything persisted.
+    churn(&server, "q", 3).await;
+    converges("kube-rs reflector", &server, || reflector.state()).await;
+    let q0 = Api::<ConfigMap>::namespaced(client, "default").get("q-1").await.expect("q-1");
+    let q0_rv: u64 = q0.metadata.resource_version.as_deref().unwrap_or("0").parse().expect("numeric rv");
+    assert!(q0_rv > rv, "{q0_rv} must be newer than {rv}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_state_file_is_a_clear_start_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(devserver::persist::STATE_FILE), b"{\"format\": 1, \"resources\": ").expect("write");
+    let err = DevServer::builder().data_dir(dir.path()).start().await.err().expect("refuses to start");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("state.json") && msg.contains("not JSON"), "{msg}");
+    std::fs::write(dir.path().join(devserver::persist::STATE_FILE), b"{\"format\": 99}").expect("write");
+    let err = DevServer::builder().data_dir(dir.path()).start().await.err().expect("refuses to start");
+    assert!(format!("{err:#}").contains("unsupported format"), "{err:#}");
+}
