@@ -304,15 +304,23 @@ where
             }
             inner.fifo.close();
         };
-        let pump = async {
-            while inner.fifo.pop(|key, deltas, initial| self.handle_deltas(key, deltas, initial)).await.is_some() {
-                self.check_synced();
+        // The pump runs as its own task, like client-go's processLoop goroutine: the cache and
+        // the handlers are fed on one core while the watcher decodes on another. Deltas still
+        // leave the FIFO one key at a time, in order.
+        // Aborted if `run` itself is dropped, so the task never outlives its informer's runner.
+        let this = self.clone();
+        let pump = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            while this.inner.fifo.pop(|key, deltas, initial| this.handle_deltas(key, deltas, initial)).await.is_some() {
+                this.check_synced();
                 // A popped key never waits, so give the scheduler a chance
                 // between keys while a large list is drained.
                 tokio::task::consume_budget().await;
             }
-        };
-        tokio::join!(reflect, pump);
+        }));
+        reflect.await;
+        if let Err(e) = pump.await {
+            tracing::error!(url = %inner.url, error = %e, "informer pump task failed");
+        }
         for task in inner.processor.stop() {
             let _ = task.await;
         }
