@@ -10,8 +10,10 @@ use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec};
 use controller::controller::{Config, Controller};
 use controller::metrics::Metrics;
 use controller::resources::PodSettings;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
 use runtime::leader_election::LeaderElectionConfig;
@@ -103,7 +105,15 @@ fn api_message<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
-    let server = devserver::DevServer::builder().tls(true).rbac(true).start().await.unwrap();
+    // With the OwnerReferencesPermissionEnforcement admission plugin, so that setting
+    // blockOwnerDeletion really needs the manifest's bitcoinnetworks/finalizers rule.
+    let server = devserver::DevServer::builder()
+        .tls(true)
+        .rbac(true)
+        .owner_references_permission_enforcement(true)
+        .start()
+        .await
+        .unwrap();
     let admin = server.client().unwrap();
     controller::embedded::install_crd(&admin).await.unwrap();
     let (sa_ns, sa_name) = apply_manifest(&admin).await;
@@ -196,7 +206,8 @@ async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
         let resource = a.subresource.as_ref().map_or(a.resource.clone(), |s| format!("{}/{s}", a.resource));
         assert!(used.contains(&(a.group.clone(), resource, a.verb.clone())), "recorded but not logged: {a}");
     }
-    // Admission-only permission: checked when setting blockOwnerDeletion, never a request.
+    // Admission-only permission: checked when setting blockOwnerDeletion, never a request; it is
+    // proven necessary below.
     let admission_only = (GROUP.to_string(), "bitcoinnetworks/finalizers".to_string(), "update".to_string());
     let unused: Vec<_> = rules.iter().filter(|r| !used.contains(*r) && **r != admission_only).collect();
     assert!(unused.is_empty(), "rules never used: {unused:?}");
@@ -225,6 +236,41 @@ async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
         )
     );
     assert_eq!(api_message(Api::<Secret>::namespaced(sa_client.clone(), "default").get("creds").await).0, 403);
+
+    // bitcoinnetworks/finalizers is needed: the controller's objects block their owner's
+    // deletion, and without the rule such a create is denied.
+    let sts = Api::<StatefulSet>::namespaced(admin.clone(), "default").get("gen-sts").await.unwrap();
+    let owner = sts.metadata.owner_references.clone().unwrap_or_default().into_iter().next().expect("owner reference");
+    assert_eq!((owner.kind.as_str(), owner.block_owner_deletion), ("BitcoinNetwork", Some(true)));
+    let probe = |name: &str| Service {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            owner_references: Some(vec![owner.clone()]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sa_svcs: Api<Service> = Api::namespaced(sa_client.clone(), "default");
+    sa_svcs.create(&PostParams::default(), &probe("probe-allowed")).await.unwrap();
+    let roles: Api<ClusterRole> = Api::all(admin.clone());
+    let mut role = roles.get("bitcoin-controller").await.unwrap();
+    let rules = role.rules.take().unwrap_or_default();
+    let before = rules.len();
+    role.rules = Some(
+        rules
+            .into_iter()
+            .filter(|r| !r.resources.iter().flatten().any(|x| x == "bitcoinnetworks/finalizers"))
+            .collect(),
+    );
+    assert_eq!(role.rules.as_ref().map(Vec::len), Some(before - 1));
+    roles.replace("bitcoin-controller", &PostParams::default(), &role).await.unwrap();
+    assert_eq!(
+        api_message(sa_svcs.create(&PostParams::default(), &probe("probe-denied")).await),
+        (
+            403,
+            r#"services "probe-denied" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: , <nil>"#.to_string()
+        )
+    );
     sim.shutdown().await;
     server.shutdown().await;
 }

@@ -72,6 +72,9 @@ pub struct Auth {
     /// Authorize requests against the stored RBAC objects (https mode only; see
     /// [`crate::authz`]). Off means every authenticated request is allowed.
     pub rbac: bool,
+    /// Run the `OwnerReferencesPermissionEnforcement` admission plugin (with RBAC only; see
+    /// [`crate::admission`]).
+    pub owner_references_enforcement: bool,
     /// token → (namespace, ServiceAccount name).
     tokens: Mutex<HashMap<String, (String, String)>>,
 }
@@ -79,7 +82,13 @@ pub struct Auth {
 impl Auth {
     /// State with RBAC enforcement on or off and no ServiceAccount tokens.
     pub fn new(rbac: bool) -> Self {
-        Auth { rbac, tokens: Mutex::default() }
+        Auth { rbac, owner_references_enforcement: false, tokens: Mutex::default() }
+    }
+
+    /// Also run the `OwnerReferencesPermissionEnforcement` admission plugin when `enabled`.
+    pub fn with_owner_references_enforcement(mut self, enabled: bool) -> Self {
+        self.owner_references_enforcement = enabled;
+        self
     }
 
     /// Mints a new random bearer token for ServiceAccount `namespace/name`. The account need not

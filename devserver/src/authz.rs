@@ -149,6 +149,7 @@ pub fn admit(
     path: &str,
     query: &Query,
     headers: &HeaderMap,
+    body: &[u8],
     record: &mut RequestRecord,
 ) -> Result<(), ApiError> {
     let Some(user) = crate::authn::authenticate(app, path, headers)? else {
@@ -159,19 +160,33 @@ pub fn admit(
         return Ok(());
     }
     let attrs = Attributes::from_request(method, path, query);
-    authorize(app, &user, &attrs).inspect_err(|_| {
-        if attrs.resource_request {
-            record.verb = attrs.verb.clone();
-            record.group = attrs.group.clone();
-            record.resource = attrs.combined_resource();
-            record.namespace = (!attrs.namespace.is_empty()).then(|| attrs.namespace.clone());
-            record.name = (!attrs.name.is_empty()).then(|| attrs.name.clone());
-        }
-    })
+    authorize(app, &user, &attrs)
+        .and_then(|()| {
+            if app.auth.owner_references_enforcement {
+                crate::admission::validate(app, &user, &attrs, body)
+            } else {
+                Ok(())
+            }
+        })
+        .inspect_err(|_| {
+            if attrs.resource_request {
+                record.verb = attrs.verb.clone();
+                record.group = attrs.group.clone();
+                record.resource = attrs.combined_resource();
+                record.namespace = (!attrs.namespace.is_empty()).then(|| attrs.namespace.clone());
+                record.name = (!attrs.name.is_empty()).then(|| attrs.name.clone());
+            }
+        })
 }
 
 /// Decides one request: `Ok` if allowed, else 403 Forbidden with kube-apiserver's message.
 pub fn authorize(app: &App, user: &UserInfo, attrs: &Attributes) -> Result<(), ApiError> {
+    authorize_reason(app, user, attrs).map_err(|reason| forbidden(user, attrs, &reason))
+}
+
+/// The RBAC decision alone: `Err(reason)` on denial, where the reason is "" or, when bindings
+/// that apply to the user reference missing roles, `RBAC: <errors>` (the authorizer's reason).
+pub fn authorize_reason(app: &App, user: &UserInfo, attrs: &Attributes) -> Result<(), String> {
     if user.in_group(MASTERS_GROUP) || bootstrap_rules(user).iter().any(|r| rule_allows(attrs, r)) {
         return Ok(());
     }
@@ -201,7 +216,11 @@ pub fn authorize(app: &App, user: &UserInfo, attrs: &Attributes) -> Result<(), A
             }
         }
     }
-    Err(forbidden(user, attrs, &errors))
+    Err(match errors.as_slice() {
+        [] => String::new(),
+        [one] => format!("RBAC: {one}"),
+        many => format!("RBAC: [{}]", many.join(", ")),
+    })
 }
 
 /// The rules of the bootstrap ClusterRoles bound to groups every user of this server is in:
@@ -308,8 +327,8 @@ pub fn rule_allows(attrs: &Attributes, rule: &PolicyRule) -> bool {
     has(&rule.api_groups, &attrs.group) && resource_ok && name_ok
 }
 
-/// 403 Forbidden as `responsewriters.Forbidden` writes it.
-fn forbidden(user: &UserInfo, attrs: &Attributes, errors: &[String]) -> ApiError {
+/// 403 Forbidden as `responsewriters.Forbidden` writes it (`reason` from [`authorize_reason`]).
+fn forbidden(user: &UserInfo, attrs: &Attributes, reason: &str) -> ApiError {
     let mut msg = if !attrs.resource_request {
         format!("User {:?} cannot {} path {:?}", user.name, attrs.verb, attrs.path)
     } else if !attrs.namespace.is_empty() {
@@ -330,24 +349,28 @@ fn forbidden(user: &UserInfo, attrs: &Attributes, errors: &[String]) -> ApiError
             attrs.group
         )
     };
-    match errors {
-        [] => {}
-        [one] => msg = format!("{msg}: RBAC: {one}"),
-        many => msg = format!("{msg}: RBAC: [{}]", many.join(", ")),
+    if !reason.is_empty() {
+        msg = format!("{msg}: {reason}");
     }
+    forbidden_status(attrs, &attrs.name, msg)
+}
+
+/// `apierrors.NewForbidden` for the request's resource (without subresource) and object `name`:
+/// `<resource>.<group> "<name>" is forbidden: <msg>`, or `forbidden: <msg>` for non-resource paths.
+pub fn forbidden_status(attrs: &Attributes, name: &str, msg: String) -> ApiError {
     let qualified =
         if attrs.group.is_empty() { attrs.resource.clone() } else { format!("{}.{}", attrs.resource, attrs.group) };
     let message = if qualified.is_empty() {
         format!("forbidden: {msg}")
-    } else if attrs.name.is_empty() {
+    } else if name.is_empty() {
         format!("{qualified} is forbidden: {msg}")
     } else {
-        format!("{qualified} {:?} is forbidden: {msg}", attrs.name)
+        format!("{qualified} {name:?} is forbidden: {msg}")
     };
     let mut details = Map::new();
-    for (k, v) in [("name", &attrs.name), ("group", &attrs.group), ("kind", &attrs.resource)] {
+    for (k, v) in [("name", name), ("group", attrs.group.as_str()), ("kind", attrs.resource.as_str())] {
         if !v.is_empty() {
-            details.insert(k.into(), Value::String(v.clone()));
+            details.insert(k.into(), Value::String(v.to_string()));
         }
     }
     let mut e = ApiError::new(403, "Forbidden", message);
@@ -429,7 +452,7 @@ mod tests {
     #[test]
     fn forbidden_messages_are_the_real_ones() {
         let u = UserInfo::service_account("ns", "sa");
-        let e = forbidden(&u, &attrs(Method::POST, "/api/v1/namespaces/default/pods", &[]), &[]);
+        let e = forbidden(&u, &attrs(Method::POST, "/api/v1/namespaces/default/pods", &[]), "");
         assert_eq!(
             e.message,
             r#"pods is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "pods" in API group "" in the namespace "default""#
@@ -437,14 +460,14 @@ mod tests {
         let e = forbidden(
             &u,
             &attrs(Method::GET, "/apis/g.io/v1/foos/x", &[]),
-            &["clusterrole.rbac.authorization.k8s.io \"r\" not found".into()],
+            "RBAC: clusterrole.rbac.authorization.k8s.io \"r\" not found",
         );
         assert_eq!(
             e.message,
             r#"foos.g.io "x" is forbidden: User "system:serviceaccount:ns:sa" cannot get resource "foos" in API group "g.io" at the cluster scope: RBAC: clusterrole.rbac.authorization.k8s.io "r" not found"#
         );
         assert_eq!(e.details, Some(serde_json::json!({"name": "x", "group": "g.io", "kind": "foos"})));
-        let e = forbidden(&u, &attrs(Method::GET, "/logs", &[]), &[]);
+        let e = forbidden(&u, &attrs(Method::GET, "/logs", &[]), "");
         assert_eq!(e.message, r#"forbidden: User "system:serviceaccount:ns:sa" cannot get path "/logs""#);
         assert_eq!(e.details, Some(serde_json::json!({})));
     }

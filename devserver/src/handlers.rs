@@ -161,7 +161,7 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         path: path.clone(),
         user: None,
     };
-    let response = match crate::authz::admit(&app, &parts.method, &path, &query, &parts.headers, &mut record) {
+    let response = match crate::authz::admit(&app, &parts.method, &path, &query, &parts.headers, &body, &mut record) {
         Ok(()) => route(&app, &parts.method, &path, &query, &parts.headers, body, &mut record).await,
         Err(e) => e.into_response(),
     };

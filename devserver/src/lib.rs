@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admission;
 pub mod app;
 pub mod authn;
 pub mod authz;

@@ -28,6 +28,7 @@ impl DevServer {
             tls: false,
             garbage_collection: false,
             rbac: false,
+            owner_references_permission_enforcement: false,
             fault_seed: 0,
             data_dir: None,
         }
@@ -44,6 +45,7 @@ pub struct DevServerBuilder {
     tls: bool,
     garbage_collection: bool,
     rbac: bool,
+    owner_references_permission_enforcement: bool,
     fault_seed: u64,
     data_dir: Option<PathBuf>,
 }
@@ -105,6 +107,14 @@ impl DevServerBuilder {
         self
     }
 
+    /// With [`DevServerBuilder::rbac`], also run the `OwnerReferencesPermissionEnforcement`
+    /// admission plugin (off by default, as in kube-apiserver; on in e.g. OpenShift): setting
+    /// `blockOwnerDeletion` needs `update` on the owner's `finalizers`. See [`crate::admission`].
+    pub fn owner_references_permission_enforcement(mut self, enabled: bool) -> Self {
+        self.owner_references_permission_enforcement = enabled;
+        self
+    }
+
     /// Where to write the kubeconfig (default: a file in a temporary directory).
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
@@ -150,7 +160,8 @@ impl DevServerBuilder {
             server_address: local.to_string(),
             bookmark_interval: self.bookmark_interval,
             token: tls.as_ref().map(|t| t.token.clone()),
-            auth: crate::authn::Auth::new(self.rbac),
+            auth: crate::authn::Auth::new(self.rbac)
+                .with_owner_references_enforcement(self.owner_references_permission_enforcement),
             faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
         });
         if let Some(dir) = &self.data_dir {

@@ -374,3 +374,110 @@ async fn kubectl_with_a_service_account_kubeconfig_sees_the_403() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn owner_references_permission_enforcement_needs_finalizers_and_delete() {
+    let server = devserver::DevServer::builder()
+        .tls(true)
+        .rbac(true)
+        .owner_references_permission_enforcement(true)
+        .start()
+        .await
+        .expect("server");
+    let admin = server.client().unwrap();
+    let pp = PostParams::default();
+    Api::<ServiceAccount>::namespaced(admin.clone(), "default")
+        .create(&pp, &ServiceAccount { metadata: meta("builder", Some("default")), ..Default::default() })
+        .await
+        .unwrap();
+    let sa = server.client_for_token(&server.service_account_token("default", "builder")).await.unwrap();
+    // A ServiceAccount subject without a namespace means the RoleBinding's namespace.
+    let subject = Subject { kind: "ServiceAccount".into(), name: "builder".into(), namespace: None, api_group: None };
+    role(
+        &admin,
+        "default",
+        "writer",
+        vec![rule(&[""], &["configmaps"], &[], &["create", "get", "update"])],
+        vec![subject.clone()],
+    )
+    .await;
+    let owner = Api::<ConfigMap>::namespaced(admin.clone(), "default").create(&pp, &config_map("owner")).await.unwrap();
+    let child = |block: bool| {
+        let mut cm = config_map("child");
+        cm.metadata.owner_references = Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: "owner".into(),
+            uid: owner.metadata.uid.clone().unwrap(),
+            block_owner_deletion: Some(block),
+            controller: Some(true),
+        }]);
+        cm
+    };
+    let cms = Api::<ConfigMap>::namespaced(sa.clone(), "default");
+    assert_eq!(
+        status(cms.create(&pp, &child(true)).await),
+        forbidden(
+            r#"configmaps "child" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: , <nil>"#
+        )
+    );
+    let created = cms.create(&pp, &child(false)).await.unwrap();
+    let mut blocking = child(true);
+    blocking.metadata.resource_version = created.metadata.resource_version.clone();
+    assert_eq!(
+        status(cms.replace("child", &pp, &blocking).await).2,
+        r#"configmaps "child" is forbidden: cannot set an ownerRef on a resource you can't delete: , <nil>"#
+    );
+    role(&admin, "default", "deleter", vec![rule(&[""], &["configmaps"], &[], &["delete"])], vec![subject.clone()])
+        .await;
+    assert_eq!(
+        status(cms.replace("child", &pp, &blocking).await).2,
+        r#"configmaps "child" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: , <nil>"#
+    );
+    // Only the owner's finalizers count: a resourceName rule for another object does not.
+    role(
+        &admin,
+        "default",
+        "other-finalizers",
+        vec![rule(&[""], &["configmaps/finalizers"], &["x"], &["update"])],
+        vec![subject.clone()],
+    )
+    .await;
+    assert_eq!(status(cms.replace("child", &pp, &blocking).await).0, 403);
+    role(
+        &admin,
+        "default",
+        "finalizers",
+        vec![rule(&[""], &["configmaps/finalizers"], &["owner"], &["update"])],
+        vec![subject],
+    )
+    .await;
+    let updated = cms.replace("child", &pp, &blocking).await.unwrap();
+    assert_eq!(updated.metadata.owner_references.as_ref().unwrap()[0].block_owner_deletion, Some(true));
+    // Unchanged references need neither permission again.
+    Api::<RoleBinding>::namespaced(admin.clone(), "default").delete("deleter", &Default::default()).await.unwrap();
+    Api::<RoleBinding>::namespaced(admin.clone(), "default").delete("finalizers", &Default::default()).await.unwrap();
+    let mut again = updated.clone();
+    again.data = Some([("k".to_string(), "again".to_string())].into());
+    cms.replace("child", &pp, &again).await.unwrap();
+    server.shutdown().await;
+
+    // The plugin is off by default: RBAC alone lets a creator set blockOwnerDeletion.
+    let server = devserver::DevServer::builder().tls(true).rbac(true).start().await.expect("server");
+    let admin = server.client().unwrap();
+    Api::<ServiceAccount>::namespaced(admin.clone(), "default")
+        .create(&pp, &ServiceAccount { metadata: meta("builder", Some("default")), ..Default::default() })
+        .await
+        .unwrap();
+    role(
+        &admin,
+        "default",
+        "writer",
+        vec![rule(&[""], &["configmaps"], &[], &["create"])],
+        vec![sa_subject("default", "builder")],
+    )
+    .await;
+    let sa = server.client_for_token(&server.service_account_token("default", "builder")).await.unwrap();
+    Api::<ConfigMap>::namespaced(sa, "default").create(&pp, &child(true)).await.unwrap();
+    server.shutdown().await;
+}
