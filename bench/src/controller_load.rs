@@ -16,6 +16,8 @@ pub struct Load {
     pub writes_by_verb: BTreeMap<String, usize>,
     /// All controller writes divided by the number of networks.
     pub writes_per_network: f64,
+    /// The same without Events (which record what happened rather than change the cluster).
+    pub object_writes_per_network: f64,
     /// Requests other than watches during five idle resync periods.
     pub idle_requests: usize,
     /// Seconds from the first create until every network is Ready.
@@ -89,7 +91,11 @@ pub async fn run(n: usize) -> anyhow::Result<Load> {
     tokio::time::sleep(resync).await;
     let mut writes_by_verb = BTreeMap::new();
     let mut total = 0;
+    let mut events = 0;
     for a in recorder.actions().into_iter().filter(|a| is_write(&a.verb)) {
+        if a.resource == "events" {
+            events += 1;
+        }
         let resource = match &a.subresource {
             Some(sub) => format!("{}/{sub}", a.resource),
             None => a.resource.clone(),
@@ -115,6 +121,7 @@ pub async fn run(n: usize) -> anyhow::Result<Load> {
     server.shutdown().await;
     Ok(Load {
         writes_per_network: total as f64 / n as f64,
+        object_writes_per_network: (total - events) as f64 / n as f64,
         writes_by_verb,
         idle_requests: idle.len(),
         seconds_to_ready,

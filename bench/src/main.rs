@@ -246,6 +246,14 @@ async fn controller_rows(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()>
     rows.push(
         Row::new("controller writes/network", networks, load.writes_per_network, "goal", 5.0, "req").at_most(1.0),
     );
+    rows.push(Row::new(
+        "controller writes/network without events",
+        networks,
+        load.object_writes_per_network,
+        "goal",
+        5.0,
+        "req",
+    ));
     rows.push(
         Row::new("controller idle requests (5 resyncs)", networks, load.idle_requests as f64, "goal", 0.0, "req")
             .exactly_zero(),
