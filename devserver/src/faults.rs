@@ -190,8 +190,9 @@ impl<'a> FaultControl<'a> {
 
     /// Fails `fraction` (clamped to 0..=1; NaN means 0) of the following writes with `code`:
     /// 409 answers the real "the object has been modified" Conflict, 500 an InternalError, any
-    /// other code a Status with that code. Restarts the write ordinal at 0 and forgets the
-    /// injected list, so the same seed gives the same failures again. `fraction` 0 turns it off.
+    /// other code in 400..=599 a Status with that code (codes outside it mean 500). Restarts the
+    /// write ordinal at 0 and forgets the injected list, so the same seed gives the same failures
+    /// again. `fraction` 0 turns it off.
     pub fn fail_writes(&self, fraction: f64, code: u16) -> &Self {
         let mut s = self.app.faults.lock();
         s.fail_fraction = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
