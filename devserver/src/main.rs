@@ -18,6 +18,14 @@ struct Args {
     /// Serve https with a generated CA and bearer token (written into the kubeconfig).
     #[arg(long)]
     tls: bool,
+    /// Authorize requests with RBAC against the stored Roles and bindings (needs --tls; the
+    /// kubeconfig's admin token stays all-powerful).
+    #[arg(long, requires = "tls")]
+    rbac: bool,
+    /// Mint a token for ServiceAccount NAMESPACE/NAME and write a kubeconfig using it next to the
+    /// admin one (`<kubeconfig>-<namespace>-<name>`); repeatable. Needs --tls.
+    #[arg(long, value_name = "NAMESPACE/NAME", requires = "tls")]
+    service_account: Vec<String>,
     /// Run the optional garbage collector for ownerReferences (off by default, like envtest).
     #[arg(long)]
     gc: bool,
@@ -42,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         .addr(args.addr)
         .history_limit(args.history)
         .tls(args.tls)
+        .rbac(args.rbac)
         .garbage_collection(args.gc);
     if let Some(d) = &args.data_dir {
         builder = builder.data_dir(d);
@@ -52,6 +61,15 @@ async fn main() -> anyhow::Result<()> {
     let server = builder.start().await?;
     println!("devserver listening on {}", server.url());
     println!("kubeconfig: {}", server.kubeconfig_path().display());
+    for sa in &args.service_account {
+        let Some((namespace, name)) = sa.split_once('/').filter(|(n, s)| !n.is_empty() && !s.is_empty()) else {
+            anyhow::bail!("--service-account {sa:?}: expected NAMESPACE/NAME");
+        };
+        let token = server.service_account_token(namespace, name);
+        let path = PathBuf::from(format!("{}-{namespace}-{name}", server.kubeconfig_path().display()));
+        std::fs::write(&path, server.kubeconfig_for_token(&token))?;
+        println!("kubeconfig for ServiceAccount {namespace}/{name}: {}", path.display());
+    }
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;
     Ok(())
