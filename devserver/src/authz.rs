@@ -19,8 +19,10 @@
 //!    group "" in the namespace "default"`, followed by `: RBAC: ...` when a binding that applies
 //!    to the user references a missing role.
 //!
-//! Not modelled: ClusterRole aggregation (`aggregationRule`), impersonation, escalation checks
-//! when writing RBAC objects.
+//! A ClusterRole with an `aggregationRule` has the rules of every other ClusterRole its
+//! selectors match, as kube-controller-manager's aggregation controller would write them.
+//!
+//! Not modelled: impersonation, escalation checks when writing RBAC objects.
 
 use crate::app::App;
 use crate::authn::{AUTHENTICATED_GROUP, MASTERS_GROUP, UserInfo};
@@ -296,7 +298,65 @@ fn role_rules(app: &App, binding: &Value, namespace: &str) -> Result<Vec<PolicyR
         .store
         .get(&format!("{RBAC_GROUP}/{table}"), &key)
         .ok_or_else(|| format!("{what}.{RBAC_GROUP} \"{}\" not found", role_ref.name))?;
-    Ok(role.get("rules").and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default())
+    if table == "clusterroles"
+        && let Some(selectors) = role.pointer("/aggregationRule/clusterRoleSelectors").and_then(Value::as_array)
+    {
+        return Ok(aggregated_rules(app, &role_ref.name, selectors));
+    }
+    Ok(rules_of(&role))
+}
+
+fn rules_of(role: &Value) -> Vec<PolicyRule> {
+    role.get("rules").and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default()
+}
+
+/// The rules of every other ClusterRole whose labels match one of `selectors` (metav1
+/// LabelSelectors), de-duplicated, in name order.
+fn aggregated_rules(app: &App, name: &str, selectors: &[Value]) -> Vec<PolicyRule> {
+    use crate::selector::{LabelSelector, Requirement};
+    let selectors: Vec<LabelSelector> = selectors
+        .iter()
+        .map(|sel| {
+            let mut reqs: Vec<Requirement> = sel
+                .get("matchLabels")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| Requirement::In(k.clone(), vec![v.as_str().unwrap_or_default().to_string()]))
+                .collect();
+            for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+                let key = e.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+                let values: Vec<String> = e
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect();
+                reqs.push(match e.get("operator").and_then(Value::as_str) {
+                    Some("In") => Requirement::In(key, values),
+                    Some("NotIn") => Requirement::NotIn(key, values),
+                    Some("Exists") => Requirement::Exists(key),
+                    Some("DoesNotExist") => Requirement::DoesNotExist(key),
+                    // An invalid selector matches nothing (the controller would reject it).
+                    _ => Requirement::In(key, Vec::new()),
+                });
+            }
+            LabelSelector(reqs)
+        })
+        .collect();
+    let (_, roles) = app.store.list(&format!("{RBAC_GROUP}/clusterroles"), "");
+    let mut rules: Vec<PolicyRule> = Vec::new();
+    for r in roles.iter().filter(|r| r.pointer("/metadata/name").and_then(Value::as_str) != Some(name)) {
+        if selectors.iter().any(|s| s.matches(r)) {
+            for rule in rules_of(r) {
+                if !rules.contains(&rule) {
+                    rules.push(rule);
+                }
+            }
+        }
+    }
+    rules
 }
 
 /// `RuleAllows` of the RBAC authorizer.

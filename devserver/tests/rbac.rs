@@ -481,3 +481,58 @@ async fn owner_references_permission_enforcement_needs_finalizers_and_delete() {
     Api::<ConfigMap>::namespaced(sa, "default").create(&pp, &child(true)).await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn aggregated_cluster_roles_have_the_rules_of_the_roles_they_select() {
+    let (server, admin, sa) = server_with_sa("aggregated").await;
+    let pp = PostParams::default();
+    let roles = Api::<ClusterRole>::all(admin.clone());
+    let aggregate: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "monitoring"},
+        "aggregationRule": {"clusterRoleSelectors": [
+            {"matchLabels": {"example.com/aggregate-to-monitoring": "true"}},
+            {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["metrics"]}]}
+        ]}
+    }))
+    .unwrap();
+    roles.create(&pp, &aggregate).await.unwrap();
+    let binding = ClusterRoleBinding {
+        metadata: meta("monitoring", None),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: "monitoring".into(),
+        },
+        subjects: Some(vec![sa_subject("team", "aggregated")]),
+    };
+    Api::<ClusterRoleBinding>::all(admin.clone()).create(&pp, &binding).await.unwrap();
+    let pods = Api::<Pod>::namespaced(sa.clone(), "default");
+    let cms = Api::<ConfigMap>::namespaced(sa.clone(), "default");
+    assert_eq!(status(pods.list(&ListParams::default()).await).0, 403, "nothing selected yet");
+    let labelled = |name: &str, labels: serde_json::Value, resource: &str| -> ClusterRole {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": labels},
+            "rules": [{"apiGroups": [""], "resources": [resource], "verbs": ["list"]}]
+        }))
+        .unwrap()
+    };
+    roles
+        .create(&pp, &labelled("pods-part", json!({"example.com/aggregate-to-monitoring": "true"}), "pods"))
+        .await
+        .unwrap();
+    roles.create(&pp, &labelled("cm-part", json!({"tier": "metrics"}), "configmaps")).await.unwrap();
+    roles.create(&pp, &labelled("secrets-part", json!({"tier": "web"}), "secrets")).await.unwrap();
+    pods.list(&ListParams::default()).await.unwrap();
+    cms.list(&ListParams::default()).await.unwrap();
+    assert_eq!(
+        status(
+            Api::<k8s_openapi::api::core::v1::Secret>::namespaced(sa.clone(), "default")
+                .list(&ListParams::default())
+                .await
+        )
+        .0,
+        403,
+        "a role the selectors do not match adds nothing"
+    );
+    server.shutdown().await;
+}
