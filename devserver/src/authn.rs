@@ -121,8 +121,10 @@ pub fn authenticate(app: &App, path: &str, headers: &HeaderMap) -> Result<Option
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty());
     let user = match bearer {
         Some(t) if t == admin_token => Some(UserInfo::admin()),
         Some(t) => app
