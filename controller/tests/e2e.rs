@@ -322,6 +322,9 @@ async fn networks_converge_with_ten_percent_of_writes_failing() {
     });
     let rec = recorder.clone();
     let env = Env::start_with(28448, false, move |c| rec.wrap(c)).await;
+    // And the server ends every watch stream after 5 events: the informers resume mid-run.
+    env.server.faults().end_watches_after(Some(5));
+    let watches_before = env.server.request_log().count("watch", "bitcoinnetworks");
     for (name, nodes) in [("z1", 3), ("z2", 2), ("z3", 4)] {
         env.create(name, nodes).await;
     }
@@ -332,5 +335,8 @@ async fn networks_converge_with_ten_percent_of_writes_failing() {
     let (w, f, n) = (writes.load(Ordering::SeqCst), failed.load(Ordering::SeqCst), watches.load(Ordering::SeqCst));
     eprintln!("fault injection: {w} writes, {n} watch requests, {f} injected failures");
     assert!(f >= 2 && w >= 10, "faults were injected ({w} writes, {n} watches, {f} failures)");
+    let rewatches = env.server.request_log().count("watch", "bitcoinnetworks") - watches_before;
+    assert!(rewatches >= 2, "dropped watch streams were resumed ({rewatches} new watches of bitcoinnetworks)");
+    env.server.faults().end_watches_after(None);
     env.stop().await;
 }
