@@ -107,13 +107,12 @@ pub struct Relist {
     pub retained: usize,
 }
 
-/// Forces a relist: a write elsewhere moves the store past the consumer's resourceVersion, and
-/// a compaction at that revision makes the consumer's watch end with 410 Expired.
-async fn wait_relist(
-    server: &devserver::DevServerHandle,
-    client: &kube::Client,
-    lists_before: usize,
-) -> anyhow::Result<()> {
+/// Forces a relist and waits until it is over: a write elsewhere moves the store past the
+/// consumer's resourceVersion, a compaction at that revision ends the consumer's watch with 410
+/// Expired, and the relist is over once its (paged) list requests stop for a second. The request
+/// log is cleared first: it is bounded, so counts over a long run are not comparable.
+async fn wait_relist(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<()> {
+    server.request_log().clear();
     let cm = k8s_openapi::api::core::v1::ConfigMap {
         metadata: kube::api::ObjectMeta { generate_name: Some("relist-".into()), ..Default::default() },
         ..Default::default()
@@ -122,18 +121,32 @@ async fn wait_relist(
         .create(&Default::default(), &cm)
         .await?;
     server.compact();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while server.request_log().count("list", "bitcoinnetworks") <= lists_before {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let lists = || server.request_log().count("list", "bitcoinnetworks");
+    while lists() == 0 {
         anyhow::ensure!(Instant::now() < deadline, "no relist happened");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Let the relist finish and its buffers go.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut seen = lists();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = lists();
+        if now == seen {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the relist did not finish");
+        seen = now;
+    }
+    // Let the last page be processed and its buffers go.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     Ok(())
 }
 
 /// Our informer through a relist.
 pub async fn relist_ours(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<Relist> {
+    // The server runs in this process: drop its watch history now, so the compaction that forces
+    // the relist frees nothing that would hide the consumer's peak.
+    server.compact();
     let informer =
         SharedIndexInformer::new(api(client), watcher::Config::default().timeout(1), InformerOptions::default());
     let cancel = CancellationToken::new();
@@ -144,10 +157,13 @@ pub async fn relist_ours(server: &devserver::DevServerHandle, client: &kube::Cli
     tokio::time::timeout(Duration::from_secs(300), informer.wait_for_sync()).await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let synced = mem::live();
-    let lists = server.request_log().count("list", "bitcoinnetworks");
+    let before_obj = informer.indexer().get_by_key(&format!("{NAMESPACE}/net-000001"));
     let sampler = mem::PeakSampler::start();
-    wait_relist(server, client, lists).await?;
+    wait_relist(server, client).await?;
     let peak = sampler.finish();
+    let after_obj = informer.indexer().get_by_key(&format!("{NAMESPACE}/net-000001"));
+    let replaced = matches!((&before_obj, &after_obj), (Some(a), Some(b)) if !std::sync::Arc::ptr_eq(a, b));
+    anyhow::ensure!(replaced, "our informer did not relist");
     let retained = release(mem::live(), async move {
         cancel.cancel();
         let _ = run.await;
@@ -159,6 +175,7 @@ pub async fn relist_ours(server: &devserver::DevServerHandle, client: &kube::Cli
 
 /// kube-rs's reflector through a relist.
 pub async fn relist_kube(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<Relist> {
+    server.compact();
     let (reader, writer) = reflector::store::<BitcoinNetwork>();
     let stream = reflector(writer, watcher(api(client), watcher::Config::default().timeout(1))).applied_objects();
     let task = tokio::spawn(async move {
@@ -168,9 +185,8 @@ pub async fn relist_kube(server: &devserver::DevServerHandle, client: &kube::Cli
     tokio::time::timeout(Duration::from_secs(300), reader.wait_until_ready()).await??;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let synced = mem::live();
-    let lists = server.request_log().count("list", "bitcoinnetworks");
     let sampler = mem::PeakSampler::start();
-    wait_relist(server, client, lists).await?;
+    wait_relist(server, client).await?;
     let peak = sampler.finish();
     let retained = release(mem::live(), async move {
         task.abort();

@@ -32,6 +32,9 @@ struct Args {
     /// Repetitions of each timed measurement (the best is kept).
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Override the number of objects of the informer section (initial sync, memory, relist).
+    #[arg(long)]
+    objects: Option<usize>,
     /// Run only these sections (default: all): informers, watch, queue, controller, codegen.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -111,6 +114,10 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         Sizes { sync: 10_000, memory_large: 100_000, watch: 100_000, queue: 10_000, groups: 10, kinds_per_group: 20 }
     };
     let runs = if args.quick { 1 } else { args.runs };
+    let s = match args.objects {
+        Some(n) => Sizes { sync: n, memory_large: s.memory_large.max(n), ..s },
+        None => s,
+    };
     let mut rows = vec![];
 
     if args.wants("informers") {
