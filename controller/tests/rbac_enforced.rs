@@ -141,7 +141,8 @@ async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
     let cancel = CancellationToken::new();
     let task = tokio::spawn(ctl.run_leader_elected(client.clone(), election, cancel.clone()));
 
-    // The scenario of tests/rbac.rs, driven as admin (a user of the cluster).
+    // A scenario that touches every write path of the controller, driven as admin (a user of
+    // the cluster): a missing Secret (repeated events), generated credentials, scaling, drift.
     let nets: Api<BitcoinNetwork> = Api::namespaced(admin.clone(), "default");
     let mut net = BitcoinNetwork {
         metadata: ObjectMeta { name: Some("user".into()), ..Default::default() },
