@@ -129,6 +129,7 @@ impl Controller {
             settings: config.settings,
             metrics,
             not_ready_requeue: config.not_ready_requeue,
+            status_writes: Default::default(),
         };
         Ok(Self {
             ctx,

@@ -3,6 +3,7 @@
 //! Reads come from the listers (the informer caches); writes go through the clientset and only
 //! happen when the cache differs from the desired state, so a converged network costs no writes.
 //! Order: credentials Secret → headless Service → StatefulSet → pods → peer mesh → status.
+//! A reconcile that creates owned objects publishes one `Created` event listing all of them.
 
 use apis::bitcoincontroller::v1::BitcoinNetwork;
 use generated::Clientset;
@@ -15,7 +16,9 @@ use kube::Resource;
 use kube::api::{Api, PostParams};
 use kube::core::Selector;
 use kube::runtime::events::{Event, EventType, Recorder};
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::mesh::{self, Peer};
@@ -27,7 +30,7 @@ use crate::status::{self, Observations};
 
 /// Stable event reasons (what `kubectl describe` shows and alerts match on).
 pub mod reasons {
-    /// An owned object was created.
+    /// Owned objects were created: one event per reconcile, listing every object it created.
     pub const CREATED: &str = "Created";
     /// Creating an owned object failed.
     pub const CREATION_ERROR: &str = "CreationError";
@@ -119,12 +122,80 @@ pub struct Context {
     pub metrics: Metrics,
     /// How soon a network that is not Ready is looked at again.
     pub not_ready_requeue: Duration,
+    /// This controller's own status writes the network cache has not shown yet.
+    pub status_writes: StatusWrites,
+}
+
+/// For each network (by key), the resourceVersion it had when this controller last wrote its
+/// status. While the cache still shows that version, the cache has not seen the write: a status
+/// computed from it is stale, and an update based on it is certain to fail with 409 Conflict
+/// (the write moved the server past that version). Such a write is skipped; the watch event of
+/// the earlier write enqueues the network again once the cache has it.
+#[derive(Clone, Debug, Default)]
+pub struct StatusWrites(Arc<Mutex<HashMap<String, String>>>);
+
+impl StatusWrites {
+    /// Whether the cached network (at `cached_version`) predates this controller's last status
+    /// write of `key`. Forgets the write once the cache has moved on.
+    pub fn cache_is_behind(&self, key: &str, cached_version: Option<&str>) -> bool {
+        let mut writes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match (writes.get(key), cached_version) {
+            (Some(based_on), Some(cached)) if based_on == cached => true,
+            _ => {
+                writes.remove(key);
+                false
+            }
+        }
+    }
+
+    /// Records a successful status write of `key` based on the network at `based_on`.
+    pub fn wrote(&self, key: &str, based_on: Option<&str>) {
+        let mut writes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match based_on {
+            Some(v) => writes.insert(key.to_string(), v.to_string()),
+            None => writes.remove(key),
+        };
+    }
+
+    /// Forgets `key` (the network is gone).
+    pub fn forget(&self, key: &str) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    }
 }
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context").field("settings", &self.settings).finish_non_exhaustive()
     }
+}
+
+/// The owned objects one reconcile created, reported as one aggregated `Created` event (kube's
+/// `Recorder` would turn one event per object into a create and a series patch per object, and
+/// keep only the first note).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Creations {
+    /// `Kind name (detail)` per created object, in creation order.
+    objects: Vec<String>,
+}
+
+impl Creations {
+    /// Records that `kind` `name` was created; `detail` must never contain a secret value.
+    pub fn record(&mut self, kind: &str, name: &str, detail: Option<&str>) {
+        self.objects.push(match detail {
+            Some(d) => format!("{kind} {name} ({d})"),
+            None => format!("{kind} {name}"),
+        });
+    }
+
+    /// The note of the `Created` event, e.g. `Created Secret n-rpc (generated RPC credentials),
+    /// Service n-svc (headless), StatefulSet n-sts (3 nodes)`; `None` when nothing was created.
+    pub fn note(&self) -> Option<String> {
+        (!self.objects.is_empty()).then(|| format!("Created {}", self.objects.join(", ")))
+    }
+}
+
+fn plural(n: i32) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn api_err<'a>(verb: &'static str, kind: &'static str, name: &'a str) -> impl FnOnce(kube::Error) -> Error + 'a {
@@ -158,18 +229,22 @@ impl Context {
         let ns = ns.unwrap_or("default");
         let Ok(net) = self.networks.bitcoin_networks(ns).get(name) else {
             tracing::debug!(key, "network is gone; owned objects are garbage-collected");
+            self.status_writes.forget(key);
             return Ok(Outcome::Done);
         };
+        let cache_is_behind = self.status_writes.cache_is_behind(key, net.metadata.resource_version.as_deref());
         if net.metadata.deletion_timestamp.is_some() {
             return Ok(Outcome::Done);
         }
         let mut obs = Observations::default();
-        let (creds, secret_version) = match self.ensure_secret(&net, ns, &mut obs).await? {
-            Some((c, v)) => (Some(c), v),
-            None => (None, None),
-        };
-        self.ensure_service(&net, ns).await?;
-        self.ensure_stateful_set(&net, ns, secret_version.as_deref()).await?;
+        // One `Created` event per reconcile, published even when a later step fails: what was
+        // created must be reported before the error is returned.
+        let mut created = Creations::default();
+        let owned = self.ensure_owned(&net, ns, &mut obs, &mut created).await;
+        if let Some(note) = created.note() {
+            self.event(&net, EventType::Normal, reasons::CREATED, note).await;
+        }
+        let creds = owned?;
 
         let selector: Selector = resources::labels(name).into_iter().collect();
         let pods = self.pods.pods(ns).list(&selector);
@@ -205,15 +280,21 @@ impl Context {
         let new_status = status::compute(&net, nodes, &obs);
         let ready = status::is_ready(Some(&new_status));
         if net.status.as_ref() != Some(&new_status) {
-            let mut copy = (*net).clone();
-            copy.status = Some(new_status);
-            self.metrics.writes.inc();
-            self.clientset
-                .bitcoincontroller_v1()
-                .bitcoin_networks(ns)
-                .update_status(&copy, &PostParams::default())
-                .await
-                .map_err(api_err("update status of", "BitcoinNetwork", name))?;
+            if cache_is_behind {
+                // Computed from a status older than our own last write, and certain to conflict.
+                tracing::debug!(key, "cache has not seen the last status write yet; not writing a stale status");
+            } else {
+                let mut copy = (*net).clone();
+                copy.status = Some(new_status);
+                self.metrics.writes.inc();
+                self.clientset
+                    .bitcoincontroller_v1()
+                    .bitcoin_networks(ns)
+                    .update_status(&copy, &PostParams::default())
+                    .await
+                    .map_err(api_err("update status of", "BitcoinNetwork", name))?;
+                self.status_writes.wrote(key, net.metadata.resource_version.as_deref());
+            }
         }
         if let Some(e) = mesh_error {
             return Err(Error::Mesh(e));
@@ -222,6 +303,24 @@ impl Context {
             return Err(Error::Blocked(message));
         }
         Ok(if ready { Outcome::Done } else { Outcome::RequeueAfter(self.not_ready_requeue) })
+    }
+
+    /// Secret, Service and StatefulSet, in this order; records what it creates in `created`.
+    /// The credentials, when available.
+    async fn ensure_owned(
+        &self,
+        net: &BitcoinNetwork,
+        ns: &str,
+        obs: &mut Observations,
+        created: &mut Creations,
+    ) -> Result<Option<Credentials>, Error> {
+        let (creds, secret_version) = match self.ensure_secret(net, ns, obs, created).await? {
+            Some((c, v)) => (Some(c), v),
+            None => (None, None),
+        };
+        self.ensure_service(net, ns, created).await?;
+        self.ensure_stateful_set(net, ns, secret_version.as_deref(), created).await?;
+        Ok(creds)
     }
 
     async fn report_mesh(&self, net: &BitcoinNetwork, report: &mesh::MeshReport) {
@@ -254,6 +353,7 @@ impl Context {
         net: &BitcoinNetwork,
         ns: &str,
         obs: &mut Observations,
+        created: &mut Creations,
     ) -> Result<Option<(Credentials, Option<String>)>, Error> {
         let name = resources::secret_name_of(net);
         let network = resources::name_of(net);
@@ -268,16 +368,10 @@ impl Context {
                     .create(&PostParams::default(), &secret)
                     .await
                 {
-                    Ok(created) => {
+                    Ok(stored) => {
                         tracing::info!(network, secret = %name, "created RPC credentials secret");
-                        self.event(
-                            net,
-                            EventType::Normal,
-                            reasons::CREATED,
-                            format!("Created Secret {name} with generated RPC credentials"),
-                        )
-                        .await;
-                        return Ok(Some((creds, created.metadata.resource_version)));
+                        created.record("Secret", &name, Some("generated RPC credentials"));
+                        return Ok(Some((creds, stored.metadata.resource_version)));
                     }
                     Err(e) => {
                         self.event(
@@ -326,7 +420,7 @@ impl Context {
         err
     }
 
-    async fn ensure_service(&self, net: &BitcoinNetwork, ns: &str) -> Result<(), Error> {
+    async fn ensure_service(&self, net: &BitcoinNetwork, ns: &str, created: &mut Creations) -> Result<(), Error> {
         let desired = resources::service(net, &self.settings);
         let name = resources::service_name(&resources::name_of(net));
         let api = Api::<Service>::namespaced(self.clientset.client().clone(), ns);
@@ -335,13 +429,8 @@ impl Context {
                 self.metrics.writes.inc();
                 match api.create(&PostParams::default(), &desired).await {
                     Ok(_) => {
-                        self.event(
-                            net,
-                            EventType::Normal,
-                            reasons::CREATED,
-                            format!("Created headless Service {name}"),
-                        )
-                        .await;
+                        tracing::info!(network = %resources::name_of(net), service = %name, "created service");
+                        created.record("Service", &name, Some("headless"));
                         Ok(())
                     }
                     Err(e) => {
@@ -377,6 +466,7 @@ impl Context {
         net: &BitcoinNetwork,
         ns: &str,
         secret_version: Option<&str>,
+        created: &mut Creations,
     ) -> Result<(), Error> {
         let mut desired = resources::stateful_set(net, &self.settings);
         if let Some(v) = secret_version {
@@ -389,13 +479,9 @@ impl Context {
                 self.metrics.writes.inc();
                 return match api.create(&PostParams::default(), &desired).await {
                     Ok(_) => {
-                        self.event(
-                            net,
-                            EventType::Normal,
-                            reasons::CREATED,
-                            format!("Created StatefulSet {name} with {} nodes", net.spec.nodes.max(0)),
-                        )
-                        .await;
+                        tracing::info!(network = %resources::name_of(net), statefulset = %name, "created statefulset");
+                        let nodes = net.spec.nodes.max(0);
+                        created.record("StatefulSet", &name, Some(&format!("{nodes} node{}", plural(nodes))));
                         Ok(())
                     }
                     Err(e) => {
@@ -458,5 +544,37 @@ impl Context {
                 .await;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creations_make_one_note_in_creation_order() {
+        let mut c = Creations::default();
+        assert_eq!(c.note(), None, "nothing created: no event");
+        c.record("Secret", "n-rpc", Some("generated RPC credentials"));
+        c.record("Service", "n-svc", Some("headless"));
+        c.record("StatefulSet", "n-sts", None);
+        assert_eq!(
+            c.note().as_deref(),
+            Some("Created Secret n-rpc (generated RPC credentials), Service n-svc (headless), StatefulSet n-sts")
+        );
+    }
+
+    #[test]
+    fn status_writes_track_the_version_a_write_was_based_on() {
+        let w = StatusWrites::default();
+        assert!(!w.cache_is_behind("ns/n", Some("5")), "no write yet");
+        w.wrote("ns/n", Some("5"));
+        assert!(w.cache_is_behind("ns/n", Some("5")), "cache still at the version the write replaced");
+        assert!(w.cache_is_behind("ns/n", Some("5")), "until it moves on");
+        assert!(!w.cache_is_behind("ns/n", Some("6")), "cache caught up");
+        assert!(!w.cache_is_behind("ns/n", Some("5")), "forgotten once caught up");
+        w.wrote("ns/n", Some("7"));
+        w.forget("ns/n");
+        assert!(!w.cache_is_behind("ns/n", Some("7")), "network gone");
     }
 }

@@ -191,6 +191,17 @@ async fn three_node_network_becomes_ready_with_a_full_mesh() {
     assert!(!status_json.contains(&password));
     let events = Api::<Event>::namespaced(env.client.clone(), "default").list(&ListParams::default()).await.unwrap();
     assert!(events.items.iter().any(|e| e.reason.as_deref() == Some("PeersAdded")), "mesh events recorded");
+    // Creating the network's objects is one event (no series): the three objects in one note.
+    let created: Vec<&Event> = events.items.iter().filter(|e| e.reason.as_deref() == Some("Created")).collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].regarding.as_ref().and_then(|r| r.name.as_deref()), Some("alpha"));
+    assert_eq!(
+        created[0].note.as_deref(),
+        Some(
+            "Created Secret alpha-rpc (generated RPC credentials), Service alpha-svc (headless), StatefulSet alpha-sts (3 nodes)"
+        )
+    );
+    assert!(created[0].series.is_none(), "{:?}", created[0].series);
     let events_json = serde_json::to_string(&events.items).unwrap();
     assert!(!events_json.contains(&password));
     let log = String::from_utf8_lossy(&logs().lock().unwrap()).to_string();
