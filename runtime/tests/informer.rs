@@ -109,7 +109,7 @@ async fn two_handlers_see_same_events_in_order_over_one_watch() {
     api.upsert("configmaps", configmap("ns", "a", "3"));
     eventually("6 events", WAIT, || h1.events().len() == 6 && h2.events().len() == 6).await;
     assert_eq!(h1.events(), h2.events(), "both handlers see the same sequence");
-    assert!(!*h1.managed_fields_seen.lock(), "the default transform strips managedFields");
+    assert!(!*h1.managed_fields_seen.lock(), "managedFields are skipped by default");
     // The Delta FIFO keeps per-key order (it may coalesce a key's pending
     // deltas into one pop, so keys can interleave differently than on the wire).
     let after: Vec<String> = h1.events()[2..].to_vec();
@@ -130,6 +130,40 @@ async fn two_handlers_see_same_events_in_order_over_one_watch() {
 
     cancel.cancel();
     tokio::time::timeout(WAIT, run).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn managed_fields_are_skipped_unless_kept() {
+    let api = FakeApi::new();
+    api.upsert("configmaps", configmap("ns", "a", "1"));
+    for keep in [false, true] {
+        let inf = SharedIndexInformer::new(
+            Api::<ConfigMap>::namespaced(api.client(), "ns"),
+            watcher::Config::default(),
+            InformerOptions { keep_managed_fields: keep, ..Default::default() },
+        );
+        let h = Recorder::default();
+        inf.add_event_handler(h.clone());
+        let cancel = CancellationToken::new();
+        let run = tokio::spawn({
+            let inf = inf.clone();
+            let c = cancel.clone();
+            async move { inf.run(c).await }
+        });
+        tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
+        // A watch event is decoded the same way as the list.
+        api.upsert("configmaps", configmap("ns", "b", "1"));
+        eventually("two adds", WAIT, || h.events().len() == 2).await;
+        let cached = inf.lister().namespaced("ns").list(&Default::default());
+        assert_eq!(cached.len(), 2);
+        for o in &cached {
+            assert_eq!(o.metadata.managed_fields.is_some(), keep, "keep_managed_fields={keep}: {o:?}");
+            assert_eq!(o.metadata.labels.as_ref().and_then(|l| l.get("app")).map(String::as_str), Some("demo"));
+        }
+        assert_eq!(*h.managed_fields_seen.lock(), keep);
+        cancel.cancel();
+        tokio::time::timeout(WAIT, run).await.unwrap().unwrap();
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use kube::{Api, Client, Resource};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Debug};
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +112,7 @@ struct Inner {
     default_resync: Option<Duration>,
     custom_resync: HashMap<TypeId, Duration>,
     transforms: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    keep_managed_fields: HashSet<TypeId>,
     metrics: Option<InformerMetrics>,
     in_order: bool,
     state: Mutex<State>,
@@ -153,6 +154,7 @@ pub struct SharedInformerFactoryBuilder {
     default_resync: Option<Duration>,
     custom_resync: HashMap<TypeId, Duration>,
     transforms: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    keep_managed_fields: HashSet<TypeId>,
     metrics: Option<InformerMetrics>,
     in_order: bool,
 }
@@ -194,11 +196,18 @@ impl SharedInformerFactoryBuilder {
         self
     }
 
-    /// Transform for the informer of `K`, replacing the default
-    /// (which strips `managedFields`).
+    /// Transform for the informer of `K` (client-go `SetTransform`): runs once per object
+    /// before it is cached.
     pub fn transform_for<K: Send + Sync + 'static>(mut self, f: impl Fn(K) -> K + Send + Sync + 'static) -> Self {
         let t: Transform<K> = Arc::new(f);
         self.transforms.insert(TypeId::of::<K>(), Box::new(t));
+        self
+    }
+
+    /// Decode and cache `metadata.managedFields` of `K`, which informers skip by default (see
+    /// [`InformerOptions::keep_managed_fields`]).
+    pub fn keep_managed_fields_for<K: 'static>(mut self) -> Self {
+        self.keep_managed_fields.insert(TypeId::of::<K>());
         self
     }
 
@@ -225,6 +234,7 @@ impl SharedInformerFactoryBuilder {
                 default_resync: self.default_resync,
                 custom_resync: self.custom_resync,
                 transforms: self.transforms,
+                keep_managed_fields: self.keep_managed_fields,
                 metrics: self.metrics,
                 in_order: self.in_order,
                 state: Mutex::new(State::default()),
@@ -249,6 +259,7 @@ impl SharedInformerFactory {
             default_resync: None,
             custom_resync: HashMap::new(),
             transforms: HashMap::new(),
+            keep_managed_fields: HashSet::new(),
             metrics: None,
             in_order: false,
         }
@@ -284,6 +295,7 @@ impl SharedInformerFactory {
             default_resync: self.inner.custom_resync.get(&id).copied().or(self.inner.default_resync),
             metrics: self.inner.metrics.clone(),
             in_order: self.inner.in_order,
+            keep_managed_fields: self.inner.keep_managed_fields.contains(&id),
             ..Default::default()
         };
         if let Some(t) = self.inner.transforms.get(&id).and_then(|t| t.downcast_ref::<Transform<K>>()) {

@@ -8,6 +8,7 @@ mod handler;
 mod index;
 mod listener;
 mod lister;
+mod managed_fields;
 mod processor;
 mod reflector;
 mod shared_informer;
@@ -20,6 +21,7 @@ pub use factory::{
 pub use handler::{FilteringResourceEventHandler, ResourceEventHandler, ResourceEventHandlerFuncs};
 pub use index::{IndexError, IndexFunc, Indexers, NAMESPACE_INDEX, namespace_index_func};
 pub use lister::{Lister, NamespaceLister, NotFound};
+pub use managed_fields::WithoutManagedFields;
 pub use processor::{InformerMetrics, MINIMUM_RESYNC_PERIOD};
 pub use reflector::{Reflector, Transform, strip_managed_fields};
 pub use shared_informer::{HandlerRegistration, InformerOptions, SharedIndexInformer};

@@ -6,10 +6,11 @@ use super::handler::ResourceEventHandler;
 use super::index::{IndexError, Indexers};
 use super::listener::{ListenerShared, Notification};
 use super::lister::Lister;
+use super::managed_fields::WithoutManagedFields;
 use super::processor::{InformerMetrics, Processor};
-use super::reflector::{Reflector, Transform, strip_managed_fields};
+use super::reflector::{Reflector, Transform};
 use super::store::Indexer;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource};
 use parking_lot::RwLock;
@@ -27,8 +28,12 @@ pub struct InformerOptions<K> {
     /// Resync period for handlers added with
     /// [`SharedIndexInformer::add_event_handler`]; `None` disables resync.
     pub default_resync: Option<Duration>,
-    /// Rewrites each object before caching; defaults to [`strip_managed_fields`].
+    /// Rewrites each object before caching (client-go `SetTransform`); none by default.
     pub transform: Option<Transform<K>>,
+    /// Decode `metadata.managedFields` and keep them in the cache. By default they are skipped
+    /// while decoding ([`WithoutManagedFields`]): they are a third of a typical object and
+    /// controllers almost never read them.
+    pub keep_managed_fields: bool,
     /// Extra index functions besides the namespace index.
     pub indexers: Indexers<K>,
     /// Where to report handler buffer lengths.
@@ -43,7 +48,8 @@ impl<K: Resource> Default for InformerOptions<K> {
     fn default() -> Self {
         Self {
             default_resync: None,
-            transform: Some(strip_managed_fields()),
+            transform: None,
+            keep_managed_fields: false,
             indexers: Indexers::new(),
             metrics: None,
             in_order: false,
@@ -56,6 +62,7 @@ impl<K> fmt::Debug for InformerOptions<K> {
         f.debug_struct("InformerOptions")
             .field("default_resync", &self.default_resync)
             .field("transform", &self.transform.is_some())
+            .field("keep_managed_fields", &self.keep_managed_fields)
             .field("indexers", &self.indexers.keys().collect::<Vec<_>>())
             .field("in_order", &self.in_order)
             .finish()
@@ -91,6 +98,7 @@ struct Inner<K> {
     fifo: Arc<DeltaFifo<K>>,
     processor: Processor<K>,
     transform: Option<Transform<K>>,
+    keep_managed_fields: bool,
     default_resync: Option<Duration>,
     started: AtomicBool,
     last_sync_rv: Arc<RwLock<Option<String>>>,
@@ -165,6 +173,7 @@ where
                 indexer,
                 processor: Processor::new(metrics),
                 transform: options.transform,
+                keep_managed_fields: options.keep_managed_fields,
                 default_resync: options.default_resync,
                 started: AtomicBool::new(false),
                 last_sync_rv: Arc::default(),
@@ -270,7 +279,7 @@ where
             inner.transform.clone(),
             inner.last_sync_rv.clone(),
         );
-        let stream = watcher(inner.api.clone(), inner.config.clone()).default_backoff();
+        let stream = self.events();
         let reflect = async {
             let mut stream = std::pin::pin!(stream);
             loop {
@@ -324,6 +333,30 @@ where
         for task in inner.processor.stop() {
             let _ = task.await;
         }
+    }
+
+    /// The watcher's events, decoded without managedFields unless they are kept.
+    fn events(&self) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K> {
+        let inner = &self.inner;
+        if inner.keep_managed_fields {
+            return watcher(inner.api.clone(), inner.config.clone()).default_backoff().left_stream();
+        }
+        let client = inner.api.clone().into_client();
+        let dt = K::DynamicType::default();
+        let api: Api<WithoutManagedFields<K>> = match inner.api.namespace() {
+            Some(ns) => Api::namespaced_with(client, ns, &dt),
+            None => Api::all_with(client, &dt),
+        };
+        watcher(api, inner.config.clone())
+            .default_backoff()
+            .map_ok(|event| match event {
+                watcher::Event::Apply(o) => watcher::Event::Apply(o.0),
+                watcher::Event::Delete(o) => watcher::Event::Delete(o.0),
+                watcher::Event::Init => watcher::Event::Init,
+                watcher::Event::InitApply(o) => watcher::Event::InitApply(o.0),
+                watcher::Event::InitDone => watcher::Event::InitDone,
+            })
+            .right_stream()
     }
 
     /// Applies one key's deltas to the cache, then notifies (client-go `processDeltas`).
