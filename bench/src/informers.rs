@@ -8,7 +8,7 @@ use apis::bitcoincontroller::v1::BitcoinNetwork;
 use futures::StreamExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use runtime::cache::{InformerOptions, SharedIndexInformer};
+use runtime::cache::{InformerOptions, SharedIndexInformer, WithoutManagedFields};
 use tokio_util::sync::CancellationToken;
 
 use crate::fixtures::NAMESPACE;
@@ -47,11 +47,21 @@ pub async fn ours(cs: &generated::Clientset, n: usize) -> anyhow::Result<Sync> {
     Ok(Sync { seconds, retained })
 }
 
-/// kube-rs: `reflector(watcher)` until `wait_until_ready`.
+/// kube-rs: `reflector(watcher)` with kube's default configuration until `wait_until_ready`.
 pub async fn kube_rs(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
+    kube_rs_with(client, n, watcher::Config::default()).await
+}
+
+/// kube-rs with streaming lists (`watcher::Config::streaming_lists`), the list strategy our
+/// informers default to: the like-for-like comparison.
+pub async fn kube_rs_streaming(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
+    kube_rs_with(client, n, watcher::Config::default().streaming_lists()).await
+}
+
+async fn kube_rs_with(client: &kube::Client, n: usize, config: watcher::Config) -> anyhow::Result<Sync> {
     let start = Instant::now();
     let (reader, writer) = reflector::store::<BitcoinNetwork>();
-    let stream = reflector(writer, watcher(api(client), watcher::Config::default())).applied_objects();
+    let stream = reflector(writer, watcher(api(client), config)).applied_objects();
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while stream.next().await.is_some() {}
@@ -78,9 +88,22 @@ async fn release(held: usize, teardown: impl std::future::Future<Output = ()>) -
 
 /// The floor: one list request, decoded into a Vec.
 pub async fn floor(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
+    list_decode(api(client), n).await
+}
+
+/// The floor of what our informers decode: one list request decoded into a Vec while skipping
+/// managedFields, as our informers do. Ours minus this is the informer machinery's own cost.
+pub async fn floor_without_managed_fields(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
+    list_decode(Api::<WithoutManagedFields<BitcoinNetwork>>::namespaced_with(client.clone(), NAMESPACE, &()), n).await
+}
+
+async fn list_decode<K>(api: Api<K>, n: usize) -> anyhow::Result<Sync>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let before = mem::live();
     let start = Instant::now();
-    let list = api(client).list(&ListParams::default()).await?;
+    let list = api.list(&ListParams::default()).await?;
     let seconds = start.elapsed().as_secs_f64();
     anyhow::ensure!(list.items.len() == n, "the list held {}, expected {n}", list.items.len());
     let retained = mem::live().saturating_sub(before);

@@ -105,9 +105,10 @@ async fn informer_pipeline_over_devserver() {
     assert!(after.contains(&"update default/a 1->2".to_string()), "{after:?}");
     assert!(after.contains(&"delete default/b false".to_string()), "{after:?}");
     assert!(after.contains(&"add default/c 1 false".to_string()), "{after:?}");
-    // Two handlers, one informer: one LIST and one WATCH on the server.
+    // Two handlers, one informer: one WATCH on the server, which streamed the initial list
+    // (sendInitialEvents), and no LIST.
     let log = server.request_log();
-    assert_eq!(log.count("list", "configmaps"), 1, "{:#?}", log.entries());
+    assert_eq!(log.count("list", "configmaps"), 0, "{:#?}", log.entries());
     assert_eq!(log.count("watch", "configmaps"), 1, "{:#?}", log.entries());
 
     // A late handler gets the cache replayed.
@@ -128,6 +129,12 @@ async fn informer_pipeline_over_devserver() {
 
 #[tokio::test]
 async fn cache_equals_server_after_compactions_and_watch_restarts() {
+    converges_after_compactions(watcher::InitialListStrategy::StreamingList).await;
+    converges_after_compactions(watcher::InitialListStrategy::ListWatch).await;
+}
+
+async fn converges_after_compactions(strategy: watcher::InitialListStrategy) {
+    let streaming = strategy == watcher::InitialListStrategy::StreamingList;
     let server = DevServer::builder().start().await.unwrap();
     let client = server.client().unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
@@ -138,7 +145,10 @@ async fn cache_equals_server_after_compactions_and_watch_restarts() {
     // compaction the resume gets 410 Expired and the informer relists.
     let factory = SharedInformerFactory::builder(client.clone())
         .namespace("default")
-        .tweak_list_options(|c: watcher::Config| c.timeout(1))
+        .tweak_list_options(move |c: watcher::Config| watcher::Config {
+            initial_list_strategy: strategy.clone(),
+            ..c.timeout(1)
+        })
         .build();
     let informer = factory.informer_for::<ConfigMap>();
     let h = Recorder::default();
@@ -177,7 +187,14 @@ async fn cache_equals_server_after_compactions_and_watch_restarts() {
             == want
     })
     .await;
-    assert!(server.request_log().count("list", "configmaps") >= 2, "at least one relist after 410");
+    let log = server.request_log();
+    if !streaming {
+        assert!(log.count("list", "configmaps") >= 2, "at least one relist after 410");
+    } else {
+        // Every (re)list was streamed over a watch: the one LIST is this test's own.
+        assert_eq!(log.count("list", "configmaps"), 1, "{:#?}", log.entries());
+        assert!(log.count("watch", "configmaps") >= 4, "{:#?}", log.entries());
+    }
     tokio::time::timeout(WAIT, factory.shutdown()).await.unwrap();
     server.shutdown().await;
 }

@@ -338,7 +338,14 @@ async fn factory_shares_one_informer_per_type_and_syncs() {
     let synced = factory.wait_for_cache_sync(WAIT).await;
     assert_eq!(synced, BTreeMap::from([("v1/ConfigMap".to_string(), true)]));
     eventually("both handlers got the add", WAIT, || *seen.lock() == 2).await;
-    assert_eq!(api.watch_requests("configmaps"), 1);
+    // The fake server refuses streaming lists (no WatchList), so the one informer fell back:
+    // its refused streaming watch, then one list and one watch.
+    let log = api.log();
+    assert_eq!(api.watch_requests("configmaps"), 2, "{log:#?}");
+    assert!(log[0].contains("sendInitialEvents=true") && log[0].contains("watch=true"), "{log:#?}");
+    let lists = log.iter().filter(|l| !l.contains("watch=true")).count();
+    assert_eq!(lists, 1, "{log:#?}");
+    assert!(!log[1..].iter().any(|l| l.contains("sendInitialEvents")), "{log:#?}");
     let lister = factory.lister_for::<ConfigMap>();
     // Only namespace "ns" is watched.
     assert_eq!(lister.list(&Selector::default()).len(), 1);

@@ -207,41 +207,41 @@ impl<K: Resource + Send + Sync + 'static> DeltaFifo<K> {
 
     /// Replaces the content with a full list (a relist).
     pub fn replace(&self, list: Vec<Arc<K>>) {
+        let keyed: Vec<(String, Arc<K>)> = list.into_iter().map(|o| (meta_namespace_key(o.as_ref()), o)).collect();
         let mut s = self.state.lock();
-        let mut keys = HashSet::with_capacity(list.len());
-        for obj in list {
-            let key = meta_namespace_key(obj.as_ref());
-            keys.insert(key.clone());
+        // Tombstones for keys that are queued or known but missing from the list. On the first
+        // list nothing is either, so the (large) key set is not even built.
+        let mut missing: Vec<(String, Arc<K>)> = Vec::new();
+        if !s.items.is_empty() || !self.known.is_empty() {
+            let listed: HashSet<&str> = keyed.iter().map(|(k, _)| k.as_str()).collect();
+            missing.extend(
+                s.items
+                    .iter()
+                    .filter(|(k, _)| !listed.contains(k.as_str()))
+                    .filter_map(|(k, d)| d.last().map(|d| (k.clone(), d.object().clone()))),
+            );
+            for key in self.known.list_keys() {
+                if listed.contains(key.as_str()) || s.items.contains_key(&key) {
+                    continue;
+                }
+                if let Some(obj) = self.known.get_by_key(&key) {
+                    missing.push((key, obj));
+                }
+            }
+        }
+        let queued_before = s.queue.len();
+        for (key, obj) in keyed {
             self.queue_action(&mut s, key, Delta::Replaced(obj));
         }
-        let mut queued_deletions = 0;
-        // Queued keys missing from the list.
-        let missing_queued: Vec<(String, Arc<K>)> = s
-            .items
-            .iter()
-            .filter(|(k, _)| !keys.contains(*k))
-            .filter_map(|(k, d)| d.last().map(|d| (k.clone(), d.object().clone())))
-            .collect();
-        for (key, obj) in missing_queued {
-            queued_deletions += 1;
-            let t = DeletedFinalStateUnknown { key: key.clone(), obj };
-            self.queue_action(&mut s, key, Delta::Deleted(DeletedObject::Tombstone(t)));
-        }
-        // Known keys missing from the list and not handled above.
-        for key in self.known.list_keys() {
-            if keys.contains(&key) || s.items.contains_key(&key) {
-                continue;
-            }
-            let Some(obj) = self.known.get_by_key(&key) else {
-                continue;
-            };
-            queued_deletions += 1;
+        for (key, obj) in missing {
             let t = DeletedFinalStateUnknown { key: key.clone(), obj };
             self.queue_action(&mut s, key, Delta::Deleted(DeletedObject::Tombstone(t)));
         }
         if !s.populated {
+            // Nothing was queued before the first list (any add sets `populated`), so the
+            // entries queued here are exactly the initial population.
             s.populated = true;
-            s.initial_population_count = keys.len() + queued_deletions;
+            s.initial_population_count = s.queue.len() - queued_before;
         }
     }
 
@@ -308,34 +308,39 @@ impl<K: Resource + Send + Sync + 'static> DeltaFifo<K> {
     /// Waits for a key, then calls `process(key, deltas, is_in_initial_list)`
     /// with the FIFO locked. Returns `None` when closed and empty.
     pub async fn pop<R>(&self, process: impl FnOnce(String, Vec<Delta<K>>, bool) -> R) -> Option<R> {
+        let mut process = Some(process);
+        let mut out = None;
+        self.pop_batch(1, |key, deltas, initial| {
+            out = process.take().map(|p| p(key, deltas, initial));
+        })
+        .await?;
+        out
+    }
+
+    /// Waits for a key, then calls `process` for it and for up to `max - 1` more queued keys,
+    /// in order, all under one lock (a large list is drained without taking the lock and
+    /// waking the consumer once per key). Returns how many keys were processed, or `None` when
+    /// closed and empty.
+    pub async fn pop_batch(&self, max: usize, mut process: impl FnMut(String, Vec<Delta<K>>, bool)) -> Option<usize> {
         loop {
             let notified = self.ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
                 let mut s = self.state.lock();
-                if let Some(key) = s.queue.pop_front() {
-                    let is_in_initial_list = !(s.populated && s.initial_population_count == 0);
-                    if s.initial_population_count > 0 {
-                        s.initial_population_count -= 1;
-                    }
-                    let deltas = if self.coalesce {
-                        s.items.remove(&key).unwrap_or_default()
-                    } else {
-                        // One entry per delta: take the oldest of this key.
-                        let (first, now_empty) = match s.items.get_mut(&key) {
-                            Some(d) if !d.is_empty() => (Some(d.remove(0)), d.is_empty()),
-                            _ => (None, true),
-                        };
-                        if now_empty {
-                            s.items.remove(&key);
-                        }
-                        first.into_iter().collect()
+                let mut popped = 0;
+                while popped < max.max(1) {
+                    let Some((key, deltas, initial)) = self.take_front(&mut s) else {
+                        break;
                     };
+                    process(key, deltas, initial);
+                    popped += 1;
+                }
+                if popped > 0 {
                     if !s.queue.is_empty() {
                         self.ready.notify_one();
                     }
-                    return Some(process(key, deltas, is_in_initial_list));
+                    return Some(popped);
                 }
                 if s.closed {
                     return None;
@@ -343,6 +348,29 @@ impl<K: Resource + Send + Sync + 'static> DeltaFifo<K> {
             }
             notified.await;
         }
+    }
+
+    /// Takes the oldest queued key with its deltas and whether it belongs to the initial list.
+    fn take_front(&self, s: &mut State<K>) -> Option<(String, Vec<Delta<K>>, bool)> {
+        let key = s.queue.pop_front()?;
+        let is_in_initial_list = !(s.populated && s.initial_population_count == 0);
+        if s.initial_population_count > 0 {
+            s.initial_population_count -= 1;
+        }
+        let deltas = if self.coalesce {
+            s.items.remove(&key).unwrap_or_default()
+        } else {
+            // One entry per delta: take the oldest of this key.
+            let (first, now_empty) = match s.items.get_mut(&key) {
+                Some(d) if !d.is_empty() => (Some(d.remove(0)), d.is_empty()),
+                _ => (None, true),
+            };
+            if now_empty {
+                s.items.remove(&key);
+            }
+            first.into_iter().collect()
+        };
+        Some((key, deltas, is_in_initial_list))
     }
 }
 
@@ -399,6 +427,30 @@ mod tests {
         );
         assert_eq!(pop_now(&f).unwrap().0, "ns/b");
         assert!(pop_now(&f).is_none());
+    }
+
+    #[test]
+    fn pop_batch_keeps_order_respects_max_and_counts_the_initial_list() {
+        let f = DeltaFifo::new(Indexer::new());
+        f.replace((0..5).map(|i| cm(&format!("k{i}"), "1")).collect());
+        assert!(!f.has_synced());
+        let mut seen = Vec::new();
+        let n = f.pop_batch(3, |k, d, initial| seen.push((k, d.len(), initial))).now_or_never().flatten();
+        assert_eq!(n, Some(3));
+        assert!(!f.has_synced());
+        let n = f.pop_batch(10, |k, d, initial| seen.push((k, d.len(), initial))).now_or_never().flatten();
+        assert_eq!(n, Some(2));
+        assert!(f.has_synced());
+        let keys: Vec<_> = seen.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(keys, ["ns/k0", "ns/k1", "ns/k2", "ns/k3", "ns/k4"]);
+        assert!(seen.iter().all(|(_, len, initial)| *len == 1 && *initial));
+        // Later keys are not part of the initial list; nothing queued means the pop waits.
+        f.add(cm("late", "2"));
+        let late = f.pop_batch(10, |k, _, initial| assert!(!initial, "{k}")).now_or_never().flatten();
+        assert_eq!(late, Some(1));
+        assert!(f.pop_batch(10, |_, _, _| {}).now_or_never().is_none());
+        f.close();
+        assert_eq!(f.pop_batch(10, |_, _, _| {}).now_or_never(), Some(None));
     }
 
     #[test]

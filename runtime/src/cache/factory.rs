@@ -51,15 +51,20 @@ impl InformerScope for ClusterResourceScope {
 }
 
 /// The list/watch configuration every factory informer starts from: kube's defaults, except
-/// that the initial list is one request instead of one per 500 objects.
+/// that the initial list is streamed over the watch (`sendInitialEvents`, client-go's
+/// WatchListClient, on by default since 1.35) and, where the server refuses that, is one list
+/// request instead of one per 500 objects.
 ///
-/// client-go's first list is `resourceVersion=0`, which the API server answers whole from its
-/// watch cache (it ignores `limit` there), so informers sync with a single list. kube's
-/// watcher paginates by default; paging buys nothing here because the watcher keeps every
-/// page in memory until the list is complete anyway, and each extra round trip delays the sync.
-/// Use [`SharedInformerFactoryBuilder::tweak_list_options`] with `page_size(n)` to page.
+/// A streamed list is decoded object by object as the server sends it, so decoding overlaps the
+/// server's work instead of waiting for the whole body, and no list-sized buffer is ever held.
+/// An API server without WatchList answers 400/422; the informer then falls back to list and
+/// watch, as client-go does. That list is unpaged: client-go's first list is
+/// `resourceVersion=0`, answered whole from the watch cache (which ignores `limit`), and kube's
+/// watcher keeps every page in memory until the list is complete anyway, so pages only add
+/// round trips. Use [`SharedInformerFactoryBuilder::tweak_list_options`] to change either
+/// (`page_size(n)`, `initial_list_strategy`).
 pub fn default_watcher_config() -> watcher::Config {
-    watcher::Config { page_size: None, ..Default::default() }
+    watcher::Config { page_size: None, ..Default::default() }.streaming_lists()
 }
 
 /// Adjusts the list/watch options of every informer of a factory

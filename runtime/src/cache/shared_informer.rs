@@ -23,6 +23,10 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// Keys the pump takes from the Delta FIFO per lock: large enough to amortise the lock and the
+/// wake-up, small enough that the reflector (and a late handler's replay) never wait long for it.
+const PUMP_BATCH: usize = 64;
+
 /// Options of a [`SharedIndexInformer`].
 pub struct InformerOptions<K> {
     /// Resync period for handlers added with
@@ -295,8 +299,13 @@ where
                     _ = cancel.cancelled() => break,
                     ev = stream.next() => match ev {
                         Some(Ok(ev)) => {
+                            // The pump marks the informer synced when it pops the last listed key;
+                            // an empty list has no such key, so it is checked here.
+                            let list_done = matches!(ev, watcher::Event::InitDone);
                             reflector.apply(ev);
-                            self.check_synced();
+                            if list_done {
+                                self.check_synced();
+                            }
                         }
                         Some(Err(e)) => {
                             tracing::warn!(url = %inner.url, error = %e, "watch failed; retrying with backoff");
@@ -319,10 +328,18 @@ where
         // Aborted if `run` itself is dropped, so the task never outlives its informer's runner.
         let this = self.clone();
         let pump = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-            while this.inner.fifo.pop(|key, deltas, initial| this.handle_deltas(key, deltas, initial)).await.is_some() {
+            // Keys are drained in batches under one FIFO lock: a large list costs one lock and
+            // one wake-up per batch rather than per key. Deltas are still handled key by key, in order.
+            while this
+                .inner
+                .fifo
+                .pop_batch(PUMP_BATCH, |key, deltas, initial| this.handle_deltas(key, deltas, initial))
+                .await
+                .is_some()
+            {
                 this.check_synced();
-                // A popped key never waits, so give the scheduler a chance
-                // between keys while a large list is drained.
+                // A popped batch never waits, so give the scheduler a chance
+                // between batches while a large list is drained.
                 tokio::task::consume_budget().await;
             }
         }));
@@ -335,11 +352,43 @@ where
         }
     }
 
-    /// The watcher's events, decoded without managedFields unless they are kept.
+    /// The watcher's events. With streaming lists (the factory default), a server that refuses
+    /// them before the first list is complete (400/422: an API server without WatchList) makes
+    /// the informer fall back to list-then-watch for good, as client-go's reflector does.
     fn events(&self) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K> {
+        let config = self.inner.config.clone();
+        let streaming = config.initial_list_strategy == watcher::InitialListStrategy::StreamingList;
+        let state = (self.watch(config.clone()), streaming, self.clone());
+        futures::stream::unfold(state, move |(mut current, mut may_fall_back, this)| {
+            let config = config.clone();
+            async move {
+                let item = current.next().await?;
+                match &item {
+                    Ok(watcher::Event::InitDone) => may_fall_back = false,
+                    Err(e) if may_fall_back && refused_streaming_list(e) => {
+                        tracing::warn!(url = %this.inner.url, error = %e, "the server refused a streaming list; falling back to list and watch");
+                        let list_watch = watcher::Config {
+                            initial_list_strategy: watcher::InitialListStrategy::ListWatch,
+                            ..config
+                        };
+                        current = this.watch(list_watch);
+                        may_fall_back = false;
+                    }
+                    _ => {}
+                }
+                Some((item, (current, may_fall_back, this)))
+            }
+        })
+    }
+
+    /// One watcher with backoff, decoded without managedFields unless they are kept.
+    fn watch(
+        &self,
+        config: watcher::Config,
+    ) -> futures::stream::BoxStream<'static, Result<watcher::Event<K>, watcher::Error>> {
         let inner = &self.inner;
         if inner.keep_managed_fields {
-            return watcher(inner.api.clone(), inner.config.clone()).default_backoff().left_stream();
+            return watcher(inner.api.clone(), config).default_backoff().boxed();
         }
         let client = inner.api.clone().into_client();
         let dt = K::DynamicType::default();
@@ -347,7 +396,7 @@ where
             Some(ns) => Api::namespaced_with(client, ns, &dt),
             None => Api::all_with(client, &dt),
         };
-        watcher(api, inner.config.clone())
+        watcher(api, config)
             .default_backoff()
             .map_ok(|event| match event {
                 watcher::Event::Apply(o) => watcher::Event::Apply(o.0),
@@ -356,7 +405,7 @@ where
                 watcher::Event::InitApply(o) => watcher::Event::InitApply(o.0),
                 watcher::Event::InitDone => watcher::Event::InitDone,
             })
-            .right_stream()
+            .boxed()
     }
 
     /// Applies one key's deltas to the cache, then notifies (client-go `processDeltas`).
@@ -387,4 +436,18 @@ where
             None => inner.processor.distribute(Notification::Add { obj: new, initial }, false),
         }
     }
+}
+
+/// Whether the server refused the streaming list's parameters (`sendInitialEvents`,
+/// `resourceVersionMatch` on a watch): 400 Bad Request or 422 Invalid, what an API server
+/// without the WatchList feature answers.
+fn refused_streaming_list(e: &watcher::Error) -> bool {
+    let api_error = match e {
+        watcher::Error::WatchStartFailed(kube::Error::Api(s)) | watcher::Error::WatchFailed(kube::Error::Api(s)) => {
+            Some(s.code)
+        }
+        watcher::Error::WatchError(s) => Some(s.code),
+        _ => None,
+    };
+    matches!(api_error, Some(400 | 422))
 }

@@ -327,6 +327,11 @@ impl FakeApi {
     }
 
     fn watch(&self, plural: &str, ns: Option<String>, q: &BTreeMap<String, String>) -> Response<Body> {
+        // Like an API server without the WatchList feature: streaming lists are refused.
+        if q.contains_key("sendInitialEvents") {
+            let message = "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled";
+            return full(StatusCode::UNPROCESSABLE_ENTITY, &status(422, "Invalid", message));
+        }
         let from: u64 = q.get("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
         let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
         {
