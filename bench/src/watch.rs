@@ -47,15 +47,24 @@ pub fn record(n: usize) -> Bytes {
         let obj = &mut objects[i % keys];
         obj["metadata"]["resourceVersion"] = (i + 2).to_string().into();
         obj["spec"]["nodes"] = ((i / keys) % 1000).into();
-        serde_json::to_writer(&mut out, &serde_json::json!({"type": "MODIFIED", "object": obj})).unwrap_or_default();
-        out.push(b'\n');
+        event_line(&mut out, "MODIFIED", obj);
     }
     let mut last = serde_json::to_value(network(0)).unwrap_or_default();
     last["metadata"]["name"] = "last".into();
     last["metadata"]["resourceVersion"] = (n + 2).to_string().into();
-    serde_json::to_writer(&mut out, &serde_json::json!({"type": "ADDED", "object": last})).unwrap_or_default();
-    out.push(b'\n');
+    event_line(&mut out, "ADDED", &last);
     Bytes::from(out)
+}
+
+/// One watch event as the API server writes it: `type` first, then `object` (Go's field order).
+/// The order matters to every decoder: with `object` first (what a sorted JSON map would give),
+/// serde must buffer the whole object before it knows the event type.
+fn event_line(out: &mut Vec<u8>, ty: &str, obj: &serde_json::Value) {
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(ty.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    serde_json::to_writer(&mut *out, obj).unwrap_or_default();
+    out.extend_from_slice(b"}\n");
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -156,12 +165,12 @@ pub async fn kube_rs(events: &Bytes, n: usize) -> anyhow::Result<f64> {
     Ok(n as f64 / secs)
 }
 
-/// The floor: decoding the same bytes into watch events, line by line.
-pub fn floor(events: &Bytes, n: usize) -> anyhow::Result<f64> {
+/// The floor: decoding the same bytes into watch events of `K`, line by line.
+pub fn floor<K: serde::de::DeserializeOwned>(events: &Bytes, n: usize) -> anyhow::Result<f64> {
     let start = Instant::now();
     let mut count = 0usize;
     for line in events.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let _event: WatchEvent<BitcoinNetwork> = serde_json::from_slice(line)?;
+        let _event: WatchEvent<K> = serde_json::from_slice(line)?;
         count += 1;
     }
     let secs = start.elapsed().as_secs_f64();

@@ -82,6 +82,17 @@ fn informer(api: &FakeApi) -> SharedIndexInformer<ConfigMap> {
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// Runs the informer on its own task; cancel the token to stop it.
+fn spawn_run(inf: &SharedIndexInformer<ConfigMap>) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn({
+        let inf = inf.clone();
+        let c = cancel.clone();
+        async move { inf.run(c).await }
+    });
+    (cancel, run)
+}
+
 #[tokio::test]
 async fn two_handlers_see_same_events_in_order_over_one_watch() {
     let api = FakeApi::new();
@@ -91,12 +102,7 @@ async fn two_handlers_see_same_events_in_order_over_one_watch() {
     let (h1, h2) = (Recorder::default(), Recorder::default());
     let r1 = inf.add_event_handler(h1.clone());
     let r2 = inf.add_event_handler(h2.clone());
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let inf = inf.clone();
-        let c = cancel.clone();
-        async move { inf.run(c).await }
-    });
+    let (cancel, run) = spawn_run(&inf);
     tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
     eventually("handlers synced", WAIT, || r1.has_synced() && r2.has_synced()).await;
     let mut initial = h1.events();
@@ -144,12 +150,7 @@ async fn managed_fields_are_skipped_unless_kept() {
         );
         let h = Recorder::default();
         inf.add_event_handler(h.clone());
-        let cancel = CancellationToken::new();
-        let run = tokio::spawn({
-            let inf = inf.clone();
-            let c = cancel.clone();
-            async move { inf.run(c).await }
-        });
+        let (cancel, run) = spawn_run(&inf);
         tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
         // A watch event is decoded the same way as the list.
         api.upsert("configmaps", configmap("ns", "b", "1"));
@@ -178,12 +179,7 @@ async fn in_order_informer_keeps_global_event_order() {
     let (h1, h2) = (Recorder::default(), Recorder::default());
     inf.add_event_handler(h1.clone());
     inf.add_event_handler(h2.clone());
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let inf = inf.clone();
-        let c = cancel.clone();
-        async move { inf.run(c).await }
-    });
+    let (cancel, run) = spawn_run(&inf);
     tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
     api.upsert("configmaps", configmap("ns", "a", "2"));
     api.upsert("configmaps", configmap("ns", "b", "1"));
@@ -213,12 +209,7 @@ async fn relist_after_410_yields_tombstones() {
     let inf = informer(&api);
     let h = Recorder::default();
     inf.add_event_handler(h.clone());
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let inf = inf.clone();
-        let c = cancel.clone();
-        async move { inf.run(c).await }
-    });
+    let (cancel, run) = spawn_run(&inf);
     tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
     // Deleted while the watch was down; history compacted, so the re-watch
     // gets 410 Expired and the watcher relists.
@@ -239,12 +230,7 @@ async fn late_handler_gets_replay_and_resync_fires() {
         api.upsert("configmaps", configmap("ns", n, "1"));
     }
     let inf = informer(&api);
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let inf = inf.clone();
-        let c = cancel.clone();
-        async move { inf.run(c).await }
-    });
+    let (cancel, run) = spawn_run(&inf);
     tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
     let late = Recorder::default();
     let reg = inf.add_event_handler_with_resync(late.clone(), Some(Duration::from_secs(1)));
@@ -275,12 +261,7 @@ async fn cache_converges_after_repeated_watch_drops_and_410s() {
     let inf = informer(&api);
     let h = Recorder::default();
     inf.add_event_handler(h.clone());
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let inf = inf.clone();
-        let c = cancel.clone();
-        async move { inf.run(c).await }
-    });
+    let (cancel, run) = spawn_run(&inf);
     tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
     let cache_state = || -> BTreeMap<String, String> {
         inf.indexer().list().iter().map(|o| (key(o), o.metadata.resource_version.clone().unwrap_or_default())).collect()
@@ -370,12 +351,7 @@ async fn slow_handler_blocks_neither_other_handlers_nor_the_cache() {
         std::thread::sleep(Duration::from_millis(300));
         *s.lock() += 1;
     }));
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let inf = inf.clone();
-        let c = cancel.clone();
-        async move { inf.run(c).await }
-    });
+    let (cancel, run) = spawn_run(&inf);
     tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
     for i in 0..10 {
         api.upsert("configmaps", configmap("ns", &format!("o{i}"), "1"));

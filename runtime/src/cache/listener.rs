@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 
+/// Notifications a listener takes from its buffer at once.
+const LISTENER_BATCH: usize = 64;
+
 /// A notification queued for one handler.
 pub(crate) enum Notification<K> {
     Add {
@@ -68,20 +71,24 @@ pub(crate) fn listener<K: Send + Sync + 'static>(
     let (tx, mut rx) = mpsc::unbounded_channel::<Notification<K>>();
     let task_shared = shared.clone();
     let run = async move {
-        while let Some(n) = rx.recv().await {
-            task_shared.pending.dec();
-            if task_shared.stopped.load(Ordering::Acquire) {
-                break;
-            }
-            let h = &handler;
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| match n {
-                Notification::Add { obj, initial } => h.on_add(obj, initial),
-                Notification::Update { old, new } => h.on_update(old, new),
-                Notification::Delete(d) => h.on_delete(d),
-                Notification::Synced => task_shared.synced.store(true, Ordering::Release),
-            }));
-            if result.is_err() {
-                tracing::error!("event handler panicked; continuing with the next notification");
+        // Everything buffered is taken at once: one wake-up and one channel operation per burst.
+        let mut batch = Vec::with_capacity(LISTENER_BATCH);
+        'recv: while rx.recv_many(&mut batch, LISTENER_BATCH).await > 0 {
+            for n in batch.drain(..) {
+                task_shared.pending.dec();
+                if task_shared.stopped.load(Ordering::Acquire) {
+                    break 'recv;
+                }
+                let h = &handler;
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| match n {
+                    Notification::Add { obj, initial } => h.on_add(obj, initial),
+                    Notification::Update { old, new } => h.on_update(old, new),
+                    Notification::Delete(d) => h.on_delete(d),
+                    Notification::Synced => task_shared.synced.store(true, Ordering::Release),
+                }));
+                if result.is_err() {
+                    tracing::error!("event handler panicked; continuing with the next notification");
+                }
             }
         }
     };

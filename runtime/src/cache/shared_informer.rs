@@ -10,7 +10,7 @@ use super::managed_fields::WithoutManagedFields;
 use super::processor::{InformerMetrics, Processor};
 use super::reflector::{Reflector, Transform};
 use super::store::Indexer;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource};
 use parking_lot::RwLock;
@@ -23,9 +23,13 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Keys the pump takes from the Delta FIFO per lock: large enough to amortise the lock and the
-/// wake-up, small enough that the reflector (and a late handler's replay) never wait long for it.
-const PUMP_BATCH: usize = 64;
+/// Keys processed per Delta FIFO lock: large enough to amortise the lock, small enough that a
+/// late handler's replay never waits long for it.
+const PROCESS_BATCH: usize = 64;
+
+/// Ready watcher events the reflector applies in a row before it looks at cancellation and
+/// resync again.
+const REFLECT_BATCH: usize = 256;
 
 /// Options of a [`SharedIndexInformer`].
 pub struct InformerOptions<K> {
@@ -286,7 +290,7 @@ where
         let stream = self.events();
         let reflect = async {
             let mut stream = std::pin::pin!(stream);
-            loop {
+            'watch: loop {
                 let next_resync = inner.processor.next_resync_at();
                 let resync_due = async {
                     match next_resync {
@@ -297,24 +301,42 @@ where
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break,
-                    ev = stream.next() => match ev {
-                        Some(Ok(ev)) => {
-                            // The pump marks the informer synced when it pops the last listed key;
-                            // an empty list has no such key, so it is checked here.
-                            let list_done = matches!(ev, watcher::Event::InitDone);
-                            reflector.apply(ev);
-                            if list_done {
-                                self.check_synced();
+                    ev = stream.next() => {
+                        // Events that are already decoded are applied in a row, without a trip
+                        // through this select per event.
+                        let mut next = ev;
+                        let mut applied = 0;
+                        loop {
+                            match next {
+                                Some(Ok(ev)) => {
+                                    // Processing marks the informer synced when it pops the last
+                                    // listed key; an empty list has no such key, so it is checked here.
+                                    let list_done = matches!(ev, watcher::Event::InitDone);
+                                    reflector.apply(ev);
+                                    if list_done {
+                                        self.check_synced();
+                                    }
+                                }
+                                Some(Err(e)) => {
+                                    tracing::warn!(url = %inner.url, error = %e, "watch failed; retrying with backoff");
+                                }
+                                None => break 'watch,
+                            }
+                            applied += 1;
+                            if applied == REFLECT_BATCH {
+                                break;
+                            }
+                            match stream.next().now_or_never() {
+                                Some(ev) => next = ev,
+                                None => break,
                             }
                         }
-                        Some(Err(e)) => {
-                            tracing::warn!(url = %inner.url, error = %e, "watch failed; retrying with backoff");
-                        }
-                        None => break,
-                    },
+                        self.process_queued().await;
+                    }
                     _ = resync_due => {
                         if inner.processor.should_resync(Instant::now()) {
                             inner.fifo.resync();
+                            self.process_queued().await;
                         }
                     }
                     _ = inner.resync_changed.notified() => {}
@@ -322,31 +344,7 @@ where
             }
             inner.fifo.close();
         };
-        // The pump runs as its own task, like client-go's processLoop goroutine: the cache and
-        // the handlers are fed on one core while the watcher decodes on another. Deltas still
-        // leave the FIFO one key at a time, in order.
-        // Aborted if `run` itself is dropped, so the task never outlives its informer's runner.
-        let this = self.clone();
-        let pump = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-            // Keys are drained in batches under one FIFO lock: a large list costs one lock and
-            // one wake-up per batch rather than per key. Deltas are still handled key by key, in order.
-            while this
-                .inner
-                .fifo
-                .pop_batch(PUMP_BATCH, |key, deltas, initial| this.handle_deltas(key, deltas, initial))
-                .await
-                .is_some()
-            {
-                this.check_synced();
-                // A popped batch never waits, so give the scheduler a chance
-                // between batches while a large list is drained.
-                tokio::task::consume_budget().await;
-            }
-        }));
         reflect.await;
-        if let Err(e) = pump.await {
-            tracing::error!(url = %inner.url, error = %e, "informer pump task failed");
-        }
         for task in inner.processor.stop() {
             let _ = task.await;
         }
@@ -406,6 +404,31 @@ where
                 watcher::Event::InitDone => watcher::Event::InitDone,
             })
             .boxed()
+    }
+
+    /// Pops everything queued, a batch of keys per FIFO lock, into the cache and the handlers'
+    /// buffers (client-go's `processLoop`, which runs as its own goroutine).
+    ///
+    /// Here it runs on the watch task, right after each run of decoded events: handlers never
+    /// run here (each has its own task behind an unbounded buffer), so nothing slow can stall the
+    /// watch, and handing every event to another task cost more than processing it (measured:
+    /// 1.1-1.2x kube-rs's watch throughput with a separate task, 1.3x inline, and no slower
+    /// initial sync).
+    async fn process_queued(&self) {
+        let fifo = &self.inner.fifo;
+        let mut batches = 0usize;
+        while let Some(Some(_)) = fifo
+            .pop_batch(PROCESS_BATCH, |key, deltas, initial| self.handle_deltas(key, deltas, initial))
+            .now_or_never()
+        {
+            self.check_synced();
+            batches += 1;
+            // A large relist is drained in one go: now and then, let the other tasks of this
+            // worker run (a watch event rarely fills more than one batch, so it never pays this).
+            if batches.is_multiple_of(16) {
+                tokio::task::consume_budget().await;
+            }
+        }
     }
 
     /// Applies one key's deltas to the cache, then notifies (client-go `processDeltas`).

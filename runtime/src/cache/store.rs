@@ -35,6 +35,9 @@ struct State<K> {
     /// index name -> indexed value -> keys. Invariant: no empty key sets are kept
     /// (client-go k8s#84959), so the map never grows with churn.
     indices: HashMap<String, Index>,
+    /// The namespace index is the built-in one ([`Indexer::new`]): its value is part of the
+    /// key, so replacing the object under the same key never changes it.
+    namespace_index_by_key: bool,
 }
 
 /// A thread-safe map from key to `Arc<K>` with named secondary indexes
@@ -77,13 +80,22 @@ impl<K: Resource + Send + Sync + 'static> Indexer<K> {
     pub fn new() -> Self {
         let mut indexers: Indexers<K> = HashMap::new();
         indexers.insert(NAMESPACE_INDEX.to_string(), namespace_index_func());
-        Self::with_indexers(indexers)
+        let indexer = Self::with_indexers(indexers);
+        indexer.state.write().namespace_index_by_key = true;
+        indexer
     }
 
     /// An indexer with exactly the given index functions.
     pub fn with_indexers(indexers: Indexers<K>) -> Self {
         let indices = indexers.keys().map(|n| (n.clone(), Index::new())).collect();
-        Self { state: Arc::new(RwLock::new(State { items: HashMap::new(), indexers, indices })) }
+        Self {
+            state: Arc::new(RwLock::new(State {
+                items: HashMap::new(),
+                indexers,
+                indices,
+                namespace_index_by_key: false,
+            })),
+        }
     }
 
     /// Inserts or replaces the object under its key, keeping every index
@@ -219,8 +231,12 @@ impl<K: Resource + Send + Sync + 'static> Indexer<K> {
 
 impl<K> State<K> {
     fn update_indices(&mut self, old: Option<&K>, new: Option<&K>, key: &str) {
-        let State { indexers, indices, .. } = self;
+        let State { indexers, indices, namespace_index_by_key, .. } = self;
+        let replacing = old.is_some() && new.is_some();
         for (name, f) in indexers.iter() {
+            if replacing && *namespace_index_by_key && name == NAMESPACE_INDEX {
+                continue;
+            }
             let index = match indices.get_mut(name) {
                 Some(index) => index,
                 None => indices.entry(name.clone()).or_default(),
@@ -230,7 +246,7 @@ impl<K> State<K> {
     }
 
     fn rebuild_indices(&mut self) {
-        let State { items, indexers, indices } = self;
+        let State { items, indexers, indices, .. } = self;
         indices.clear();
         for (name, f) in indexers.iter() {
             let mut index = Index::new();
