@@ -287,13 +287,18 @@ impl Context {
                 let mut copy = (*net).clone();
                 copy.status = Some(new_status);
                 self.metrics.writes.inc();
-                self.clientset
+                let written = self
+                    .clientset
                     .bitcoincontroller_v1()
                     .bitcoin_networks(ns)
                     .update_status(&copy, &PostParams::default())
                     .await
                     .map_err(api_err("update status of", "BitcoinNetwork", name))?;
-                self.status_writes.wrote(key, net.metadata.resource_version.as_deref());
+                // A write the server took as a no-op keeps the resourceVersion, and no watch event
+                // would ever clear the mark: only a write that moved the object is remembered.
+                if written.metadata.resource_version != net.metadata.resource_version {
+                    self.status_writes.wrote(key, net.metadata.resource_version.as_deref());
+                }
             }
         }
         if let Some(e) = mesh_error {
