@@ -462,8 +462,9 @@ where
 }
 
 /// Whether the server refused the streaming list's parameters (`sendInitialEvents`,
-/// `resourceVersionMatch` on a watch): 400 Bad Request or 422 Invalid, what an API server
-/// without the WatchList feature answers.
+/// `resourceVersionMatch` on a watch): 422 Invalid is what a kube-apiserver without the
+/// WatchList feature answers; 400, 405 and 501 are what other API servers and proxies use to say
+/// they do not support a request. Other errors (auth, throttling, 5xx) are retried as they are.
 fn refused_streaming_list(e: &watcher::Error) -> bool {
     let api_error = match e {
         watcher::Error::WatchStartFailed(kube::Error::Api(s)) | watcher::Error::WatchFailed(kube::Error::Api(s)) => {
@@ -472,5 +473,5 @@ fn refused_streaming_list(e: &watcher::Error) -> bool {
         watcher::Error::WatchError(s) => Some(s.code),
         _ => None,
     };
-    matches!(api_error, Some(400 | 422))
+    matches!(api_error, Some(400 | 405 | 422 | 501))
 }
