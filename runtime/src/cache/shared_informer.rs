@@ -351,7 +351,7 @@ where
     }
 
     /// The watcher's events. With streaming lists (the factory default), a server that refuses
-    /// them before the first list is complete (400/422: an API server without WatchList) makes
+    /// them before the first list is complete (see `refused_streaming_list`) makes
     /// the informer fall back to list-then-watch for good, as client-go's reflector does.
     fn events(&self) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K> {
         let config = self.inner.config.clone();
