@@ -1,4 +1,5 @@
-//! Property tests: the indexer's indexes always agree with a scan, and the
+//! Property tests: the indexer's indexes always agree with a scan, decoding without managedFields
+//! equals decoding and stripping, and the
 //! delaying queue releases each item at the earliest time it was asked for.
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -104,5 +105,75 @@ proptest! {
             }
             assert_eq!(released.len(), earliest.len());
         });
+    }
+}
+
+/// Any JSON value, with keys that collide with the filtered ones and strings that need escapes.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[a-z\"\\\\é ]{0,8}".prop_map(serde_json::Value::from),
+    ];
+    let key = prop_oneof![Just("managedFields"), Just("metadata"), Just("f:spec"), Just("name"), Just("x\"y")];
+    leaf.prop_recursive(3, 24, 4, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::vec((key.clone(), inner), 0..4).prop_map(|kv| {
+                serde_json::Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}
+
+/// `{"k1":v1,...}` in exactly the given order (a `serde_json::Map` would sort the keys).
+fn object_text(entries: &[(String, String)]) -> String {
+    let body: Vec<String> =
+        entries.iter().map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap_or_default())).collect();
+    format!("{{{}}}", body.join(","))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Skipping managedFields while decoding gives exactly what decoding everything and then
+    /// dropping them gives, whatever the key order, the other fields and the values around.
+    #[test]
+    fn decoding_without_managed_fields_equals_decode_then_strip(
+        managed in json_value(),
+        labels in prop::collection::btree_map("[a-z]{1,3}", "[a-z]{0,3}", 0..3),
+        spec in json_value(),
+        extra in json_value(),
+        meta_order in Just((0..5).collect::<Vec<usize>>()).prop_shuffle(),
+        top_order in Just((0..5).collect::<Vec<usize>>()).prop_shuffle(),
+    ) {
+        use kube::api::DynamicObject;
+        use runtime::cache::WithoutManagedFields;
+        let meta_entries = [
+            ("name".to_string(), "\"n\"".to_string()),
+            ("namespace".to_string(), "\"ns\"".to_string()),
+            ("labels".to_string(), serde_json::to_string(&labels).unwrap_or_default()),
+            ("managedFields".to_string(), serde_json::to_string(&serde_json::json!([{"manager": "m", "fieldsV1": managed}])).unwrap_or_default()),
+            ("resourceVersion".to_string(), "\"7\"".to_string()),
+        ];
+        let meta: Vec<_> = meta_order.iter().map(|&i| meta_entries[i].clone()).collect();
+        let top_entries = [
+            ("apiVersion".to_string(), "\"example.com/v1\"".to_string()),
+            ("kind".to_string(), "\"Thing\"".to_string()),
+            ("metadata".to_string(), object_text(&meta)),
+            ("spec".to_string(), serde_json::to_string(&spec).unwrap_or_default()),
+            ("extra".to_string(), serde_json::to_string(&extra).unwrap_or_default()),
+        ];
+        let top: Vec<_> = top_order.iter().map(|&i| top_entries[i].clone()).collect();
+        let text = object_text(&top);
+
+        let mut expected: DynamicObject = serde_json::from_str(&text).unwrap();
+        prop_assert!(expected.metadata.managed_fields.is_some());
+        expected.metadata.managed_fields = None;
+        let got: WithoutManagedFields<DynamicObject> = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(&got.0, &expected);
+        let got: WithoutManagedFields<DynamicObject> = serde_json::from_slice(text.as_bytes()).unwrap();
+        prop_assert_eq!(&got.0, &expected);
     }
 }
