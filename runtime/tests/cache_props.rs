@@ -1,6 +1,6 @@
-//! Property tests: the indexer's indexes always agree with a scan, decoding without managedFields
-//! equals decoding and stripping, and the
-//! delaying queue releases each item at the earliest time it was asked for.
+//! Property tests: the indexer's indexes always agree with a scan, the delaying queue releases
+//! each item at the earliest time it was asked for, and decoding without managedFields equals
+//! decoding everything and stripping them.
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ObjectMeta;
