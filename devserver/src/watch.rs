@@ -35,6 +35,9 @@ impl Filter {
     }
 }
 
+/// Initial events are sent in chunks of about this size.
+const INITIAL_CHUNK_BYTES: usize = 256 * 1024;
+
 fn event_line(out: &mut String, ty: &str, obj: &Value) {
     event_text(out, ty, &obj.to_string());
 }
@@ -144,7 +147,8 @@ pub fn watch(
     // Subscribe before reading so no wake-up between snapshot and loop is lost.
     let mut notify = app.store.subscribe();
     let mut cursor;
-    let mut first = String::new();
+    // The snapshot is taken now; its events are encoded and sent by the task below.
+    let mut snapshot = Vec::new();
     if initial {
         let (snap_rv, items) = app.store.list(&res_key, &prefix);
         cursor = snap_rv;
@@ -152,19 +156,28 @@ pub fn watch(
             // sendInitialEvents with an RV: the snapshot must not be older than it.
             cursor = cursor.max(n);
         }
-        for o in items.iter().filter(|o| filter.matches(o)) {
-            event_text(&mut first, "ADDED", &wire(&rt, o));
-        }
-        if send_initial == Some(true) && bookmarks {
-            event_line(&mut first, "BOOKMARK", &bookmark(&rt, cursor, true));
-        }
+        snapshot = items;
     } else {
         cursor = start_rv.unwrap_or(0);
     }
+    let initial_end_bookmark = initial && send_initial == Some(true) && bookmarks;
     let bookmark_every = app.bookmark_interval;
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout;
-        if !first.is_empty() && tx.send(Bytes::from(first)).await.is_err() {
+        // Initial events go out in chunks as they are encoded, as the API server writes each
+        // event to the stream: a client decodes the first objects while later ones are encoded.
+        let mut chunk = String::new();
+        for o in snapshot.iter().filter(|o| filter.matches(o)) {
+            event_text(&mut chunk, "ADDED", &wire(&rt, o));
+            if chunk.len() >= INITIAL_CHUNK_BYTES && tx.send(Bytes::from(std::mem::take(&mut chunk))).await.is_err() {
+                return;
+            }
+        }
+        drop(snapshot);
+        if initial_end_bookmark {
+            event_line(&mut chunk, "BOOKMARK", &bookmark(&rt, cursor, true));
+        }
+        if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
             return;
         }
         let mut next_bookmark = tokio::time::Instant::now() + bookmark_every;
