@@ -83,7 +83,11 @@ fn informer(api: &FakeApi) -> SharedIndexInformer<ConfigMap> {
 const WAIT: Duration = Duration::from_secs(15);
 
 /// Runs the informer on its own task; cancel the token to stop it.
-fn spawn_run(inf: &SharedIndexInformer<ConfigMap>) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+fn spawn_run<K>(inf: &SharedIndexInformer<K>) -> (CancellationToken, tokio::task::JoinHandle<()>)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+{
     let cancel = CancellationToken::new();
     let run = tokio::spawn({
         let inf = inf.clone();
@@ -361,6 +365,54 @@ async fn slow_handler_blocks_neither_other_handlers_nor_the_cache() {
     // The slow handler is still working through its own buffer.
     assert!(*slow_seen.lock() < 10);
     assert!(slow.pending_notifications() > 0, "its backlog is visible");
+    cancel.cancel();
+    tokio::time::timeout(WAIT, run).await.unwrap().unwrap();
+}
+
+/// A kind whose default dynamic type names no resource: the informer cannot rebuild its `Api`
+/// for decoding without managedFields, so it decodes in full from the given `Api` and strips.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(transparent)]
+struct Dynamic(ConfigMap);
+
+impl kube::Resource for Dynamic {
+    type DynamicType = String;
+    type Scope = kube::core::DynamicResourceScope;
+    fn kind(_: &String) -> std::borrow::Cow<'_, str> {
+        "ConfigMap".into()
+    }
+    fn group(_: &String) -> std::borrow::Cow<'_, str> {
+        "".into()
+    }
+    fn version(_: &String) -> std::borrow::Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(plural: &String) -> std::borrow::Cow<'_, str> {
+        if plural.is_empty() { "unknown".into() } else { plural.as_str().into() }
+    }
+    fn meta(&self) -> &kube::api::ObjectMeta {
+        &self.0.metadata
+    }
+    fn meta_mut(&mut self) -> &mut kube::api::ObjectMeta {
+        &mut self.0.metadata
+    }
+}
+
+#[tokio::test]
+async fn an_api_the_informer_cannot_rebuild_is_used_as_given() {
+    let api = FakeApi::new();
+    api.upsert("configmaps", configmap("ns", "a", "1"));
+    let inf = SharedIndexInformer::new(
+        Api::<Dynamic>::namespaced_with(api.client(), "ns", &"configmaps".to_string()),
+        watcher::Config::default(),
+        InformerOptions::default(),
+    );
+    let (cancel, run) = spawn_run(&inf);
+    tokio::time::timeout(WAIT, inf.wait_for_sync()).await.unwrap();
+    let cached = inf.indexer().list();
+    assert_eq!(cached.len(), 1, "{:#?}", api.log());
+    assert!(cached[0].0.metadata.managed_fields.is_none());
+    assert!(api.log().iter().all(|l| l.contains("/configmaps")), "{:#?}", api.log());
     cancel.cancel();
     tokio::time::timeout(WAIT, run).await.unwrap().unwrap();
 }

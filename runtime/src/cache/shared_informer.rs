@@ -394,6 +394,18 @@ where
             Some(ns) => Api::namespaced_with(client, ns, &dt),
             None => Api::all_with(client, &dt),
         };
+        if api.resource_url() != inner.api.resource_url() {
+            // A kind whose default dynamic type does not name it (the given `Api` was built from
+            // another one): decode in full from the given URL and drop managedFields afterwards.
+            return watcher(inner.api.clone(), config)
+                .default_backoff()
+                .map_ok(|event| {
+                    event.modify(|o| {
+                        o.meta_mut().managed_fields = None;
+                    })
+                })
+                .boxed();
+        }
         watcher(api, config)
             .default_backoff()
             .map_ok(|event| match event {
