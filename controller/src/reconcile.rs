@@ -361,34 +361,14 @@ impl Context {
         created: &mut Creations,
     ) -> Result<Option<(Credentials, Option<String>)>, Error> {
         let name = resources::secret_name_of(net);
-        let network = resources::name_of(net);
         let existing = self.secrets.secrets(ns).get(&name).ok();
         let secret: std::sync::Arc<Secret> = match existing {
             Some(s) => s,
             None if resources::generates_secret(net) => {
                 let creds = Credentials::generate();
                 let secret = resources::rpc_secret(net, &creds);
-                self.metrics.writes.inc();
-                match Api::<Secret>::namespaced(self.clientset.client().clone(), ns)
-                    .create(&PostParams::default(), &secret)
-                    .await
-                {
-                    Ok(stored) => {
-                        tracing::info!(network, secret = %name, "created RPC credentials secret");
-                        created.record("Secret", &name, Some("generated RPC credentials"));
-                        return Ok(Some((creds, stored.metadata.resource_version)));
-                    }
-                    Err(e) => {
-                        self.event(
-                            net,
-                            EventType::Warning,
-                            reasons::CREATION_ERROR,
-                            format!("Could not create Secret {name}: {e}"),
-                        )
-                        .await;
-                        return Err(api_err("create", "Secret", &name)(e));
-                    }
-                }
+                let stored = self.create_owned(net, ns, &secret, &name, "generated RPC credentials", created).await?;
+                return Ok(Some((creds, stored.metadata.resource_version)));
             }
             None => {
                 let message = format!("Secret {name} named by spec.secret does not exist");
@@ -407,6 +387,41 @@ impl Context {
                 self.event(net, EventType::Warning, reasons::SECRET_INVALID, message.clone()).await;
                 obs.blocked = Some((reasons::SECRET_INVALID.into(), message));
                 Ok(None)
+            }
+        }
+    }
+
+    /// Creates an owned object, records it for the reconcile's `Created` event, and on failure
+    /// publishes a `CreationError` warning. `detail` goes into the event; never a secret value.
+    async fn create_owned<T>(
+        &self,
+        net: &BitcoinNetwork,
+        ns: &str,
+        obj: &T,
+        name: &str,
+        detail: &str,
+        created: &mut Creations,
+    ) -> Result<T, Error>
+    where
+        T: k8s_openapi::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + k8s_openapi::Metadata<Ty = kube::api::ObjectMeta>
+            + Clone
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let kind = T::KIND;
+        self.metrics.writes.inc();
+        match Api::<T>::namespaced(self.clientset.client().clone(), ns).create(&PostParams::default(), obj).await {
+            Ok(stored) => {
+                tracing::info!(network = %resources::name_of(net), kind, name, "created");
+                created.record(kind, name, Some(detail));
+                Ok(stored)
+            }
+            Err(e) => {
+                let note = format!("Could not create {kind} {name}: {e}");
+                self.event(net, EventType::Warning, reasons::CREATION_ERROR, note).await;
+                Err(api_err("create", kind, name)(e))
             }
         }
     }
@@ -430,26 +445,7 @@ impl Context {
         let name = resources::service_name(&resources::name_of(net));
         let api = Api::<Service>::namespaced(self.clientset.client().clone(), ns);
         match self.services.services(ns).get(&name) {
-            Err(_) => {
-                self.metrics.writes.inc();
-                match api.create(&PostParams::default(), &desired).await {
-                    Ok(_) => {
-                        tracing::info!(network = %resources::name_of(net), service = %name, "created service");
-                        created.record("Service", &name, Some("headless"));
-                        Ok(())
-                    }
-                    Err(e) => {
-                        self.event(
-                            net,
-                            EventType::Warning,
-                            reasons::CREATION_ERROR,
-                            format!("Could not create Service {name}: {e}"),
-                        )
-                        .await;
-                        Err(api_err("create", "Service", &name)(e))
-                    }
-                }
-            }
+            Err(_) => self.create_owned(net, ns, &desired, &name, "headless", created).await.map(drop),
             Ok(existing) if !resources::is_controlled_by(&existing.metadata, net) => {
                 Err(self.resource_exists(net, "Service", &name).await)
             }
@@ -481,25 +477,9 @@ impl Context {
         let api = Api::<StatefulSet>::namespaced(self.clientset.client().clone(), ns);
         let existing = match self.stateful_sets.stateful_sets(ns).get(&name) {
             Err(_) => {
-                self.metrics.writes.inc();
-                return match api.create(&PostParams::default(), &desired).await {
-                    Ok(_) => {
-                        tracing::info!(network = %resources::name_of(net), statefulset = %name, "created statefulset");
-                        let nodes = net.spec.nodes.max(0);
-                        created.record("StatefulSet", &name, Some(&format!("{nodes} node{}", plural(nodes))));
-                        Ok(())
-                    }
-                    Err(e) => {
-                        self.event(
-                            net,
-                            EventType::Warning,
-                            reasons::CREATION_ERROR,
-                            format!("Could not create StatefulSet {name}: {e}"),
-                        )
-                        .await;
-                        Err(api_err("create", "StatefulSet", &name)(e))
-                    }
-                };
+                let nodes = net.spec.nodes.max(0);
+                let detail = format!("{nodes} node{}", plural(nodes));
+                return self.create_owned(net, ns, &desired, &name, &detail, created).await.map(drop);
             }
             Ok(existing) => existing,
         };

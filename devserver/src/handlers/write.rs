@@ -316,12 +316,28 @@ impl Ctx<'_> {
         }
         let now = now();
         let manager = self.manager();
+        self.update_existing(ns, name, |cur| {
+            Ok((self.update_decision(cur, new, sub, true, &manager, &now, false)?, warnings))
+        })
+    }
+
+    /// Replaces the stored `ns/name` with what `decide` makes of it (the write and the warnings
+    /// to reply with), in one store transaction, and replies 200 with the result. With `dryRun`
+    /// nothing is stored and the reply is the object that would have been.
+    fn update_existing(
+        &self,
+        ns: Option<&str>,
+        name: &str,
+        decide: impl FnOnce(&Arc<Value>) -> ApiResult<(Write, Vec<String>)>,
+    ) -> ApiResult<Response> {
         let target = self.rt.target(name);
         let dry = self.dry_run();
         let mut dry_result = None;
+        let mut warnings = Vec::new();
         let outcome = self.app.store.transact(&self.rt.key(), &self.key(ns, name), |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
-            let w = self.update_decision(cur, new, sub, true, &manager, &now, false)?;
+            let (w, warned) = decide(cur)?;
+            warnings = warned;
             if dry {
                 dry_result = Some(w);
                 return Ok(Write::Keep(cur.clone()));
@@ -363,10 +379,9 @@ impl Ctx<'_> {
             ));
         }
         let now = now();
-        let target = self.rt.target(name);
-        let key = self.key(ns, name);
-        let mut warnings = Vec::new();
         if kind == PatchKind::Apply {
+            let target = self.rt.target(name);
+            let key = self.key(ns, name);
             let Some(manager) = self.query.get("fieldManager").filter(|m| !m.is_empty()).cloned() else {
                 return Err(ApiError::invalid_options(
                     "PatchOptions",
@@ -382,7 +397,7 @@ impl Ctx<'_> {
             if !applied.is_object() {
                 return Err(ApiError::bad_request("the apply patch must be an object"));
             }
-            warnings = self.decode(&mut applied, true)?;
+            let warnings = self.decode(&mut applied, true)?;
             let applied_name = meta_str(&applied, "name").unwrap_or("").to_string();
             if applied_name != name {
                 return Err(ApiError::bad_request(format!(
@@ -442,30 +457,17 @@ impl Ctx<'_> {
             return Ok(self.reply_for(outcome, if created { 201 } else { 200 }, &warnings));
         }
         let manager = self.manager();
-        let dry = self.dry_run();
-        let mut dry_result = None;
-        let outcome = self.app.store.transact(&self.rt.key(), &key, |cur, _| {
-            let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
+        self.update_existing(ns, name, |cur| {
             let mut doc = (**cur).clone();
             patch::apply_json_or_merge(kind, &mut doc, body)?;
-            warnings = self.decode(&mut doc, false)?;
+            let warnings = self.decode(&mut doc, false)?;
             if meta_str(&doc, "name") != Some(name) {
                 return Err(ApiError::bad_request(format!(
                     "the name of the object ({}) does not match the name on the URL ({name})",
                     meta_str(&doc, "name").unwrap_or("")
                 )));
             }
-            let w = self.update_decision(cur, doc, sub, false, &manager, &now, false)?;
-            if dry {
-                dry_result = Some(w);
-                return Ok(Write::Keep(cur.clone()));
-            }
-            Ok(w)
-        })?;
-        if let Some(Write::Put(v)) = dry_result {
-            return Ok(json_reply(200, &v, &warnings));
-        }
-        self.after_write(&outcome);
-        Ok(self.reply_for(outcome, 200, &warnings))
+            Ok((self.update_decision(cur, doc, sub, false, &manager, &now, false)?, warnings))
+        })
     }
 }

@@ -356,26 +356,23 @@ where
     fn events(&self) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + use<K> {
         let config = self.inner.config.clone();
         let streaming = config.initial_list_strategy == watcher::InitialListStrategy::StreamingList;
-        let state = (self.watch(config.clone()), streaming, self.clone());
-        futures::stream::unfold(state, move |(mut current, mut may_fall_back, this)| {
-            let config = config.clone();
-            async move {
-                let item = current.next().await?;
-                match &item {
-                    Ok(watcher::Event::InitDone) => may_fall_back = false,
-                    Err(e) if may_fall_back && refused_streaming_list(e) => {
-                        tracing::warn!(url = %this.inner.url, error = %e, "the server refused a streaming list; falling back to list and watch");
-                        let list_watch = watcher::Config {
-                            initial_list_strategy: watcher::InitialListStrategy::ListWatch,
-                            ..config
-                        };
-                        current = this.watch(list_watch);
-                        may_fall_back = false;
-                    }
-                    _ => {}
+        let state = (self.watch(config), streaming, self.clone());
+        futures::stream::unfold(state, |(mut current, mut may_fall_back, this)| async move {
+            let item = current.next().await?;
+            match &item {
+                Ok(watcher::Event::InitDone) => may_fall_back = false,
+                Err(e) if may_fall_back && refused_streaming_list(e) => {
+                    tracing::warn!(url = %this.inner.url, error = %e, "the server refused a streaming list; falling back to list and watch");
+                    let list_watch = watcher::Config {
+                        initial_list_strategy: watcher::InitialListStrategy::ListWatch,
+                        ..this.inner.config.clone()
+                    };
+                    current = this.watch(list_watch);
+                    may_fall_back = false;
                 }
-                Some((item, (current, may_fall_back, this)))
+                _ => {}
             }
+            Some((item, (current, may_fall_back, this)))
         })
     }
 
