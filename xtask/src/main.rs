@@ -6,6 +6,10 @@
 //! - `cargo xtask codegen --check`: write nothing; fail with a diff when anything is stale.
 //! - `cargo xtask bench [--quick]`: the side-by-side benchmarks (release build), a table on
 //!   stdout and `target/bench/report.json`.
+//! - `cargo xtask cluster up|down|env`: a real kube-apiserver and etcd, built from source, on
+//!   loopback (see [`cluster`]).
+
+mod cluster;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,6 +40,25 @@ enum Task {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// A real control plane (kube-apiserver + etcd built from source with Go) on 127.0.0.1.
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterAction {
+    /// Build (once; cached under target/controlplane), start and wait for the control plane.
+    Up {
+        /// Also write the admin kubeconfig here (0600).
+        #[arg(long)]
+        kubeconfig_out: Option<PathBuf>,
+    },
+    /// Stop the running control plane (its logs are kept).
+    Down,
+    /// Print `export KUBECONFIG=...` and `export KUBE_TEST_KUBECONFIG=...` for the running one.
+    Env,
 }
 
 /// The workspace root: xtask lives one level below it.
@@ -47,6 +70,22 @@ fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Codegen { check } => codegen(check),
         Task::Bench { quick, runs } => bench(quick, runs),
+        Task::Cluster { action } => report(match action {
+            ClusterAction::Up { kubeconfig_out } => cluster::up(&workspace_root(), kubeconfig_out.as_deref()),
+            ClusterAction::Down => cluster::down(&workspace_root()),
+            ClusterAction::Env => cluster::env(&workspace_root()),
+        }),
+    }
+}
+
+/// Prints an error chain (each cause on its own line) and turns it into the exit code.
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
