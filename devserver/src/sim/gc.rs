@@ -62,8 +62,9 @@ struct Entry {
     object: Arc<DynamicObject>,
 }
 
-/// Runs the collector until its task is aborted.
-pub(crate) async fn run(client: kube::Client) {
+/// Runs the collector until its task is aborted. With a `namespace`, namespaced dependents are
+/// watched in that namespace only (cluster-scoped kinds are always watched: they can be owners).
+pub(crate) async fn run(client: kube::Client, namespace: Option<String>) {
     let wake = Arc::new(Notify::new());
     let mut caches = Caches::default();
     let mut kinds = Kinds::default();
@@ -78,7 +79,7 @@ pub(crate) async fn run(client: kube::Client) {
             crds_seen = crds;
             match discover(&client).await {
                 Ok(d) => {
-                    watch_new_resources(&client, &d, &mut caches, &wake);
+                    watch_new_resources(&client, namespace.as_deref(), &d, &mut caches, &wake);
                     kinds.learn(&d);
                 }
                 Err(e) => tracing::warn!(error = %e, "simulated garbage collector: discovery failed; will retry"),
@@ -117,7 +118,10 @@ fn resource_key(ar: &ApiResource) -> String {
 
 /// Starts a watch cache for every newly served resource and drops the caches of resources no
 /// longer served (a deleted CRD), whose stale objects would otherwise look like live owners.
-fn watch_new_resources(client: &kube::Client, discovery: &Discovery, caches: &mut Caches, wake: &Arc<Notify>) {
+fn watch_new_resources(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    discovery: &Discovery, caches: &mut Caches, wake: &Arc<Notify>) {
     let served: HashSet<String> =
         discovery.groups().flat_map(|g| g.recommended_resources()).map(|(ar, _)| resource_key(&ar)).collect();
     caches.0.retain(|key, w| {
@@ -136,7 +140,10 @@ fn watch_new_resources(client: &kube::Client, discovery: &Discovery, caches: &mu
             }
             let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
             let store = writer.as_reader();
-            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+            let api: Api<DynamicObject> = match (namespace, &caps.scope) {
+                (Some(ns), Scope::Namespaced) => Api::namespaced_with(client.clone(), ns, &ar),
+                _ => Api::all_with(client.clone(), &ar),
+            };
             let wake = wake.clone();
             let what = resource_key(&ar);
             let task = tokio::spawn(async move {

@@ -66,11 +66,27 @@ pub struct SimOptions {
     /// default here, because a simulated cluster without kube-controller-manager's GC surprises
     /// controller authors who rely on ownerReferences for cleanup.
     pub garbage_collection: bool,
+    /// Simulate only this namespace (`None`: all). Lets several simulations share one real API
+    /// server, each acting on its own test's namespace and never on another's pods.
+    pub namespace: Option<String>,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { ready_delay: Duration::from_millis(200), rpc_port: 18443, garbage_collection: true }
+        SimOptions { ready_delay: Duration::from_millis(200), rpc_port: 18443, garbage_collection: true, namespace: None }
+    }
+}
+
+impl SimOptions {
+    /// An `Api` for a namespaced kind in the simulated scope.
+    pub(crate) fn api<K>(&self, client: &kube::Client) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
     }
 }
 
@@ -148,6 +164,7 @@ pub struct SimHandle {
 pub async fn start(client: kube::Client, options: SimOptions) -> anyhow::Result<SimHandle> {
     let (pods, pod_writer) = reflector::store::<Pod>();
     let (statefulsets, sts_writer) = reflector::store::<StatefulSet>();
+    let (pod_api, sts_api) = (options.api::<Pod>(&client), options.api::<StatefulSet>(&client));
     let shared = Arc::new(Shared {
         options,
         client: client.clone(),
@@ -158,8 +175,8 @@ pub async fn start(client: kube::Client, options: SimOptions) -> anyhow::Result<
         network: Arc::new(bitcoind::Network::default()),
     });
     let tasks = vec![
-        spawn_reflector(Api::<Pod>::all(client.clone()), pod_writer, Arc::downgrade(&shared)),
-        spawn_reflector(Api::<StatefulSet>::all(client.clone()), sts_writer, Arc::downgrade(&shared)),
+        spawn_reflector(pod_api, pod_writer, Arc::downgrade(&shared)),
+        spawn_reflector(sts_api, sts_writer, Arc::downgrade(&shared)),
     ];
     let mut handle = SimHandle { shared: shared.clone(), tasks };
     let synced = async {
@@ -175,7 +192,7 @@ pub async fn start(client: kube::Client, options: SimOptions) -> anyhow::Result<
     handle.tasks.push(tokio::spawn(statefulset::run(shared.clone())));
     handle.tasks.push(tokio::spawn(bitcoind::run(shared.clone())));
     if shared.options.garbage_collection {
-        handle.tasks.push(tokio::spawn(gc::run(client)));
+        handle.tasks.push(tokio::spawn(gc::run(client, shared.options.namespace.clone())));
     }
     tracing::info!(options = ?shared.options, "simulation started (statefulset controller, kubelet, bitcoind, gc)");
     Ok(handle)

@@ -1,16 +1,18 @@
-//! The informer, factory, lister and leader election against the workspace's
-//! devserver over real HTTP (`kube::Client` to 127.0.0.1), counting API load in
-//! its request log.
+//! The informer, factory, lister and leader election over real HTTP (`kube::Client` to
+//! 127.0.0.1): against the devserver, or a real kube-apiserver when `KUBE_TEST_KUBECONFIG` is
+//! set (see the `testenv` crate). API load is counted on the client side
+//! (`runtime::testing::Recorder`), so the counts hold on either server. Each test works in its
+//! own namespace.
 
-use devserver::DevServer;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::core::Selector;
 use kube::runtime::watcher;
-use kube::{Api, Client};
+use kube::Api;
 use parking_lot::Mutex;
 use runtime::cache::{DeletedObject, ResourceEventHandler, SharedInformerFactory};
 use runtime::leader_election::{LeaderElectionConfig, LeaderElector};
+use runtime::testing::Recorder as Requests;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,8 +24,9 @@ const WAIT: Duration = Duration::from_secs(20);
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<String>>>, Arc<AtomicUsize>);
 
+/// `name`: every object of a test lives in the test's namespace.
 fn key(o: &ConfigMap) -> String {
-    format!("{}/{}", o.metadata.namespace.as_deref().unwrap_or(""), o.metadata.name.as_deref().unwrap_or(""))
+    o.metadata.name.clone().unwrap_or_default()
 }
 fn data(o: &ConfigMap) -> String {
     o.data.as_ref().and_then(|d| d.get("v").cloned()).unwrap_or_default()
@@ -61,7 +64,7 @@ async fn eventually(what: &str, f: impl Fn() -> bool) {
 
 fn cm(name: &str, v: &str) -> ConfigMap {
     ConfigMap {
-        metadata: ObjectMeta { name: Some(name.into()), namespace: Some("default".into()), ..Default::default() },
+        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
         data: Some([("v".to_string(), v.to_string())].into()),
         ..Default::default()
     }
@@ -79,15 +82,21 @@ async fn put(api: &Api<ConfigMap>, name: &str, v: &str) {
     }
 }
 
+/// Counts `verb` requests for configmaps among the recorded ones.
+fn count(requests: &Requests, verb: &str) -> usize {
+    requests.actions().iter().filter(|a| a.matches(verb, "configmaps")).count()
+}
+
 #[tokio::test]
-async fn informer_pipeline_over_devserver() {
-    let server = DevServer::builder().start().await.unwrap();
-    let client: Client = server.client().unwrap();
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+async fn informer_pipeline() {
+    let env = testenv::TestEnv::start().await;
+    let ns = env.namespace().to_string();
+    let api: Api<ConfigMap> = env.api();
     put(&api, "a", "1").await;
     put(&api, "b", "1").await;
 
-    let factory = SharedInformerFactory::builder(client.clone()).namespace("default").build();
+    let requests = Requests::new();
+    let factory = SharedInformerFactory::builder(requests.wrap(env.client())).namespace(ns.clone()).build();
     let informer = factory.informer_for::<ConfigMap>();
     let (h1, h2) = (Recorder::default(), Recorder::default());
     informer.add_event_handler(h1.clone());
@@ -102,14 +111,13 @@ async fn informer_pipeline_over_devserver() {
     eventually("5 events each", || h1.events().len() == 5 && h2.events().len() == 5).await;
     assert_eq!(h1.events(), h2.events());
     let after = h1.events()[2..].to_vec();
-    assert!(after.contains(&"update default/a 1->2".to_string()), "{after:?}");
-    assert!(after.contains(&"delete default/b false".to_string()), "{after:?}");
-    assert!(after.contains(&"add default/c 1 false".to_string()), "{after:?}");
-    // Two handlers, one informer: one WATCH on the server, which streamed the initial list
-    // (sendInitialEvents), and no LIST.
-    let log = server.request_log();
-    assert_eq!(log.count("list", "configmaps"), 0, "{:#?}", log.entries());
-    assert_eq!(log.count("watch", "configmaps"), 1, "{:#?}", log.entries());
+    assert!(after.contains(&"update a 1->2".to_string()), "{after:?}");
+    assert!(after.contains(&"delete b false".to_string()), "{after:?}");
+    assert!(after.contains(&"add c 1 false".to_string()), "{after:?}");
+    // Two handlers, one informer: one WATCH, which streamed the initial list
+    // (sendInitialEvents, served by both servers), and no LIST.
+    assert_eq!(count(&requests, "list"), 0, "{:#?}", requests.actions());
+    assert_eq!(count(&requests, "watch"), 1, "{:#?}", requests.actions());
 
     // A late handler gets the cache replayed.
     let late = Recorder::default();
@@ -120,31 +128,32 @@ async fn informer_pipeline_over_devserver() {
     eventually("resync", || late.1.load(Ordering::SeqCst) >= 2).await;
 
     let lister = factory.lister_for::<ConfigMap>();
-    assert_eq!(lister.namespaced("default").list(&Selector::default()).len(), 2);
-    assert_eq!(data(&lister.namespaced("default").get("a").unwrap()), "2");
-    assert!(lister.namespaced("default").get("b").is_err());
+    assert_eq!(lister.namespaced(&ns).list(&Selector::default()).len(), 2);
+    assert_eq!(data(&lister.namespaced(&ns).get("a").unwrap()), "2");
+    assert!(lister.namespaced(&ns).get("b").is_err());
     tokio::time::timeout(WAIT, factory.shutdown()).await.unwrap();
-    server.shutdown().await;
+    env.shutdown().await;
 }
 
+/// Devserver only: it compacts its history on request, which etcd does on its own schedule.
 #[tokio::test]
-async fn cache_equals_server_after_compactions_and_watch_restarts() {
+async fn devserver_only_cache_equals_server_after_compactions_and_watch_restarts() {
     converges_after_compactions(watcher::InitialListStrategy::StreamingList).await;
     converges_after_compactions(watcher::InitialListStrategy::ListWatch).await;
 }
 
 async fn converges_after_compactions(strategy: watcher::InitialListStrategy) {
     let streaming = strategy == watcher::InitialListStrategy::StreamingList;
-    let server = DevServer::builder().start().await.unwrap();
-    let client = server.client().unwrap();
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let env = testenv::TestEnv::devserver().await;
+    let (server, ns) = (env.server(), env.namespace().to_string());
+    let api: Api<ConfigMap> = env.api();
     for i in 0..5 {
         put(&api, &format!("o{i}"), "0").await;
     }
     // Watches end after 1 s, so each round the client resumes; after a
     // compaction the resume gets 410 Expired and the informer relists.
-    let factory = SharedInformerFactory::builder(client.clone())
-        .namespace("default")
+    let factory = SharedInformerFactory::builder(env.client())
+        .namespace(ns)
         .tweak_list_options(move |c: watcher::Config| watcher::Config {
             initial_list_strategy: strategy.clone(),
             ..c.timeout(1)
@@ -196,19 +205,19 @@ async fn converges_after_compactions(strategy: watcher::InitialListStrategy) {
         assert!(log.count("watch", "configmaps") >= 4, "{:#?}", log.entries());
     }
     tokio::time::timeout(WAIT, factory.shutdown()).await.unwrap();
-    server.shutdown().await;
+    env.shutdown().await;
 }
 
 #[tokio::test]
-async fn leader_election_over_devserver() {
-    let server = DevServer::builder().start().await.unwrap();
-    let client = server.client().unwrap();
+async fn leader_election() {
+    let env = testenv::TestEnv::start().await;
+    let (client, ns) = (env.client(), env.namespace().to_string());
     let config = |id: &str| LeaderElectionConfig {
         lease_duration: Duration::from_secs(2),
         renew_deadline: Duration::from_millis(1500),
         retry_period: Duration::from_millis(200),
         release_on_cancel: false,
-        ..LeaderElectionConfig::new("default", "ctrl", id)
+        ..LeaderElectionConfig::new(ns.clone(), "ctrl", id)
     };
     let current = Arc::new(AtomicUsize::new(0));
     let max = Arc::new(AtomicUsize::new(0));
@@ -240,5 +249,5 @@ async fn leader_election_over_devserver() {
     assert_eq!(max.load(Ordering::SeqCst), 1);
     b_cancel.cancel();
     b_task.await.unwrap();
-    server.shutdown().await;
+    env.shutdown().await;
 }
