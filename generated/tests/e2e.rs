@@ -1,10 +1,12 @@
-//! End-to-end: the generated clientset, listers and informers against the devserver, using only
-//! generated APIs once the CRD is installed.
+//! End-to-end: the generated clientset, listers and informers against the devserver, or a real
+//! kube-apiserver when `KUBE_TEST_KUBECONFIG` is set (the `testenv` crate), using only generated
+//! APIs once the CRD is installed. Each test works in a namespace of its own.
 
 use std::time::Duration;
 
 use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec, BitcoinNetworkStatus};
-use devserver::{DevServer, DevServerHandle};
+use runtime::testing::Recorder;
+use testenv::TestEnv;
 use futures::StreamExt;
 use generated::{Clientset, SharedInformerFactory};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -15,27 +17,18 @@ use serde_json::json;
 
 const CRD: &str = include_str!("../../deploy/crd/bitcoincontroller.christianb93.github.com_bitcoinnetworks.yaml");
 
-async fn setup() -> (DevServerHandle, Clientset) {
-    let server = DevServer::builder().start().await.expect("devserver starts");
-    let client = server.client().expect("client");
+async fn setup() -> (TestEnv, Clientset) {
+    setup_recorded(&Recorder::new()).await
+}
+
+/// Like [`setup`], with every request of the clientset recorded (client side, so the counts
+/// hold on either server).
+async fn setup_recorded(requests: &Recorder) -> (TestEnv, Clientset) {
+    let env = TestEnv::start().await;
     let crd: CustomResourceDefinition = serde_yaml::from_str(CRD).expect("CRD parses");
-    let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
-    crds.create(&PostParams::default(), &crd).await.expect("CRD created");
-    let name = crd.metadata.name.clone().unwrap_or_default();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let c = crds.get(&name).await.expect("CRD readable");
-        let established = c
-            .status
-            .and_then(|s| s.conditions)
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
-        if established {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "CRD not established");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (server, Clientset::new(client))
+    env.install_crd(&crd).await;
+    let cs = Clientset::new(requests.wrap(env.client()));
+    (env, cs)
 }
 
 fn network(name: &str, nodes: i32) -> BitcoinNetwork {
@@ -52,8 +45,8 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
 
 #[tokio::test]
 async fn every_verb_of_bitcoin_network() {
-    let (server, cs) = setup().await;
-    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    let (env, cs) = setup().await;
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks(env.namespace());
     let pp = PostParams::default();
 
     let created = nets.create(&network("a", 3), &pp).await.expect("create");
@@ -104,22 +97,25 @@ async fn every_verb_of_bitcoin_network() {
     assert_eq!(names, ["a", "b"]);
     assert!(list.metadata.resource_version.is_some());
     let all = cs.bitcoincontroller_v1().bitcoin_networks("").list(&ListParams::default()).await.expect("list all");
-    assert_eq!(all.items.len(), 2);
+    let ours = all.items.iter().filter(|n| n.metadata.namespace.as_deref() == Some(env.namespace())).count();
+    assert_eq!(ours, 2, "the all-namespaces list has this test's two networks");
 
     // delete and delete_collection.
     nets.delete("a", &DeleteParams::default()).await.expect("delete");
     assert!(is_status(&nets.get("a", &GetParams::default()).await.unwrap_err(), 404));
     nets.delete_collection(&DeleteParams::default(), &ListParams::default()).await.expect("delete_collection");
     assert!(nets.list(&ListParams::default()).await.expect("list").items.is_empty());
-    server.shutdown().await;
+    env.shutdown().await;
 }
 
 #[tokio::test]
 async fn typed_watch() {
-    let (server, cs) = setup().await;
-    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    let (env, cs) = setup().await;
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks(env.namespace());
     nets.create(&network("w", 1), &PostParams::default()).await.expect("create");
-    let mut stream = nets.watch(&WatchParams::default().timeout(10), "0").await.expect("watch");
+    let stream = nets.watch(&WatchParams::default().timeout(10), "0").await.expect("watch");
+    // A server may send a bookmark at any time (kube-apiserver does soon after a watch starts).
+    let mut stream = Box::pin(stream.filter(|e| std::future::ready(!matches!(e, Ok(WatchEvent::Bookmark(_))))));
     let first = stream.next().await.expect("event").expect("ok");
     assert!(matches!(&first, WatchEvent::Added(n) if n.metadata.name.as_deref() == Some("w")), "{first:?}");
     nets.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"nodes": 2}}))).await.expect("patch");
@@ -128,7 +124,7 @@ async fn typed_watch() {
     nets.delete("w", &DeleteParams::default()).await.expect("delete");
     let last = stream.next().await.expect("event").expect("ok");
     assert!(matches!(&last, WatchEvent::Deleted(n) if n.metadata.name.as_deref() == Some("w")), "{last:?}");
-    server.shutdown().await;
+    env.shutdown().await;
 }
 
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
@@ -141,10 +137,12 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn informers_and_listers_share_one_watch() {
-    let (server, cs) = setup().await;
-    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    let requests = Recorder::new();
+    let (env, cs) = setup_recorded(&requests).await;
+    let ns = env.namespace().to_string();
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks(&ns);
     nets.create(&network("x", 1), &PostParams::default()).await.expect("create");
-    let factory = SharedInformerFactory::new(&cs, None);
+    let factory = SharedInformerFactory::from_runtime(SharedInformerFactory::builder(&cs).namespace(ns.clone()).build());
     let first = factory.bitcoincontroller().v1().bitcoin_networks();
     let second = factory.bitcoincontroller().v1().bitcoin_networks();
     let pods = factory.core().v1().pods();
@@ -155,7 +153,7 @@ async fn informers_and_listers_share_one_watch() {
     assert!(first.informer().has_synced() && second.informer().has_synced() && pods.informer().has_synced());
 
     let lister = first.lister();
-    assert_eq!(lister.bitcoin_networks("default").get("x").expect("cached").spec.nodes, 1);
+    assert_eq!(lister.bitcoin_networks(&ns).get("x").expect("cached").spec.nodes, 1);
     assert!(lister.bitcoin_networks("other").get("x").is_err());
     assert_eq!(second.lister().list(&Selector::default()).len(), 1);
 
@@ -163,7 +161,7 @@ async fn informers_and_listers_share_one_watch() {
     nets.patch("x", &PatchParams::default(), &Patch::Merge(json!({"spec": {"nodes": 9}}))).await.expect("patch");
     eventually("the lister sees the new object and the change", || {
         lister.list(&Selector::default()).len() == 2
-            && lister.bitcoin_networks("default").get("x").is_ok_and(|n| n.spec.nodes == 9)
+            && lister.bitcoin_networks(&ns).get("x").is_ok_and(|n| n.spec.nodes == 9)
     })
     .await;
 
@@ -174,8 +172,8 @@ async fn informers_and_listers_share_one_watch() {
     assert!(generic.last_sync_resource_version().is_some());
     assert!(factory.for_resource(&kube::api::GroupVersionResource::gvr("x.io", "v1", "nothings")).is_none());
 
-    let watches = server.request_log().count("watch", "bitcoinnetworks");
-    assert_eq!(watches, 1, "two informers of one kind share one watch: {:?}", server.request_log().entries());
+    let watches = requests.actions().iter().filter(|a| a.matches("watch", "bitcoinnetworks")).count();
+    assert_eq!(watches, 1, "two informers of one kind share one watch: {:?}", requests.actions());
     factory.shutdown().await;
-    server.shutdown().await;
+    env.shutdown().await;
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 use devserver::{DevServer, DevServerBuilder, DevServerHandle};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 
 /// The variable naming the kubeconfig of a real server to test against.
 pub const KUBECONFIG_VAR: &str = "KUBE_TEST_KUBECONFIG";
@@ -154,9 +154,8 @@ impl TestEnv {
         }
     }
 
-    /// Creates a CRD, or updates it when one of that name exists with another spec (CRDs are
-    /// cluster-wide: tests on a real server share them), then waits until it is Established
-    /// and its resources are served.
+    /// Installs a CRD (see [`install_crd`]; CRDs are cluster-wide, so tests on a real server
+    /// share them) and waits until its resources are served.
     pub async fn install_crd(&self, crd: &CustomResourceDefinition) {
         install_crd(&self.client, crd).await.unwrap_or_else(|e| panic!("installing a CRD on {}: {e:#}", self.describe()));
     }
@@ -174,22 +173,17 @@ impl TestEnv {
     }
 }
 
-/// Creates or updates `crd` and waits until it is Established and served.
+/// Applies `crd` (server-side apply, forced: idempotent, and safe when several tests install the
+/// same CRD at once) and waits until it is Established and served.
 pub async fn install_crd(client: &kube::Client, crd: &CustomResourceDefinition) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let name = crd.metadata.name.clone().unwrap_or_default();
-    match api.create(&PostParams::default(), crd).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {
-            let current = api.get(&name).await?;
-            if serde_json::to_value(&current.spec)? != serde_json::to_value(&crd.spec)? {
-                let mut next = crd.clone();
-                next.metadata.resource_version = current.metadata.resource_version;
-                api.replace(&name, &PostParams::default(), &next).await?;
-            }
-        }
-        Err(e) => return Err(anyhow::anyhow!("creating CRD {name}: {e}")),
-    }
+    let mut body = crd.clone();
+    body.metadata.resource_version = None;
+    body.metadata.managed_fields = None;
+    api.patch(&name, &PatchParams::apply("testenv").force(), &Patch::Apply(&body))
+        .await
+        .map_err(|e| anyhow::anyhow!("applying CRD {name}: {e}"))?;
     let established =
         kube::runtime::wait::await_condition(api, &name, kube::runtime::wait::conditions::is_crd_established());
     tokio::time::timeout(Duration::from_secs(30), established)
@@ -197,7 +191,10 @@ pub async fn install_crd(client: &kube::Client, crd: &CustomResourceDefinition) 
         .map_err(|_| anyhow::anyhow!("CRD {name} not established within 30s"))??;
     // Established is set before every apiserver handler serves the new resource; wait until a
     // list of it answers, so the first request of a test never races the handler install.
-    let (group, version, plural) = (&crd.spec.group, &crd.spec.versions[0].name, &crd.spec.names.plural);
+    let Some(version) = crd.spec.versions.iter().find(|v| v.served) else {
+        return Err(anyhow::anyhow!("CRD {name} serves no version"));
+    };
+    let (group, version, plural) = (&crd.spec.group, &version.name, &crd.spec.names.plural);
     let url = format!("/apis/{group}/{version}/{plural}?limit=1");
     for _ in 0..100 {
         let req = http::Request::get(&url).body(Vec::new())?;
