@@ -1,6 +1,8 @@
-//! End-to-end: the controller against a real devserver (HTTP on 127.0.0.1) with the workload
-//! simulation (StatefulSet controller, kubelet, simulated bitcoind, GC). Every test has its own
-//! server and its own RPC port, so tests run in parallel without sharing anything.
+//! End-to-end: the controller against the devserver (HTTP on 127.0.0.1), or a real kube-apiserver
+//! when `KUBE_TEST_KUBECONFIG` is set (the `testenv` crate), with the workload simulation
+//! (StatefulSet controller, kubelet, simulated bitcoind, GC) playing the rest of the cluster.
+//! Every test has its own namespace (controller and simulation watch only it) and its own RPC
+//! port, so tests run in parallel without sharing anything.
 
 use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec};
 use controller::controller::{Config, Controller};
@@ -46,7 +48,8 @@ impl Write for LogWriter {
 }
 
 struct Env {
-    server: devserver::DevServerHandle,
+    env: testenv::TestEnv,
+    ns: String,
     sim: Option<controller::sim::SimHandle>,
     client: kube::Client,
     cancel: CancellationToken,
@@ -62,12 +65,20 @@ impl Env {
     /// Like [`Env::start`], with the controller's client wrapped by `wrap` (fault injection).
     /// `tls`: the devserver serves https with a bearer token (the client comes from its kubeconfig).
     async fn start_with(rpc_port: u16, tls: bool, wrap: impl FnOnce(kube::Client) -> kube::Client) -> Env {
+        Self::start_on(testenv::TestEnv::start_with(|b| b.tls(tls)).await, rpc_port, wrap).await
+    }
+
+    /// Starts the simulation and the controller, both scoped to the test's namespace, on `env`.
+    async fn start_on(env: testenv::TestEnv, rpc_port: u16, wrap: impl FnOnce(kube::Client) -> kube::Client) -> Env {
         logs();
-        let server = devserver::DevServer::builder().tls(tls).start().await.expect("devserver");
-        let client = server.client().expect("client");
-        let sim = controller::sim::start(client.clone(), Duration::from_millis(300), rpc_port).await.expect("sim");
-        controller::embedded::install_crd(&client).await.expect("crd");
+        let (client, ns) = (env.client(), env.namespace().to_string());
+        let sim = controller::sim::start_in(client.clone(), Duration::from_millis(300), rpc_port, Some(ns.clone()))
+            .await
+            .expect("sim");
+        let crd = serde_yaml::from_str(controller::embedded::CRD_YAML).expect("CRD parses");
+        env.install_crd(&crd).await;
         let config = Config {
+            namespace: Some(ns.clone()),
             resync: Duration::from_secs(1),
             not_ready_requeue: Duration::from_millis(300),
             rpc_timeout: Duration::from_secs(2),
@@ -78,7 +89,7 @@ impl Env {
             .expect("controller");
         let cancel = CancellationToken::new();
         let task = tokio::spawn(ctl.run(cancel.clone()));
-        Env { server, sim: Some(sim), client, cancel, task, rpc_port }
+        Env { env, ns, sim: Some(sim), client, cancel, task, rpc_port }
     }
 
     fn sim(&self) -> &controller::sim::SimHandle {
@@ -86,7 +97,7 @@ impl Env {
     }
 
     fn nets(&self) -> Api<BitcoinNetwork> {
-        Api::namespaced(self.client.clone(), "default")
+        Api::namespaced(self.client.clone(), &self.ns)
     }
 
     async fn create(&self, name: &str, nodes: i32) {
@@ -106,7 +117,7 @@ impl Env {
     }
 
     async fn creds(&self, name: &str) -> Credentials {
-        let s = Api::<Secret>::namespaced(self.client.clone(), "default").get(&format!("{name}-rpc")).await.unwrap();
+        let s = Api::<Secret>::namespaced(self.client.clone(), &self.ns).get(&format!("{name}-rpc")).await.unwrap();
         Credentials::from_secret(&s).unwrap()
     }
 
@@ -137,9 +148,9 @@ impl Env {
         let rpc = RpcClient::new(Duration::from_secs(2));
         let pods: Vec<String> = (0..nodes).map(|i| format!("{name}-sts-{i}")).collect();
         let ips: Vec<String> =
-            pods.iter().map(|p| self.sim().pod_ip("default", p).expect("pod ip").to_string()).collect();
+            pods.iter().map(|p| self.sim().pod_ip(&self.ns, p).expect("pod ip").to_string()).collect();
         for (i, pod) in pods.iter().enumerate() {
-            let addr = self.sim().rpc_addr("default", pod).expect("rpc addr");
+            let addr = self.sim().rpc_addr(&self.ns, pod).expect("rpc addr");
             assert_eq!(addr.port(), self.rpc_port);
             let added: BTreeSet<String> = rpc
                 .get_added_nodes(addr, &creds)
@@ -167,7 +178,7 @@ impl Env {
         if let Some(sim) = self.sim.take() {
             sim.shutdown().await;
         }
-        self.server.shutdown().await;
+        self.env.shutdown().await;
     }
 }
 
@@ -189,7 +200,7 @@ async fn three_node_network_becomes_ready_with_a_full_mesh() {
     let password = env.creds("alpha").await.password().to_string();
     let status_json = serde_json::to_string(&env.nets().get("alpha").await.unwrap()).unwrap();
     assert!(!status_json.contains(&password));
-    let events = Api::<Event>::namespaced(env.client.clone(), "default").list(&ListParams::default()).await.unwrap();
+    let events = Api::<Event>::namespaced(env.client.clone(), &env.ns).list(&ListParams::default()).await.unwrap();
     assert!(events.items.iter().any(|e| e.reason.as_deref() == Some("PeersAdded")), "mesh events recorded");
     // Creating the network's objects is one event (no series): the three objects in one note.
     let created: Vec<&Event> = events.items.iter().filter(|e| e.reason.as_deref() == Some("Created")).collect();
@@ -223,7 +234,7 @@ async fn scaling_3_5_2_keeps_the_mesh() {
     let down = env.wait_ready("beta", 2, Duration::from_secs(30)).await;
     env.wait_full_mesh("beta", 2).await;
     eprintln!("scale 3->5 Ready after {up:?}, 5->2 after {down:?}");
-    let sts = Api::<StatefulSet>::namespaced(env.client.clone(), "default").get("beta-sts").await.unwrap();
+    let sts = Api::<StatefulSet>::namespaced(env.client.clone(), &env.ns).get("beta-sts").await.unwrap();
     assert_eq!(sts.spec.replicas, Some(2));
     env.stop().await;
 }
@@ -233,7 +244,7 @@ async fn killed_node_is_re_added_after_it_returns() {
     let env = Env::start(28445).await;
     env.create("gamma", 3).await;
     env.wait_ready("gamma", 3, Duration::from_secs(30)).await;
-    env.sim().kill_node("default", "gamma-sts-1").await;
+    env.sim().kill_node(&env.ns, "gamma-sts-1").await;
     // The network notices (pod not Ready) ...
     let start = Instant::now();
     loop {
@@ -244,7 +255,7 @@ async fn killed_node_is_re_added_after_it_returns() {
         assert!(start.elapsed() < Duration::from_secs(20), "kill not observed: {st:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    env.sim().restart_node("default", "gamma-sts-1").await;
+    env.sim().restart_node(&env.ns, "gamma-sts-1").await;
     let back = env.wait_ready("gamma", 3, Duration::from_secs(30)).await;
     eprintln!("restarted node re-meshed after {back:?}");
     env.wait_full_mesh("gamma", 3).await;
@@ -254,16 +265,19 @@ async fn killed_node_is_re_added_after_it_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_network_deletes_what_it_owns_over_https() {
     let env = Env::start_with(28446, true, |c| c).await;
-    assert!(env.server.url().starts_with("https://"), "{}", env.server.url());
+    // The devserver is asked for https; the real cluster (`cargo xtask cluster`) serves only https.
+    if let Some(d) = env.env.devserver_handle() {
+        assert!(d.url().starts_with("https://"), "{}", d.url());
+    }
     env.create("delta", 2).await;
     env.wait_ready("delta", 2, Duration::from_secs(30)).await;
     env.nets().delete("delta", &DeleteParams::default()).await.unwrap();
     let start = Instant::now();
     loop {
-        let sts = Api::<StatefulSet>::namespaced(env.client.clone(), "default").get_opt("delta-sts").await.unwrap();
-        let svc = Api::<Service>::namespaced(env.client.clone(), "default").get_opt("delta-svc").await.unwrap();
-        let sec = Api::<Secret>::namespaced(env.client.clone(), "default").get_opt("delta-rpc").await.unwrap();
-        let pods = Api::<Pod>::namespaced(env.client.clone(), "default")
+        let sts = Api::<StatefulSet>::namespaced(env.client.clone(), &env.ns).get_opt("delta-sts").await.unwrap();
+        let svc = Api::<Service>::namespaced(env.client.clone(), &env.ns).get_opt("delta-svc").await.unwrap();
+        let sec = Api::<Secret>::namespaced(env.client.clone(), &env.ns).get_opt("delta-rpc").await.unwrap();
+        let pods = Api::<Pod>::namespaced(env.client.clone(), &env.ns)
             .list(&ListParams::default().labels("app=delta"))
             .await
             .unwrap();
@@ -281,7 +295,7 @@ async fn drift_from_a_competing_writer_is_reverted() {
     let env = Env::start(28447).await;
     env.create("eps", 2).await;
     env.wait_ready("eps", 2, Duration::from_secs(30)).await;
-    let sts_api = Api::<StatefulSet>::namespaced(env.client.clone(), "default");
+    let sts_api = Api::<StatefulSet>::namespaced(env.client.clone(), &env.ns);
     sts_api
         .patch("eps-sts", &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}})))
         .await
@@ -300,8 +314,9 @@ async fn drift_from_a_competing_writer_is_reverted() {
     env.stop().await;
 }
 
+/// Devserver only: the server ends watch streams on request and its request log counts them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn networks_converge_with_ten_percent_of_writes_failing() {
+async fn devserver_only_networks_converge_with_ten_percent_of_writes_failing() {
     use runtime::testing::{Reaction, Recorder};
     use std::sync::atomic::{AtomicUsize, Ordering};
     let recorder = Recorder::new();
@@ -332,10 +347,11 @@ async fn networks_converge_with_ten_percent_of_writes_failing() {
         Some(if n % 20 == 0 { Reaction::conflict("injected conflict") } else { Reaction::internal_error("injected") })
     });
     let rec = recorder.clone();
-    let env = Env::start_with(28448, false, move |c| rec.wrap(c)).await;
+    let env = Env::start_on(testenv::TestEnv::devserver().await, 28448, move |c| rec.wrap(c)).await;
+    let server = env.env.server();
     // And the server ends every watch stream after 5 events: the informers resume mid-run.
-    env.server.faults().end_watches_after(Some(5));
-    let watches_before = env.server.request_log().count("watch", "bitcoinnetworks");
+    server.faults().end_watches_after(Some(5));
+    let watches_before = server.request_log().count("watch", "bitcoinnetworks");
     for (name, nodes) in [("z1", 3), ("z2", 2), ("z3", 4)] {
         env.create(name, nodes).await;
     }
@@ -346,8 +362,8 @@ async fn networks_converge_with_ten_percent_of_writes_failing() {
     let (w, f, n) = (writes.load(Ordering::SeqCst), failed.load(Ordering::SeqCst), watches.load(Ordering::SeqCst));
     eprintln!("fault injection: {w} writes, {n} watch requests, {f} injected failures");
     assert!(f >= 2 && w >= 10, "faults were injected ({w} writes, {n} watches, {f} failures)");
-    let rewatches = env.server.request_log().count("watch", "bitcoinnetworks") - watches_before;
+    let rewatches = server.request_log().count("watch", "bitcoinnetworks") - watches_before;
     assert!(rewatches >= 2, "dropped watch streams were resumed ({rewatches} new watches of bitcoinnetworks)");
-    env.server.faults().end_watches_after(None);
+    server.faults().end_watches_after(None);
     env.stop().await;
 }
