@@ -18,13 +18,13 @@ fn reason(r: &Reply) -> &str {
 // ---- discovery, version, health, openapi ----
 
 #[tokio::test]
-async fn api_versions_lists_v1_and_server_address() {
+async fn devserver_only_api_versions_lists_v1_and_server_address() {
     let e = start().await;
     let r = e.get("/api").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["kind"], "APIVersions");
     assert_eq!(r.body["versions"], json!(["v1"]));
-    assert_eq!(r.body["serverAddressByClientCIDRs"][0]["serverAddress"], e.server.addr().to_string());
+    assert_eq!(r.body["serverAddressByClientCIDRs"][0]["serverAddress"], e.dev().addr().to_string());
 }
 
 #[tokio::test]
@@ -677,13 +677,13 @@ async fn apply_removes_fields_the_manager_dropped() {
 // ---- list ----
 
 #[tokio::test]
-async fn list_shape_and_global_rv() {
+async fn devserver_only_list_shape_and_global_rv() {
     let e = start().await;
     e.install_crd().await;
     let r = e.get(FOOS).await;
     assert_eq!(r.body["kind"], "FooList");
     assert_eq!(r.body["apiVersion"], "example.com/v1");
-    assert_eq!(r.body["metadata"]["resourceVersion"], e.server.current_resource_version().to_string());
+    assert_eq!(r.body["metadata"]["resourceVersion"], e.dev().current_resource_version().to_string());
     e.create_foo("a", 1).await;
     let r = e.get(FOOS).await;
     assert_eq!(r.body["items"][0]["kind"], "Foo");
@@ -703,10 +703,10 @@ async fn list_options_validation_is_422() {
 }
 
 #[tokio::test]
-async fn list_future_rv_is_504() {
+async fn devserver_only_list_future_rv_is_504() {
     let e = start().await;
     e.install_crd().await;
-    let (status, body) = tcp_get(e.server.addr(), &format!("{FOOS}?resourceVersion=99999")).await;
+    let (status, body) = tcp_get(e.dev().addr(), &format!("{FOOS}?resourceVersion=99999")).await;
     assert_eq!((status, body["reason"].as_str().unwrap()), (504, "Timeout"));
     assert!(body["message"].as_str().unwrap().starts_with("Too large resource version: 99999, current: "));
 }
@@ -754,7 +754,7 @@ async fn continue_with_rv_is_400_and_bad_token_is_400() {
 }
 
 #[tokio::test]
-async fn expired_continue_is_410_with_fresh_token() {
+async fn devserver_only_expired_continue_is_410_with_fresh_token() {
     let e = start().await;
     e.install_crd().await;
     let tok = devserver::handlers::encode_continue(2, "default/a");
@@ -900,8 +900,13 @@ async fn crd_delete_removes_crs_and_stops_serving() {
     e.create_foo("a", 1).await;
     let r = e.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com", None).await;
     assert_eq!(r.status, 200);
+    // kube-apiserver removes the custom resources, then the CRD, after answering.
+    eventually(30, "CRD gone", || async {
+        let gone = e.get_quiet("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com").await;
+        (gone.status == 404).then_some(())
+    })
+    .await;
     assert_eq!(e.get(FOOS).await.status, 404);
-    assert_eq!(e.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com").await.status, 404);
     e.install_crd().await;
     assert_eq!(e.get(FOOS).await.body["items"].as_array().unwrap().len(), 0);
 }
@@ -1012,15 +1017,15 @@ async fn invalid_label_is_422() {
 // ---- request log ----
 
 #[tokio::test]
-async fn request_log_counts_verbs() {
+async fn devserver_only_request_log_counts_verbs() {
     let e = start().await;
     e.install_crd().await;
-    e.server.request_log().clear();
+    e.dev().request_log().clear();
     e.create_foo("a", 1).await;
     e.get(FOOS).await;
     e.get(FOOS).await;
     e.get(&format!("{FOOS}/a")).await;
-    let log = e.server.request_log();
+    let log = e.dev().request_log();
     assert_eq!(log.count("create", "foos"), 1);
     assert_eq!(log.count("list", "foos"), 2);
     assert_eq!(log.count("get", "foos"), 1);
@@ -1222,17 +1227,18 @@ async fn garbage_input_never_crashes_the_server() {
 }
 
 #[tokio::test]
-async fn watch_from_future_rv_is_504() {
+async fn devserver_only_watch_from_future_rv_is_504() {
     let e = start().await;
     e.install_crd().await;
-    let (status, body) = tcp_get(e.server.addr(), &format!("{FOOS}?watch=true&resourceVersion=999999")).await;
+    let (status, body) = tcp_get(e.dev().addr(), &format!("{FOOS}?watch=true&resourceVersion=999999")).await;
     assert_eq!((status, body["reason"].as_str()), (504, Some("Timeout")));
 }
 
+/// The devserver with its garbage collector (`cargo xtask cluster` runs no kube-controller-manager,
+/// so these cases have no real counterpart there).
 async fn gc_env() -> Env {
     let server = devserver::DevServer::builder().garbage_collection(true).start().await.unwrap();
-    let client = server.client().unwrap();
-    Env { server, client }
+    Env::new(server)
 }
 
 async fn owner_and_dependent(e: &Env) -> String {
@@ -1263,7 +1269,7 @@ async fn gc_off_by_default_keeps_dependents() {
 }
 
 #[tokio::test]
-async fn gc_background_deletes_dependents() {
+async fn devserver_only_gc_background_deletes_dependents() {
     let e = gc_env().await;
     owner_and_dependent(&e).await;
     e.delete("/api/v1/namespaces/default/configmaps/owner", Some(json!({"propagationPolicy": "Background"}))).await;
@@ -1271,7 +1277,7 @@ async fn gc_background_deletes_dependents() {
 }
 
 #[tokio::test]
-async fn gc_foreground_deletes_dependents_first() {
+async fn devserver_only_gc_foreground_deletes_dependents_first() {
     let e = gc_env().await;
     owner_and_dependent(&e).await;
     let r =
@@ -1282,7 +1288,7 @@ async fn gc_foreground_deletes_dependents_first() {
 }
 
 #[tokio::test]
-async fn gc_orphan_keeps_dependents_without_owner_reference() {
+async fn devserver_only_gc_orphan_keeps_dependents_without_owner_reference() {
     let e = gc_env().await;
     owner_and_dependent(&e).await;
     e.delete("/api/v1/namespaces/default/configmaps/owner", Some(json!({"propagationPolicy": "Orphan"}))).await;
@@ -1326,12 +1332,12 @@ async fn malformed_cr_metadata_is_400() {
 }
 
 #[tokio::test]
-async fn watch_headers_are_flushed_before_any_event() {
+async fn devserver_only_watch_headers_are_flushed_before_any_event() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let e = start().await;
     e.install_crd().await;
-    let rv = e.server.current_resource_version();
-    let mut s = tokio::net::TcpStream::connect(e.server.addr()).await.unwrap();
+    let rv = e.dev().current_resource_version();
+    let mut s = tokio::net::TcpStream::connect(e.dev().addr()).await.unwrap();
     let req = format!("GET {FOOS}?watch=true&resourceVersion={rv} HTTP/1.1\r\nHost: localhost\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];

@@ -25,8 +25,7 @@ fn dynamic_foo(name: &str, replicas: i64) -> DynamicObject {
 
 async fn env_with(builder: devserver::DevServerBuilder) -> Env {
     let server = builder.start().await.unwrap();
-    let client = server.client().unwrap();
-    let e = Env { server, client };
+    let e = Env::new(server);
     e.install_crd().await;
     e
 }
@@ -121,7 +120,7 @@ async fn watch_from_compacted_rv_gets_410_error_event() {
 async fn idle_watch_gets_bookmarks() {
     let e = env_with(devserver::DevServer::builder().bookmark_interval(Duration::from_millis(100))).await;
     let api = foos(&e.client);
-    let rv = e.server.current_resource_version().to_string();
+    let rv = e.dev().current_resource_version().to_string();
     let mut s =
         api.watch(&WatchParams { bookmarks: true, ..WatchParams::default().timeout(10) }, &rv).await.unwrap().boxed();
     match s.try_next().await.unwrap().unwrap() {
@@ -152,7 +151,7 @@ async fn send_initial_events_ends_with_annotated_bookmark() {
 async fn watch_timeout_ends_the_stream() {
     let e = env_with(devserver::DevServer::builder()).await;
     let api = foos(&e.client);
-    let rv = e.server.current_resource_version().to_string();
+    let rv = e.dev().current_resource_version().to_string();
     let started = std::time::Instant::now();
     let s = api.watch(&WatchParams::default().timeout(1), &rv).await.unwrap();
     let events: Vec<_> = s.collect().await;
@@ -208,7 +207,7 @@ async fn reflector_syncs_and_resumes_after_stream_ends() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     api.create(&PostParams::default(), &dynamic_foo("b", 1)).await.unwrap();
     wait_for(|| reader.state().len() == 2).await;
-    let log = e.server.request_log();
+    let log = e.dev().request_log();
     assert_eq!(log.count("list", "foos"), 1, "resumed without relisting");
     assert!(log.count("watch", "foos") >= 2, "watch was re-established");
     task.abort();
@@ -232,8 +231,8 @@ async fn watcher_relists_after_410() {
     // there makes the watcher's next resume (the server ends streams after 1 s) a 410.
     let cm = e.post("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": "bump"}})).await;
     assert_eq!(cm.status, 201);
-    e.server.compact();
-    let log = e.server.request_log();
+    e.dev().compact();
+    let log = e.dev().request_log();
     wait_for(|| log.count("list", "foos") >= 2).await;
     api.create(&PostParams::default(), &dynamic_foo("c", 1)).await.unwrap();
     wait_for(|| reader.state().len() == 3).await;
@@ -253,7 +252,7 @@ async fn streaming_list_watcher_syncs_without_list_calls() {
     let task = tokio::spawn(reflector(writer, stream).applied_objects().for_each(|_| async {}));
     tokio::time::timeout(Duration::from_secs(5), reader.wait_until_ready()).await.unwrap().unwrap();
     assert_eq!(reader.state().len(), 2);
-    assert_eq!(e.server.request_log().count("list", "foos"), 0);
+    assert_eq!(e.dev().request_log().count("list", "foos"), 0);
     task.abort();
 }
 

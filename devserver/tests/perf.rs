@@ -14,12 +14,11 @@ const N: usize = 10_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_objects_list_and_watch() {
     let server = devserver::DevServer::builder().history_limit(2 * N).start().await.unwrap();
-    let client = server.client().unwrap();
-    let e = Env { server, client };
+    let e = Env::new(server);
     e.install_crd().await;
     let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Foo"), "foos");
     let api: Api<DynamicObject> = Api::namespaced_with(e.client.clone(), "default", &ar);
-    let start_rv = e.server.current_resource_version().to_string();
+    let start_rv = e.dev().current_resource_version().to_string();
     let created = Instant::now();
     futures::stream::iter(0..N)
         .map(|i| {
@@ -57,5 +56,5 @@ async fn ten_thousand_objects_list_and_watch() {
     let limit = if cfg!(debug_assertions) { Duration::from_secs(3) } else { Duration::from_millis(900) };
     assert!(list_time < limit, "list took {list_time:?}");
     assert!(watch_time < limit, "watch took {watch_time:?}");
-    e.server.shutdown().await;
+    e.shutdown().await;
 }

@@ -8,8 +8,11 @@
 //!   stdout and `target/bench/report.json`.
 //! - `cargo xtask cluster up|down|env`: a real kube-apiserver and etcd, built from source, on
 //!   loopback (see [`cluster`]).
+//! - `cargo xtask conformance`: the devserver's conformance cases against the devserver and
+//!   that real server, compared case by case (see [`conformance`]).
 
 mod cluster;
+mod conformance;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +43,8 @@ enum Task {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Run the conformance cases against the devserver and the real server; compare; report.
+    Conformance,
     /// A real control plane (kube-apiserver + etcd built from source with Go) on 127.0.0.1.
     Cluster {
         #[command(subcommand)]
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Codegen { check } => codegen(check),
         Task::Bench { quick, runs } => bench(quick, runs),
+        Task::Conformance => report(conformance::run(&workspace_root())),
         Task::Cluster { action } => report(match action {
             ClusterAction::Up { kubeconfig_out } => cluster::up(&workspace_root(), kubeconfig_out.as_deref()),
             ClusterAction::Down => cluster::down(&workspace_root()),

@@ -1,5 +1,15 @@
 //! Shared helpers for the devserver integration tests: start a server, install the test CRD,
 //! and send raw requests through the kube-rs HTTP stack.
+//!
+//! [`start`] gives the devserver, or the real kube-apiserver named by `KUBE_TEST_KUBECONFIG`
+//! (see the `testenv` crate): the conformance cases run unchanged against both, and
+//! `cargo xtask conformance` compares the two runs. On a shared real server each test is a
+//! [`Tenant`]: what the cases call namespace `default` and group `example.com` become a
+//! namespace and a group of the test's own, in every request, and are mapped back in every
+//! reply, so cases running in parallel never see each other's objects or CRDs.
+//!
+//! With `CONFORMANCE_TRANSCRIPTS=<dir>`, every exchange is appended to `<dir>/<test>.jsonl`
+//! (method, path, status, reason, kind and the reply's top-level fields) for that comparison.
 #![allow(dead_code)]
 
 use devserver::{DevServer, DevServerHandle};
@@ -9,15 +19,49 @@ use serde_json::{Value, json};
 
 /// A started server and its client.
 pub struct Env {
-    pub server: DevServerHandle,
+    server: Option<DevServerHandle>,
     pub client: kube::Client,
+    tenant: Option<Tenant>,
+    /// Keeps the real server's namespace for the test's lifetime.
+    _real: Option<testenv::TestEnv>,
 }
 
-/// Starts a server with defaults.
+/// The names a test owns on a shared real server.
+pub struct Tenant {
+    /// Stands for namespace `default`.
+    pub namespace: String,
+    /// Stands for group `example.com`.
+    pub group: String,
+}
+
+impl Tenant {
+    /// Request side: the case's names to the tenant's.
+    /// The namespace object itself (`/api/v1/namespaces/default`) keeps its name: cases about
+    /// the `default` namespace mean the real one.
+    fn to_server(&self, text: &str) -> String {
+        text.replace("/namespaces/default/", &format!("/namespaces/{}/", self.namespace))
+            .replace("/namespaces/default?", &format!("/namespaces/{}?", self.namespace))
+            .replace("\"namespace\":\"default\"", &format!("\"namespace\":\"{}\"", self.namespace))
+            .replace("example.com", &self.group)
+    }
+
+    /// Reply side: the tenant's names back to the case's.
+    fn from_server(&self, text: &str) -> String {
+        text.replace(&self.group, "example.com").replace(&self.namespace, "default")
+    }
+}
+
+/// Starts a server with defaults: the devserver, or the real server of `KUBE_TEST_KUBECONFIG`.
 pub async fn start() -> Env {
-    let server = DevServer::builder().start().await.expect("server starts");
-    let client = server.client().expect("client");
-    Env { server, client }
+    match testenv::target() {
+        testenv::Target::Devserver => Env::new(DevServer::builder().start().await.expect("server starts")),
+        testenv::Target::Real(_) => {
+            let real = testenv::TestEnv::start().await;
+            let namespace = real.namespace().to_string();
+            let tenant = Tenant { group: format!("{namespace}.example.com"), namespace };
+            Env { server: None, client: real.client(), tenant: Some(tenant), _real: Some(real) }
+        }
+    }
 }
 
 /// A reply: status, parsed JSON body (or the text as a string), and headers.
@@ -29,6 +73,31 @@ pub struct Reply {
 }
 
 impl Env {
+    /// An environment over a started devserver.
+    pub fn new(server: DevServerHandle) -> Env {
+        let client = server.client().expect("client");
+        Env { server: Some(server), client, tenant: None, _real: None }
+    }
+
+    /// The devserver; a test that calls this is devserver-only (name it `devserver_only_*`).
+    pub fn dev(&self) -> &DevServerHandle {
+        self.server.as_ref().expect("this test needs the devserver; name it devserver_only_* so real-server runs skip it")
+    }
+
+    /// Stops the devserver (a real server's test namespace is deleted).
+    pub async fn shutdown(self) {
+        match (self.server, self._real) {
+            (Some(s), _) => s.shutdown().await,
+            (None, Some(r)) => r.shutdown().await,
+            (None, None) => {}
+        }
+    }
+
+    /// Whether this is the real kube-apiserver.
+    pub fn is_real(&self) -> bool {
+        self.server.is_none()
+    }
+
     /// Sends a request with an optional JSON body and content type.
     pub async fn req(&self, method: Method, path: &str, body: Option<Value>, ct: &str) -> Reply {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
@@ -37,7 +106,21 @@ impl Env {
 
     /// Sends raw bytes.
     pub async fn raw(&self, method: Method, path: &str, bytes: Vec<u8>, ct: &str, accept: Option<&str>) -> Reply {
-        let mut b = Request::builder().method(method).uri(path).header("content-type", ct);
+        let reply = self.send(method.clone(), path, bytes, ct, accept).await;
+        transcript(&method, path, &reply);
+        if self.is_real() && path.starts_with(CRDS) && (200..300).contains(&reply.status) {
+            self.settle_crd(&method, &reply.body).await;
+        }
+        reply
+    }
+
+    /// One exchange, names mapped for the tenant; nothing recorded.
+    async fn send(&self, method: Method, path: &str, bytes: Vec<u8>, ct: &str, accept: Option<&str>) -> Reply {
+        let (sent_path, bytes) = match &self.tenant {
+            Some(t) => (t.to_server(path), t.to_server(&String::from_utf8_lossy(&bytes)).into_bytes()),
+            None => (path.to_string(), bytes),
+        };
+        let mut b = Request::builder().method(method.clone()).uri(sent_path).header("content-type", ct);
         if let Some(a) = accept {
             b = b.header("accept", a);
         }
@@ -46,9 +129,46 @@ impl Env {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(t) = &self.tenant {
+            text = t.from_server(&text);
+        }
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
         Reply { status, body, text, headers }
+    }
+
+    /// kube-apiserver establishes a new CRD, and installs its handlers and schema, a moment
+    /// after answering; the devserver does it before answering. On the real server a case waits
+    /// for that, so its next request sees what the devserver's would.
+    async fn settle_crd(&self, method: &Method, crd: &Value) {
+        let get = |path: String| async move { self.send(Method::GET, &path, Vec::new(), "application/json", None).await };
+        if *method == Method::PUT || *method == Method::PATCH {
+            // An update (new schema, new version) has no condition to wait for.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        if *method == Method::DELETE {
+            return;
+        }
+        let Some(name) = crd["metadata"]["name"].as_str() else { return };
+        let crd_path = format!("{CRDS}/{name}");
+        let group = crd["spec"]["group"].as_str().unwrap_or_default().to_string();
+        let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or_default().to_string();
+        let versions: Vec<String> = crd["spec"]["versions"]
+            .as_array()
+            .map(|vs| vs.iter().filter(|v| v["served"] == true).filter_map(|v| v["name"].as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        eventually(30, "CRD established and served", || async {
+            if !get(crd_path.clone()).await.text.contains("\"Established\"") {
+                return None;
+            }
+            for v in &versions {
+                if get(format!("/apis/{group}/{v}/{plural}?limit=1")).await.status != 200 {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await;
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -69,10 +189,22 @@ impl Env {
 
     /// Installs the test CRD (foos.example.com) and checks it is established.
     pub async fn install_crd(&self) {
-        let r = self.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", foo_crd()).await;
+        self.install(foo_crd()).await;
+    }
+
+    /// Creates a CRD (201) and checks it is Established (on a real server, served too).
+    pub async fn install(&self, crd: Value) {
+        let r = self.post(CRDS, crd.clone()).await;
         assert_eq!(r.status, 201, "{}", r.text);
-        let r = self.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/foos.example.com").await;
+        let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+        let r = self.get_quiet(&format!("{CRDS}/{name}")).await;
         assert!(r.text.contains("\"Established\""), "{}", r.text);
+    }
+
+    /// A GET that is not written to the transcript (polling differs between servers in count).
+    pub async fn get_quiet(&self, path: &str) -> Reply {
+        let _quiet = Quiet::enter();
+        self.get(path).await
     }
 
     /// Creates a Foo in `default`.
@@ -80,6 +212,9 @@ impl Env {
         self.post(FOOS, foo(name, replicas)).await
     }
 }
+
+/// The CRD collection.
+pub const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 /// Collection path of the test kind in `default`.
 pub const FOOS: &str = "/apis/example.com/v1/namespaces/default/foos";
@@ -165,5 +300,51 @@ where
         }
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, exchanges are not written to the transcript (current-thread test runtimes).
+struct Quiet(bool);
+
+impl Quiet {
+    fn enter() -> Quiet {
+        Quiet(QUIET.with(|q| q.replace(true)))
+    }
+}
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(self.0));
+    }
+}
+
+/// Appends one exchange to `$CONFORMANCE_TRANSCRIPTS/<test>.jsonl` when that is set.
+fn transcript(method: &Method, path: &str, reply: &Reply) {
+    let Some(dir) = std::env::var_os("CONFORMANCE_TRANSCRIPTS") else { return };
+    if QUIET.with(|q| q.get()) {
+        return;
+    }
+    let test = std::thread::current().name().unwrap_or("unnamed").replace("::", "__");
+    let keys: Vec<&String> = reply.body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    let line = json!({
+        "method": method.as_str(),
+        "path": path,
+        "status": reply.status,
+        "reason": reply.body.get("reason").and_then(Value::as_str),
+        "kind": reply.body.get("kind").and_then(Value::as_str),
+        "keys": keys,
+    });
+    let file = std::path::Path::new(&dir).join(format!("{test}.jsonl"));
+    let write = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
+    if let Err(e) = write {
+        panic!("writing the conformance transcript {}: {e}", file.display());
     }
 }

@@ -151,6 +151,11 @@ pub fn env(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether a cluster started by `up` is running.
+pub fn is_running(root: &Path) -> bool {
+    running(&Paths::new(root)).is_some()
+}
+
 fn read_state(paths: &Paths) -> Option<State> {
     let bytes = std::fs::read(paths.state()).ok()?;
     serde_json::from_slice(&bytes).ok()
