@@ -135,6 +135,23 @@ pub const UNDELETABLE_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-p
 /// Server-side defaults of built-in kinds applied on create (what the real defaulting and
 /// registry strategies add and what clients rely on).
 pub fn default_on_create(rt: &ResourceType, obj: &mut Value) {
+    normalize_secret(rt, obj);
+    // The initial status kube-apiserver 1.37's strategies set (checked kind by kind).
+    let initial_status = match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "services") => Some(serde_json::json!({"loadBalancer": {}})),
+        ("apps", "statefulsets") => Some(serde_json::json!({"replicas": 0, "availableReplicas": 0})),
+        ("apps", "deployments") => Some(serde_json::json!({})),
+        _ => None,
+    };
+    if let (Some(status), Some(o)) = (initial_status, obj.as_object_mut()) {
+        o.insert("status".into(), status);
+    }
+    if rt.group.is_empty() && rt.plural == "pods" {
+        let qos = pod_qos_class(obj);
+        if let Some(o) = obj.as_object_mut() {
+            o.insert("status".into(), serde_json::json!({"phase": "Pending", "qosClass": qos}));
+        }
+    }
     if rt.group.is_empty() && rt.plural == "namespaces" {
         let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -148,4 +165,53 @@ pub fn default_on_create(rt: &ResourceType, obj: &mut Value) {
             o.insert("status".into(), serde_json::json!({"phase": "Active"}));
         }
     }
+}
+
+/// A Secret's `stringData` is write-only: merged into `data` (base64) and dropped, and `type`
+/// defaults to `Opaque`, on every create and update, as kube-apiserver's Secret strategy does.
+pub fn normalize_secret(rt: &ResourceType, obj: &mut Value) {
+    use base64::Engine;
+    if !(rt.group.is_empty() && rt.plural == "secrets") {
+        return;
+    }
+    let Some(o) = obj.as_object_mut() else { return };
+    if let Some(Value::Object(strings)) = o.remove("stringData") {
+        let data = o.entry("data").or_insert_with(|| Value::Object(Default::default()));
+        if !data.is_object() {
+            *data = Value::Object(Default::default());
+        }
+        if let Some(d) = data.as_object_mut() {
+            for (k, v) in strings {
+                let text = v.as_str().unwrap_or_default();
+                d.insert(k, Value::String(base64::engine::general_purpose::STANDARD.encode(text)));
+            }
+        }
+    }
+    o.entry("type").or_insert_with(|| Value::String("Opaque".into()));
+}
+
+/// The pod's QoS class from its containers' resources: BestEffort without any request or
+/// limit, Guaranteed when every container limits cpu and memory with requests equal to limits
+/// (or unset), Burstable otherwise.
+fn pod_qos_class(pod: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| pod.pointer(&format!("/spec/{k}")).and_then(Value::as_array))
+        .flatten()
+        .collect();
+    let res = |c: &Value, kind: &str, r: &str| c.pointer(&format!("/resources/{kind}/{r}")).cloned();
+    let any = containers.iter().any(|c| {
+        ["requests", "limits"].iter().any(|k| c.pointer(&format!("/resources/{k}")).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
+    });
+    if !any {
+        return "BestEffort";
+    }
+    let guaranteed = containers.iter().all(|c| {
+        ["cpu", "memory"].iter().all(|r| match (res(c, "limits", r), res(c, "requests", r)) {
+            (Some(l), Some(q)) => l == q,
+            (Some(_), None) => true,
+            _ => false,
+        })
+    });
+    if guaranteed { "Guaranteed" } else { "Burstable" }
 }

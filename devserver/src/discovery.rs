@@ -121,12 +121,16 @@ pub fn api_resource_list(types: &[ResourceType], group: &str, version: &str) -> 
         }
     }
     let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({
+    let mut list = json!({
         "kind": "APIResourceList",
-        "apiVersion": "v1",
         "groupVersion": gv,
         "resources": resources,
-    }))
+    });
+    // kube-apiserver's /api/v1 carries no apiVersion; every group's list does.
+    if !group.is_empty() {
+        list["apiVersion"] = json!("v1");
+    }
+    Some(list)
 }
 
 /// The Content-Type of an aggregated discovery reply.

@@ -66,6 +66,12 @@ impl ApiError {
         ApiError { code, reason: reason.to_string(), message: message.into(), details: None, metadata: None }
     }
 
+    /// The plain-text `404 page not found` of a path no handler serves (no Status body), as
+    /// kube-apiserver's mux answers; marked by an empty reason.
+    pub fn page_not_found() -> Self {
+        Self::new(404, "", "404 page not found\n")
+    }
+
     /// 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
@@ -124,7 +130,9 @@ impl ApiError {
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(msg: impl Into<String>) -> Self {
-        Self::new(405, "MethodNotAllowed", msg)
+        let mut e = Self::new(405, "MethodNotAllowed", msg);
+        e.details = Some(json!({}));
+        e
     }
 
     /// 500 InternalError (should not happen; used instead of panicking).
@@ -172,6 +180,11 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.code == 404 && self.reason.is_empty() {
+            let mut r = (StatusCode::NOT_FOUND, self.message).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            return r;
+        }
         let body = self.to_status().to_string();
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut r = (code, body).into_response();

@@ -272,12 +272,16 @@ async fn route(
     }
 }
 
-/// `/version` with all nine fields k8s-openapi's `Info` requires.
+/// `/version`: the fields kube-apiserver 1.37 sends (k8s-openapi's `Info` requires nine of them).
 pub fn version_info() -> Value {
     json!({
         "major": "1",
-        "minor": "32",
-        "gitVersion": "v1.32.0-devserver",
+        "minor": "37",
+        "emulationMajor": "1",
+        "emulationMinor": "37",
+        "minCompatibilityMajor": "1",
+        "minCompatibilityMinor": "36",
+        "gitVersion": "v1.37.0-devserver",
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",
@@ -305,6 +309,10 @@ async fn dispatch(
         return Err(not_found_plain(rt, rp));
     }
     if rt.namespaced && rp.namespace.is_none() && !matches!(verb, "list" | "watch") {
+        // A custom resource's handler knows no cluster-wide collection beyond list and watch.
+        if rt.custom {
+            return Err(ApiError::page_not_found());
+        }
         return Err(ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource".to_string(),
         ));
@@ -526,7 +534,12 @@ impl Ctx<'_> {
             let msgs: Vec<String> = removed.iter().map(|p| format!("unknown field \"{p}\"")).collect();
             match mode {
                 "Strict" => {
-                    return Err(ApiError::bad_request(format!("strict decoding error: {}", msgs.join(", "))));
+                    let kind = &self.rt.kind;
+                    return Err(ApiError::bad_request(format!(
+                        "{kind} in version \"{}\" cannot be handled as a {kind}: strict decoding error: {}",
+                        self.rt.version,
+                        msgs.join(", ")
+                    )));
                 }
                 "Ignore" => {}
                 _ => warnings.extend(msgs),

@@ -55,9 +55,16 @@ impl PatchKind {
 pub fn apply_json_or_merge(kind: PatchKind, doc: &mut Value, body: &[u8]) -> ApiResult<()> {
     match kind {
         PatchKind::Json => {
-            let p: json_patch::Patch = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-            json_patch::patch(doc, &p).map_err(|e| ApiError::new(422, "Invalid", e.to_string()))
+            // kube-apiserver answers an undecodable JSON patch and a failing operation alike: 422
+            // with a fixed message and empty details (the cause goes to its log only).
+            let rejected = |e: &dyn std::fmt::Display| {
+                tracing::debug!(error = %e, "JSON patch rejected");
+                let mut err = ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request");
+                err.details = Some(serde_json::json!({}));
+                err
+            };
+            let p: json_patch::Patch = serde_json::from_slice(body).map_err(|e| rejected(&e))?;
+            json_patch::patch(doc, &p).map_err(|e| rejected(&e))
         }
         PatchKind::Merge => {
             let p: Value = serde_json::from_slice(body)

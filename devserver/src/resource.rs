@@ -87,6 +87,9 @@ impl ResourceType {
     pub fn verbs(&self) -> Vec<&'static str> {
         if self.terminating {
             vec!["delete", "deletecollection", "get", "list", "watch"]
+        } else if self.custom {
+            // apiextensions-apiserver lists a custom resource's verbs in this (unsorted) order.
+            vec!["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
         } else {
             vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
         }

@@ -391,7 +391,12 @@ fn check_cel(v: &Value, old: Option<&Value>, s: &JSONSchemaProps, path: &str, ou
         out.push(Cause::new(
             rule.reason.as_deref().unwrap_or("FieldValueInvalid"),
             field,
-            format!("Invalid value: \"{}\": {message}", json_type(v)),
+            // As kube-apiserver 1.37: a scalar's value is shown, an object's or a list's omitted.
+            match v {
+                Value::String(text) => format!("Invalid value: {}: {message}", Value::String(text.clone())),
+                Value::Number(_) | Value::Bool(_) => format!("Invalid value: {v}: {message}"),
+                _ => format!("Invalid value: {message}"),
+            },
         ));
     }
 }

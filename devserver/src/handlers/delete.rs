@@ -32,11 +32,13 @@ impl Ctx<'_> {
         }
         let is_ns = self.rt.group.is_empty() && self.rt.plural == "namespaces";
         if is_ns && builtin::UNDELETABLE_NAMESPACES.contains(&name.as_str()) {
-            return Err(ApiError::new(
+            let mut e = ApiError::new(
                 403,
                 "Forbidden",
                 format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
-            ));
+            );
+            e.details = Some(json!({"name": name, "kind": "namespaces"}));
+            return Err(e);
         }
         let mut obj = cur.clone();
         let mut finalizers: Vec<Value> =
@@ -115,14 +117,12 @@ impl Ctx<'_> {
             }
             Ok(w)
         })?;
-        let explicit_no_orphan = opts.get("orphanDependents").and_then(Value::as_bool) == Some(false);
         Ok(match outcome {
             Outcome::Deleted(last) => {
-                let code = if explicit_no_orphan { 202 } else { 200 };
-                if self.rt.custom {
-                    json_reply(code, &deleted_status(self.rt, &last), &[])
+                if self.rt.custom || returns_status_on_delete(self.rt) {
+                    json_reply(200, &deleted_status(self.rt, &last), &[])
                 } else {
-                    json_text_reply(code, last.to_string(), &[])
+                    json_text_reply(200, last.to_string(), &[])
                 }
             }
             other => self.reply_for(other, 200, &[]),
@@ -214,8 +214,26 @@ impl Ctx<'_> {
     }
 }
 
-/// The Status returned when a custom resource is deleted outright.
+/// Built-in kinds whose registry answers a completed delete with a `Status` rather than the
+/// object (checked against kube-apiserver 1.37: ConfigMaps and Secrets do; Pods, Services,
+/// ServiceAccounts and Namespaces return the object).
+fn returns_status_on_delete(rt: &ResourceType) -> bool {
+    rt.group.is_empty() && matches!(rt.plural.as_str(), "configmaps" | "secrets")
+}
+
+/// The Status returned when an object is deleted outright (custom resources, and the built-in
+/// kinds of [`returns_status_on_delete`]).
 pub fn deleted_status(rt: &ResourceType, last: &Value) -> Value {
+    if rt.group.is_empty() {
+        // The core group is not named in the details.
+        return json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": meta_str(last, "name").unwrap_or(""), "kind": rt.plural, "uid": meta_str(last, "uid").unwrap_or("")}
+        });
+    }
     json!({
         "kind": "Status",
         "apiVersion": "v1",

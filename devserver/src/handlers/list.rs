@@ -60,6 +60,10 @@ impl Ctx<'_> {
         if !causes.is_empty() {
             return Err(ApiError::invalid_options("ListOptions", causes));
         }
+        // The token is checked before its combination with a resourceVersion, as kube-apiserver does.
+        if !cont.is_empty() {
+            decode_continue(&cont)?;
+        }
         if !cont.is_empty() && !rv.is_empty() && rv != "0" {
             return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
         }

@@ -55,7 +55,17 @@ impl Ctx<'_> {
         if rt.group == "apiextensions.k8s.io"
             && let Some(o) = obj.as_object_mut()
         {
-            o.remove("status");
+            // As kube-apiserver's CRD strategy: names not yet accepted, the storage version stored.
+            let stored: Vec<Value> = o
+                .get("spec")
+                .and_then(|s| s.get("versions"))
+                .and_then(Value::as_array)
+                .map(|vs| vs.iter().filter(|v| v["storage"] == true).filter_map(|v| v.get("name").cloned()).collect())
+                .unwrap_or_default();
+            o.insert(
+                "status".into(),
+                json!({"conditions": null, "acceptedNames": {"plural": "", "kind": ""}, "storedVersions": stored}),
+            );
         }
         patch::record_update(None, obj, &manager, &rt.api_version(), None, now, rt.schema.as_deref());
         Ok(warnings)
@@ -146,17 +156,35 @@ impl Ctx<'_> {
         apply: bool,
     ) -> ApiResult<Write> {
         let rt = self.rt;
+        builtin::normalize_secret(rt, &mut new);
         let name = meta_str(cur, "name").unwrap_or("").to_string();
         let target = rt.target(&name);
+        // A uid in the body is a precondition (as kube-apiserver's update makes it): another uid
+        // means another object, a conflict rather than an invalid field.
+        let new_uid = meta_str(&new, "uid").unwrap_or("").to_string();
+        let cur_uid = meta_str(cur, "uid").unwrap_or("");
+        if !new_uid.is_empty() && new_uid != cur_uid {
+            return Err(ApiError::conflict(
+                &target,
+                &format!(
+                    "StorageError: invalid object, Code: 4, Key: /registry/{}{}/{}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {new_uid}, UID in object meta: {cur_uid}",
+                    if rt.group.is_empty() { String::new() } else { format!("{}/", rt.group) },
+                    rt.plural,
+                    storage_key(cur)
+                ),
+            ));
+        }
         let new_rv = meta_str(&new, "resourceVersion").unwrap_or("").to_string();
         if new_rv.is_empty() {
             if require_rv && rt.custom {
+                // kube-apiserver names the resource (foos.example.com), not the kind, here.
+                let resource = crate::error::Target { kind: rt.plural.clone(), ..target.clone() };
                 return Err(ApiError::invalid(
-                    &target,
+                    &resource,
                     vec![Cause::new(
                         "FieldValueInvalid",
                         "metadata.resourceVersion",
-                        "Invalid value: 0x0: must be specified for an update",
+                        "Invalid value: 0: must be specified for an update",
                     )],
                 ));
             }
@@ -178,14 +206,6 @@ impl Ctx<'_> {
                     format!("Invalid value: \"{nv}\": field is immutable"),
                 ));
             }
-        }
-        let new_uid = meta_str(&new, "uid").unwrap_or("").to_string();
-        if !new_uid.is_empty() && Some(new_uid.as_str()) != meta_str(cur, "uid") {
-            causes.push(Cause::new(
-                "FieldValueInvalid",
-                "metadata.uid",
-                format!("Invalid value: \"{new_uid}\": field is immutable"),
-            ));
         }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&target, causes));
@@ -469,5 +489,14 @@ impl Ctx<'_> {
             }
             Ok((self.update_decision(cur, doc, sub, false, &manager, &now, false)?, warnings))
         })
+    }
+}
+
+/// `namespace/name` (or `name`), as etcd keys end.
+fn storage_key(obj: &Value) -> String {
+    let name = meta_str(obj, "name").unwrap_or("");
+    match meta_str(obj, "namespace") {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name.to_string(),
     }
 }

@@ -22,6 +22,8 @@ pub struct Env {
     server: Option<DevServerHandle>,
     pub client: kube::Client,
     tenant: Option<Tenant>,
+    /// `(server name, case name)` of [`Env::unique`] names, undone in the transcript.
+    aliases: std::cell::RefCell<Vec<(String, String)>>,
     /// Keeps the real server's namespace for the test's lifetime.
     _real: Option<testenv::TestEnv>,
 }
@@ -59,7 +61,7 @@ pub async fn start() -> Env {
             let real = testenv::TestEnv::start().await;
             let namespace = real.namespace().to_string();
             let tenant = Tenant { group: format!("{namespace}.example.com"), namespace };
-            Env { server: None, client: real.client(), tenant: Some(tenant), _real: Some(real) }
+            Env { server: None, client: real.client(), tenant: Some(tenant), aliases: Default::default(), _real: Some(real) }
         }
     }
 }
@@ -76,7 +78,7 @@ impl Env {
     /// An environment over a started devserver.
     pub fn new(server: DevServerHandle) -> Env {
         let client = server.client().expect("client");
-        Env { server: Some(server), client, tenant: None, _real: None }
+        Env { server: Some(server), client, tenant: None, aliases: Default::default(), _real: None }
     }
 
     /// The devserver; a test that calls this is devserver-only (name it `devserver_only_*`).
@@ -93,6 +95,17 @@ impl Env {
         }
     }
 
+    /// A cluster-scoped name for the case: `base` on its own devserver; on a shared real server
+    /// (where earlier runs leave Terminating namespaces behind) `base` with a random suffix.
+    pub fn unique(&self, base: &str) -> String {
+        if !self.is_real() {
+            return base.to_string();
+        }
+        let name = format!("{base}-{}", &uuid_hex()[..8]);
+        self.aliases.borrow_mut().push((name.clone(), base.to_string()));
+        name
+    }
+
     /// Whether this is the real kube-apiserver.
     pub fn is_real(&self) -> bool {
         self.server.is_none()
@@ -107,7 +120,8 @@ impl Env {
     /// Sends raw bytes.
     pub async fn raw(&self, method: Method, path: &str, bytes: Vec<u8>, ct: &str, accept: Option<&str>) -> Reply {
         let reply = self.send(method.clone(), path, bytes, ct, accept).await;
-        transcript(&method, path, &reply);
+        let case_path = self.aliases.borrow().iter().fold(path.to_string(), |p, (name, base)| p.replace(name, base));
+        transcript(&method, &case_path, &reply);
         if self.is_real() && path.starts_with(CRDS) && (200..300).contains(&reply.status) {
             self.settle_crd(&method, &reply.body).await;
         }
@@ -199,6 +213,11 @@ impl Env {
         let name = crd["metadata"]["name"].as_str().unwrap_or_default();
         let r = self.get_quiet(&format!("{CRDS}/{name}")).await;
         assert!(r.text.contains("\"Established\""), "{}", r.text);
+    }
+
+    /// A GET with an Accept header that is not written to the transcript.
+    pub async fn raw_quiet(&self, method: Method, path: &str, accept: &str) -> Reply {
+        self.send(method, path, Vec::new(), "application/json", Some(accept)).await
     }
 
     /// A GET that is not written to the transcript (polling differs between servers in count).
@@ -347,4 +366,11 @@ fn transcript(method: &Method, path: &str, reply: &Reply) {
     if let Err(e) = write {
         panic!("writing the conformance transcript {}: {e}", file.display());
     }
+}
+
+/// Random hex from the kernel (no dependency for a test suffix).
+fn uuid_hex() -> String {
+    let mut buf = [0u8; 8];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf));
+    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
