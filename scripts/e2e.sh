@@ -19,8 +19,15 @@ trap 'cargo xtask cluster down' EXIT
 eval "$(cargo xtask cluster env)"
 
 echo "== suites against kube-apiserver ($KUBE_TEST_KUBECONFIG)"
-cargo test --locked -p runtime --test server -p generated --test e2e -p controller --test e2e \
-  -- --skip devserver_only
+cargo test --locked -p runtime --test server -p generated --test e2e \
+  -p controller --test e2e --test rbac_enforced -- --skip devserver_only
+
+echo "== kubectl: the generated CRD and the example network on kube-apiserver"
+kubectl apply -f deploy/crd/
+kubectl wait --for=condition=Established --timeout=60s -f deploy/crd/
+kubectl apply -f deploy/examples/
+kubectl get -f deploy/examples/
+kubectl delete -f deploy/examples/
 
 echo "== conformance: devserver vs kube-apiserver"
 cargo xtask conformance

@@ -201,7 +201,9 @@ fn pod_qos_class(pod: &Value) -> &'static str {
         .collect();
     let res = |c: &Value, kind: &str, r: &str| c.pointer(&format!("/resources/{kind}/{r}")).cloned();
     let any = containers.iter().any(|c| {
-        ["requests", "limits"].iter().any(|k| c.pointer(&format!("/resources/{k}")).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
+        ["requests", "limits"]
+            .iter()
+            .any(|k| c.pointer(&format!("/resources/{k}")).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
     });
     if !any {
         return "BestEffort";

@@ -59,7 +59,8 @@ pub fn apply_json_or_merge(kind: PatchKind, doc: &mut Value, body: &[u8]) -> Api
             // with a fixed message and empty details (the cause goes to its log only).
             let rejected = |e: &dyn std::fmt::Display| {
                 tracing::debug!(error = %e, "JSON patch rejected");
-                let mut err = ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request");
+                let mut err =
+                    ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request");
                 err.details = Some(serde_json::json!({}));
                 err
             };

@@ -326,7 +326,9 @@ async fn update_changing_uid_is_409_precondition_failed() {
     let uid = c.body["metadata"]["uid"].as_str().unwrap();
     assert_eq!(
         r.body["message"].as_str().unwrap(),
-        format!("Operation cannot be fulfilled on foos.example.com \"a\": StorageError: invalid object, Code: 4, Key: /registry/example.com/foos/default/a, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, UID in object meta: {uid}")
+        format!(
+            "Operation cannot be fulfilled on foos.example.com \"a\": StorageError: invalid object, Code: 4, Key: /registry/example.com/foos/default/a, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, UID in object meta: {uid}"
+        )
     );
 }
 
@@ -1002,7 +1004,10 @@ async fn field_validation_strict_is_400_and_ignore_is_silent() {
     f["spec"]["bogus"] = json!(1);
     let r = e.post(&format!("{FOOS}?fieldValidation=Strict"), f.clone()).await;
     assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
-    assert_eq!(r.body["message"], "Foo in version \"v1\" cannot be handled as a Foo: strict decoding error: unknown field \"spec.bogus\"");
+    assert_eq!(
+        r.body["message"],
+        "Foo in version \"v1\" cannot be handled as a Foo: strict decoding error: unknown field \"spec.bogus\""
+    );
     let r = e.post(&format!("{FOOS}?fieldValidation=Ignore"), f).await;
     assert_eq!(r.status, 201);
     assert!(r.headers.get("warning").is_none());
@@ -1107,7 +1112,10 @@ async fn builtin_unknown_fields_strict_400_warn_header_and_dropped() {
     let cm = json!({"metadata": {"name": "c"}, "data": {"a": "1"}, "bogus": {"x": 1}});
     let r = e.post("/api/v1/namespaces/default/configmaps?fieldValidation=Strict", cm.clone()).await;
     assert_eq!((r.status, reason(&r)), (400, "BadRequest"));
-    assert_eq!(r.body["message"], "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\"");
+    assert_eq!(
+        r.body["message"],
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\""
+    );
     let r = e.post("/api/v1/namespaces/default/configmaps", cm).await;
     assert_eq!(r.status, 201);
     assert!(r.body.get("bogus").is_none());
@@ -1362,7 +1370,10 @@ async fn malformed_cr_metadata_is_400() {
     f["metadata"]["bogusMeta"] = json!("x");
     let r = e.post(&format!("{FOOS}?fieldValidation=Strict"), f).await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.body["message"], "Foo in version \"v1\" cannot be handled as a Foo: strict decoding error: unknown field \"metadata.bogusMeta\"");
+    assert_eq!(
+        r.body["message"],
+        "Foo in version \"v1\" cannot be handled as a Foo: strict decoding error: unknown field \"metadata.bogusMeta\""
+    );
 }
 
 #[tokio::test]

@@ -5,15 +5,15 @@
 use std::time::Duration;
 
 use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec, BitcoinNetworkStatus};
-use runtime::testing::Recorder;
-use testenv::TestEnv;
 use futures::StreamExt;
 use generated::{Clientset, SharedInformerFactory};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, GetParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::core::Selector;
+use runtime::testing::Recorder;
 use serde_json::json;
+use testenv::TestEnv;
 
 const CRD: &str = include_str!("../../deploy/crd/bitcoincontroller.christianb93.github.com_bitcoinnetworks.yaml");
 
@@ -142,7 +142,8 @@ async fn informers_and_listers_share_one_watch() {
     let ns = env.namespace().to_string();
     let nets = cs.bitcoincontroller_v1().bitcoin_networks(&ns);
     nets.create(&network("x", 1), &PostParams::default()).await.expect("create");
-    let factory = SharedInformerFactory::from_runtime(SharedInformerFactory::builder(&cs).namespace(ns.clone()).build());
+    let factory =
+        SharedInformerFactory::from_runtime(SharedInformerFactory::builder(&cs).namespace(ns.clone()).build());
     let first = factory.bitcoincontroller().v1().bitcoin_networks();
     let second = factory.bitcoincontroller().v1().bitcoin_networks();
     let pods = factory.core().v1().pods();

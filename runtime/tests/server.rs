@@ -5,10 +5,10 @@
 //! own namespace.
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::core::Selector;
 use kube::runtime::watcher;
-use kube::Api;
 use parking_lot::Mutex;
 use runtime::cache::{DeletedObject, ResourceEventHandler, SharedInformerFactory};
 use runtime::leader_election::{LeaderElectionConfig, LeaderElector};

@@ -97,7 +97,8 @@ impl TestEnv {
 
     async fn create_namespace(&self) -> String {
         let name = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
+        let ns =
+            Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
         Api::<Namespace>::all(self.client.clone())
             .create(&PostParams::default(), &ns)
             .await
@@ -157,7 +158,9 @@ impl TestEnv {
     /// Installs a CRD (see [`install_crd`]; CRDs are cluster-wide, so tests on a real server
     /// share them) and waits until its resources are served.
     pub async fn install_crd(&self, crd: &CustomResourceDefinition) {
-        install_crd(&self.client, crd).await.unwrap_or_else(|e| panic!("installing a CRD on {}: {e:#}", self.describe()));
+        install_crd(&self.client, crd)
+            .await
+            .unwrap_or_else(|e| panic!("installing a CRD on {}: {e:#}", self.describe()));
     }
 
     /// Ends the test: stops the devserver, or deletes the namespace on a real server.
@@ -204,4 +207,108 @@ pub async fn install_crd(client: &kube::Client, crd: &CustomResourceDefinition) 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(anyhow::anyhow!("CRD {name} is Established but {url} is not served after 10s"))
+}
+
+/// A position in the server's request log (see [`TestEnv::requests_since`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestMark(usize);
+
+impl TestEnv {
+    /// The current end of the request log: the devserver's, or the real server's audit log
+    /// (`audit.log` beside its kubeconfig, as `cargo xtask cluster up` writes it).
+    pub fn request_mark(&self) -> RequestMark {
+        match &self.devserver {
+            Some(d) => RequestMark(d.request_log().entries().len()),
+            None => RequestMark(std::fs::metadata(self.audit_log()).map(|m| m.len() as usize).unwrap_or(0)),
+        }
+    }
+
+    /// Every request answered since `mark`, in the devserver's record form (on a real server,
+    /// from its audit log: one record per completed request).
+    pub fn requests_since(&self, mark: RequestMark) -> Vec<devserver::RequestRecord> {
+        match &self.devserver {
+            Some(d) => d.request_log().entries().into_iter().skip(mark.0).collect(),
+            None => {
+                let path = self.audit_log();
+                let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+                    panic!(
+                        "the real server's audit log {}: {e} (start the server with `cargo xtask cluster up`)",
+                        path.display()
+                    )
+                });
+                audit_records(&bytes[mark.0.min(bytes.len())..])
+            }
+        }
+    }
+
+    fn audit_log(&self) -> PathBuf {
+        let kc = self.kubeconfig.clone().unwrap_or_default();
+        kc.parent().map(|d| d.join("audit.log")).unwrap_or_else(|| PathBuf::from("audit.log"))
+    }
+
+    /// A client authenticated as a ServiceAccount: a devserver-minted token, or on a real server
+    /// one from the TokenRequest API (`serviceaccounts/<name>/token`).
+    pub async fn service_account_client(&self, namespace: &str, name: &str) -> kube::Client {
+        use k8s_openapi::api::authentication::v1::TokenRequest;
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        if let Some(d) = &self.devserver {
+            let token = d.service_account_token(namespace, name);
+            return d.client_for_token(&token).await.expect("client for the ServiceAccount token");
+        }
+        let request: TokenRequest =
+            serde_json::from_value(serde_json::json!({"spec": {"audiences": []}})).expect("a TokenRequest");
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let granted = api
+            .create_token_request(name, &PostParams::default(), &request)
+            .await
+            .unwrap_or_else(|e| panic!("TokenRequest for {namespace}/{name}: {e}"));
+        let token = granted.status.and_then(|s| s.token).expect("a token in the TokenRequest status");
+        let path = self.kubeconfig.clone().expect("the real server's kubeconfig");
+        let mut kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig");
+        for user in &mut kubeconfig.auth_infos {
+            if let Some(auth) = user.auth_info.as_mut() {
+                auth.token = Some(token.clone().into());
+            }
+        }
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("config");
+        kube::Client::try_from(config).expect("client for the ServiceAccount token")
+    }
+}
+
+/// Audit events (JSON lines) to request records: the last stage of each request, which is
+/// `ResponseComplete`, or `ResponseStarted` for a watch still open.
+fn audit_records(bytes: &[u8]) -> Vec<devserver::RequestRecord> {
+    let mut order = Vec::new();
+    let mut by_id: std::collections::HashMap<String, serde_json::Value> = Default::default();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(event) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
+        let id = event["auditID"].as_str().unwrap_or_default().to_string();
+        if !by_id.contains_key(&id) {
+            order.push(id.clone());
+        }
+        by_id.insert(id, event);
+    }
+    order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .map(|e| {
+            let obj = &e["objectRef"];
+            let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
+            let resource = match (s(&obj["resource"]), s(&obj["subresource"])) {
+                (Some(r), Some(sub)) => format!("{r}/{sub}"),
+                (Some(r), None) => r,
+                _ => String::new(),
+            };
+            devserver::RequestRecord {
+                verb: s(&e["verb"]).unwrap_or_default(),
+                group: s(&obj["apiGroup"]).unwrap_or_default(),
+                resource,
+                namespace: s(&obj["namespace"]),
+                name: s(&obj["name"]),
+                status: e["responseStatus"]["code"].as_u64().unwrap_or(0) as u16,
+                path: s(&e["requestURI"]).unwrap_or_default(),
+                user: s(&e["user"]["username"]),
+            }
+        })
+        .collect()
 }

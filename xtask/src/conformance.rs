@@ -148,7 +148,10 @@ fn run_cases(root: &Path, transcripts: &Path, kubeconfig: Option<&Path>) -> Resu
     }
     let output = cmd.output().context("running cargo test")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    std::fs::write(transcripts.join("test-output.txt"), format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr)))?;
+    std::fs::write(
+        transcripts.join("test-output.txt"),
+        format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr)),
+    )?;
     let results = parse_libtest(&stdout);
     if results.is_empty() {
         bail!(
@@ -180,7 +183,8 @@ fn compare(dev_dir: &Path, real_dir: &Path, case: &str, dev_passed: bool, real_p
     let real = transcript(real_dir, case)?;
     let path = |v: &Value| opaque_values_hidden(v["path"].as_str().unwrap_or(""));
     for (i, (d, r)) in dev.iter().zip(&real).enumerate() {
-        let step = format!("step {} ({} {})", i + 1, d["method"].as_str().unwrap_or(""), d["path"].as_str().unwrap_or(""));
+        let step =
+            format!("step {} ({} {})", i + 1, d["method"].as_str().unwrap_or(""), d["path"].as_str().unwrap_or(""));
         if d["method"] != r["method"] || path(d) != path(r) {
             return Ok(format!("{step}: kube-apiserver's run sent {} {} instead", r["method"], r["path"]));
         }
@@ -254,7 +258,13 @@ fn markdown(r: &Report) -> String {
     );
     s.push_str("| case | verdict | difference | reason |\n|---|---|---|---|\n");
     for row in r.rows.iter().filter(|row| row.verdict != "identical") {
-        s.push_str(&format!("| {} | {} | {} | {} |\n", row.case, row.verdict, row.difference.replace('|', "\\|"), row.reason));
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            row.case,
+            row.verdict,
+            row.difference.replace('|', "\\|"),
+            row.reason
+        ));
     }
     for c in &r.stale_deviations {
         s.push_str(&format!("\nstale entry in {DEVIATIONS}: {c} (identical now, or no such case)\n"));

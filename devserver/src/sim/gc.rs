@@ -121,7 +121,10 @@ fn resource_key(ar: &ApiResource) -> String {
 fn watch_new_resources(
     client: &kube::Client,
     namespace: Option<&str>,
-    discovery: &Discovery, caches: &mut Caches, wake: &Arc<Notify>) {
+    discovery: &Discovery,
+    caches: &mut Caches,
+    wake: &Arc<Notify>,
+) {
     let served: HashSet<String> =
         discovery.groups().flat_map(|g| g.recommended_resources()).map(|(ar, _)| resource_key(&ar)).collect();
     caches.0.retain(|key, w| {

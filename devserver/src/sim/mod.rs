@@ -73,7 +73,12 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { ready_delay: Duration::from_millis(200), rpc_port: 18443, garbage_collection: true, namespace: None }
+        SimOptions {
+            ready_delay: Duration::from_millis(200),
+            rpc_port: 18443,
+            garbage_collection: true,
+            namespace: None,
+        }
     }
 }
 

@@ -61,7 +61,13 @@ pub async fn start() -> Env {
             let real = testenv::TestEnv::start().await;
             let namespace = real.namespace().to_string();
             let tenant = Tenant { group: format!("{namespace}.example.com"), namespace };
-            Env { server: None, client: real.client(), tenant: Some(tenant), aliases: Default::default(), _real: Some(real) }
+            Env {
+                server: None,
+                client: real.client(),
+                tenant: Some(tenant),
+                aliases: Default::default(),
+                _real: Some(real),
+            }
         }
     }
 }
@@ -83,7 +89,9 @@ impl Env {
 
     /// The devserver; a test that calls this is devserver-only (name it `devserver_only_*`).
     pub fn dev(&self) -> &DevServerHandle {
-        self.server.as_ref().expect("this test needs the devserver; name it devserver_only_* so real-server runs skip it")
+        self.server
+            .as_ref()
+            .expect("this test needs the devserver; name it devserver_only_* so real-server runs skip it")
     }
 
     /// Stops the devserver (a real server's test namespace is deleted).
@@ -155,7 +163,8 @@ impl Env {
     /// after answering; the devserver does it before answering. On the real server a case waits
     /// for that, so its next request sees what the devserver's would.
     async fn settle_crd(&self, method: &Method, crd: &Value) {
-        let get = |path: String| async move { self.send(Method::GET, &path, Vec::new(), "application/json", None).await };
+        let get =
+            |path: String| async move { self.send(Method::GET, &path, Vec::new(), "application/json", None).await };
         if *method == Method::PUT || *method == Method::PATCH {
             // An update (new schema, new version) has no condition to wait for.
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -169,7 +178,9 @@ impl Env {
         let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or_default().to_string();
         let versions: Vec<String> = crd["spec"]["versions"]
             .as_array()
-            .map(|vs| vs.iter().filter(|v| v["served"] == true).filter_map(|v| v["name"].as_str().map(String::from)).collect())
+            .map(|vs| {
+                vs.iter().filter(|v| v["served"] == true).filter_map(|v| v["name"].as_str().map(String::from)).collect()
+            })
             .unwrap_or_default();
         eventually(30, "CRD established and served", || async {
             if !get(crd_path.clone()).await.text.contains("\"Established\"") {

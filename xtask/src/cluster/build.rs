@@ -68,7 +68,8 @@ fn version_ldflags(version: &str) -> Result<String> {
     };
     let mut flags = vec!["-s -w".to_string()];
     for package in ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"] {
-        for (key, value) in [("gitVersion", version), ("gitMajor", major), ("gitMinor", minor), ("gitTreeState", "clean")]
+        for (key, value) in
+            [("gitVersion", version), ("gitMajor", major), ("gitMinor", minor), ("gitTreeState", "clean")]
         {
             flags.push(format!("-X {package}.{key}={value}"));
         }

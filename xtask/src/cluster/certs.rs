@@ -17,6 +17,7 @@ pub struct Material {
     pub sa_private: PathBuf,
     pub sa_public: PathBuf,
     pub token_file: PathBuf,
+    pub audit_policy: PathBuf,
 }
 
 /// The admin user of the static token file.
@@ -52,7 +53,12 @@ pub fn generate(dir: &Path) -> Result<Material> {
         sa_private: dir.join("service-account.key"),
         sa_public: dir.join("service-account.pub"),
         token_file: dir.join("tokens.csv"),
+        audit_policy: dir.join("audit-policy.yaml"),
     };
+    // Every request at metadata level (who, verb, resource, code), once it has completed.
+    let policy =
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n";
+    write_private(&m.audit_policy, policy.as_bytes())?;
     write_private(&dir.join("ca.crt"), m.ca_pem.as_bytes())?;
     write_private(&m.serving_cert, format!("{}{}", serving.pem(), m.ca_pem).as_bytes())?;
     write_private(&m.serving_key, serving_key.serialize_pem().as_bytes())?;

@@ -92,13 +92,8 @@ pub fn up(root: &Path, kubeconfig_out: Option<&Path>) -> Result<()> {
             return Err(e);
         }
     };
-    let state = State {
-        etcd_pid: etcd.pid,
-        apiserver_pid: apiserver.pid,
-        apiserver_port,
-        etcd_port,
-        version: version.clone(),
-    };
+    let state =
+        State { etcd_pid: etcd.pid, apiserver_pid: apiserver.pid, apiserver_port, etcd_port, version: version.clone() };
     std::fs::write(paths.state(), serde_json::to_vec_pretty(&state)?)?;
     certs::write_kubeconfig(&paths.kubeconfig(), apiserver_port, &material)?;
 

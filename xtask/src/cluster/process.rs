@@ -62,7 +62,10 @@ pub fn start_etcd(paths: &Paths, client_port: u16, peer_port: u16) -> Result<Sta
 }
 
 /// kube-apiserver: TLS with our certificate, the static admin token, RBAC, ServiceAccount
-/// tokens signed by our key. Without a controller manager nothing would create the
+/// tokens signed by our key, an audit log of every request (metadata level, `run/audit.log`:
+/// the tests' request log on this server; see the `testenv` crate) and the
+/// OwnerReferencesPermissionEnforcement admission plugin (clusters commonly enable it; the
+/// controller's RBAC proof needs it). Without a controller manager nothing would create the
 /// `default` ServiceAccount that the ServiceAccount admission plugin demands of every pod,
 /// so that plugin is off; the endpoint reconciler is off because it refuses a loopback
 /// advertise address.
@@ -86,6 +89,12 @@ pub fn start_apiserver(paths: &Paths, m: &Material, port: u16, etcd_port: u16) -
         format!("--service-account-signing-key-file={}", m.sa_private.display()),
         "--service-cluster-ip-range=10.0.0.0/24".to_string(),
         "--disable-admission-plugins=ServiceAccount".to_string(),
+        "--enable-admission-plugins=OwnerReferencesPermissionEnforcement".to_string(),
+        format!("--audit-policy-file={}", m.audit_policy.display()),
+        format!("--audit-log-path={}", paths.run.join("audit.log").display()),
+        "--audit-log-format=json".to_string(),
+        "--audit-log-mode=blocking".to_string(),
+        "--audit-log-maxsize=0".to_string(),
         "--enable-priority-and-fairness=false".to_string(),
     ];
     spawn("kube-apiserver", &paths.bin.join("kube-apiserver"), &args, paths.run.join("kube-apiserver.log"), &paths.run)
@@ -98,7 +107,12 @@ pub fn wait_ready(paths: &Paths, procs: &[&Started], timeout: Duration) -> Resul
     loop {
         for p in procs {
             if let Some(status) = p.child.borrow_mut().try_wait()? {
-                bail!("{} exited during start-up ({status}); its log is {}:\n{}", p.name, p.log.display(), tail(&p.log));
+                bail!(
+                    "{} exited during start-up ({status}); its log is {}:\n{}",
+                    p.name,
+                    p.log.display(),
+                    tail(&p.log)
+                );
             }
         }
         match ready(&paths.kubeconfig(), Duration::from_secs(5)) {
