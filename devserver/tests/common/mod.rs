@@ -48,7 +48,7 @@ impl Tenant {
     }
 
     /// Reply side: the tenant's names back to the case's.
-    fn from_server(&self, text: &str) -> String {
+    fn to_case(&self, text: &str) -> String {
         text.replace(&self.group, "example.com").replace(&self.namespace, "default")
     }
 }
@@ -153,7 +153,7 @@ impl Env {
         let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
         let mut text = String::from_utf8_lossy(&bytes).into_owned();
         if let Some(t) = &self.tenant {
-            text = t.from_server(&text);
+            text = t.to_case(&text);
         }
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
         Reply { status, body, text, headers }
