@@ -222,7 +222,7 @@ fn returns_status_on_delete(rt: &ResourceType) -> bool {
 }
 
 /// The Status returned when an object is deleted outright (custom resources, and the built-in
-/// kinds of [`returns_status_on_delete`]).
+/// kinds whose registry returns a Status: ConfigMaps and Secrets).
 pub fn deleted_status(rt: &ResourceType, last: &Value) -> Value {
     if rt.group.is_empty() {
         // The core group is not named in the details.
