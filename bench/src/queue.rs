@@ -5,13 +5,46 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use runtime::workqueue::Queue;
+use runtime::workqueue::{Queue, RateLimitingQueue};
 
 /// Items per second through our queue with `workers` workers.
 pub async fn ours(keys: usize, workers: usize) -> f64 {
     let q: Queue<u64> = Queue::new();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let (q, done) = (q.clone(), done.clone());
+            tokio::spawn(async move {
+                while let Some(k) = q.get().await {
+                    q.done(&k);
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for round in 0..2 {
+        for k in 0..keys as u64 {
+            q.add(k);
+        }
+        if round == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    q.shut_down_with_drain().await;
+    for h in handles {
+        let _ = h.await;
+    }
+    (2 * keys) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Items per second through our `RateLimitingQueue` (default controller rate limiter), the
+/// same add → get → done as [`ours`]: the like-for-like of client-go's
+/// `TypedRateLimitingInterface` (`gobench queue`).
+pub async fn ours_rate_limiting(keys: usize, workers: usize) -> f64 {
+    let start = Instant::now();
+    let q: RateLimitingQueue<u64> = RateLimitingQueue::with_default_limiter();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let handles: Vec<_> = (0..workers)
         .map(|_| {
             let (q, done) = (q.clone(), done.clone());

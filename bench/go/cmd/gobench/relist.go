@@ -15,6 +15,10 @@ import (
 	informers "bitcoincontroller.bench/gotwin/generated/informers/externalversions"
 )
 
+// streamSeconds bounds a streaming list's watch in the relist measurement: it must outlast
+// sending the initial events, and it delays the relist by at most that much.
+const streamSeconds = 10
+
 // relistResult is the heap a relist costs above the synced cache.
 type relistResult struct {
 	// Extra is the highest HeapInuse seen during the relist minus the synced level (after GC):
@@ -36,12 +40,17 @@ func runRelist(cfg *rest.Config, n int) error {
 	}
 	before := settledHeap()
 	// Short watches (as the Rust side's watcher timeout(1)), so the informer meets the
-	// compaction within a second; the initial streaming list keeps the server's timeout.
+	// compaction soon. With WatchList the initial stream goes on as the watch, so it ends after
+	// streamSeconds (long enough for its initial events); later watches after a second.
 	short := func(o *metav1.ListOptions) {
-		if o.AllowWatchBookmarks && o.SendInitialEvents == nil {
-			one := int64(1)
-			o.TimeoutSeconds = &one
+		if !o.AllowWatchBookmarks {
+			return
 		}
+		t := int64(1)
+		if o.SendInitialEvents != nil {
+			t = streamSeconds
+		}
+		o.TimeoutSeconds = &t
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0,
 		informers.WithNamespace(namespace), informers.WithTweakListOptions(short))
