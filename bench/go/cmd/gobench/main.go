@@ -23,6 +23,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -50,8 +51,19 @@ func main() {
 	workers := fs.Int("workers", 1, "worker goroutines (queue)")
 	passes := fs.Int("passes", 10, "passes, the fastest kept (queue)")
 	ns := fs.String("namespace", namespace, "namespace for the objects latency creates")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurement here (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		fail(err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	// client-go reads its feature gates from KUBE_FEATURE_* once, on first use: set before any.
 	if err := os.Setenv("KUBE_FEATURE_WatchListClient", fmt.Sprint(*watchList)); err != nil {
