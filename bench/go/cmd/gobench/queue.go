@@ -27,8 +27,8 @@ func runQueue(keys, workers, passes int) queueResult {
 // TypedRateLimitingInterface with the default controller rate limiter, `workers` goroutines
 // doing Get → Done, until ShutDownWithDrain returns. Same shape as bench/src/queue.rs.
 func queuePass(keys, workers int) float64 {
-	start := time.Now()
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[uint64]())
+	start := time.Now()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
