@@ -130,11 +130,10 @@ pub struct Relist {
     pub retained: usize,
 }
 
-/// Forces a relist and waits until it is over: a write elsewhere moves the store past the
-/// consumer's resourceVersion, a compaction at that revision ends the consumer's watch with 410
-/// Expired, and the relist is over once its (paged) list requests stop for a second. The request
-/// log is cleared first: it is bounded, so counts over a long run are not comparable.
-async fn wait_relist(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<()> {
+/// Moves the store past every consumer's resourceVersion (a write elsewhere) and compacts at
+/// that revision, so each consumer's next watch ends with 410 Expired and it relists. The
+/// request log is cleared first: it is bounded, so counts over a long run are not comparable.
+pub async fn force_relist(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<()> {
     server.request_log().clear();
     let cm = k8s_openapi::api::core::v1::ConfigMap {
         metadata: kube::api::ObjectMeta { generate_name: Some("relist-".into()), ..Default::default() },
@@ -144,6 +143,13 @@ async fn wait_relist(server: &devserver::DevServerHandle, client: &kube::Client)
         .create(&Default::default(), &cm)
         .await?;
     server.compact();
+    Ok(())
+}
+
+/// Forces a relist ([`force_relist`]) and waits until it is over: once its (paged) list requests
+/// stop for a second.
+async fn wait_relist(server: &devserver::DevServerHandle, client: &kube::Client) -> anyhow::Result<()> {
+    force_relist(server, client).await?;
     let deadline = Instant::now() + Duration::from_secs(120);
     let lists = || server.request_log().count("list", "bitcoinnetworks");
     while lists() == 0 {

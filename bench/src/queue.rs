@@ -5,11 +5,27 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use runtime::workqueue::Queue;
+use runtime::workqueue::{Queue, RateLimitingQueue};
 
 /// Items per second through our queue with `workers` workers.
 pub async fn ours(keys: usize, workers: usize) -> f64 {
-    let q: Queue<u64> = Queue::new();
+    drive(Queue::new(), keys, workers).await
+}
+
+/// Items per second through our `RateLimitingQueue` (default controller rate limiter): the
+/// like-for-like of client-go's `TypedRateLimitingInterface` (`gobench queue`). Add, get and
+/// done are its underlying queue's, as in client-go, where the rate-limiting and delaying
+/// layers only add `add_rate_limited`/`add_after`; the layers are built and alive throughout.
+pub async fn ours_rate_limiting(keys: usize, workers: usize) -> f64 {
+    let q: RateLimitingQueue<u64> = RateLimitingQueue::with_default_limiter();
+    let items = drive((**q).clone(), keys, workers).await;
+    // Stops the delaying layer's waiting loop (the underlying queue is already drained).
+    q.shut_down();
+    items
+}
+
+/// add → get → done of `keys` keys added twice, `workers` workers, until drained.
+async fn drive(q: Queue<u64>, keys: usize, workers: usize) -> f64 {
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let handles: Vec<_> = (0..workers)

@@ -4,8 +4,8 @@
 //!   (the `generated` crate's clientset, listers and informers, and the CRD manifests in
 //!   `deploy/crd/`; the in-package code is rebuilt by `apis/build.rs`).
 //! - `cargo xtask codegen --check`: write nothing; fail with a diff when anything is stale.
-//! - `cargo xtask bench [--quick]`: the side-by-side benchmarks (release build), a table on
-//!   stdout and `target/bench/report.json`.
+//! - `cargo xtask bench [--quick]`: the side-by-side benchmarks (release build; ours, kube-rs
+//!   and client-go, so Go is required), a table on stdout and `target/bench/report.json`.
 //! - `cargo xtask cluster up|down|env`: a real kube-apiserver and etcd, built from source, on
 //!   loopback (see [`cluster`]).
 //! - `cargo xtask conformance`: the devserver's conformance cases against the devserver and
