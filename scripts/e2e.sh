@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The real-server suites: builds (once) and starts kube-apiserver + etcd from source
-# (`cargo xtask cluster up`, needs Go), runs the runtime, generated-client and controller
-# end-to-end suites against it (KUBE_TEST_KUBECONFIG; devserver_only tests skipped), then the
-# differential conformance comparison (`cargo xtask conformance`), and stops the cluster.
+# What needs Go: the benchmark smoke test with its client-go rows (needs_go_*), then the
+# real-server suites: builds (once) and starts kube-apiserver + etcd from source
+# (`cargo xtask cluster up`), runs the runtime, generated-client and controller end-to-end
+# suites and the RBAC proof against it (KUBE_TEST_KUBECONFIG; devserver_only tests skipped),
+# the differential conformance comparison (`cargo xtask conformance`), and stops the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ if ! command -v go >/dev/null 2>&1; then
   echo "e2e: Go is required to build kube-apiserver and etcd from source (go 1.26 or newer)" >&2
   exit 1
 fi
+
+echo "== tests that need Go (client-go benchmark rows)"
+cargo test --locked -p bench --test quick
 
 echo "== cargo xtask cluster up"
 started=$(date +%s)

@@ -4,7 +4,7 @@
 //! (it does not skip the Go rows).
 
 #[test]
-fn quick_mode_measures_every_row() {
+fn needs_go_quick_mode_measures_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
     let run =
