@@ -44,8 +44,10 @@
 //! MaxItems, UniqueItems, MinProperties, MaxProperties, Enum, Format, Type,
 //! XPreserveUnknownFields, XEmbeddedResource, XIntOrString, plus `XValidation:rule=...`.
 
+pub mod crd_rules;
 pub mod diag;
 pub mod generators;
+pub mod manifest;
 pub mod model;
 pub mod naming;
 pub mod parse;
@@ -60,7 +62,7 @@ use std::time::{Duration, Instant};
 
 pub use diag::{Diagnostic, Loc};
 pub use model::Model;
-pub use write::{Change, FileChange};
+pub use write::{Change, FileChange, WriteError};
 
 /// What a run needs to know: where the apis crate is and what to write where.
 #[derive(Clone, Debug)]
@@ -148,10 +150,27 @@ impl Config {
 
     /// Runs every configured generator. All output is rendered in memory first; nothing is
     /// written if any problem was found.
+    ///
+    /// The work runs on its own thread with a generous stack: parsing and schema building
+    /// recurse (to bounded depths, see [`parse::MAX_NESTING`] and
+    /// [`generators::schema::MAX_DEPTH`]), and the caller's stack may be a test thread's 2 MiB.
     pub fn run(&self) -> Result<Report, Error> {
+        std::thread::scope(|s| {
+            match std::thread::Builder::new().name("codegen".into()).stack_size(64 << 20).spawn_scoped(s, || self.run_here()) {
+                Ok(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the generator panicked".into()))),
+                Err(_) => self.run_here(),
+            }
+        })
+    }
+
+    fn run_here(&self) -> Result<Report, Error> {
         let start = Instant::now();
         let mut diags = diag::Diagnostics::default();
         let model = parse::parse_crate(&self.input, &mut diags);
+        if diags.has_syntax_errors() {
+            // Anything else found in this state may be a consequence of the unreadable file.
+            return Err(Error::Diagnostics(diags.into_sorted()));
+        }
         let templates = render::Templates::new().map_err(Error::Internal)?;
         let mut targets = vec![];
 
@@ -181,8 +200,7 @@ impl Config {
         if !diags.is_empty() {
             return Err(Error::Diagnostics(diags.into_sorted()));
         }
-        let changes =
-            write::apply(&targets, self.check).map_err(|e| Error::Io { path: self.input.clone(), source: e })?;
+        let changes = write::apply(&targets, self.check).map_err(Error::Write)?;
         Ok(Report {
             groups: model.groups.iter().map(|g| g.name.clone()).collect(),
             kinds: model.kinds().map(|(g, v, k)| format!("{}/{} {}", g.name, v.name, k.name)).collect(),
@@ -262,7 +280,9 @@ pub fn build_script() {
 pub enum Error {
     /// Problems in the input; nothing was written.
     Diagnostics(Vec<Diagnostic>),
-    /// Reading or writing a file failed.
+    /// Writing the output failed; the error says what is on disk now.
+    Write(WriteError),
+    /// Reading a file failed.
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -283,6 +303,7 @@ impl fmt::Display for Error {
                 let n = d.len();
                 write!(f, "{n} error{}; nothing was written", if n == 1 { "" } else { "s" })
             }
+            Error::Write(e) => write!(f, "{e}"),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
@@ -314,7 +335,7 @@ impl Report {
 
     /// Files that differ from what the generator renders (in check mode: would be written or removed).
     pub fn stale(&self) -> impl Iterator<Item = &FileChange> {
-        self.changes.iter().filter(|c| c.change != Change::Unchanged)
+        self.changes.iter().filter(|c| !matches!(c.change, Change::Unchanged | Change::Kept))
     }
 
     /// True when every file was already up to date.
@@ -325,7 +346,7 @@ impl Report {
     /// A one-paragraph summary: groups, kinds, files written/unchanged/removed, time.
     pub fn summary(&self) -> String {
         let (w, r) = if self.check { ("stale", "would remove") } else { ("written", "removed") };
-        format!(
+        let mut s = format!(
             "{} group(s): {}\n{} kind(s): {}\nfiles: {} {w}, {} unchanged, {} {r} ({:.0?})",
             self.groups.len(),
             self.groups.join(", "),
@@ -335,7 +356,14 @@ impl Report {
             self.count(Change::Unchanged),
             self.count(Change::Removed),
             self.elapsed,
-        )
+        );
+        for c in self.changes.iter().filter(|c| c.change == Change::Kept) {
+            s.push_str(&format!(
+                "\nkept {}: generated earlier and no longer generated, but edited since; delete it if it is not needed",
+                c.path.display()
+            ));
+        }
+        s
     }
 
     /// For check mode: the diffs of every stale file and the command that fixes them.

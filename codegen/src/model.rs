@@ -33,6 +33,8 @@ pub struct Group {
     pub module: String,
     /// Versions, in the order Kubernetes sorts them (GA before beta before alpha, newest first).
     pub versions: Vec<Version>,
+    /// Where `+groupName` is written.
+    pub loc: Loc,
 }
 
 /// One version package of a group, e.g. `v1`.

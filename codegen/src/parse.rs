@@ -5,7 +5,8 @@
 //! `^v[0-9]+((alpha|beta)[0-9]+)?$` is a version package, and every `.rs` file directly in it
 //! is read. Problems are collected, never fatal, so one run reports all of them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -133,6 +134,7 @@ pub fn parse_crate(crate_root: &Path, diags: &mut Diagnostics) -> Model {
         );
     }
     check_plurals(&model, diags);
+    check_duplicate_groups(&model, diags);
     model
 }
 
@@ -151,12 +153,69 @@ fn read_source(path: &Path, diags: &mut Diagnostics) -> Option<(Source, syn::Fil
         }
     };
     let source = Source::new(Arc::from(path), &text);
+    if let Some(span) = too_deep(&text) {
+        diags.syntax_error(
+            source.loc(span),
+            format!("brackets nest more than {MAX_NESTING} levels deep here; the generator reads no deeper"),
+        );
+        return None;
+    }
     match syn::parse_file(&text) {
         Ok(file) => Some((source, file)),
         Err(e) => {
             let loc = source.loc(e.span());
-            diags.error(loc, format!("cannot parse Rust: {e}"));
+            diags.syntax_error(loc, format!("cannot parse Rust: {e}"));
             None
+        }
+    }
+}
+
+/// How deep brackets (`(`, `[`, `{` and the angle brackets of generics) may nest in an input
+/// file. syn parses recursively, so without a bound a hostile file aborts the process with a
+/// stack overflow; API types need a handful of levels.
+pub const MAX_NESTING: usize = 64;
+
+/// Where the brackets of `text` first nest deeper than [`MAX_NESTING`], found without recursion
+/// on the token trees. Angle brackets count within one statement and group (a stray `<` of a
+/// comparison is forgotten at the next `;` or closing bracket). Text that does not lex is left
+/// to syn, which reports it.
+fn too_deep(text: &str) -> Option<proc_macro2::Span> {
+    use proc_macro2::{Spacing, TokenTree};
+    let tokens: proc_macro2::TokenStream = text.parse().ok()?;
+    let mut stack = vec![(tokens.into_iter(), 0usize)];
+    let mut joint_prev: Option<char> = None;
+    loop {
+        let levels = stack.len();
+        let Some((iter, angle)) = stack.last_mut() else { return None };
+        let Some(tt) = iter.next() else {
+            stack.pop();
+            continue;
+        };
+        let prev = joint_prev.take();
+        match tt {
+            TokenTree::Group(g) => {
+                if levels + *angle >= MAX_NESTING {
+                    return Some(g.span_open());
+                }
+                stack.push((g.stream().into_iter(), 0));
+            }
+            TokenTree::Punct(p) => {
+                match p.as_char() {
+                    '<' if prev != Some('<') => {
+                        *angle += 1;
+                        if levels + *angle > MAX_NESTING {
+                            return Some(p.span());
+                        }
+                    }
+                    '>' if !matches!(prev, Some('-' | '=' | '>')) => *angle = angle.saturating_sub(1),
+                    ';' => *angle = 0,
+                    _ => {}
+                }
+                if p.spacing() == Spacing::Joint {
+                    joint_prev = Some(p.as_char());
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -240,8 +299,31 @@ fn parse_group(dir: &Path, module: &str, module_file: &Path, diags: &mut Diagnos
         }
         None => naming::pascal(name.split('.').next().unwrap_or_default()),
     };
+    let go_name = checked_go_name(go_name, &name, &group_tag, diags);
     versions.sort_by_key(|v| std::cmp::Reverse(version_priority(&v.name)));
-    Some(Group { name, go_name, module: module.to_string(), versions })
+    Some(Group { name, go_name, module: module.to_string(), versions, loc: group_tag.value_loc.clone() })
+}
+
+/// The group's Rust name, or a placeholder after reporting why it cannot be one: the generated
+/// crate names a module, accessors and types after it (`group_v1()`, `GroupV1Client`).
+fn checked_go_name(go_name: String, group: &str, tag: &Tag, diags: &mut Diagnostics) -> String {
+    let problem = naming::ident_problem(&go_name).or_else(|| naming::ident_problem(&naming::snake(&go_name)));
+    let problem =
+        problem.or_else(|| (!go_name.starts_with(char::is_alphabetic)).then(|| "it does not start with a letter".into()));
+    match problem {
+        None => go_name,
+        Some(why) => {
+            // An invalid group name was reported already; its Rust name is a consequence.
+            if naming::is_dns_subdomain(group) && group.contains('.') {
+                diags.error_hint(
+                    tag.value_loc.clone(),
+                    format!("group `{group}` gives the Rust name `{go_name}`, which cannot be used: {why}"),
+                    "add `+groupGoName=<CamelCase>` beside `+groupName`",
+                );
+            }
+            "InvalidGroup".into()
+        }
+    }
 }
 
 fn parse_version(
@@ -281,6 +363,7 @@ fn parse_version(
     }
     let source_of = |i: usize| sources.iter().find(|(j, _)| *j == i).map(|(_, s)| s);
     let local: HashSet<String> = raws.iter().map(|r| r.item.ident().to_string()).collect();
+    check_duplicate_types(name, &raws, &sources, diags);
     let package_deepcopy = match vdoc.get("k8s:deepcopy-gen") {
         Some(t) => match t.value.as_deref() {
             Some("package") | Some("package,register") => true,
@@ -777,6 +860,7 @@ fn one_of(tag: &Tag, allowed: &[&str], diags: &mut Diagnostics) -> Option<String
 /// Reads the schema markers of a field or type.
 fn markers(doc: &Doc, diags: &mut Diagnostics) -> Markers {
     let mut m = Markers::default();
+    let mut checked = vec![];
     for tag in &doc.tags {
         let name = tag.name.as_str();
         if let Some(v) = name.strip_prefix("kubebuilder:validation:") {
@@ -824,6 +908,7 @@ fn markers(doc: &Doc, diags: &mut Diagnostics) -> Markers {
                 _ => None,
             };
             if let Some((k, val)) = keyword_value {
+                checked.push((items, k.clone(), val.clone(), tag.value_loc.clone()));
                 match k.as_str() {
                     "x-kubernetes-preserve-unknown-fields" if !items => m.preserve_unknown = val == true,
                     "x-kubernetes-embedded-resource" if !items => m.embedded_resource = val == true,
@@ -848,6 +933,7 @@ fn markers(doc: &Doc, diags: &mut Diagnostics) -> Markers {
             _ => {}
         }
     }
+    crate::crd_rules::check_keywords(&checked, diags);
     if m.list_type.as_deref() == Some("map")
         && m.list_map_keys.is_empty()
         && let Some(t) = doc.get("listType")
@@ -912,6 +998,7 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
     let name = raw.item.ident().to_string();
     let loc = source.loc(raw.item.ident().span());
     let doc = &raw.doc;
+    check_kind_name(&name, &loc, diags);
     let this = types.iter().find(|t| t.name == name)?;
     let Body::Struct(fields) = &this.body else {
         diags.error_hint(
@@ -985,9 +1072,22 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
                     plural = a.value.clone();
                     check_resource_name(&plural, a.loc.clone(), diags);
                 }
-                "singular" => singular = a.value.clone(),
-                "shortName" => short_names = list(),
-                "categories" => categories = list(),
+                "singular" => {
+                    singular = a.value.clone();
+                    check_dns_label("singular name", &singular, a.loc.clone(), "bitcoinnetwork", diags);
+                }
+                "shortName" => {
+                    short_names = list();
+                    for n in &short_names {
+                        check_dns_label("short name", n, a.loc.clone(), "bn", diags);
+                    }
+                }
+                "categories" => {
+                    categories = list();
+                    for n in &categories {
+                        check_dns_label("category", n, a.loc.clone(), "all", diags);
+                    }
+                }
                 "scope" => match a.value.as_str() {
                     "Namespaced" | "Cluster" => {
                         let cluster = a.value == "Cluster";
@@ -1048,14 +1148,43 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
 }
 
 fn check_resource_name(plural: &str, loc: Loc, diags: &mut Diagnostics) {
-    let ok = !plural.is_empty()
-        && plural.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && plural.starts_with(|c: char| c.is_ascii_lowercase());
-    if !ok {
+    check_dns_label("resource name", plural, loc, "bitcoinnetworks", diags);
+}
+
+/// apiextensions requires plural, singular, short names, categories and the lowercased kind to
+/// be DNS-1035 labels; a CRD that breaks this is refused by the API server.
+fn check_dns_label(what: &str, value: &str, loc: Loc, example: &str, diags: &mut Diagnostics) {
+    if !naming::is_dns_label(value) {
         diags.error_hint(
             loc,
-            format!("invalid resource name `{plural}`"),
-            "a resource name is lowercase, e.g. `bitcoinnetworks`",
+            format!("invalid {what} `{value}`"),
+            format!(
+                "a {what} is a DNS label: lowercase letters, digits and `-`, starting with a letter, at most 63 characters, e.g. `{example}`"
+            ),
+        );
+    }
+}
+
+/// The names the generated crate derives from a kind (its module and accessor) must be Rust
+/// identifiers, and its lowercased name a DNS label (apiextensions' rule for `kind`).
+fn check_kind_name(name: &str, loc: &Loc, diags: &mut Diagnostics) {
+    let module = naming::snake(name);
+    let accessor = naming::snake(&naming::pluralize(name));
+    for (what, derived) in [("module", &module), ("accessor", &accessor)] {
+        if let Some(why) = naming::ident_problem(derived) {
+            diags.error_hint(
+                loc.clone(),
+                format!("kind `{name}` cannot be generated: its {what} name `{derived}` is not usable ({why})"),
+                format!("rename the type, e.g. `{name}Resource`"),
+            );
+            return;
+        }
+    }
+    if !naming::is_dns_label(&name.to_ascii_lowercase()) {
+        diags.error_hint(
+            loc.clone(),
+            format!("kind `{name}` lowercased is not a DNS label, which a CRD's kind must be"),
+            "use a CamelCase name of ASCII letters and digits, e.g. `BitcoinNetwork`",
         );
     }
 }
@@ -1203,7 +1332,10 @@ fn extension(t: &Tag, diags: &mut Diagnostics) -> Option<Extension> {
     let name = parts.next().unwrap_or_default().trim().to_string();
     let hint =
         "write `+genclient:method=GetScale,verb=get,subresource=scale,result=k8s_openapi::api::autoscaling::v1::Scale`";
-    if !naming::is_rust_ident(&name) || name.contains('=') || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+    if !naming::is_rust_ident(&name)
+        || naming::ident_problem(&naming::snake(&name)).is_some()
+        || !name.starts_with(|c: char| c.is_ascii_uppercase())
+    {
         diags.error_hint(t.value_loc.clone(), format!("invalid method name `{name}`"), hint);
         return None;
     }
@@ -1275,6 +1407,48 @@ fn extension(t: &Tag, diags: &mut Diagnostics) -> Option<Extension> {
         input: kv.get("input").cloned(),
         result: kv.get("result").cloned(),
     })
+}
+
+/// The files of a version are one package (`pub use types::*`), so a type name may appear once
+/// in it; a second `Foo` in another file would compile to an ambiguous re-export.
+fn check_duplicate_types(version: &str, raws: &[RawType], sources: &[(usize, Source)], diags: &mut Diagnostics) {
+    let mut seen: HashMap<String, Loc> = HashMap::new();
+    for raw in raws {
+        let Some((_, source)) = sources.iter().find(|(i, _)| *i == raw.file) else { continue };
+        let loc = source.loc(raw.item.ident().span());
+        match seen.entry(raw.item.ident().to_string()) {
+            Entry::Occupied(first) => diags.error_hint(
+                loc,
+                format!("type `{}` is defined twice in version {version} (first at {})", first.key(), first.get()),
+                "the files of a version form one package; rename or remove one of them",
+            ),
+            Entry::Vacant(v) => {
+                v.insert(loc);
+            }
+        }
+    }
+}
+
+/// A group name belongs to one folder, and the Rust module the generated crate names after a
+/// group (`+groupGoName`, or the first DNS label) to one group.
+fn check_duplicate_groups(model: &Model, diags: &mut Diagnostics) {
+    let mut names: HashMap<&str, &Group> = HashMap::new();
+    let mut modules: HashMap<String, &Group> = HashMap::new();
+    for g in &model.groups {
+        if let Some(first) = names.insert(&g.name, g) {
+            diags.error_hint(
+                g.loc.clone(),
+                format!("group `{}` is declared in folder `{}` and again in folder `{}`", g.name, first.module, g.module),
+                format!("each group lives in one folder; move these versions under src/{}/", first.module),
+            );
+        } else if let Some(first) = modules.insert(naming::snake(&g.go_name), g) {
+            diags.error_hint(
+                g.loc.clone(),
+                format!("groups `{}` and `{}` both get the Rust name `{}`", first.name, g.name, g.go_name),
+                "give one of them `+groupGoName=<CamelCase>`",
+            );
+        }
+    }
 }
 
 /// Two kinds of one group may not share a plural: it names the REST resource and the CRD.

@@ -8,6 +8,12 @@ use serde_json::{Map, Value, json};
 use crate::diag::Diagnostics;
 use crate::model::{Body, Field, K8sType, Markers, TypeDef, TypeRef, Version};
 
+/// How many types deep a schema may nest. Each level is two or three JSON levels in the CRD
+/// (`properties`, the field, `items`), and JSON readers stop somewhere above 100 (serde_json at
+/// 128, which the fake clientset uses to read the CRD back); the limit also bounds this builder's
+/// recursion, so a hostile chain of a thousand structs is an error, not a stack overflow.
+pub const MAX_DEPTH: usize = 32;
+
 /// Builds schemas for the types of one version package.
 pub struct SchemaBuilder<'a> {
     version: &'a Version,
@@ -161,6 +167,14 @@ impl<'a> SchemaBuilder<'a> {
                 f.ty_loc.clone(),
                 format!("type `{name}` contains itself; a CRD schema cannot be recursive"),
                 "use serde_json::Value with +kubebuilder:validation:XPreserveUnknownFields for open-ended data",
+            );
+            return json!({});
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            self.diags.error_hint(
+                f.ty_loc.clone(),
+                format!("types nest more than {MAX_DEPTH} levels deep here (`{}` -> ... -> `{name}`)", self.stack[0]),
+                "flatten the structure, or use serde_json::Value with +kubebuilder:validation:XPreserveUnknownFields for deep open-ended data",
             );
             return json!({});
         }
