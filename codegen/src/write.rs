@@ -286,3 +286,47 @@ pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(path: PathBuf, new: &str) -> Planned {
+        let old = fs::read(&path).ok();
+        Planned { path, old, new: new.into() }
+    }
+
+    #[test]
+    fn a_failed_rename_restores_the_files_already_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("a.rs");
+        fs::write(&existing, "old").unwrap();
+        let created = dir.path().join("sub/b.rs");
+        // A folder appears where the last file goes after the plan was made: its rename fails.
+        let blocker = dir.path().join("c.rs");
+        let plan = vec![planned(existing.clone(), "new"), planned(created.clone(), "new"), planned(blocker.clone(), "new")];
+        fs::create_dir(&blocker).unwrap();
+        fs::write(blocker.join("x"), "").unwrap();
+        let err = commit(&plan).unwrap_err();
+        assert_eq!(err.path, blocker);
+        assert!(err.to_string().contains("nothing was changed (the 2 file(s) already replaced were restored)"), "{err}");
+        assert_eq!(fs::read_to_string(&existing).unwrap(), "old");
+        assert!(!created.exists() && !dir.path().join("sub").exists(), "new files and folders are gone");
+        let mut left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["a.rs", "c.rs"], "no temporary file is left");
+    }
+
+    #[test]
+    fn a_failed_staging_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("a.rs");
+        // A file where a folder must be created: staging the second file fails.
+        fs::write(dir.path().join("f"), "").unwrap();
+        let plan = vec![planned(first.clone(), "new"), planned(dir.path().join("f/b.rs"), "new")];
+        let err = commit(&plan).unwrap_err();
+        assert!(err.to_string().contains("nothing was written"), "{err}");
+        assert!(!first.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
