@@ -91,6 +91,11 @@ impl Diagnostics {
         !self.syntax.is_empty()
     }
 
+    /// How many problems were found.
+    pub fn len(&self) -> usize {
+        self.items.len() + self.syntax.len()
+    }
+
     /// True when nothing was found.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty() && self.syntax.is_empty()

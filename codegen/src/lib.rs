@@ -74,6 +74,7 @@ pub struct Config {
     in_package_dir: Option<PathBuf>,
     check: bool,
     regenerate: String,
+    rbac: Option<generators::rbac::RbacConfig>,
 }
 
 impl Default for Config {
@@ -93,6 +94,7 @@ impl Config {
             in_package_dir: None,
             check: false,
             regenerate: "cargo xtask codegen".into(),
+            rbac: None,
         }
     }
 
@@ -126,6 +128,13 @@ impl Config {
     /// Where the in-package code goes (the build script's `OUT_DIR`).
     pub fn in_package(mut self, dir: impl Into<PathBuf>) -> Self {
         self.in_package_dir = Some(dir.into());
+        self
+    }
+
+    /// Also generate an RBAC manifest from the `+kubebuilder:rbac` markers in a controller's
+    /// sources (see [`generators::rbac`]).
+    pub fn rbac(mut self, rbac: generators::rbac::RbacConfig) -> Self {
+        self.rbac = Some(rbac);
         self
     }
 
@@ -196,6 +205,14 @@ impl Config {
         }
         if let Some(dir) = &self.crd_dir {
             targets.push(write::Target { dir: dir.clone(), files: crds, prune: true });
+        }
+        if let Some(rbac) = &self.rbac {
+            let markers = generators::rbac::scan(&rbac.sources, &mut diags);
+            if let (Some(text), Some(name)) = (generators::rbac::render(rbac, markers, &mut diags), rbac.output.file_name()) {
+                let dir = rbac.output.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                let files = vec![render::Rendered { path: name.into(), text }];
+                targets.push(write::Target { dir, files, prune: false });
+            }
         }
         if !diags.is_empty() {
             return Err(Error::Diagnostics(diags.into_sorted()));

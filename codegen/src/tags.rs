@@ -386,10 +386,10 @@ impl Source {
 }
 
 /// `(key, unquoted value, char offset of the key)`.
-type RawArg = (String, String, usize);
+pub type RawArg = (String, String, usize);
 
-/// Splits `a=1,b="x, y",c=p;q` into arguments; an error carries the char offset and a message.
-fn split_args(s: &str) -> Result<Vec<RawArg>, (usize, String)> {
+/// Splits `a=1,b="x, y",c=p;q` into arguments (also used by the RBAC markers); an error carries the char offset and a message.
+pub fn split_args(s: &str) -> Result<Vec<RawArg>, (usize, String)> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = vec![];
     let mut i = 0;

@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask codegen`: regenerate everything derived from the tagged types in `apis/`
 //!   (the `generated` crate's clientset, listers and informers, and the CRD manifests in
-//!   `deploy/crd/`; the in-package code is rebuilt by `apis/build.rs`).
+//!   `deploy/crd/`, and `deploy/rbac.yaml` from the `+kubebuilder:rbac` markers in
+//!   `controller/src/`; the in-package code is rebuilt by `apis/build.rs`).
 //! - `cargo xtask codegen --check`: write nothing; fail with a diff when anything is stale.
 //! - `cargo xtask bench [--quick]`: the side-by-side benchmarks (release build), a table on
 //!   stdout and `target/bench/report.json`.
@@ -56,6 +57,12 @@ fn codegen(check: bool) -> ExitCode {
         .input(root.join("apis"))
         .output(root.join("generated"))
         .crd_dir(root.join("deploy/crd"))
+        .rbac(codegen::generators::rbac::RbacConfig {
+            sources: root.join("controller/src"),
+            output: root.join("deploy/rbac.yaml"),
+            name: "bitcoin-controller".into(),
+            namespace: "bitcoin-controller".into(),
+        })
         .check(check)
         .regenerate_command("cargo xtask codegen");
     match config.run() {
