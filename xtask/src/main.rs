@@ -8,10 +8,10 @@
 //! - `cargo xtask bench [--quick]`: the side-by-side benchmarks (release build), a table on
 //!   stdout and `target/bench/report.json`.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use xtask::workspace_root;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Developer tasks for this workspace")]
@@ -39,11 +39,6 @@ enum Task {
     },
 }
 
-/// The workspace root: xtask lives one level below it.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
-}
-
 fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Codegen { check } => codegen(check),
@@ -53,18 +48,7 @@ fn main() -> ExitCode {
 
 fn codegen(check: bool) -> ExitCode {
     let root = workspace_root();
-    let config = codegen::Config::new()
-        .input(root.join("apis"))
-        .output(root.join("generated"))
-        .crd_dir(root.join("deploy/crd"))
-        .rbac(codegen::generators::rbac::RbacConfig {
-            sources: root.join("controller/src"),
-            output: root.join("deploy/rbac.yaml"),
-            name: "bitcoin-controller".into(),
-            namespace: "bitcoin-controller".into(),
-        })
-        .check(check)
-        .regenerate_command("cargo xtask codegen");
+    let config = xtask::codegen_config(&root, check);
     match config.run() {
         Ok(report) => {
             println!("{}", report.summary());
