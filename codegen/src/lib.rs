@@ -5,7 +5,10 @@
 //!
 //! - **in-package code** (deep-copy and the `k8s_openapi::Resource` family, the Rust form of
 //!   deepcopy-gen and register-gen), written by the apis crate's `build.rs` into `OUT_DIR`;
-//! - **CRD manifests** (controller-gen's `crd`), one `<group>_<plural>.yaml` per kind.
+//! - **CRD manifests** (controller-gen's `crd`), one `<group>_<plural>.yaml` per kind;
+//! - **the typed clientset, listers and informers** (client-gen, lister-gen, informer-gen);
+//! - **an RBAC manifest** from `+kubebuilder:rbac` markers in a controller's sources
+//!   (controller-gen's `rbac`), see [`generators::rbac`].
 //!
 //! Every problem is reported at `file:line:col` with a hint, all in one run, and nothing is
 //! written while any problem remains.
@@ -33,7 +36,8 @@
 //! `+genclient:readonly`, `+genclient:onlyVerbs=a,b`, `+genclient:skipVerbs=a,b`,
 //! `+genclient:method=Name,verb=v[,subresource=s][,input=T][,result=T]`, `+resourceName=`,
 //! `+k8s:deepcopy-gen=true|false`, `+k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object`,
-//! `+kubebuilder:subresource:status`, `+kubebuilder:printcolumn:name=,type=,JSONPath=[,description=,format=,priority=]`,
+//! `+kubebuilder:subresource:status`, `+kubebuilder:subresource:scale:specpath=,statuspath=[,selectorpath=]`,
+//! `+kubebuilder:printcolumn:name=,type=,JSONPath=[,description=,format=,priority=]`,
 //! `+kubebuilder:resource:path=,singular=,shortName=a;b,categories=a;b,scope=Namespaced|Cluster`,
 //! `+kubebuilder:storageversion`, and the validation markers.
 //!
@@ -199,12 +203,14 @@ impl Config {
         if let Some(dir) = &self.in_package_dir {
             targets.push(write::Target { dir: dir.clone(), files: in_package, prune: true });
         }
-        let crds = generators::crd::render(&model, &templates, &render::header("#"), &mut diags);
+        let crds = generators::crd::render(&model, &render::header("#"), &mut diags);
         if let Some(dir) = &self.output {
-            targets.extend(self.generated_crate(dir, &model, &crds, &templates, &rust_header, &mut diags));
+            let crds_json: Vec<String> = crds.iter().map(|c| c.json.to_string()).collect();
+            targets.extend(self.generated_crate(dir, &model, &crds_json, &templates, &rust_header, &mut diags));
         }
         if let Some(dir) = &self.crd_dir {
-            targets.push(write::Target { dir: dir.clone(), files: crds, prune: true });
+            let files = crds.into_iter().map(|c| c.file).collect();
+            targets.push(write::Target { dir: dir.clone(), files, prune: true });
         }
         if let Some(rbac) = &self.rbac {
             let markers = generators::rbac::scan(&rbac.sources, &mut diags);
@@ -234,7 +240,7 @@ impl Config {
         &self,
         dir: &Path,
         model: &Model,
-        crds: &[render::Rendered],
+        crds_json: &[String],
         templates: &render::Templates,
         header: &str,
         diags: &mut diag::Diagnostics,
@@ -245,14 +251,9 @@ impl Config {
         let kinds = api::kinds(model, &crate_name);
         let mut with_builtins = kinds.clone();
         with_builtins.extend(api::builtins(&kinds));
-        let crds_json: Vec<String> = crds
-            .iter()
-            .filter_map(|c| generators::crd::to_json(c).ok())
-            .map(|v| serde_json::to_string(&v).unwrap_or_default())
-            .collect();
         let mut tokens = vec![("src/lib.rs".to_string(), krate::lib_rs(&crate_name, true))];
         tokens.extend(client::render(&kinds, Some(dir), true));
-        tokens.push(("src/clientset/fake.rs".to_string(), fake::render(&crds_json)));
+        tokens.push(("src/clientset/fake.rs".to_string(), fake::render(crds_json)));
         tokens.extend(lister::render(&with_builtins));
         tokens.extend(informer::render(&with_builtins));
         let loc = Loc::whole(dir);

@@ -91,6 +91,18 @@ pub struct PrinterColumn {
     pub priority: i32,
 }
 
+/// The scale subresource (`+kubebuilder:subresource:scale`): where the replica counts and the
+/// label selector live, as JSON paths into the object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scale {
+    /// `specpath=`: the desired replicas, under `.spec`.
+    pub spec_replicas_path: String,
+    /// `statuspath=`: the observed replicas, under `.status`.
+    pub status_replicas_path: String,
+    /// `selectorpath=`: the label selector as a string (for the HPA), under `.spec` or `.status`.
+    pub label_selector_path: Option<String>,
+}
+
 /// A `+genclient` type: a REST resource.
 #[derive(Clone, Debug)]
 pub struct Kind {
@@ -116,6 +128,8 @@ pub struct Kind {
     pub has_status: bool,
     /// `+kubebuilder:subresource:status`.
     pub status_subresource: bool,
+    /// `+kubebuilder:subresource:scale`.
+    pub scale: Option<Scale>,
     /// `+kubebuilder:printcolumn` markers.
     pub printer_columns: Vec<PrinterColumn>,
     /// `+kubebuilder:storageversion`.

@@ -16,7 +16,7 @@ use syn::spanned::Spanned;
 
 use crate::diag::{Diagnostics, Loc};
 use crate::model::{
-    Body, CelRule, Extension, Field, Group, K8sType, Kind, Markers, Model, PrinterColumn, SerdeDefault, TypeDef,
+    Body, CelRule, Extension, Field, Group, K8sType, Kind, Markers, Model, PrinterColumn, Scale, SerdeDefault, TypeDef,
     TypeRef, Variant, VariantFields, Version,
 };
 use crate::naming;
@@ -504,6 +504,7 @@ fn parse_version(
         if !kinds.iter().any(|k| k.name == tname) {
             for name in [
                 "kubebuilder:subresource:status",
+                "kubebuilder:subresource:scale",
                 "kubebuilder:printcolumn",
                 "kubebuilder:resource",
                 "kubebuilder:storageversion",
@@ -1123,6 +1124,7 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
             );
         }
     }
+    let scale = doc.get("kubebuilder:subresource:scale").and_then(|t| scale(t, this, types, diags));
     let mut printer_columns = vec![];
     for t in doc.all("kubebuilder:printcolumn") {
         if let Some(c) = printer_column(t, diags) {
@@ -1141,6 +1143,7 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
         extensions,
         has_status,
         status_subresource,
+        scale,
         printer_columns,
         storage_version: doc.has("kubebuilder:storageversion"),
         loc,
@@ -1187,6 +1190,84 @@ fn check_kind_name(name: &str, loc: &Loc, diags: &mut Diagnostics) {
             "use a CamelCase name of ASCII letters and digits, e.g. `BitcoinNetwork`",
         );
     }
+}
+
+/// Reads `+kubebuilder:subresource:scale`. apiextensions requires the spec path under `.spec`,
+/// the status path under `.status`, the selector under either, and the replica fields to be
+/// integers; each path is followed through the kind's fields so a typo is an error here.
+fn scale(t: &Tag, kind: &TypeDef, types: &[TypeDef], diags: &mut Diagnostics) -> Option<Scale> {
+    let (mut spec, mut status, mut selector) = (None, None, None);
+    for a in &t.args {
+        let (slot, roots, integer): (&mut Option<String>, &[&str], bool) = match a.key.as_str() {
+            "specpath" => (&mut spec, &["spec"], true),
+            "statuspath" => (&mut status, &["status"], true),
+            "selectorpath" => (&mut selector, &["spec", "status"], false),
+            other => {
+                diags.error_hint(
+                    a.loc.clone(),
+                    format!("unknown `+kubebuilder:subresource:scale` argument `{other}`"),
+                    "use specpath, statuspath or selectorpath",
+                );
+                continue;
+            }
+        };
+        match resolve_path(&a.value, roots, kind, types) {
+            Ok(ty) if integer && !matches!(ty, TypeRef::Int { .. }) => diags.error_hint(
+                a.loc.clone(),
+                format!("`{}={}` names a field that is not an integer", a.key, a.value),
+                "replica counts are integers (i32)",
+            ),
+            Ok(ty) if !integer && ty != TypeRef::String => diags.error_hint(
+                a.loc.clone(),
+                format!("`selectorpath={}` names a field that is not a string", a.value),
+                "the scale selector is the label selector serialized as a string, e.g. `.status.selector`",
+            ),
+            Ok(_) => {}
+            Err(why) => diags.error_hint(
+                a.loc.clone(),
+                format!("`{}={}`: {why}", a.key, a.value),
+                format!("write a path into the object under {}, e.g. `.{}.replicas`", roots.join(" or "), roots[0]),
+            ),
+        }
+        *slot = Some(a.value.clone());
+    }
+    let (Some(spec_replicas_path), Some(status_replicas_path)) = (spec, status) else {
+        diags.error_hint(
+            t.loc.clone(),
+            "`+kubebuilder:subresource:scale` needs `specpath=` and `statuspath=`",
+            "write `+kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector`",
+        );
+        return None;
+    };
+    Some(Scale { spec_replicas_path, status_replicas_path, label_selector_path: selector })
+}
+
+/// Follows a JSON path like `.spec.replicas` through the kind's fields (by JSON name) and
+/// returns the type it ends at, without Option.
+fn resolve_path(path: &str, roots: &[&str], kind: &TypeDef, types: &[TypeDef]) -> Result<TypeRef, String> {
+    let Some(rest) = path.strip_prefix('.') else { return Err("a path starts with `.`".into()) };
+    let parts: Vec<&str> = rest.split('.').collect();
+    if parts.len() < 2 || !roots.contains(&parts[0]) {
+        return Err(format!("the path must lie under .{}", roots.join(" or .")));
+    }
+    let mut body = &kind.body;
+    let mut ty = TypeRef::Unsupported(String::new());
+    for (i, part) in parts.iter().enumerate() {
+        let Body::Struct(fields) = body else { return Err(format!("`{}` is not an object", parts[..i].join("."))) };
+        let Some(f) = fields.iter().find(|f| f.json_name == *part) else {
+            return Err(format!("there is no field `{part}` at `.{}`", parts[..i].join(".")));
+        };
+        ty = f.ty.clone();
+        while let TypeRef::Option(inner) | TypeRef::Boxed(inner) = ty {
+            ty = *inner;
+        }
+        if i + 1 < parts.len() {
+            let TypeRef::Local(name) = &ty else { return Err(format!("`{part}` is not an object")) };
+            let Some(t) = types.iter().find(|t| &t.name == name) else { return Err(format!("`{part}` is not an object")) };
+            body = &t.body;
+        }
+    }
+    Ok(ty)
 }
 
 fn printer_column(t: &Tag, diags: &mut Diagnostics) -> Option<PrinterColumn> {

@@ -1,4 +1,5 @@
-//! Rendering: Rust through prettyplease, YAML through tera, each file under a DO NOT EDIT header.
+//! Rendering: Rust through prettyplease, YAML from typed values through serde_yaml (the
+//! generated crate's Cargo.toml through tera), each file under a DO NOT EDIT header.
 
 use std::path::PathBuf;
 
@@ -47,8 +48,6 @@ impl Templates {
     /// Loads the bundled templates.
     pub fn new() -> Result<Self, String> {
         let mut tera = tera::Tera::new();
-        tera.add_raw_template("crd.yaml", include_str!("../templates/crd.yaml.tera"))
-            .map_err(|e| format!("template crd.yaml: {e}"))?;
         tera.add_raw_template("generated_cargo.toml", include_str!("../templates/generated_cargo.toml.tera"))
             .map_err(|e| format!("template generated_cargo.toml: {e}"))?;
         Ok(Self { tera })

@@ -106,6 +106,7 @@ const FIXED: &[Def] = &[
     def("kubebuilder:default", FIELD, Style::Value),
     def("kubebuilder:example", FIELD, Style::Value),
     def("kubebuilder:subresource:status", TYPE, Style::Flag),
+    def("kubebuilder:subresource:scale", TYPE, Style::Args),
     def("kubebuilder:printcolumn", TYPE, Style::Args),
     def("kubebuilder:resource", TYPE, Style::Args),
     def("kubebuilder:storageversion", TYPE, Style::Flag),
