@@ -191,8 +191,11 @@ impl Config {
         let mut in_package = vec![];
         for group in &model.groups {
             for version in &group.versions {
-                let tokens = generators::in_package::render(group, version, &mut diags);
-                if let Some(text) = render::rust_file(tokens, &rust_header, &version.module_file, &mut diags) {
+                // Rendered always, for the checks it makes; formatted only when it is written.
+                let chunks = generators::in_package::render(group, version, &mut diags);
+                if self.in_package_dir.is_some()
+                    && let Some(text) = render::rust_chunks(chunks, &rust_header, &version.module_file, &mut diags)
+                {
                     in_package.push(render::Rendered {
                         path: parse::in_package_file(&group.module, &version.name).into(),
                         text,
@@ -251,18 +254,18 @@ impl Config {
         let kinds = api::kinds(model, &crate_name);
         let mut with_builtins = kinds.clone();
         with_builtins.extend(api::builtins(&kinds));
-        let mut tokens = vec![("src/lib.rs".to_string(), krate::lib_rs(&crate_name, true))];
-        tokens.extend(client::render(&kinds, Some(dir), true));
-        tokens.push(("src/clientset/fake.rs".to_string(), fake::render(crds_json)));
-        tokens.extend(lister::render(&with_builtins));
-        tokens.extend(informer::render(&with_builtins));
         let loc = Loc::whole(dir);
-        let files = tokens
-            .into_iter()
-            .filter_map(|(path, t)| {
-                render::rust_file(t, header, &loc, diags).map(|text| render::Rendered { path: path.into(), text })
-            })
-            .collect();
+        let mut files = vec![];
+        let mut emit = |path: String, tokens| {
+            if let Some(text) = render::rust_file(tokens, header, &loc, diags) {
+                files.push(render::Rendered { path: path.into(), text });
+            }
+        };
+        emit("src/lib.rs".into(), krate::lib_rs(&crate_name, true));
+        client::render(&kinds, Some(dir), true, &mut emit);
+        emit("src/clientset/fake.rs".into(), fake::render(crds_json));
+        lister::render(&with_builtins, &mut emit);
+        informer::render(&with_builtins, &mut emit);
         let mut targets = vec![write::Target { dir: dir.to_path_buf(), files, prune: true }];
         if !dir.join("Cargo.toml").exists()
             && let Some(text) = krate::cargo_toml(dir, &self.input, &package, &self.deps, templates, diags)

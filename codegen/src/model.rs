@@ -3,6 +3,9 @@
 //! Every generator reads this model and nothing else, so they agree on names, verbs and scope,
 //! and can be tested without parsing Rust.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde_json::Value;
 
 use crate::diag::Loc;
@@ -50,12 +53,32 @@ pub struct Version {
     pub types: Vec<TypeDef>,
     /// `+kubebuilder:validation:Optional` on the package: fields are optional unless marked.
     pub package_optional: bool,
+    /// `types` by name, built on the first lookup (see [`Version::ty`]).
+    index: OnceLock<HashMap<String, usize>>,
 }
 
 impl Version {
-    /// The type called `name`, if the package defines one.
+    /// A version package.
+    pub fn new(name: String, module_file: Loc, kinds: Vec<Kind>, types: Vec<TypeDef>, package_optional: bool) -> Self {
+        Self { name, module_file, kinds, types, package_optional, index: OnceLock::new() }
+    }
+
+    /// The type called `name`, if the package defines one. Schemas and in-package code look types
+    /// up once per field, so this is a map lookup: a scan per lookup grows with the square of the
+    /// number of types. Should `types` change after the first lookup, a stale entry is detected
+    /// and a scan answers.
     pub fn ty(&self, name: &str) -> Option<&TypeDef> {
-        self.types.iter().find(|t| t.name == name)
+        let index = self.index.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.types.len());
+            for (i, t) in self.types.iter().enumerate() {
+                m.entry(t.name.clone()).or_insert(i);
+            }
+            m
+        });
+        match index.get(name).and_then(|&i| self.types.get(i)) {
+            Some(t) if t.name == name => Some(t),
+            _ => self.types.iter().find(|t| t.name == name),
+        }
     }
 }
 

@@ -445,9 +445,16 @@ fn parse_version(
             loc,
         });
     }
+    // By name, first definition wins (a second one is an error, see check_duplicate_types);
+    // every lookup below goes through it so the work stays linear in the number of types.
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(types.len());
+    for (i, t) in types.iter().enumerate() {
+        index.entry(t.name.clone()).or_insert(i);
+    }
+    let by_name = |name: &str| index.get(name).map(|&i| i);
     for raw in raws.iter().filter(|r| r.doc.has("genclient")) {
         if let Some(source) = source_of(raw.file)
-            && let Some(kind) = kind(raw, &types, &raws, source, diags)
+            && let Some(kind) = kind(raw, &types, &by_name, source, diags)
         {
             kinds.push(kind);
         }
@@ -457,7 +464,8 @@ fn parse_version(
     // Their fields cannot carry #[serde] attributes (nothing derives serde for them), so they
     // follow the Kubernetes conventions: camelCase names, and an absent Option is left out.
     for k in &kinds {
-        for t in types.iter_mut().filter(|t| t.name == k.name || t.name == k.list_name) {
+        for i in [by_name(&k.name), by_name(&k.list_name)].into_iter().flatten() {
+            let t = &mut types[i];
             t.object = true;
             if let Body::Struct(fields) = &mut t.body {
                 for f in fields {
@@ -472,7 +480,7 @@ fn parse_version(
     for raw in &raws {
         let Some(source) = source_of(raw.file) else { continue };
         let tname = raw.item.ident().to_string();
-        let Some(t) = types.iter().find(|t| t.name == tname) else { continue };
+        let Some(t) = by_name(&tname).map(|i| &types[i]) else { continue };
         check_derives(raw, t, diags);
         if let Some(tag) = raw.doc.get("k8s:deepcopy-gen:interfaces") {
             for iface in tag.value.as_deref().unwrap_or_default().split(',') {
@@ -534,7 +542,7 @@ fn parse_version(
             ),
         );
     }
-    let version = Version { name: name.to_string(), module_file: Loc::whole(vmod), kinds, types, package_optional };
+    let version = Version::new(name.to_string(), Loc::whole(vmod), kinds, types, package_optional);
     Some((version, vdoc))
 }
 
@@ -995,12 +1003,18 @@ fn cel_rule(tag: &Tag, diags: &mut Diagnostics) -> Option<CelRule> {
 }
 
 /// Builds the kind for a `+genclient` struct, checking ObjectMeta, the list type and the verb tags.
-fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, diags: &mut Diagnostics) -> Option<Kind> {
+fn kind(
+    raw: &RawType,
+    types: &[TypeDef],
+    by_name: &dyn Fn(&str) -> Option<usize>,
+    source: &Source,
+    diags: &mut Diagnostics,
+) -> Option<Kind> {
     let name = raw.item.ident().to_string();
     let loc = source.loc(raw.item.ident().span());
     let doc = &raw.doc;
     check_kind_name(&name, &loc, diags);
-    let this = types.iter().find(|t| t.name == name)?;
+    let this = &types[by_name(&name)?];
     let Body::Struct(fields) = &this.body else {
         diags.error_hint(
             loc,
@@ -1023,14 +1037,15 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
         ),
     }
     let list_name = format!("{name}List");
-    match raws.iter().find(|r| r.item.ident() == list_name.as_str()) {
+    let list = by_name(&list_name).map(|i| &types[i]);
+    match list {
         None => diags.error_hint(
             loc.clone(),
             format!("`+genclient` type `{name}` has no list type `{list_name}`"),
             format!("add `pub struct {list_name} {{ pub metadata: ListMeta, pub items: Vec<{name}> }}` to the same version package"),
         ),
         Some(_) => {
-            let ok = types.iter().find(|t| t.name == list_name).is_some_and(|t| match &t.body {
+            let ok = list.is_some_and(|t| match &t.body {
                 Body::Struct(f) => {
                     f.iter().any(|f| f.json_name == "metadata" && f.ty == TypeRef::K8s(K8sType::ListMeta))
                         && f.iter().any(|f| f.json_name == "items" && f.ty == TypeRef::Vec(Box::new(TypeRef::Local(name.clone()))))
@@ -1038,7 +1053,7 @@ fn kind(raw: &RawType, types: &[TypeDef], raws: &[RawType], source: &Source, dia
                 _ => false,
             });
             if !ok {
-                let lloc = types.iter().find(|t| t.name == list_name).map_or_else(|| loc.clone(), |t| t.loc.clone());
+                let lloc = list.map_or_else(|| loc.clone(), |t| t.loc.clone());
                 diags.error_hint(
                     lloc,
                     format!("list type `{list_name}` must have `metadata: ListMeta` and `items: Vec<{name}>`"),

@@ -39,6 +39,25 @@ pub fn rust_file(tokens: TokenStream, header: &str, loc: &Loc, diags: &mut Diagn
     }
 }
 
+/// Formats a file made of chunks of items, each formatted on its own (a chunk is one type's or
+/// one kind's items), so the work stays proportional to the chunk, not to the whole file.
+pub fn rust_chunks(chunks: Vec<TokenStream>, header: &str, loc: &Loc, diags: &mut Diagnostics) -> Option<String> {
+    let mut text = format!("{header}\n");
+    for tokens in chunks {
+        match syn::parse2::<syn::File>(tokens) {
+            Ok(file) => {
+                text.push('\n');
+                text.push_str(&prettyplease::unparse(&file));
+            }
+            Err(e) => {
+                diags.error(loc.clone(), format!("internal error: generated Rust does not parse: {e}"));
+                return None;
+            }
+        }
+    }
+    Some(text)
+}
+
 /// The tera templates bundled with the generator.
 pub struct Templates {
     tera: tera::Tera,

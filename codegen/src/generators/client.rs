@@ -12,13 +12,13 @@ use std::path::Path;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::Emit;
 use super::api::{ApiKind, docs, ident, path};
 use crate::naming;
 use crate::verbs::Verb;
 
 /// Files of `src/clientset/`, as (path relative to the crate, tokens).
-pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(String, TokenStream)> {
-    let mut files = vec![];
+pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool, emit: Emit<'_>) {
     let groups = super::api::by_group_version(kinds, |_| true);
     let mut accessors = vec![];
     let mut group_mods = vec![];
@@ -39,16 +39,16 @@ pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(Str
                 }
             });
             let dir = format!("src/clientset/{g}/{v}");
-            files.push((format!("{dir}/mod.rs"), group_version(ks, out_dir.map(|d| d.join(&dir)).as_deref())));
+            emit(format!("{dir}/mod.rs"), group_version(ks, out_dir.map(|d| d.join(&dir)).as_deref()));
             for k in ks {
-                files.push((format!("{dir}/{}.rs", k.module()), kind_client(k)));
+                emit(format!("{dir}/{}.rs", k.module()), kind_client(k));
             }
         }
         let doc = format!(
             " Clients of the {} API group.",
             versions.values().next().map(|k| k[0].group.as_str()).unwrap_or_default()
         );
-        files.push((format!("src/clientset/{g}/mod.rs"), quote! { #![doc = #doc] #(#vmods)* }));
+        emit(format!("src/clientset/{g}/mod.rs"), quote! { #![doc = #doc] #(#vmods)* });
     }
     let fake_mod = fake.then(|| {
         quote! {
@@ -56,7 +56,7 @@ pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(Str
             pub mod fake;
         }
     });
-    files.push((
+    emit(
         "src/clientset/mod.rs".into(),
         quote! {
             //! The typed clientset: one entry point for every group and version of the API.
@@ -121,8 +121,7 @@ pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(Str
                 #(#accessors)*
             }
         },
-    ));
-    files
+    );
 }
 
 /// `BitcoincontrollerV1Client`.
