@@ -169,7 +169,11 @@ impl Config {
     /// [`generators::schema::MAX_DEPTH`]), and the caller's stack may be a test thread's 2 MiB.
     pub fn run(&self) -> Result<Report, Error> {
         std::thread::scope(|s| {
-            match std::thread::Builder::new().name("codegen".into()).stack_size(64 << 20).spawn_scoped(s, || self.run_here()) {
+            match std::thread::Builder::new()
+                .name("codegen".into())
+                .stack_size(64 << 20)
+                .spawn_scoped(s, || self.run_here())
+            {
                 Ok(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the generator panicked".into()))),
                 Err(_) => self.run_here(),
             }
@@ -217,7 +221,9 @@ impl Config {
         }
         if let Some(rbac) = &self.rbac {
             let markers = generators::rbac::scan(&rbac.sources, &mut diags);
-            if let (Some(text), Some(name)) = (generators::rbac::render(rbac, markers, &mut diags), rbac.output.file_name()) {
+            if let (Some(text), Some(name)) =
+                (generators::rbac::render(rbac, markers, &mut diags), rbac.output.file_name())
+            {
                 let dir = rbac.output.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
                 let files = vec![render::Rendered { path: name.into(), text }];
                 targets.push(write::Target { dir, files, prune: false });

@@ -304,12 +304,16 @@ mod tests {
         let created = dir.path().join("sub/b.rs");
         // A folder appears where the last file goes after the plan was made: its rename fails.
         let blocker = dir.path().join("c.rs");
-        let plan = vec![planned(existing.clone(), "new"), planned(created.clone(), "new"), planned(blocker.clone(), "new")];
+        let plan =
+            vec![planned(existing.clone(), "new"), planned(created.clone(), "new"), planned(blocker.clone(), "new")];
         fs::create_dir(&blocker).unwrap();
         fs::write(blocker.join("x"), "").unwrap();
         let err = commit(&plan).unwrap_err();
         assert_eq!(err.path, blocker);
-        assert!(err.to_string().contains("nothing was changed (the 2 file(s) already replaced were restored)"), "{err}");
+        assert!(
+            err.to_string().contains("nothing was changed (the 2 file(s) already replaced were restored)"),
+            "{err}"
+        );
         assert_eq!(fs::read_to_string(&existing).unwrap(), "old");
         assert!(!created.exists() && !dir.path().join("sub").exists(), "new files and folders are gone");
         let mut left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -201,8 +201,10 @@ fn unsupported_and_recursive_types_are_errors() {
 
 /// `Foo` with `status.selector` for the scale subresource's label selector path.
 fn scalable(marker: &str) -> Fixture {
-    let src = foo(&format!("/// +kubebuilder:subresource:status\n{marker}"))
-        .replace("    pub ready: i32,\n", "    pub ready: i32,\n    /// The pods' selector, as a string.\n    pub selector: Option<String>,\n");
+    let src = foo(&format!("/// +kubebuilder:subresource:status\n{marker}")).replace(
+        "    pub ready: i32,\n",
+        "    pub ready: i32,\n    /// The pods' selector, as a string.\n    pub selector: Option<String>,\n",
+    );
     Fixture::new(&src)
 }
 

@@ -49,7 +49,8 @@ fn tag_line() -> impl Strategy<Value = String> {
         "",
     ]);
     let value = "[a-zA-Z0-9 =,;:\"`\\\\.()\\[\\]{}^$*+?|/'-]{0,40}|[\\PC]{0,12}";
-    (names, prop::sample::select(vec!["", "=", ":", "=\"", ":key="]), value).prop_map(|(n, sep, v)| format!("+{n}{sep}{v}"))
+    (names, prop::sample::select(vec!["", "=", ":", "=\"", ":key="]), value)
+        .prop_map(|(n, sep, v)| format!("+{n}{sep}{v}"))
 }
 
 proptest! {

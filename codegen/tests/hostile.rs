@@ -12,20 +12,29 @@ use common::{Fixture, VERSION_MOD, foo, tree};
 
 #[test]
 fn empty_group_name() {
-    let f = Fixture::with_files(&[("src/example/mod.rs", "//! +groupName=$\npub mod v1;\n"), ("src/example/v1/types.rs", &foo(""))]);
+    let f = Fixture::with_files(&[
+        ("src/example/mod.rs", "//! +groupName=$\npub mod v1;\n"),
+        ("src/example/v1/types.rs", &foo("")),
+    ]);
     let d = f.assert_error_at_marker("invalid group name ``");
     assert!(d.hint.unwrap().contains("DNS subdomain"));
 }
 
 #[test]
 fn group_name_with_a_path() {
-    let f = Fixture::with_files(&[("src/example/mod.rs", "//! +groupName=$../x\npub mod v1;\n"), ("src/example/v1/types.rs", &foo(""))]);
+    let f = Fixture::with_files(&[
+        ("src/example/mod.rs", "//! +groupName=$../x\npub mod v1;\n"),
+        ("src/example/v1/types.rs", &foo("")),
+    ]);
     f.assert_error_at_marker("invalid group name `../x`");
 }
 
 #[test]
 fn group_whose_rust_name_is_not_an_identifier() {
-    let f = Fixture::with_files(&[("src/example/mod.rs", "//! +groupName=$1x.example.com\npub mod v1;\n"), ("src/example/v1/types.rs", &foo(""))]);
+    let f = Fixture::with_files(&[
+        ("src/example/mod.rs", "//! +groupName=$1x.example.com\npub mod v1;\n"),
+        ("src/example/v1/types.rs", &foo("")),
+    ]);
     let d = f.assert_error_at_marker("group `1x.example.com` gives the Rust name `1x`");
     assert!(d.hint.unwrap().contains("+groupGoName"));
 }
@@ -33,7 +42,11 @@ fn group_whose_rust_name_is_not_an_identifier() {
 #[test]
 fn kinds_named_after_reserved_words() {
     for (kind, module) in [("Crate", "crate"), ("Super", "super"), ("Self_", "self")] {
-        let src = foo("").replace("Foo", kind).replacen(&format!("pub struct {kind} {{"), &format!("pub struct ${kind} {{"), 1);
+        let src = foo("").replace("Foo", kind).replacen(
+            &format!("pub struct {kind} {{"),
+            &format!("pub struct ${kind} {{"),
+            1,
+        );
         let f = Fixture::new(&src);
         let d = f.assert_error_at_marker(&format!("kind `{kind}` cannot be generated: its module name `{module}`"));
         assert!(d.message.contains("cannot be used as a name"), "{d}");
@@ -88,7 +101,8 @@ fn same_group_name_in_two_folders() {
         ("src/zother/v1/mod.rs", &VERSION_MOD.replace("/example/", "/zother/")),
         ("src/zother/v1/types.rs", &foo("").replace("Foo", "Bar")),
     ]);
-    let d = f.assert_error_at_marker("group `example.com` is declared in folder `example` and again in folder `zother`");
+    let d =
+        f.assert_error_at_marker("group `example.com` is declared in folder `example` and again in folder `zother`");
     assert!(d.hint.unwrap().contains("src/example/"));
 }
 
@@ -109,10 +123,12 @@ fn field_marker(marker: &str) -> Fixture {
 
 #[test]
 fn invalid_regex_pattern() {
-    let d = field_marker("+kubebuilder:validation:Pattern=$`^(a|b$`").assert_error_at_marker("is not a valid regular expression");
+    let d = field_marker("+kubebuilder:validation:Pattern=$`^(a|b$`")
+        .assert_error_at_marker("is not a valid regular expression");
     assert!(d.hint.unwrap().contains("RE2"));
     // Look-around is Perl, not RE2: the API server would refuse it too.
-    field_marker("+kubebuilder:validation:Pattern=$`^(?!x)`").assert_error_at_marker("is not a valid regular expression");
+    field_marker("+kubebuilder:validation:Pattern=$`^(?!x)`")
+        .assert_error_at_marker("is not a valid regular expression");
 }
 
 #[test]
@@ -131,15 +147,18 @@ fn minimum_above_maximum() {
 
 #[test]
 fn unique_items_is_refused_by_structural_schemas() {
-    field_marker("+kubebuilder:validation:UniqueItems=$true").assert_error_at_marker("`uniqueItems: true` is not allowed");
+    field_marker("+kubebuilder:validation:UniqueItems=$true")
+        .assert_error_at_marker("`uniqueItems: true` is not allowed");
 }
 
 #[test]
 fn crd_names_must_be_dns_labels() {
     Fixture::new(&foo("/// +kubebuilder:resource:$shortName=f_o\n")).assert_error_at_marker("invalid short name `f_o`");
-    Fixture::new(&foo("/// +kubebuilder:resource:$shortName=ok;Bad\n")).assert_error_at_marker("invalid short name `Bad`");
+    Fixture::new(&foo("/// +kubebuilder:resource:$shortName=ok;Bad\n"))
+        .assert_error_at_marker("invalid short name `Bad`");
     Fixture::new(&foo("/// +kubebuilder:resource:$categories=a.b\n")).assert_error_at_marker("invalid category `a.b`");
-    Fixture::new(&foo("/// +kubebuilder:resource:$singular=x--\n")).assert_error_at_marker("invalid singular name `x--`");
+    Fixture::new(&foo("/// +kubebuilder:resource:$singular=x--\n"))
+        .assert_error_at_marker("invalid singular name `x--`");
     Fixture::new(&foo("/// +resourceName=$9foos\n")).assert_error_at_marker("invalid resource name `9foos`");
 }
 
@@ -154,7 +173,10 @@ fn syntax_errors_come_alone() {
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert!(diags[0].message.starts_with("cannot parse Rust"), "{}", diags[0]);
     let (path, line, col) = f.marker.clone().unwrap();
-    assert_eq!((diags[0].loc.file.as_ref(), diags[0].loc.line, diags[0].loc.col), (f.root().join(path).as_path(), line, col));
+    assert_eq!(
+        (diags[0].loc.file.as_ref(), diags[0].loc.line, diags[0].loc.col),
+        (f.root().join(path).as_path(), line, col)
+    );
 }
 
 fn run(f: &Fixture, out: &Path) -> Result<codegen::Report, codegen::Error> {
@@ -203,7 +225,10 @@ fn foreign_files_are_never_deleted() {
 
 #[test]
 fn stale_files_go_only_through_the_manifest_and_only_unedited() {
-    let f = Fixture::with_files(&[("src/example/v1/types.rs", &foo("")), ("src/example/v1/bar.rs", &foo("").replace("Foo", "Bar"))]);
+    let f = Fixture::with_files(&[
+        ("src/example/v1/types.rs", &foo("")),
+        ("src/example/v1/bar.rs", &foo("").replace("Foo", "Bar")),
+    ]);
     let out = tempfile::tempdir().unwrap();
     run(&f, out.path()).unwrap();
     let manifest = fs::read_to_string(out.path().join("crd").join(codegen::manifest::FILE)).unwrap();
@@ -216,7 +241,8 @@ fn stale_files_go_only_through_the_manifest_and_only_unedited() {
     assert!(!out.path().join("crd/example.com_bars.yaml").exists());
     assert!(lister.exists(), "an edited file is never deleted");
     assert!(report.summary().contains(&format!("kept {}", lister.display())), "{}", report.summary());
-    let removed: Vec<_> = report.changes.iter().filter(|c| c.change == Change::Removed).map(|c| c.path.clone()).collect();
+    let removed: Vec<_> =
+        report.changes.iter().filter(|c| c.change == Change::Removed).map(|c| c.path.clone()).collect();
     assert!(removed.contains(&out.path().join("crd/example.com_bars.yaml")), "{removed:?}");
     assert!(!removed.contains(&lister));
     // The next run no longer knows the kept file: it is the user's now.

@@ -55,12 +55,8 @@ fn markers_become_a_cluster_role_and_namespaced_roles() {
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]);
     let cr: ClusterRole = serde_json::from_value(docs[2].clone()).unwrap();
-    let rules: Vec<(Vec<String>, Vec<String>, Vec<String>)> = cr
-        .rules
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.api_groups.unwrap(), r.resources.unwrap(), r.verbs))
-        .collect();
+    let rules: Vec<(Vec<String>, Vec<String>, Vec<String>)> =
+        cr.rules.unwrap().into_iter().map(|r| (r.api_groups.unwrap(), r.resources.unwrap(), r.verbs)).collect();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     assert_eq!(
         rules,

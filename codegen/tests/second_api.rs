@@ -204,7 +204,11 @@ fn second_api_crate_generates_builds_and_works() {
     fs::write(crds.join("hand-written.yaml"), "kind: ConfigMap\n").unwrap();
     let region = root.join("src/stable/v1/types.rs");
     let original = fs::read_to_string(&region).unwrap();
-    fs::write(&region, original.replace("/// +genclient:nonNamespaced\n", "/// +genclient:nonNamespaced\n/// +resourceName=zones\n")).unwrap();
+    fs::write(
+        &region,
+        original.replace("/// +genclient:nonNamespaced\n", "/// +genclient:nonNamespaced\n/// +resourceName=zones\n"),
+    )
+    .unwrap();
     let out = codegen_cmd(&root, &crds, true);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("-kind: CustomResourceDefinition"), "{stderr}");
@@ -218,7 +222,10 @@ fn second_api_crate_generates_builds_and_works() {
     let out = codegen_cmd(&root, &crds, false);
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 removed"));
     assert!(!crds.join("stable.example.org_zones.yaml").exists());
-    assert!(crds.join("stable.example.org_gadgets.yaml").exists(), "a file with the marker that we did not write stays");
+    assert!(
+        crds.join("stable.example.org_gadgets.yaml").exists(),
+        "a file with the marker that we did not write stays"
+    );
     fs::remove_file(crds.join("stable.example.org_gadgets.yaml")).unwrap(); // not a CRD: the devserver test installs them all
     assert!(crds.join("hand-written.yaml").exists(), "files the generator did not write are never removed");
 

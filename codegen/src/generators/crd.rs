@@ -230,7 +230,8 @@ fn render_kind(
         (Err(e), _) => return report(kind, &e.to_string(), diags),
         (_, Err(e)) => return report(kind, &e.to_string(), diags),
     };
-    let file = Rendered { path: format!("{}_{}.yaml", group.name, kind.plural).into(), text: format!("{header}\n{yaml}") };
+    let file =
+        Rendered { path: format!("{}_{}.yaml", group.name, kind.plural).into(), text: format!("{header}\n{yaml}") };
     Some(RenderedCrd { file, json })
 }
 

@@ -171,7 +171,8 @@ pub fn parse_marker(args: &str, loc: Loc, diags: &mut Diagnostics) -> Option<Mar
         }
         match key.as_str() {
             "groups" => {
-                rule.groups = value.split(';').map(|g| if g.trim() == "core" { "" } else { g.trim() }.to_string()).collect();
+                rule.groups =
+                    value.split(';').map(|g| if g.trim() == "core" { "" } else { g.trim() }.to_string()).collect();
                 for g in &rule.groups {
                     if !(g.is_empty() || g == "*" || naming::is_dns_subdomain(g)) {
                         diags.error(at(*offset), format!("invalid API group `{g}`"));
@@ -220,7 +221,11 @@ pub fn parse_marker(args: &str, loc: Loc, diags: &mut Diagnostics) -> Option<Mar
         }
     }
     if rule.verbs.is_empty() {
-        diags.error_hint(loc.clone(), "the RBAC marker has no `verbs=`", "add `verbs=get;list;watch` (separated by `;`)");
+        diags.error_hint(
+            loc.clone(),
+            "the RBAC marker has no `verbs=`",
+            "add `verbs=get;list;watch` (separated by `;`)",
+        );
     }
     if rule.urls.is_empty() && (rule.resources.is_empty() || !seen.contains("groups")) {
         diags.error_hint(
@@ -259,7 +264,13 @@ pub fn normalize(rules: impl IntoIterator<Item = Rule>) -> Vec<Rule> {
     }
     let mut out: Vec<Rule> = by_groups
         .into_iter()
-        .map(|((resources, resource_names, urls, verbs), groups)| Rule { groups, resources, resource_names, urls, verbs })
+        .map(|((resources, resource_names, urls, verbs), groups)| Rule {
+            groups,
+            resources,
+            resource_names,
+            urls,
+            verbs,
+        })
         .collect();
     let key = |r: &Rule| {
         let j = |s: &Set| s.iter().cloned().collect::<Vec<_>>().join("&");
@@ -303,7 +314,9 @@ pub fn render(config: &RbacConfig, markers: Vec<Marker>, diags: &mut Diagnostics
             None => ("ClusterRole", "ClusterRoleBinding", json!({"name": name})),
             Some(ns) => ("Role", "RoleBinding", json!({"name": name, "namespace": ns})),
         };
-        docs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": role, "metadata": meta, "rules": rules}));
+        docs.push(
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": role, "metadata": meta, "rules": rules}),
+        );
         docs.push(json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": binding,
@@ -372,7 +385,9 @@ mod tests {
     fn marker_errors_point_at_the_argument() {
         let file: Arc<Path> = Arc::from(Path::new("c.rs"));
         let mut d = Diagnostics::default();
-        assert!(parse_marker("groups=apps,resources=deployments,verbs=get;lsit", Loc::new(&file, 3, 4), &mut d).is_none());
+        assert!(
+            parse_marker("groups=apps,resources=deployments,verbs=get;lsit", Loc::new(&file, 3, 4), &mut d).is_none()
+        );
         let d = d.into_sorted();
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].message, "unknown verb `lsit`");
@@ -380,11 +395,15 @@ mod tests {
         // `+kubebuilder:rbac:` is 18 characters from col 4; `verbs` starts 34 characters later.
         assert_eq!((d[0].loc.line, d[0].loc.col), (3, 4 + 18 + 34));
         let mut d = Diagnostics::default();
-        assert!(parse_marker("groups=apps,resources=Deployments,verbs=get,color=red", Loc::new(&file, 1, 1), &mut d).is_none());
+        assert!(
+            parse_marker("groups=apps,resources=Deployments,verbs=get,color=red", Loc::new(&file, 1, 1), &mut d)
+                .is_none()
+        );
         let msgs: Vec<String> = d.into_sorted().into_iter().map(|d| d.message).collect();
         assert_eq!(msgs, ["invalid resource `Deployments`", "unknown `+kubebuilder:rbac:` argument `color`"]);
         let mut d = Diagnostics::default();
-        let m = parse_marker("groups=core,resources=pods,verbs=get,namespace=ops", Loc::new(&file, 1, 1), &mut d).unwrap();
+        let m =
+            parse_marker("groups=core,resources=pods,verbs=get,namespace=ops", Loc::new(&file, 1, 1), &mut d).unwrap();
         assert!(d.is_empty());
         assert_eq!((m.namespace.as_deref(), m.rule.groups.iter().next().map(String::as_str)), (Some("ops"), Some("")));
     }

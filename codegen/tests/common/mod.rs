@@ -82,9 +82,17 @@ impl Fixture {
             Err(e) => panic!("expected diagnostics, got {e}"),
             Ok(_) => panic!("expected diagnostics, the run succeeded"),
         };
-        assert_eq!(tree(out.path()), ["crd/example.com_olds.yaml", "gen/example.com_olds.yaml"], "a failed run writes nothing");
+        assert_eq!(
+            tree(out.path()),
+            ["crd/example.com_olds.yaml", "gen/example.com_olds.yaml"],
+            "a failed run writes nothing"
+        );
         for d in [&crd, &gen_dir] {
-            assert_eq!(fs::read_to_string(d.join("example.com_olds.yaml")).unwrap(), original, "a failed run changes nothing");
+            assert_eq!(
+                fs::read_to_string(d.join("example.com_olds.yaml")).unwrap(),
+                original,
+                "a failed run changes nothing"
+            );
         }
         diags
     }
