@@ -6,20 +6,21 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostics, Loc};
 
-/// One keyword from a marker: `(on list items, keyword, value, where the value is written)`.
+/// One validation marker: `(on list items, marker name such as Minimum, value, where the value
+/// is written)`.
 pub type Keyword = (bool, String, Value, Loc);
 
 /// Lower and upper bounds that must not cross.
 const BOUNDS: [(&str, &str); 4] =
-    [("minimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"), ("minProperties", "maxProperties")];
+    [("Minimum", "Maximum"), ("MinLength", "MaxLength"), ("MinItems", "MaxItems"), ("MinProperties", "MaxProperties")];
 
-/// Checks the keywords of one field or type: patterns compile, bounds do not cross, and
+/// Checks the validation markers of one field or type: patterns compile, bounds do not cross, and
 /// `uniqueItems: true` (refused by structural schemas: its cost is quadratic) is not used.
-pub fn check_keywords(keywords: &[Keyword], diags: &mut Diagnostics) {
+pub fn check_validations(keywords: &[Keyword], diags: &mut Diagnostics) {
     for (_, k, v, loc) in keywords {
         match (k.as_str(), v) {
-            ("pattern", Value::String(p)) => check_pattern(p, loc, diags),
-            ("uniqueItems", Value::Bool(true)) => diags.error_hint(
+            ("Pattern", Value::String(p)) => check_pattern(p, loc, diags),
+            ("UniqueItems", Value::Bool(true)) => diags.error_hint(
                 loc.clone(),
                 "`uniqueItems: true` is not allowed in a CRD schema (structural schemas refuse it)",
                 "use `+listType=set` for a list of unique scalars, or `+listType=map` with `+listMapKey`",
@@ -52,7 +53,7 @@ fn check_pattern(pattern: &str, loc: &Loc, diags: &mut Diagnostics) {
         let first = e.to_string().lines().last().unwrap_or_default().trim().to_string();
         diags.error_hint(
             loc.clone(),
-            format!("`pattern` `{pattern}` is not a valid regular expression: {first}"),
+            format!("`Pattern` `{pattern}` is not a valid regular expression: {first}"),
             "the API server uses RE2 syntax (no look-around, no back-references); quote the value with backticks to avoid escaping",
         );
     }

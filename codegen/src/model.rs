@@ -376,10 +376,11 @@ pub struct CelRule {
 /// Schema markers on a field or type.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Markers {
-    /// OpenAPI keywords to set on the schema (`minimum`, `pattern`, `enum`, ...).
-    pub keywords: Vec<(String, Value)>,
+    /// `+kubebuilder:validation:<Marker>=<value>` as (marker, parsed value), e.g. (`Minimum`, 1);
+    /// the schema generator maps each to its OpenAPI keyword.
+    pub validations: Vec<(String, Value)>,
     /// The same, for the items of a list (`items:` markers).
-    pub item_keywords: Vec<(String, Value)>,
+    pub item_validations: Vec<(String, Value)>,
     /// CEL rules.
     pub cel: Vec<CelRule>,
     /// `Some(true)` for +required, `Some(false)` for +optional.

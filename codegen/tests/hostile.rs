@@ -137,12 +137,12 @@ fn minimum_above_maximum() {
         "    /// Replicas.\n",
         "    /// Replicas.\n    /// +kubebuilder:validation:Maximum=3\n    /// +kubebuilder:validation:Minimum=$5\n",
     ));
-    f.assert_error_at_marker("`minimum` (5) is greater than `maximum` (3)");
+    f.assert_error_at_marker("`Minimum` (5) is greater than `Maximum` (3)");
     let f = Fixture::new(&foo("").replace(
         "    /// Replicas.\n",
         "    /// Replicas.\n    /// +kubebuilder:validation:items:MinLength=$9\n    /// +kubebuilder:validation:items:MaxLength=2\n",
     ));
-    f.assert_error_at_marker("`minLength` (9) is greater than `maxLength` (2)");
+    f.assert_error_at_marker("`MinLength` (9) is greater than `MaxLength` (2)");
 }
 
 #[test]

@@ -119,9 +119,7 @@ impl<'a> SchemaBuilder<'a> {
             TypeRef::Vec(inner) => {
                 let mut items = self.schema(inner, f);
                 if let Value::Object(m) = &mut items {
-                    for (k, v) in &f.markers.item_keywords {
-                        m.insert(k.clone(), v.clone());
-                    }
+                    insert_validations(m, &f.markers.item_validations);
                 }
                 json!({"type": "array", "items": items})
             }
@@ -226,9 +224,7 @@ impl<'a> SchemaBuilder<'a> {
 
 /// Applies markers to a schema object; explicit markers override what the type implies.
 fn apply_markers(s: &mut Map<String, Value>, m: &Markers) {
-    for (k, v) in &m.keywords {
-        s.insert(k.clone(), v.clone());
-    }
+    insert_validations(s, &m.validations);
     if let Some(d) = &m.default {
         s.insert("default".into(), d.clone());
     }
@@ -272,6 +268,42 @@ fn apply_markers(s: &mut Map<String, Value>, m: &Markers) {
             })
             .collect();
         s.insert("x-kubernetes-validations".into(), rules.into());
+    }
+}
+
+/// The OpenAPI keyword that `+kubebuilder:validation:<marker>` sets (controller-gen's mapping).
+pub fn keyword(marker: &str) -> Option<&'static str> {
+    Some(match marker {
+        "Maximum" => "maximum",
+        "Minimum" => "minimum",
+        "ExclusiveMaximum" => "exclusiveMaximum",
+        "ExclusiveMinimum" => "exclusiveMinimum",
+        "MultipleOf" => "multipleOf",
+        "MaxLength" => "maxLength",
+        "MinLength" => "minLength",
+        "MaxItems" => "maxItems",
+        "MinItems" => "minItems",
+        "MaxProperties" => "maxProperties",
+        "MinProperties" => "minProperties",
+        "Pattern" => "pattern",
+        "UniqueItems" => "uniqueItems",
+        "Enum" => "enum",
+        "Format" => "format",
+        "Type" => "type",
+        "XPreserveUnknownFields" => "x-kubernetes-preserve-unknown-fields",
+        "XEmbeddedResource" => "x-kubernetes-embedded-resource",
+        "XIntOrString" => "x-kubernetes-int-or-string",
+        _ => return None,
+    })
+}
+
+/// Sets the keywords of validation markers; the parser records only registered markers, all of
+/// which [`keyword`] maps.
+fn insert_validations(s: &mut Map<String, Value>, validations: &[(String, Value)]) {
+    for (marker, v) in validations {
+        if let Some(k) = keyword(marker) {
+            s.insert(k.into(), v.clone());
+        }
     }
 }
 

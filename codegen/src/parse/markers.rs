@@ -68,29 +68,26 @@ pub(super) fn markers(doc: &Doc, diags: &mut Diagnostics) -> Markers {
                 Some(rest) => (true, rest),
                 None => (false, v),
             };
-            let keyword_value = match v {
-                "Maximum" | "Minimum" | "MultipleOf" => number(tag, diags).map(|n| (lower_first(v), n)),
-                "ExclusiveMaximum" | "ExclusiveMinimum" | "UniqueItems" => {
-                    boolean(tag, diags).map(|b| (lower_first(v), b.into()))
-                }
+            // The value, parsed and checked by the marker's type; which OpenAPI keyword it sets
+            // is the schema generator's business (`schema::keyword`).
+            let value = match v {
+                "Maximum" | "Minimum" | "MultipleOf" => number(tag, diags),
+                "ExclusiveMaximum"
+                | "ExclusiveMinimum"
+                | "UniqueItems"
+                | "XPreserveUnknownFields"
+                | "XEmbeddedResource"
+                | "XIntOrString" => boolean(tag, diags).map(Into::into),
                 "MaxLength" | "MinLength" | "MaxItems" | "MinItems" | "MaxProperties" | "MinProperties" => {
-                    count(tag, diags).map(|n| (lower_first(v), n))
+                    count(tag, diags)
                 }
-                "Pattern" => Some(("pattern".into(), unquote(tag.value.as_deref().unwrap_or_default()).into())),
-                "Format" => Some(("format".into(), unquote(tag.value.as_deref().unwrap_or_default()).into())),
-                "Type" => one_of(tag, &["string", "integer", "number", "boolean", "object", "array"], diags)
-                    .map(|t| ("type".into(), t.into())),
-                "Enum" => Some((
-                    "enum".into(),
-                    serde_json::Value::Array(
-                        tag.value.as_deref().unwrap_or_default().split(';').map(|s| loose_json(s.trim())).collect(),
-                    ),
+                "Pattern" | "Format" => Some(unquote(tag.value.as_deref().unwrap_or_default()).into()),
+                "Type" => {
+                    one_of(tag, &["string", "integer", "number", "boolean", "object", "array"], diags).map(Into::into)
+                }
+                "Enum" => Some(serde_json::Value::Array(
+                    tag.value.as_deref().unwrap_or_default().split(';').map(|s| loose_json(s.trim())).collect(),
                 )),
-                "XPreserveUnknownFields" => {
-                    boolean(tag, diags).map(|b| ("x-kubernetes-preserve-unknown-fields".into(), b.into()))
-                }
-                "XEmbeddedResource" => boolean(tag, diags).map(|b| ("x-kubernetes-embedded-resource".into(), b.into())),
-                "XIntOrString" => boolean(tag, diags).map(|b| ("x-kubernetes-int-or-string".into(), b.into())),
                 "Optional" => {
                     m.required = Some(false);
                     None
@@ -107,14 +104,14 @@ pub(super) fn markers(doc: &Doc, diags: &mut Diagnostics) -> Markers {
                 }
                 _ => None,
             };
-            if let Some((k, val)) = keyword_value {
-                checked.push((items, k.clone(), val.clone(), tag.value_loc.clone()));
-                match k.as_str() {
-                    "x-kubernetes-preserve-unknown-fields" if !items => m.preserve_unknown = val == true,
-                    "x-kubernetes-embedded-resource" if !items => m.embedded_resource = val == true,
-                    "x-kubernetes-int-or-string" if !items => m.int_or_string = val == true,
-                    _ if items => m.item_keywords.push((k, val)),
-                    _ => m.keywords.push((k, val)),
+            if let Some(val) = value {
+                checked.push((items, v.to_string(), val.clone(), tag.value_loc.clone()));
+                match v {
+                    "XPreserveUnknownFields" if !items => m.preserve_unknown = val == true,
+                    "XEmbeddedResource" if !items => m.embedded_resource = val == true,
+                    "XIntOrString" if !items => m.int_or_string = val == true,
+                    _ if items => m.item_validations.push((v.to_string(), val)),
+                    _ => m.validations.push((v.to_string(), val)),
                 }
             }
             continue;
@@ -133,7 +130,7 @@ pub(super) fn markers(doc: &Doc, diags: &mut Diagnostics) -> Markers {
             _ => {}
         }
     }
-    crate::crd_rules::check_keywords(&checked, diags);
+    crate::crd_rules::check_validations(&checked, diags);
     if m.list_type.as_deref() == Some("map")
         && m.list_map_keys.is_empty()
         && let Some(t) = doc.get("listType")
@@ -147,11 +144,6 @@ pub(super) fn markers(doc: &Doc, diags: &mut Diagnostics) -> Markers {
         }
     }
     m
-}
-
-pub(super) fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
 }
 
 pub(super) fn cel_rule(tag: &Tag, diags: &mut Diagnostics) -> Option<CelRule> {
