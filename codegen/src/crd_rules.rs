@@ -58,3 +58,67 @@ fn check_pattern(pattern: &str, loc: &Loc, diags: &mut Diagnostics) {
         );
     }
 }
+
+/// The structural-schema rules apiextensions applies to list and map markers, checked on a
+/// field's finished schema: `x-kubernetes-list-type` only on arrays, `map` lists of objects whose
+/// key fields exist and are required or defaulted (a key must always have a value), and
+/// `x-kubernetes-map-type` only on objects.
+pub fn check_structural(s: &serde_json::Map<String, Value>, loc: &Loc, diags: &mut Diagnostics) {
+    let ty = s.get("type").and_then(Value::as_str);
+    if let Some(list_type) = s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        if ty != Some("array") {
+            diags.error_hint(
+                loc.clone(),
+                format!("`+listType={list_type}` on a field that is not a list"),
+                "list types apply to Vec fields",
+            );
+        } else if list_type == "map" {
+            check_list_map_keys(s, loc, diags);
+        }
+    }
+    if s.contains_key("x-kubernetes-list-map-keys")
+        && s.get("x-kubernetes-list-type").and_then(Value::as_str) != Some("map")
+    {
+        diags.error_hint(loc.clone(), "`+listMapKey` without `+listType=map`", "add `+listType=map`");
+    }
+    if let Some(map_type) = s.get("x-kubernetes-map-type").and_then(Value::as_str)
+        && ty != Some("object")
+    {
+        diags.error_hint(
+            loc.clone(),
+            format!("`+mapType`/`+structType={map_type}` on a field that is not a map or struct"),
+            "map types apply to BTreeMap fields and structs",
+        );
+    }
+}
+
+fn check_list_map_keys(s: &serde_json::Map<String, Value>, loc: &Loc, diags: &mut Diagnostics) {
+    let items = s.get("items").and_then(Value::as_object);
+    if items.and_then(|i| i.get("type")).and_then(Value::as_str) != Some("object") {
+        diags.error_hint(loc.clone(), "`+listType=map` needs a list of structs", "use `+listType=set` for scalars");
+        return;
+    }
+    let props = items.and_then(|i| i.get("properties")).and_then(Value::as_object);
+    let required: Vec<&str> = items
+        .and_then(|i| i.get("required"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for key in
+        s.get("x-kubernetes-list-map-keys").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    {
+        match props.and_then(|p| p.get(key)) {
+            None => diags.error_hint(
+                loc.clone(),
+                format!("`+listMapKey={key}` names no field of the list's items"),
+                "name a field of the item struct by its JSON name",
+            ),
+            Some(p) if !required.contains(&key) && p.get("default").is_none() => diags.error_hint(
+                loc.clone(),
+                format!("list map key `{key}` must be required or have a default"),
+                "make the key field non-optional, or give it `+kubebuilder:default`",
+            ),
+            Some(_) => {}
+        }
+    }
+}

@@ -276,3 +276,32 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn list_and_map_markers_follow_structural_schema_rules() {
+    let with_field = |field: &str| {
+        Fixture::new(&(foo("").replace("    pub replicas: i32,\n", &format!("    pub replicas: i32,\n{field}")) + PORT))
+    };
+    with_field("    /// +listType=set\n    pub $n: i32,\n")
+        .assert_error_at_marker("`+listType=set` on a field that is not a list");
+    with_field("    /// +listMapKey=name\n    pub $n: Vec<String>,\n")
+        .assert_error_at_marker("`+listMapKey` without `+listType=map`");
+    with_field("    /// +listType=map\n    /// +listMapKey=name\n    pub $n: Vec<String>,\n")
+        .assert_error_at_marker("`+listType=map` needs a list of structs");
+    with_field("    /// +listType=map\n    /// +listMapKey=nom\n    pub $ports: Vec<Port>,\n")
+        .assert_error_at_marker("`+listMapKey=nom` names no field");
+    with_field("    /// +listType=map\n    /// +listMapKey=label\n    pub $ports: Vec<Port>,\n")
+        .assert_error_at_marker("list map key `label` must be required or have a default");
+    with_field("    /// +mapType=atomic\n    pub $n: Vec<i32>,\n")
+        .assert_error_at_marker("on a field that is not a map or struct");
+    // A valid map list passes.
+    let ok = foo("").replace(
+        "    pub replicas: i32,\n",
+        "    pub replicas: i32,\n    /// +listType=map\n    /// +listMapKey=name\n    pub ports: Vec<Port>,\n",
+    );
+    let f = Fixture::new(&(ok + PORT));
+    let out = tempfile::tempdir().unwrap();
+    codegen::Config::new().input(f.root()).crd_dir(out.path()).run().unwrap_or_else(|e| panic!("{e}"));
+}
+
+const PORT: &str = "/// A port.\n#[derive(Debug, Default, Serialize, Deserialize)]\npub struct Port {\n    /// Name.\n    pub name: String,\n    /// Label.\n    pub label: Option<String>,\n}\n";

@@ -102,6 +102,7 @@ impl<'a> SchemaBuilder<'a> {
             if f.markers.nullable {
                 m.insert("nullable".into(), true.into());
             }
+            crate::crd_rules::check_structural(m, &f.loc, self.diags);
         }
         if f.required(self.version.package_optional) {
             required.push(f.json_name.clone());
