@@ -254,7 +254,7 @@ impl Config {
         header: &str,
         diags: &mut diag::Diagnostics,
     ) -> Vec<write::Target> {
-        use generators::{api, client, fake, informer, krate, lister};
+        use generators::{api, applyconfiguration, client, fake, informer, krate, lister};
         let package = krate::apis_crate_name(&self.input, diags);
         let crate_name = package.replace('-', "_");
         let kinds = api::kinds(model, &crate_name);
@@ -269,6 +269,7 @@ impl Config {
         };
         emit("src/lib.rs".into(), krate::lib_rs(&crate_name, true));
         client::render(&kinds, Some(dir), true, &mut emit);
+        applyconfiguration::render(model, &crate_name, &mut emit);
         emit("src/clientset/fake.rs".into(), fake::render(crds_json));
         lister::render(&with_builtins, &mut emit);
         informer::render(&with_builtins, &mut emit);

@@ -2,6 +2,7 @@
 //! [`rbac`] reads the controller's sources instead.
 
 pub mod api;
+pub mod applyconfiguration;
 pub mod client;
 pub mod crd;
 pub mod fake;
