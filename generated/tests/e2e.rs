@@ -6,7 +6,9 @@ use std::time::Duration;
 use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec, BitcoinNetworkStatus};
 use devserver::{DevServer, DevServerHandle};
 use futures::StreamExt;
-use generated::applyconfigurations::bitcoincontroller::v1::{BitcoinNetworkSpecApplyConfiguration, bitcoin_network};
+use generated::applyconfigurations::bitcoincontroller::v1::{
+    BitcoinNetworkSpecApplyConfiguration, bitcoin_network, extract_bitcoin_network,
+};
 use generated::{Clientset, SharedInformerFactory};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -205,6 +207,7 @@ async fn apply_configurations_own_only_the_fields_they_set() {
     let owners: Vec<(String, String)> = n
         .metadata
         .managed_fields
+        .clone()
         .unwrap_or_default()
         .into_iter()
         .map(|m| (m.manager.unwrap_or_default(), m.fields_v1.map(|f| f.0.to_string()).unwrap_or_default()))
@@ -212,6 +215,13 @@ async fn apply_configurations_own_only_the_fields_they_set() {
     let fields_of = |who: &str| owners.iter().find(|(m, _)| m == who).map(|(_, f)| f.clone()).unwrap_or_default();
     assert!(fields_of("scaler").contains("f:nodes") && !fields_of("scaler").contains("f:image"), "{owners:?}");
     assert!(fields_of("imager").contains("f:image") && !fields_of("imager").contains("f:nodes"), "{owners:?}");
+
+    // Each manager's extract holds only its own fields (and the object's identity).
+    let mine = extract_bitcoin_network(&n, "imager").expect("extract");
+    assert_eq!(mine, bitcoin_network("n", "default").with_spec(spec().with_image("bitcoind:27".into())));
+    let theirs = extract_bitcoin_network(&n, "scaler").expect("extract");
+    assert_eq!(theirs.spec, Some(spec().with_nodes(2)));
+    assert_eq!(extract_bitcoin_network(&n, "nobody").expect("extract"), bitcoin_network("n", "default"));
 
     // The imager changing the scaler's field: a 409 naming the conflict, unless forced.
     let grab = bitcoin_network("n", "default").with_spec(spec().with_image("bitcoind:27".into()).with_nodes(5));

@@ -6,7 +6,9 @@
 //! Files: `src/applyconfigurations/meta.rs` (`ObjectMetaApplyConfiguration`: name, namespace,
 //! labels, annotations, owner references) and one `src/applyconfigurations/<group>/<version>.rs`
 //! per version with the structs, `with_<field>` builders, and a `<kind>(name[, namespace])`
-//! constructor per kind that sets apiVersion and kind. Enums and newtypes are atomic: they are
+//! constructor per kind that sets apiVersion and kind, and an `extract_<kind>(obj, manager)`
+//! that returns what a field manager owns (client-go's `Extract<Kind>`, over
+//! `runtime::apply::extract`). Enums and newtypes are atomic: they are
 //! set whole, as their API type. Fields serde skips, flattens or encodes by hand are left out.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -193,13 +195,15 @@ fn version_file(version: &Version, apis: &str) -> TokenStream {
             Some(k) => {
                 let taken: BTreeSet<&str> =
                     applied_fields(fields).map(|f| f.rust_name.trim_start_matches("r#")).collect();
-                (constructor(k.name.as_str(), k.namespaced, &cfg, &api_type), meta_helpers(&taken))
+                let mut ctor = constructor(k.name.as_str(), k.namespaced, &cfg, &api_type);
+                ctor.extend(extract(k.name.as_str(), &cfg, &api_type));
+                (ctor, meta_helpers(&taken))
             }
             None => (quote!(), quote!()),
         };
         out.extend(quote! {
             #[doc = #doc]
-            #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+            #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
             pub struct #cfg {
                 #(#decls)*
             }
@@ -235,6 +239,36 @@ fn constructor(kind: &str, namespaced: bool, cfg: &proc_macro2::Ident, api_type:
                 }),
                 ..::core::default::Default::default()
             }
+        }
+    }
+}
+
+/// `extract_<kind>(obj, field_manager)`: client-go's `Extract<Kind>`.
+fn extract(kind: &str, cfg: &proc_macro2::Ident, api_type: &TokenStream) -> TokenStream {
+    let f = format_ident!("extract_{}", naming::snake(kind));
+    let doc = format!(
+        " The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry in\n \
+         `metadata.managedFields`), as an apply configuration with name, namespace, apiVersion and\n \
+         kind set: change it and apply it again to update only those fields. Empty if the manager\n \
+         owns nothing. An error only if `{kind}` does not convert to and from JSON."
+    );
+    let lines: Vec<&str> = doc.lines().collect();
+    quote! {
+        #(#[doc = #lines])*
+        pub fn #f(obj: &#api_type, field_manager: &str) -> ::core::result::Result<#cfg, ::serde_json::Error> {
+            let value = ::serde_json::to_value(obj)?;
+            let managed = value.pointer("/metadata/managedFields").and_then(::serde_json::Value::as_array);
+            let owned = managed
+                .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, ""))
+                .map(|fields| ::runtime::apply::extract(&value, fields))
+                .unwrap_or_else(|| ::serde_json::json!({}));
+            let mut config: #cfg = ::serde_json::from_value(owned)?;
+            let meta = config.metadata.get_or_insert_with(::core::default::Default::default);
+            meta.name = obj.metadata.name.clone();
+            meta.namespace = obj.metadata.namespace.clone();
+            config.api_version = ::core::option::Option::Some(<#api_type as ::k8s_openapi::Resource>::API_VERSION.to_string());
+            config.kind = ::core::option::Option::Some(<#api_type as ::k8s_openapi::Resource>::KIND.to_string());
+            ::core::result::Result::Ok(config)
         }
     }
 }
@@ -308,7 +342,7 @@ fn meta() -> TokenStream {
         //! The metadata of an apply configuration.
 
         /// The parts of `metadata` an apply configuration may set.
-        #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+        #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ObjectMetaApplyConfiguration {
             #(#decls)*
         }

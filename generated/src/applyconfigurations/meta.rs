@@ -3,7 +3,7 @@
 
 //! The metadata of an apply configuration.
 /// The parts of `metadata` an apply configuration may set.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct ObjectMetaApplyConfiguration {
     /// The object's name.
     #[serde(rename = "name", skip_serializing_if = "::core::option::Option::is_none")]

@@ -2,7 +2,7 @@
 // Edit the tagged types in the apis crate and run the generator again instead.
 
 /// Apply configuration of [`BitcoinNetwork`](apis::bitcoincontroller::v1::BitcoinNetwork): only the fields set are applied.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BitcoinNetworkApplyConfiguration {
     /// `apiVersion`, set by the constructor.
     #[serde(
@@ -115,8 +115,38 @@ pub fn bitcoin_network(name: &str, namespace: &str) -> BitcoinNetworkApplyConfig
         ..::core::default::Default::default()
     }
 }
+/// The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry in
+/// `metadata.managedFields`), as an apply configuration with name, namespace, apiVersion and
+/// kind set: change it and apply it again to update only those fields. Empty if the manager
+/// owns nothing. An error only if `BitcoinNetwork` does not convert to and from JSON.
+pub fn extract_bitcoin_network(
+    obj: &apis::bitcoincontroller::v1::BitcoinNetwork,
+    field_manager: &str,
+) -> ::core::result::Result<BitcoinNetworkApplyConfiguration, ::serde_json::Error> {
+    let value = ::serde_json::to_value(obj)?;
+    let managed = value
+        .pointer("/metadata/managedFields")
+        .and_then(::serde_json::Value::as_array);
+    let owned = managed
+        .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, ""))
+        .map(|fields| ::runtime::apply::extract(&value, fields))
+        .unwrap_or_else(|| ::serde_json::json!({}));
+    let mut config: BitcoinNetworkApplyConfiguration = ::serde_json::from_value(owned)?;
+    let meta = config.metadata.get_or_insert_with(::core::default::Default::default);
+    meta.name = obj.metadata.name.clone();
+    meta.namespace = obj.metadata.namespace.clone();
+    config.api_version = ::core::option::Option::Some(
+        <apis::bitcoincontroller::v1::BitcoinNetwork as ::k8s_openapi::Resource>::API_VERSION
+            .to_string(),
+    );
+    config.kind = ::core::option::Option::Some(
+        <apis::bitcoincontroller::v1::BitcoinNetwork as ::k8s_openapi::Resource>::KIND
+            .to_string(),
+    );
+    ::core::result::Result::Ok(config)
+}
 /// Apply configuration of [`BitcoinNetworkNode`](apis::bitcoincontroller::v1::BitcoinNetworkNode): only the fields set are applied.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BitcoinNetworkNodeApplyConfiguration {
     /// The node's StatefulSet ordinal.
     #[serde(rename = "ordinal", skip_serializing_if = "::core::option::Option::is_none")]
@@ -165,7 +195,7 @@ impl BitcoinNetworkNodeApplyConfiguration {
     }
 }
 /// Apply configuration of [`BitcoinNetworkSpec`](apis::bitcoincontroller::v1::BitcoinNetworkSpec): only the fields set are applied.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BitcoinNetworkSpecApplyConfiguration {
     /// Number of bitcoind nodes to run. Scaling down removes the highest ordinals first.
     #[serde(rename = "nodes", skip_serializing_if = "::core::option::Option::is_none")]
@@ -195,7 +225,7 @@ impl BitcoinNetworkSpecApplyConfiguration {
     }
 }
 /// Apply configuration of [`BitcoinNetworkStatus`](apis::bitcoincontroller::v1::BitcoinNetworkStatus): only the fields set are applied.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct BitcoinNetworkStatusApplyConfiguration {
     /// The nodes that exist, one entry per pod, by ordinal.
     #[serde(rename = "nodes", skip_serializing_if = "::core::option::Option::is_none")]
