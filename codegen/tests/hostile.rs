@@ -10,32 +10,26 @@ use std::path::Path;
 use codegen::Change;
 use common::{Fixture, VERSION_MOD, foo, tree};
 
+/// An apis crate whose group module says `//! +groupName=<value>`, `$` marking the value.
+fn group_named(value: &str) -> Fixture {
+    let group = format!("//! +groupName=${value}\npub mod v1;\n");
+    Fixture::with_files(&[("src/example/mod.rs", &group), ("src/example/v1/types.rs", &foo(""))])
+}
+
 #[test]
 fn empty_group_name() {
-    let f = Fixture::with_files(&[
-        ("src/example/mod.rs", "//! +groupName=$\npub mod v1;\n"),
-        ("src/example/v1/types.rs", &foo("")),
-    ]);
-    let d = f.assert_error_at_marker("invalid group name ``");
+    let d = group_named("").assert_error_at_marker("invalid group name ``");
     assert!(d.hint.unwrap().contains("DNS subdomain"));
 }
 
 #[test]
 fn group_name_with_a_path() {
-    let f = Fixture::with_files(&[
-        ("src/example/mod.rs", "//! +groupName=$../x\npub mod v1;\n"),
-        ("src/example/v1/types.rs", &foo("")),
-    ]);
-    f.assert_error_at_marker("invalid group name `../x`");
+    group_named("../x").assert_error_at_marker("invalid group name `../x`");
 }
 
 #[test]
 fn group_whose_rust_name_is_not_an_identifier() {
-    let f = Fixture::with_files(&[
-        ("src/example/mod.rs", "//! +groupName=$1x.example.com\npub mod v1;\n"),
-        ("src/example/v1/types.rs", &foo("")),
-    ]);
-    let d = f.assert_error_at_marker("group `1x.example.com` gives the Rust name `1x`");
+    let d = group_named("1x.example.com").assert_error_at_marker("group `1x.example.com` gives the Rust name `1x`");
     assert!(d.hint.unwrap().contains("+groupGoName"));
 }
 
