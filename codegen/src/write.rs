@@ -3,7 +3,7 @@
 //! changes nothing; a failure while renaming puts back what was already replaced. `--check`
 //! writes nothing and reports a unified diff instead.
 //!
-//! Stale files are removed only through the [`manifest`](crate::manifest) of each folder the
+//! Stale files are removed only through the [`manifest`] of each folder the
 //! generator owns, never by looking at a file's content: see that module for why.
 
 use std::collections::{BTreeMap, HashSet};
