@@ -29,7 +29,8 @@ fn k8s_path(k: K8sType) -> &'static str {
         K8sType::Condition => "::k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition",
         K8sType::Time => "::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time",
         K8sType::MicroTime => "::k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime",
-        K8sType::Duration => "::k8s_openapi::apimachinery::pkg::apis::meta::v1::Duration",
+        // k8s-openapi has no Duration type; its JSON (and the CRD schema) is a string like "1h".
+        K8sType::Duration => "::std::string::String",
         K8sType::LabelSelector => "::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector",
         K8sType::Quantity => "::k8s_openapi::apimachinery::pkg::api::resource::Quantity",
         K8sType::IntOrString => "::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString",
