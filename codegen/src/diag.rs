@@ -66,6 +66,8 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    /// Files that are not Rust: reported alone, since every other finding may follow from them.
+    syntax: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
@@ -79,13 +81,33 @@ impl Diagnostics {
         self.items.push(Diagnostic { loc, message: message.into(), hint: Some(hint.into()) });
     }
 
-    /// True when nothing was found.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+    /// Records a file that does not parse as Rust.
+    pub fn syntax_error(&mut self, loc: Loc, message: impl Into<String>) {
+        self.syntax.push(Diagnostic { loc, message: message.into(), hint: None });
     }
 
-    /// The problems, sorted by file and position so the report reads top to bottom.
+    /// True when some file did not parse.
+    pub fn has_syntax_errors(&self) -> bool {
+        !self.syntax.is_empty()
+    }
+
+    /// How many problems were found.
+    pub fn len(&self) -> usize {
+        self.items.len() + self.syntax.len()
+    }
+
+    /// True when nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.syntax.is_empty()
+    }
+
+    /// The problems, sorted by file and position so the report reads top to bottom. When a file
+    /// does not parse, only the syntax errors: the rest (a missing kind, an unknown type) may be
+    /// consequences and would bury the cause.
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
+        if !self.syntax.is_empty() {
+            self.items = std::mem::take(&mut self.syntax);
+        }
         self.items.sort_by(|a, b| (&a.loc.file, a.loc.line, a.loc.col).cmp(&(&b.loc.file, b.loc.line, b.loc.col)));
         self.items.dedup();
         self.items

@@ -5,7 +5,10 @@
 //!
 //! - **in-package code** (deep-copy and the `k8s_openapi::Resource` family, the Rust form of
 //!   deepcopy-gen and register-gen), written by the apis crate's `build.rs` into `OUT_DIR`;
-//! - **CRD manifests** (controller-gen's `crd`), one `<group>_<plural>.yaml` per kind.
+//! - **CRD manifests** (controller-gen's `crd`), one `<group>_<plural>.yaml` per kind;
+//! - **the typed clientset, listers and informers** (client-gen, lister-gen, informer-gen);
+//! - **an RBAC manifest** from `+kubebuilder:rbac` markers in a controller's sources
+//!   (controller-gen's `rbac`), see [`generators::rbac`].
 //!
 //! Every problem is reported at `file:line:col` with a hint, all in one run, and nothing is
 //! written while any problem remains.
@@ -33,7 +36,8 @@
 //! `+genclient:readonly`, `+genclient:onlyVerbs=a,b`, `+genclient:skipVerbs=a,b`,
 //! `+genclient:method=Name,verb=v[,subresource=s][,input=T][,result=T]`, `+resourceName=`,
 //! `+k8s:deepcopy-gen=true|false`, `+k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object`,
-//! `+kubebuilder:subresource:status`, `+kubebuilder:printcolumn:name=,type=,JSONPath=[,description=,format=,priority=]`,
+//! `+kubebuilder:subresource:status`, `+kubebuilder:subresource:scale:specpath=,statuspath=[,selectorpath=]`,
+//! `+kubebuilder:printcolumn:name=,type=,JSONPath=[,description=,format=,priority=]`,
 //! `+kubebuilder:resource:path=,singular=,shortName=a;b,categories=a;b,scope=Namespaced|Cluster`,
 //! `+kubebuilder:storageversion`, and the validation markers.
 //!
@@ -44,8 +48,10 @@
 //! MaxItems, UniqueItems, MinProperties, MaxProperties, Enum, Format, Type,
 //! XPreserveUnknownFields, XEmbeddedResource, XIntOrString, plus `XValidation:rule=...`.
 
+pub mod crd_rules;
 pub mod diag;
 pub mod generators;
+pub mod manifest;
 pub mod model;
 pub mod naming;
 pub mod parse;
@@ -60,7 +66,7 @@ use std::time::{Duration, Instant};
 
 pub use diag::{Diagnostic, Loc};
 pub use model::Model;
-pub use write::{Change, FileChange};
+pub use write::{Change, FileChange, WriteError};
 
 /// What a run needs to know: where the apis crate is and what to write where.
 #[derive(Clone, Debug)]
@@ -72,6 +78,7 @@ pub struct Config {
     in_package_dir: Option<PathBuf>,
     check: bool,
     regenerate: String,
+    rbac: Option<generators::rbac::RbacConfig>,
 }
 
 impl Default for Config {
@@ -91,6 +98,7 @@ impl Config {
             in_package_dir: None,
             check: false,
             regenerate: "cargo xtask codegen".into(),
+            rbac: None,
         }
     }
 
@@ -127,6 +135,13 @@ impl Config {
         self
     }
 
+    /// Also generate an RBAC manifest from the `+kubebuilder:rbac` markers in a controller's
+    /// sources (see [`generators::rbac`]).
+    pub fn rbac(mut self, rbac: generators::rbac::RbacConfig) -> Self {
+        self.rbac = Some(rbac);
+        self
+    }
+
     /// Write nothing; report what differs as unified diffs.
     pub fn check(mut self, check: bool) -> Self {
         self.check = check;
@@ -148,10 +163,31 @@ impl Config {
 
     /// Runs every configured generator. All output is rendered in memory first; nothing is
     /// written if any problem was found.
+    ///
+    /// The work runs on its own thread with a generous stack: parsing and schema building
+    /// recurse (to bounded depths, see [`parse::MAX_NESTING`] and
+    /// [`generators::schema::MAX_DEPTH`]), and the caller's stack may be a test thread's 2 MiB.
     pub fn run(&self) -> Result<Report, Error> {
+        std::thread::scope(|s| {
+            match std::thread::Builder::new()
+                .name("codegen".into())
+                .stack_size(64 << 20)
+                .spawn_scoped(s, || self.run_here())
+            {
+                Ok(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the generator panicked".into()))),
+                Err(_) => self.run_here(),
+            }
+        })
+    }
+
+    fn run_here(&self) -> Result<Report, Error> {
         let start = Instant::now();
         let mut diags = diag::Diagnostics::default();
         let model = parse::parse_crate(&self.input, &mut diags);
+        if diags.has_syntax_errors() {
+            // Anything else found in this state may be a consequence of the unreadable file.
+            return Err(Error::Diagnostics(diags.into_sorted()));
+        }
         let templates = render::Templates::new().map_err(Error::Internal)?;
         let mut targets = vec![];
 
@@ -159,8 +195,11 @@ impl Config {
         let mut in_package = vec![];
         for group in &model.groups {
             for version in &group.versions {
-                let tokens = generators::in_package::render(group, version, &mut diags);
-                if let Some(text) = render::rust_file(tokens, &rust_header, &version.module_file, &mut diags) {
+                // Rendered always, for the checks it makes; formatted only when it is written.
+                let chunks = generators::in_package::render(group, version, &mut diags);
+                if self.in_package_dir.is_some()
+                    && let Some(text) = render::rust_chunks(chunks, &rust_header, &version.module_file, &mut diags)
+                {
                     in_package.push(render::Rendered {
                         path: parse::in_package_file(&group.module, &version.name).into(),
                         text,
@@ -171,18 +210,29 @@ impl Config {
         if let Some(dir) = &self.in_package_dir {
             targets.push(write::Target { dir: dir.clone(), files: in_package, prune: true });
         }
-        let crds = generators::crd::render(&model, &templates, &render::header("#"), &mut diags);
+        let crds = generators::crd::render(&model, &render::header("#"), &mut diags);
         if let Some(dir) = &self.output {
-            targets.extend(self.generated_crate(dir, &model, &crds, &templates, &rust_header, &mut diags));
+            let crds_json: Vec<String> = crds.iter().map(|c| c.json.to_string()).collect();
+            targets.extend(self.generated_crate(dir, &model, &crds_json, &templates, &rust_header, &mut diags));
         }
         if let Some(dir) = &self.crd_dir {
-            targets.push(write::Target { dir: dir.clone(), files: crds, prune: true });
+            let files = crds.into_iter().map(|c| c.file).collect();
+            targets.push(write::Target { dir: dir.clone(), files, prune: true });
+        }
+        if let Some(rbac) = &self.rbac {
+            let markers = generators::rbac::scan(&rbac.sources, &mut diags);
+            if let (Some(text), Some(name)) =
+                (generators::rbac::render(rbac, markers, &mut diags), rbac.output.file_name())
+            {
+                let dir = rbac.output.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                let files = vec![render::Rendered { path: name.into(), text }];
+                targets.push(write::Target { dir, files, prune: false });
+            }
         }
         if !diags.is_empty() {
             return Err(Error::Diagnostics(diags.into_sorted()));
         }
-        let changes =
-            write::apply(&targets, self.check).map_err(|e| Error::Io { path: self.input.clone(), source: e })?;
+        let changes = write::apply(&targets, self.check).map_err(Error::Write)?;
         Ok(Report {
             groups: model.groups.iter().map(|g| g.name.clone()).collect(),
             kinds: model.kinds().map(|(g, v, k)| format!("{}/{} {}", g.name, v.name, k.name)).collect(),
@@ -199,34 +249,30 @@ impl Config {
         &self,
         dir: &Path,
         model: &Model,
-        crds: &[render::Rendered],
+        crds_json: &[String],
         templates: &render::Templates,
         header: &str,
         diags: &mut diag::Diagnostics,
     ) -> Vec<write::Target> {
-        use generators::{api, client, fake, informer, krate, lister};
+        use generators::{api, applyconfiguration, client, fake, informer, krate, lister};
         let package = krate::apis_crate_name(&self.input, diags);
         let crate_name = package.replace('-', "_");
         let kinds = api::kinds(model, &crate_name);
         let mut with_builtins = kinds.clone();
         with_builtins.extend(api::builtins(&kinds));
-        let crds_json: Vec<String> = crds
-            .iter()
-            .filter_map(|c| generators::crd::to_json(c).ok())
-            .map(|v| serde_json::to_string(&v).unwrap_or_default())
-            .collect();
-        let mut tokens = vec![("src/lib.rs".to_string(), krate::lib_rs(&crate_name, true))];
-        tokens.extend(client::render(&kinds, Some(dir), true));
-        tokens.push(("src/clientset/fake.rs".to_string(), fake::render(&crds_json)));
-        tokens.extend(lister::render(&with_builtins));
-        tokens.extend(informer::render(&with_builtins));
         let loc = Loc::whole(dir);
-        let files = tokens
-            .into_iter()
-            .filter_map(|(path, t)| {
-                render::rust_file(t, header, &loc, diags).map(|text| render::Rendered { path: path.into(), text })
-            })
-            .collect();
+        let mut files = vec![];
+        let mut emit = |path: String, tokens| {
+            if let Some(text) = render::rust_file(tokens, header, &loc, diags) {
+                files.push(render::Rendered { path: path.into(), text });
+            }
+        };
+        emit("src/lib.rs".into(), krate::lib_rs(&crate_name, true));
+        client::render(&kinds, Some(dir), true, &mut emit);
+        applyconfiguration::render(model, &crate_name, &mut emit);
+        emit("src/clientset/fake.rs".into(), fake::render(crds_json));
+        lister::render(&with_builtins, &mut emit);
+        informer::render(&with_builtins, &mut emit);
         let mut targets = vec![write::Target { dir: dir.to_path_buf(), files, prune: true }];
         if !dir.join("Cargo.toml").exists()
             && let Some(text) = krate::cargo_toml(dir, &self.input, &package, &self.deps, templates, diags)
@@ -262,7 +308,9 @@ pub fn build_script() {
 pub enum Error {
     /// Problems in the input; nothing was written.
     Diagnostics(Vec<Diagnostic>),
-    /// Reading or writing a file failed.
+    /// Writing the output failed; the error says what is on disk now.
+    Write(WriteError),
+    /// Reading a file failed.
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -283,6 +331,7 @@ impl fmt::Display for Error {
                 let n = d.len();
                 write!(f, "{n} error{}; nothing was written", if n == 1 { "" } else { "s" })
             }
+            Error::Write(e) => write!(f, "{e}"),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
@@ -314,7 +363,7 @@ impl Report {
 
     /// Files that differ from what the generator renders (in check mode: would be written or removed).
     pub fn stale(&self) -> impl Iterator<Item = &FileChange> {
-        self.changes.iter().filter(|c| c.change != Change::Unchanged)
+        self.changes.iter().filter(|c| !matches!(c.change, Change::Unchanged | Change::Kept))
     }
 
     /// True when every file was already up to date.
@@ -325,7 +374,7 @@ impl Report {
     /// A one-paragraph summary: groups, kinds, files written/unchanged/removed, time.
     pub fn summary(&self) -> String {
         let (w, r) = if self.check { ("stale", "would remove") } else { ("written", "removed") };
-        format!(
+        let mut s = format!(
             "{} group(s): {}\n{} kind(s): {}\nfiles: {} {w}, {} unchanged, {} {r} ({:.0?})",
             self.groups.len(),
             self.groups.join(", "),
@@ -335,7 +384,14 @@ impl Report {
             self.count(Change::Unchanged),
             self.count(Change::Removed),
             self.elapsed,
-        )
+        );
+        for c in self.changes.iter().filter(|c| c.change == Change::Kept) {
+            s.push_str(&format!(
+                "\nkept {}: generated earlier and no longer generated, but edited since; delete it if it is not needed",
+                c.path.display()
+            ));
+        }
+        s
     }
 
     /// For check mode: the diffs of every stale file and the command that fixes them.

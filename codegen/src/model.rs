@@ -3,6 +3,9 @@
 //! Every generator reads this model and nothing else, so they agree on names, verbs and scope,
 //! and can be tested without parsing Rust.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde_json::Value;
 
 use crate::diag::Loc;
@@ -33,6 +36,8 @@ pub struct Group {
     pub module: String,
     /// Versions, in the order Kubernetes sorts them (GA before beta before alpha, newest first).
     pub versions: Vec<Version>,
+    /// Where `+groupName` is written.
+    pub loc: Loc,
 }
 
 /// One version package of a group, e.g. `v1`.
@@ -48,12 +53,32 @@ pub struct Version {
     pub types: Vec<TypeDef>,
     /// `+kubebuilder:validation:Optional` on the package: fields are optional unless marked.
     pub package_optional: bool,
+    /// `types` by name, built on the first lookup (see [`Version::ty`]).
+    index: OnceLock<HashMap<String, usize>>,
 }
 
 impl Version {
-    /// The type called `name`, if the package defines one.
+    /// A version package.
+    pub fn new(name: String, module_file: Loc, kinds: Vec<Kind>, types: Vec<TypeDef>, package_optional: bool) -> Self {
+        Self { name, module_file, kinds, types, package_optional, index: OnceLock::new() }
+    }
+
+    /// The type called `name`, if the package defines one. Schemas and in-package code look types
+    /// up once per field, so this is a map lookup: a scan per lookup grows with the square of the
+    /// number of types. Should `types` change after the first lookup, a stale entry is detected
+    /// and a scan answers.
     pub fn ty(&self, name: &str) -> Option<&TypeDef> {
-        self.types.iter().find(|t| t.name == name)
+        let index = self.index.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.types.len());
+            for (i, t) in self.types.iter().enumerate() {
+                m.entry(t.name.clone()).or_insert(i);
+            }
+            m
+        });
+        match index.get(name).and_then(|&i| self.types.get(i)) {
+            Some(t) if t.name == name => Some(t),
+            _ => self.types.iter().find(|t| t.name == name),
+        }
     }
 }
 
@@ -89,6 +114,18 @@ pub struct PrinterColumn {
     pub priority: i32,
 }
 
+/// The scale subresource (`+kubebuilder:subresource:scale`): where the replica counts and the
+/// label selector live, as JSON paths into the object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scale {
+    /// `specpath=`: the desired replicas, under `.spec`.
+    pub spec_replicas_path: String,
+    /// `statuspath=`: the observed replicas, under `.status`.
+    pub status_replicas_path: String,
+    /// `selectorpath=`: the label selector as a string (for the HPA), under `.spec` or `.status`.
+    pub label_selector_path: Option<String>,
+}
+
 /// A `+genclient` type: a REST resource.
 #[derive(Clone, Debug)]
 pub struct Kind {
@@ -114,6 +151,8 @@ pub struct Kind {
     pub has_status: bool,
     /// `+kubebuilder:subresource:status`.
     pub status_subresource: bool,
+    /// `+kubebuilder:subresource:scale`.
+    pub scale: Option<Scale>,
     /// `+kubebuilder:printcolumn` markers.
     pub printer_columns: Vec<PrinterColumn>,
     /// `+kubebuilder:storageversion`.
@@ -337,10 +376,11 @@ pub struct CelRule {
 /// Schema markers on a field or type.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Markers {
-    /// OpenAPI keywords to set on the schema (`minimum`, `pattern`, `enum`, ...).
-    pub keywords: Vec<(String, Value)>,
+    /// `+kubebuilder:validation:<Marker>=<value>` as (marker, parsed value), e.g. (`Minimum`, 1);
+    /// the schema generator maps each to its OpenAPI keyword.
+    pub validations: Vec<(String, Value)>,
     /// The same, for the items of a list (`items:` markers).
-    pub item_keywords: Vec<(String, Value)>,
+    pub item_validations: Vec<(String, Value)>,
     /// CEL rules.
     pub cel: Vec<CelRule>,
     /// `Some(true)` for +required, `Some(false)` for +optional.

@@ -168,6 +168,42 @@ pub fn is_rust_ident(s: &str) -> bool {
     syn::parse_str::<syn::Ident>(s).is_ok()
 }
 
+/// Keywords that Rust does not allow even as raw identifiers (`r#crate` is an error).
+const NOT_RAW: [&str; 5] = ["crate", "self", "super", "Self", "_"];
+
+/// Why `s` cannot name a generated module, method or type, or `None` when it can (directly, or
+/// as a raw identifier like `r#type`). Names the generator derives from user input (a kind's
+/// module `crate` from `Crate`, a group's module from its first DNS label) go through this
+/// before any code is rendered, so rendering never meets a name it cannot write.
+pub fn ident_problem(s: &str) -> Option<String> {
+    if is_rust_ident(s) {
+        return None;
+    }
+    if NOT_RAW.contains(&s) {
+        return Some(format!("`{s}` is a Rust keyword that cannot be used as a name, not even as `r#{s}`"));
+    }
+    let mut chars = s.chars();
+    let start_ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_');
+    if start_ok && chars.all(|c| c.is_alphanumeric() || c == '_') {
+        None // a keyword: written as `r#name`
+    } else if s.is_empty() {
+        Some("the name is empty".into())
+    } else {
+        Some(format!("`{s}` is not a Rust identifier"))
+    }
+}
+
+/// True for a DNS-1035 label (what apiextensions requires of plural, singular, short names,
+/// categories and the lowercased kind): lowercase alphanumerics and `-`, starting with a letter,
+/// ending alphanumeric, at most 63 characters.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +249,20 @@ mod tests {
     }
 
     #[test]
+    fn identifiers() {
+        assert_eq!(ident_problem("bitcoin_network"), None);
+        assert_eq!(ident_problem("type"), None, "raw identifiers are fine");
+        for bad in ["crate", "self", "super", "Self", "_", "", "1x", "a-b", "a.b"] {
+            assert!(ident_problem(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn dns_names() {
+        assert!(is_dns_label("bn") && is_dns_label("b-2"));
+        for bad in ["", "B", "2b", "b-", "b.c", "b_c", &"a".repeat(64)] {
+            assert!(!is_dns_label(bad), "{bad:?}");
+        }
         assert!(is_dns_subdomain("bitcoincontroller.christianb93.github.com"));
         assert!(!is_dns_subdomain("Bad.example.com"));
         assert!(!is_dns_subdomain("a..b"));

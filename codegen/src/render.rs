@@ -1,4 +1,5 @@
-//! Rendering: Rust through prettyplease, YAML through tera, each file under a DO NOT EDIT header.
+//! Rendering: Rust through prettyplease, YAML from typed values through serde_yaml (the
+//! generated crate's Cargo.toml through tera), each file under a DO NOT EDIT header.
 
 use std::path::PathBuf;
 
@@ -38,6 +39,25 @@ pub fn rust_file(tokens: TokenStream, header: &str, loc: &Loc, diags: &mut Diagn
     }
 }
 
+/// Formats a file made of chunks of items, each formatted on its own (a chunk is one type's or
+/// one kind's items), so the work stays proportional to the chunk, not to the whole file.
+pub fn rust_chunks(chunks: Vec<TokenStream>, header: &str, loc: &Loc, diags: &mut Diagnostics) -> Option<String> {
+    let mut text = format!("{header}\n");
+    for tokens in chunks {
+        match syn::parse2::<syn::File>(tokens) {
+            Ok(file) => {
+                text.push('\n');
+                text.push_str(&prettyplease::unparse(&file));
+            }
+            Err(e) => {
+                diags.error(loc.clone(), format!("internal error: generated Rust does not parse: {e}"));
+                return None;
+            }
+        }
+    }
+    Some(text)
+}
+
 /// The tera templates bundled with the generator.
 pub struct Templates {
     tera: tera::Tera,
@@ -47,8 +67,6 @@ impl Templates {
     /// Loads the bundled templates.
     pub fn new() -> Result<Self, String> {
         let mut tera = tera::Tera::new();
-        tera.add_raw_template("crd.yaml", include_str!("../templates/crd.yaml.tera"))
-            .map_err(|e| format!("template crd.yaml: {e}"))?;
         tera.add_raw_template("generated_cargo.toml", include_str!("../templates/generated_cargo.toml.tera"))
             .map_err(|e| format!("template generated_cargo.toml: {e}"))?;
         Ok(Self { tera })

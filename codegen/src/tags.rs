@@ -106,6 +106,7 @@ const FIXED: &[Def] = &[
     def("kubebuilder:default", FIELD, Style::Value),
     def("kubebuilder:example", FIELD, Style::Value),
     def("kubebuilder:subresource:status", TYPE, Style::Flag),
+    def("kubebuilder:subresource:scale", TYPE, Style::Args),
     def("kubebuilder:printcolumn", TYPE, Style::Args),
     def("kubebuilder:resource", TYPE, Style::Args),
     def("kubebuilder:storageversion", TYPE, Style::Flag),
@@ -386,10 +387,10 @@ impl Source {
 }
 
 /// `(key, unquoted value, char offset of the key)`.
-type RawArg = (String, String, usize);
+pub type RawArg = (String, String, usize);
 
-/// Splits `a=1,b="x, y",c=p;q` into arguments; an error carries the char offset and a message.
-fn split_args(s: &str) -> Result<Vec<RawArg>, (usize, String)> {
+/// Splits `a=1,b="x, y",c=p;q` into arguments (also used by the RBAC markers); an error carries the char offset and a message.
+pub fn split_args(s: &str) -> Result<Vec<RawArg>, (usize, String)> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = vec![];
     let mut i = 0;

@@ -198,3 +198,42 @@ fn unsupported_and_recursive_types_are_errors() {
     let f = Fixture::new(&src);
     f.assert_error_at_marker("type `Shape` cannot be described by a structural schema");
 }
+
+/// `Foo` with `status.selector` for the scale subresource's label selector path.
+fn scalable(marker: &str) -> Fixture {
+    let src = foo(&format!("/// +kubebuilder:subresource:status\n{marker}")).replace(
+        "    pub ready: i32,\n",
+        "    pub ready: i32,\n    /// The pods' selector, as a string.\n    pub selector: Option<String>,\n",
+    );
+    Fixture::new(&src)
+}
+
+#[test]
+fn scale_subresource() {
+    let f = scalable(
+        "/// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.ready,selectorpath=.status.selector\n",
+    );
+    let (crd, _) = crd(&f);
+    let sub = crd.spec.versions[0].subresources.as_ref().expect("subresources");
+    assert!(sub.status.is_some());
+    let scale = sub.scale.as_ref().expect("scale");
+    assert_eq!(scale.spec_replicas_path, ".spec.replicas");
+    assert_eq!(scale.status_replicas_path, ".status.ready");
+    assert_eq!(scale.label_selector_path.as_deref(), Some(".status.selector"));
+    let scale = f.kind("Foo").scale.unwrap();
+    assert_eq!(scale.spec_replicas_path, ".spec.replicas");
+}
+
+#[test]
+fn scale_paths_must_exist_and_have_the_right_type() {
+    scalable("/// +kubebuilder:subresource:scale:$specpath=.spec.replica,statuspath=.status.ready\n")
+        .assert_error_at_marker("`specpath=.spec.replica`: there is no field `replica` at `.spec`");
+    scalable("/// +kubebuilder:subresource:scale:specpath=.spec.replicas,$statuspath=.spec.replicas\n")
+        .assert_error_at_marker("the path must lie under .status");
+    scalable("/// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.ready,$selectorpath=.status.ready\n")
+        .assert_error_at_marker("`selectorpath=.status.ready` names a field that is not a string");
+    scalable("/// +kubebuilder:subresource:scale:specpath=.spec.replicas,$statuspath=.status.selector\n")
+        .assert_error_at_marker("`statuspath=.status.selector` names a field that is not an integer");
+    scalable("/// $+kubebuilder:subresource:scale:specpath=.spec.replicas\n")
+        .assert_error_at_marker("needs `specpath=` and `statuspath=`");
+}

@@ -155,7 +155,8 @@ fn second_api_crate_generates_builds_and_works() {
     assert!(out.status.success(), "codegen failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("2 group(s)"), "{stdout}");
     assert!(stdout.contains("4 kind(s)"), "{stdout}");
-    assert!(stdout.contains("files: 3 written, 0 unchanged, 0 removed"), "{stdout}");
+    // Three CRDs and the folder's manifest.
+    assert!(stdout.contains("files: 4 written, 0 unchanged, 0 removed"), "{stdout}");
 
     let regions = crd(&crds.join("stable.example.org_regions.yaml"));
     assert_eq!(regions.spec.scope, "Cluster");
@@ -194,14 +195,39 @@ fn second_api_crate_generates_builds_and_works() {
     assert!(stderr.contains("stable.example.org_widgets.yaml"), "{stderr}");
     assert!(stderr.contains("+                description: Its colour, as a word."), "{stderr}");
     assert!(stderr.contains("run `codegen --input"), "{stderr}");
-    assert!(!stderr.contains("regions.yaml"), "only the stale file is named: {stderr}");
-    // A stale generated file that no kind produces any more is reported too, and removed on write.
+    let named = stderr.lines().find(|l| l.starts_with("generated files are out of date:")).unwrap();
+    assert!(!named.contains("regions.yaml"), "only the stale files are named: {named}");
+    assert!(named.contains(codegen::manifest::FILE), "the manifest records the new content: {named}");
+    // A generated file that no kind produces any more (Region renamed to `zones`) is reported by
+    // --check and removed on write; files the generator did not write stay, marker or not.
     fs::write(crds.join("stable.example.org_gadgets.yaml"), format!("# {}\n", codegen::render::MARKER)).unwrap();
     fs::write(crds.join("hand-written.yaml"), "kind: ConfigMap\n").unwrap();
+    let region = root.join("src/stable/v1/types.rs");
+    let original = fs::read_to_string(&region).unwrap();
+    fs::write(
+        &region,
+        original.replace("/// +genclient:nonNamespaced\n", "/// +genclient:nonNamespaced\n/// +resourceName=zones\n"),
+    )
+    .unwrap();
+    let out = codegen_cmd(&root, &crds, true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("-kind: CustomResourceDefinition"), "{stderr}");
     let out = codegen_cmd(&root, &crds, false);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("files: 1 written, 2 unchanged, 1 removed"));
-    assert!(!crds.join("stable.example.org_gadgets.yaml").exists());
-    assert!(crds.join("hand-written.yaml").exists(), "files without the marker are never removed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Written: the zones CRD, the widgets CRD (doc edit above) and the manifest; unchanged: the
+    // batch widgets CRD; removed: regions.
+    assert!(stdout.contains("files: 3 written, 1 unchanged, 1 removed"), "{stdout}");
+    assert!(!crds.join("stable.example.org_regions.yaml").exists());
+    fs::write(&region, original).unwrap();
+    let out = codegen_cmd(&root, &crds, false);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 removed"));
+    assert!(!crds.join("stable.example.org_zones.yaml").exists());
+    assert!(
+        crds.join("stable.example.org_gadgets.yaml").exists(),
+        "a file with the marker that we did not write stays"
+    );
+    fs::remove_file(crds.join("stable.example.org_gadgets.yaml")).unwrap(); // not a CRD: the devserver test installs them all
+    assert!(crds.join("hand-written.yaml").exists(), "files the generator did not write are never removed");
 
     // The apis crate builds (its build script runs the same generator) and its own tests pass.
     let all = cargo(dir.path(), &["test", "--offline", "--quiet", "-p", "otherapis"])

@@ -188,15 +188,15 @@ fn field_markers_and_serde() {
     let t = m.groups[0].versions[0].ty("FooSpec").unwrap().clone();
     let codegen::model::Body::Struct(fields) = &t.body else { panic!() };
     let replicas = &fields[0];
-    assert_eq!(replicas.markers.keywords, [("minimum".to_string(), 1.into()), ("maximum".to_string(), 10.into())]);
+    assert_eq!(replicas.markers.validations, [("Minimum".to_string(), 1.into()), ("Maximum".to_string(), 10.into())]);
     assert_eq!(replicas.markers.default, Some(3.into()));
     assert!(replicas.required(false));
     let mode = &fields[1];
     assert_eq!(mode.json_name, "runMode");
-    assert_eq!(mode.markers.keywords, [("enum".to_string(), serde_json::json!(["fast", "slow"]))]);
+    assert_eq!(mode.markers.validations, [("Enum".to_string(), serde_json::json!(["fast", "slow"]))]);
     assert!(!mode.required(false));
     let tags = &fields[2];
-    assert_eq!(tags.markers.item_keywords, [("pattern".to_string(), "^[a-z]+".into())]);
+    assert_eq!(tags.markers.item_validations, [("Pattern".to_string(), "^[a-z]+".into())]);
     assert_eq!(tags.markers.list_type.as_deref(), Some("set"));
     assert!(!tags.required(false));
 }

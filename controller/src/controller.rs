@@ -5,6 +5,18 @@
 //! to two workers at once (the queue guarantees it); success `forget`s the key's backoff, an
 //! error requeues it rate-limited; `done` always follows `get`, even when a reconcile panics.
 
+// RBAC (deploy/rbac.yaml is generated from these markers by `cargo xtask codegen`):
+// the informers list + watch every kind the controller caches; it reads everything else from
+// those caches, so it needs no `get`. `list` is what an informer falls back to (list + watch)
+// on an API server that refuses streaming initial lists.
+// +kubebuilder:rbac:groups=bitcoincontroller.christianb93.github.com,resources=bitcoinnetworks,verbs=list;watch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=services;pods;secrets,verbs=list;watch
+// Events through events.k8s.io: create, and patch for a repeated event (its series).
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Leader election: one Lease in the controller's own namespace.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=bitcoin-controller
+
 use futures::FutureExt;
 use generated::{Clientset, SharedInformerFactory};
 use kube::runtime::events::{Recorder, Reporter};

@@ -5,6 +5,17 @@
 //! Order: credentials Secret → headless Service → StatefulSet → pods → peer mesh → status.
 //! A reconcile that creates owned objects publishes one `Created` event listing all of them.
 
+// RBAC for the writes of a reconcile (see controller.rs for the reads): it creates and updates
+// the StatefulSet and headless Service it owns, creates the `<name>-rpc` Secret, and writes the
+// status subresource. It never deletes: owner references and the garbage collector do.
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=create;update
+// +kubebuilder:rbac:groups="",resources=services,verbs=create;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create
+// +kubebuilder:rbac:groups=bitcoincontroller.christianb93.github.com,resources=bitcoinnetworks/status,verbs=update
+// Setting blockOwnerDeletion=true on owned objects needs update on the owner's finalizers when
+// the OwnerReferencesPermissionEnforcement admission plugin is on.
+// +kubebuilder:rbac:groups=bitcoincontroller.christianb93.github.com,resources=bitcoinnetworks/finalizers,verbs=update
+
 use apis::bitcoincontroller::v1::BitcoinNetwork;
 use generated::Clientset;
 use generated::listers::apps::v1::StatefulSetLister;

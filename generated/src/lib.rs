@@ -8,6 +8,8 @@
 //!
 //! With the `fake` feature, `clientset::fake::Clientset` runs the devserver engine in-process.
 #[rustfmt::skip]
+pub mod applyconfigurations;
+#[rustfmt::skip]
 pub mod clientset;
 #[rustfmt::skip]
 pub mod informers;

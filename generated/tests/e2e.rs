@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec, BitcoinNetworkStatus};
 use futures::StreamExt;
+use generated::applyconfigurations::bitcoincontroller::v1::{
+    BitcoinNetworkSpecApplyConfiguration, bitcoin_network, extract_bitcoin_network,
+};
 use generated::{Clientset, SharedInformerFactory};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -87,7 +90,9 @@ async fn every_verb_of_bitcoin_network() {
         .await
         .expect("patch_status");
     assert_eq!(patched.status.map(|s| s.ready_nodes), Some(4));
-    let applied = nets.apply(&network("b", 2), "e2e-test", true).await.expect("apply creates");
+    let config =
+        bitcoin_network("b", "default").with_spec(BitcoinNetworkSpecApplyConfiguration::default().with_nodes(2));
+    let applied = nets.apply(&config, "e2e-test", true).await.expect("apply creates");
     assert_eq!(applied.spec.nodes, 2);
 
     // list (typed) across namespaces and with a selector.
@@ -177,4 +182,52 @@ async fn informers_and_listers_share_one_watch() {
     assert_eq!(watches, 1, "two informers of one kind share one watch: {:?}", requests.actions());
     factory.shutdown().await;
     env.shutdown().await;
+}
+
+/// Server-side apply with typed apply configurations: two field managers own different fields,
+/// a change to the other's field without `force` is a conflict, and only the fields set are sent.
+#[tokio::test]
+async fn apply_configurations_own_only_the_fields_they_set() {
+    let (server, cs) = setup().await;
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    let spec = BitcoinNetworkSpecApplyConfiguration::default;
+
+    let scaler = bitcoin_network("n", "default").with_spec(spec().with_nodes(2));
+    assert_eq!(
+        serde_json::to_value(&scaler).unwrap(),
+        json!({"apiVersion": "bitcoincontroller.christianb93.github.com/v1", "kind": "BitcoinNetwork",
+               "metadata": {"name": "n", "namespace": "default"}, "spec": {"nodes": 2}}),
+        "only what was set is sent"
+    );
+    nets.apply(&scaler, "scaler", false).await.expect("the scaler applies nodes");
+    let imager = bitcoin_network("n", "default").with_spec(spec().with_image("bitcoind:27".into()));
+    let n = nets.apply(&imager, "imager", false).await.expect("the imager applies image");
+    assert_eq!((n.spec.nodes, n.spec.image.as_deref()), (2, Some("bitcoind:27")), "both fields kept");
+    let owners: Vec<(String, String)> = n
+        .metadata
+        .managed_fields
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.manager.unwrap_or_default(), m.fields_v1.map(|f| f.0.to_string()).unwrap_or_default()))
+        .collect();
+    let fields_of = |who: &str| owners.iter().find(|(m, _)| m == who).map(|(_, f)| f.clone()).unwrap_or_default();
+    assert!(fields_of("scaler").contains("f:nodes") && !fields_of("scaler").contains("f:image"), "{owners:?}");
+    assert!(fields_of("imager").contains("f:image") && !fields_of("imager").contains("f:nodes"), "{owners:?}");
+
+    // Each manager's extract holds only its own fields (and the object's identity).
+    let mine = extract_bitcoin_network(&n, "imager").expect("extract");
+    assert_eq!(mine, bitcoin_network("n", "default").with_spec(spec().with_image("bitcoind:27".into())));
+    let theirs = extract_bitcoin_network(&n, "scaler").expect("extract");
+    assert_eq!(theirs.spec, Some(spec().with_nodes(2)));
+    assert_eq!(extract_bitcoin_network(&n, "nobody").expect("extract"), bitcoin_network("n", "default"));
+
+    // The imager changing the scaler's field: a 409 naming the conflict, unless forced.
+    let grab = bitcoin_network("n", "default").with_spec(spec().with_image("bitcoind:27".into()).with_nodes(5));
+    let err = nets.apply(&grab, "imager", false).await.expect_err("a conflict");
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409 && s.message.contains("conflict")), "{err}");
+    assert_eq!(nets.get("n", &GetParams::default()).await.expect("get").spec.nodes, 2, "nothing changed");
+    let n = nets.apply(&grab, "imager", true).await.expect("forced");
+    assert_eq!(n.spec.nodes, 5);
+    server.shutdown().await;
 }

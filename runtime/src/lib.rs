@@ -99,6 +99,7 @@
 //! # });
 //! ```
 
+pub mod apply;
 pub mod cache;
 pub mod leader_election;
 pub mod testing;

@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask codegen`: regenerate everything derived from the tagged types in `apis/`
 //!   (the `generated` crate's clientset, listers and informers, and the CRD manifests in
-//!   `deploy/crd/`; the in-package code is rebuilt by `apis/build.rs`).
+//!   `deploy/crd/`, and `deploy/rbac.yaml` from the `+kubebuilder:rbac` markers in
+//!   `controller/src/`; the in-package code is rebuilt by `apis/build.rs`).
 //! - `cargo xtask codegen --check`: write nothing; fail with a diff when anything is stale.
 //! - `cargo xtask bench [--quick]`: the side-by-side benchmarks (release build; ours, kube-rs
 //!   and client-go, so Go is required), a table on stdout and `target/bench/report.json`.
@@ -14,10 +15,10 @@
 mod cluster;
 mod conformance;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use xtask::workspace_root;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Developer tasks for this workspace")]
@@ -66,11 +67,6 @@ enum ClusterAction {
     Env,
 }
 
-/// The workspace root: xtask lives one level below it.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
-}
-
 fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Codegen { check } => codegen(check),
@@ -97,12 +93,7 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 
 fn codegen(check: bool) -> ExitCode {
     let root = workspace_root();
-    let config = codegen::Config::new()
-        .input(root.join("apis"))
-        .output(root.join("generated"))
-        .crd_dir(root.join("deploy/crd"))
-        .check(check)
-        .regenerate_command("cargo xtask codegen");
+    let config = xtask::codegen_config(&root, check);
     match config.run() {
         Ok(report) => {
             println!("{}", report.summary());

@@ -113,12 +113,16 @@ pub fn docs(text: &str) -> TokenStream {
     quote!(#(#[doc = #lines])*)
 }
 
-/// An identifier (raw when it is a keyword).
+/// An identifier (raw when it is a keyword). The parser rejects every name for which
+/// [`naming::ident_problem`] has an answer, so the placeholder is never written; it exists so that
+/// rendering cannot panic even if a check were missed.
 pub fn ident(s: &str) -> Ident {
-    if syn::parse_str::<Ident>(s).is_ok() {
+    if naming::is_rust_ident(s) {
         Ident::new(s, Span::call_site())
-    } else {
+    } else if naming::ident_problem(s).is_none() {
         Ident::new_raw(s, Span::call_site())
+    } else {
+        Ident::new("__codegen_invalid_name", Span::call_site())
     }
 }
 

@@ -12,13 +12,13 @@ use std::path::Path;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::Emit;
 use super::api::{ApiKind, docs, ident, path};
 use crate::naming;
 use crate::verbs::Verb;
 
 /// Files of `src/clientset/`, as (path relative to the crate, tokens).
-pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(String, TokenStream)> {
-    let mut files = vec![];
+pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool, emit: Emit<'_>) {
     let groups = super::api::by_group_version(kinds, |_| true);
     let mut accessors = vec![];
     let mut group_mods = vec![];
@@ -39,16 +39,16 @@ pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(Str
                 }
             });
             let dir = format!("src/clientset/{g}/{v}");
-            files.push((format!("{dir}/mod.rs"), group_version(ks, out_dir.map(|d| d.join(&dir)).as_deref())));
+            emit(format!("{dir}/mod.rs"), group_version(ks, out_dir.map(|d| d.join(&dir)).as_deref()));
             for k in ks {
-                files.push((format!("{dir}/{}.rs", k.module()), kind_client(k)));
+                emit(format!("{dir}/{}.rs", k.module()), kind_client(k));
             }
         }
         let doc = format!(
             " Clients of the {} API group.",
             versions.values().next().map(|k| k[0].group.as_str()).unwrap_or_default()
         );
-        files.push((format!("src/clientset/{g}/mod.rs"), quote! { #![doc = #doc] #(#vmods)* }));
+        emit(format!("src/clientset/{g}/mod.rs"), quote! { #![doc = #doc] #(#vmods)* });
     }
     let fake_mod = fake.then(|| {
         quote! {
@@ -56,7 +56,7 @@ pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(Str
             pub mod fake;
         }
     });
-    files.push((
+    emit(
         "src/clientset/mod.rs".into(),
         quote! {
             //! The typed clientset: one entry point for every group and version of the API.
@@ -121,8 +121,7 @@ pub fn render(kinds: &[ApiKind], out_dir: Option<&Path>, fake: bool) -> Vec<(Str
                 #(#accessors)*
             }
         },
-    ));
-    files
+    );
 }
 
 /// `BitcoincontrollerV1Client`.
@@ -198,6 +197,11 @@ fn kind_client(k: &ApiKind) -> TokenStream {
     let list = k.list_ty().unwrap_or_else(|| ty.clone());
     let imports = k.imports();
     let kc = kind_client_name(k);
+    let apply_cfg = {
+        let (g, v) = (ident(&k.group_module), ident(&k.version));
+        let c = format_ident!("{}ApplyConfiguration", k.kind);
+        quote!(crate::applyconfigurations::#g::#v::#c)
+    };
     let mod_doc = format!(" The typed client of {} ({}, `{}`).", k.kind, k.api_version(), k.plural);
     let doc = docs(&format!(
         "Typed access to `{}` ({}).\n\nVerbs: {}.",
@@ -326,19 +330,20 @@ fn kind_client(k: &ApiKind) -> TokenStream {
                 }
             }
             Verb::Apply => quote! {
-                /// Server-side apply of `obj` as `field_manager`; `force` takes over conflicting fields.
-                pub async fn apply(&self, obj: &#ty, field_manager: &str, force: bool) -> ::kube::Result<#ty> {
+                /// Server-side apply as `field_manager`: only the fields set in `config` are sent and
+                /// owned; `force` takes over fields another manager owns instead of failing with 409.
+                pub async fn apply(&self, config: &#apply_cfg, field_manager: &str, force: bool) -> ::kube::Result<#ty> {
                     let mut params = ::kube::api::PatchParams::apply(field_manager);
                     params.force = force;
-                    self.api.patch(name_of(obj), &params, &::kube::api::Patch::Apply(obj)).await
+                    self.api.patch(applied_name(config), &params, &::kube::api::Patch::Apply(config)).await
                 }
             },
             Verb::ApplyStatus => quote! {
-                /// Server-side apply of `obj`'s status as `field_manager`.
-                pub async fn apply_status(&self, obj: &#ty, field_manager: &str, force: bool) -> ::kube::Result<#ty> {
+                /// Server-side apply of the status fields set in `config`, as `field_manager`.
+                pub async fn apply_status(&self, config: &#apply_cfg, field_manager: &str, force: bool) -> ::kube::Result<#ty> {
                     let mut params = ::kube::api::PatchParams::apply(field_manager);
                     params.force = force;
-                    self.api.patch_status(name_of(obj), &params, &::kube::api::Patch::Apply(obj)).await
+                    self.api.patch_status(applied_name(config), &params, &::kube::api::Patch::Apply(config)).await
                 }
             },
         });
@@ -346,13 +351,21 @@ fn kind_client(k: &ApiKind) -> TokenStream {
     for e in &k.extensions {
         methods.push(extension(k, e));
     }
-    let needs_name_of =
-        k.verbs.iter().any(|v| matches!(v, Verb::Update | Verb::UpdateStatus | Verb::Apply | Verb::ApplyStatus));
+    let needs_name_of = k.verbs.iter().any(|v| matches!(v, Verb::Update | Verb::UpdateStatus));
     let name_of = needs_name_of.then(|| {
         quote! {
             /// The object's name; an empty one makes kube fail the request before it is sent.
             fn name_of(obj: &#ty) -> &str {
                 obj.metadata.name.as_deref().unwrap_or_default()
+            }
+        }
+    });
+    let applies = k.verbs.iter().any(|v| matches!(v, Verb::Apply | Verb::ApplyStatus));
+    let applied_name = applies.then(|| {
+        quote! {
+            /// The configuration's `metadata.name`; an empty one makes kube fail the request.
+            fn applied_name(config: &#apply_cfg) -> &str {
+                config.metadata.as_ref().and_then(|m| m.name.as_deref()).unwrap_or_default()
             }
         }
     });
@@ -385,6 +398,7 @@ fn kind_client(k: &ApiKind) -> TokenStream {
         }
 
         #name_of
+        #applied_name
     }
 }
 

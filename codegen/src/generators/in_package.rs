@@ -11,36 +11,42 @@
 //!   `ListableResource`, which give `kube::Resource` through kube's blanket impl, and serde impls
 //!   that write and check `apiVersion` and `kind` (Go's TypeMeta) from those constants.
 
+use std::collections::HashMap;
+
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::diag::Diagnostics;
 use crate::model::{Body, Field, Group, Kind, SerdeDefault, TypeDef, TypeRef, VariantFields, Version};
 
-/// Renders the whole in-package file of one version.
-pub fn render(group: &Group, version: &Version, diags: &mut Diagnostics) -> TokenStream {
+/// Renders the in-package code of one version, as chunks of items (the constants, then one
+/// chunk per type and per kind) that are formatted one by one: formatting one file of every
+/// kind at once made the time grow faster than the number of kinds (one huge syntax tree).
+pub fn render(group: &Group, version: &Version, diags: &mut Diagnostics) -> Vec<TokenStream> {
     let group_name = &group.name;
     let version_name = &version.name;
     let api_version = format!("{}/{}", group.name, version.name);
-    let mut out = quote! {
+    let mut out = vec![quote! {
         /// The API group of this package.
         pub const GROUP_NAME: &str = #group_name;
         /// The version of this package.
         pub const VERSION: &str = #version_name;
         /// `group/version`, as written in `apiVersion`.
         pub const API_VERSION: &str = #api_version;
-    };
+    }];
+    let types: HashMap<&str, &TypeDef> = version.types.iter().map(|t| (t.name.as_str(), t)).collect();
     for t in version.types.iter().filter(|t| t.deepcopy) {
-        out.extend(deepcopy(t));
+        out.push(deepcopy(t));
     }
     for kind in &version.kinds {
-        let Some(t) = version.ty(&kind.name) else { continue };
-        out.extend(resource(group, version, kind, t, false));
-        out.extend(object_serde(t, &kind.name, diags));
-        if let Some(list) = version.ty(&kind.list_name) {
-            out.extend(resource(group, version, kind, list, true));
-            out.extend(object_serde(list, &kind.list_name, diags));
+        let Some(t) = types.get(kind.name.as_str()) else { continue };
+        let mut chunk = resource(group, version, kind, t, false);
+        chunk.extend(object_serde(t, &kind.name, diags));
+        if let Some(list) = types.get(kind.list_name.as_str()) {
+            chunk.extend(resource(group, version, kind, list, true));
+            chunk.extend(object_serde(list, &kind.list_name, diags));
         }
+        out.push(chunk);
     }
     out
 }

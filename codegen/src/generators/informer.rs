@@ -6,12 +6,12 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::Emit;
 use super::api::{ApiKind, ident};
 use super::lister::lister_name;
 
 /// Files of `src/informers/`.
-pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
-    let mut files = vec![];
+pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
     let groups = super::api::by_group_version(kinds, |k| k.has_informer());
     let mut gmods = vec![];
     let mut accessors = vec![];
@@ -53,7 +53,7 @@ pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
             for k in ks {
                 let km = ident(&k.module());
                 kmods.push(quote!(mod #km; pub use #km::*;));
-                files.push((format!("src/informers/{g}/{v}/{}.rs", k.module()), kind_informer(k)));
+                emit(format!("src/informers/{g}/{v}/{}.rs", k.module()), kind_informer(k));
                 let acc = ident(&k.accessor());
                 let inf = informer_name(k);
                 let kdoc = format!(" The shared informer of `{}`.", k.plural);
@@ -73,7 +73,7 @@ pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
                 synced_arms.push(quote!(GenericInformer::#variant(i) => i.informer().has_synced()));
                 rv_arms.push(quote!(GenericInformer::#variant(i) => i.informer().last_sync_resource_version()));
             }
-            files.push((
+            emit(
                 format!("src/informers/{g}/{v}/mod.rs"),
                 quote! {
                     #![doc = #vdoc]
@@ -94,9 +94,9 @@ pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
                         #(#kaccessors)*
                     }
                 },
-            ));
+            );
         }
-        files.push((
+        emit(
             format!("src/informers/{g}/mod.rs"),
             quote! {
                 #![doc = #group_doc]
@@ -117,9 +117,9 @@ pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
                     #(#vaccessors)*
                 }
             },
-        ));
+        );
     }
-    files.push((
+    emit(
         "src/informers/mod.rs".into(),
         quote! {
             //! Typed shared informers: one watch and one cache per kind, shared by every caller.
@@ -211,8 +211,7 @@ pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
                 }
             }
         },
-    ));
-    files
+    );
 }
 
 /// `BitcoinNetworkInformer`.

@@ -26,6 +26,8 @@ pub fn lib_rs(apis: &str, fake: bool) -> TokenStream {
         #(#![doc = #doc])*
 
         #[rustfmt::skip]
+        pub mod applyconfigurations;
+        #[rustfmt::skip]
         pub mod clientset;
         #[rustfmt::skip]
         pub mod informers;

@@ -5,11 +5,11 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::Emit;
 use super::api::{ApiKind, ident};
 
 /// Files of `src/listers/`.
-pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
-    let mut files = vec![];
+pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
     let groups = super::api::by_group_version(kinds, |k| k.has_lister());
     let mut gmods = vec![];
     for (g, versions) in &groups {
@@ -23,10 +23,10 @@ pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
             for k in ks {
                 let km = ident(&k.module());
                 kmods.push(quote!(mod #km; pub use #km::*;));
-                files.push((format!("src/listers/{g}/{v}/{}.rs", k.module()), lister(k)));
+                emit(format!("src/listers/{g}/{v}/{}.rs", k.module()), lister(k));
             }
             let doc = format!(" Listers of {}.", ks[0].api_version());
-            files.push((format!("src/listers/{g}/{v}/mod.rs"), quote! { #![doc = #doc] #(#kmods)* }));
+            emit(format!("src/listers/{g}/{v}/mod.rs"), quote! { #![doc = #doc] #(#kmods)* });
         }
         let doc = format!(
             " Listers of the {} group.",
@@ -36,16 +36,15 @@ pub fn render(kinds: &[ApiKind]) -> Vec<(String, TokenStream)> {
                 versions.values().next().map(|k| k[0].group.as_str()).unwrap_or_default()
             }
         );
-        files.push((format!("src/listers/{g}/mod.rs"), quote! { #![doc = #doc] #(#vmods)* }));
+        emit(format!("src/listers/{g}/mod.rs"), quote! { #![doc = #doc] #(#vmods)* });
     }
-    files.push((
+    emit(
         "src/listers/mod.rs".into(),
         quote! {
             //! Typed listers: read access to informer caches, per kind and namespace.
             #(#gmods)*
         },
-    ));
-    files
+    );
 }
 
 /// `BitcoinNetworkLister`.

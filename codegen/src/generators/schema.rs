@@ -8,6 +8,12 @@ use serde_json::{Map, Value, json};
 use crate::diag::Diagnostics;
 use crate::model::{Body, Field, K8sType, Markers, TypeDef, TypeRef, Version};
 
+/// How many types deep a schema may nest. Each level is two or three JSON levels in the CRD
+/// (`properties`, the field, `items`), and JSON readers stop somewhere above 100 (serde_json at
+/// 128, which the fake clientset uses to read the CRD back); the limit also bounds this builder's
+/// recursion, so a hostile chain of a thousand structs is an error, not a stack overflow.
+pub const MAX_DEPTH: usize = 32;
+
 /// Builds schemas for the types of one version package.
 pub struct SchemaBuilder<'a> {
     version: &'a Version,
@@ -96,6 +102,7 @@ impl<'a> SchemaBuilder<'a> {
             if f.markers.nullable {
                 m.insert("nullable".into(), true.into());
             }
+            crate::crd_rules::check_structural(m, &f.loc, self.diags);
         }
         if f.required(self.version.package_optional) {
             required.push(f.json_name.clone());
@@ -113,9 +120,7 @@ impl<'a> SchemaBuilder<'a> {
             TypeRef::Vec(inner) => {
                 let mut items = self.schema(inner, f);
                 if let Value::Object(m) = &mut items {
-                    for (k, v) in &f.markers.item_keywords {
-                        m.insert(k.clone(), v.clone());
-                    }
+                    insert_validations(m, &f.markers.item_validations);
                 }
                 json!({"type": "array", "items": items})
             }
@@ -161,6 +166,14 @@ impl<'a> SchemaBuilder<'a> {
                 f.ty_loc.clone(),
                 format!("type `{name}` contains itself; a CRD schema cannot be recursive"),
                 "use serde_json::Value with +kubebuilder:validation:XPreserveUnknownFields for open-ended data",
+            );
+            return json!({});
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            self.diags.error_hint(
+                f.ty_loc.clone(),
+                format!("types nest more than {MAX_DEPTH} levels deep here (`{}` -> ... -> `{name}`)", self.stack[0]),
+                "flatten the structure, or use serde_json::Value with +kubebuilder:validation:XPreserveUnknownFields for deep open-ended data",
             );
             return json!({});
         }
@@ -212,9 +225,7 @@ impl<'a> SchemaBuilder<'a> {
 
 /// Applies markers to a schema object; explicit markers override what the type implies.
 fn apply_markers(s: &mut Map<String, Value>, m: &Markers) {
-    for (k, v) in &m.keywords {
-        s.insert(k.clone(), v.clone());
-    }
+    insert_validations(s, &m.validations);
     if let Some(d) = &m.default {
         s.insert("default".into(), d.clone());
     }
@@ -258,6 +269,42 @@ fn apply_markers(s: &mut Map<String, Value>, m: &Markers) {
             })
             .collect();
         s.insert("x-kubernetes-validations".into(), rules.into());
+    }
+}
+
+/// The OpenAPI keyword that `+kubebuilder:validation:<marker>` sets (controller-gen's mapping).
+pub fn keyword(marker: &str) -> Option<&'static str> {
+    Some(match marker {
+        "Maximum" => "maximum",
+        "Minimum" => "minimum",
+        "ExclusiveMaximum" => "exclusiveMaximum",
+        "ExclusiveMinimum" => "exclusiveMinimum",
+        "MultipleOf" => "multipleOf",
+        "MaxLength" => "maxLength",
+        "MinLength" => "minLength",
+        "MaxItems" => "maxItems",
+        "MinItems" => "minItems",
+        "MaxProperties" => "maxProperties",
+        "MinProperties" => "minProperties",
+        "Pattern" => "pattern",
+        "UniqueItems" => "uniqueItems",
+        "Enum" => "enum",
+        "Format" => "format",
+        "Type" => "type",
+        "XPreserveUnknownFields" => "x-kubernetes-preserve-unknown-fields",
+        "XEmbeddedResource" => "x-kubernetes-embedded-resource",
+        "XIntOrString" => "x-kubernetes-int-or-string",
+        _ => return None,
+    })
+}
+
+/// Sets the keywords of validation markers; the parser records only registered markers, all of
+/// which [`keyword`] maps.
+fn insert_validations(s: &mut Map<String, Value>, validations: &[(String, Value)]) {
+    for (marker, v) in validations {
+        if let Some(k) = keyword(marker) {
+            s.insert(k.into(), v.clone());
+        }
     }
 }
 

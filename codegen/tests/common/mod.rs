@@ -24,8 +24,11 @@ impl Fixture {
 
     pub fn with_files(files: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut all: Vec<(&str, &str)> =
-            vec![("src/example/mod.rs", GROUP_MOD), ("src/example/v1/mod.rs", VERSION_MOD)];
+        let mut all: Vec<(&str, &str)> = vec![
+            ("Cargo.toml", "[package]\nname = \"fixture-apis\"\nversion = \"0.1.0\"\n"),
+            ("src/example/mod.rs", GROUP_MOD),
+            ("src/example/v1/mod.rs", VERSION_MOD),
+        ];
         for f in files {
             all.retain(|(p, _)| *p != f.0);
             all.push(*f);
@@ -61,22 +64,36 @@ impl Fixture {
         m.kinds().find(|(_, _, k)| k.name == name).map(|(_, _, k)| k.clone()).expect("kind")
     }
 
-    /// Runs the generator with a CRD directory that already holds a generated file, and returns
-    /// the diagnostics; asserts that the directory is exactly as it was.
+    /// Runs the generator with a CRD directory and a generated-crate directory that already hold
+    /// a generated file each, and returns the diagnostics; asserts that both directories are
+    /// exactly as they were (every generator ran, none wrote).
     pub fn errors(&self) -> Vec<codegen::Diagnostic> {
         let out = tempfile::tempdir().unwrap();
-        let existing = out.path().join("example.com_olds.yaml");
+        let crd = out.path().join("crd");
+        let gen_dir = out.path().join("gen");
         let original = format!("# {}\nold: true\n", codegen::render::MARKER);
-        fs::write(&existing, &original).unwrap();
-        let r = codegen::Config::new().input(self.root()).crd_dir(out.path()).run();
+        for d in [&crd, &gen_dir] {
+            fs::create_dir_all(d).unwrap();
+            fs::write(d.join("example.com_olds.yaml"), &original).unwrap();
+        }
+        let r = codegen::Config::new().input(self.root()).crd_dir(&crd).output(&gen_dir).run();
         let diags = match r {
             Err(codegen::Error::Diagnostics(d)) => d,
             Err(e) => panic!("expected diagnostics, got {e}"),
             Ok(_) => panic!("expected diagnostics, the run succeeded"),
         };
-        let names: Vec<_> = fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names.len(), 1, "a failed run must write nothing: {names:?}");
-        assert_eq!(fs::read_to_string(&existing).unwrap(), original, "a failed run must change nothing");
+        assert_eq!(
+            tree(out.path()),
+            ["crd/example.com_olds.yaml", "gen/example.com_olds.yaml"],
+            "a failed run writes nothing"
+        );
+        for d in [&crd, &gen_dir] {
+            assert_eq!(
+                fs::read_to_string(d.join("example.com_olds.yaml")).unwrap(),
+                original,
+                "a failed run changes nothing"
+            );
+        }
         diags
     }
 
@@ -120,4 +137,22 @@ pub fn foo(tags: &str) -> String {
          #[derive(Debug, Default)]\n\
          pub struct FooList {{\n    pub metadata: ListMeta,\n    pub items: Vec<Foo>,\n}}\n"
     )
+}
+
+/// Every file under `dir`, relative and sorted, with `/` separators.
+pub fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = vec![];
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
 }

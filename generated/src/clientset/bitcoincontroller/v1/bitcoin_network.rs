@@ -123,32 +123,45 @@ impl BitcoinNetworkClient {
     ) -> ::kube::Result<BitcoinNetwork> {
         self.api.patch_status(name, params, patch).await
     }
-    /// Server-side apply of `obj` as `field_manager`; `force` takes over conflicting fields.
+    /// Server-side apply as `field_manager`: only the fields set in `config` are sent and
+    /// owned; `force` takes over fields another manager owns instead of failing with 409.
     pub async fn apply(
         &self,
-        obj: &BitcoinNetwork,
-        field_manager: &str,
-        force: bool,
-    ) -> ::kube::Result<BitcoinNetwork> {
-        let mut params = ::kube::api::PatchParams::apply(field_manager);
-        params.force = force;
-        self.api.patch(name_of(obj), &params, &::kube::api::Patch::Apply(obj)).await
-    }
-    /// Server-side apply of `obj`'s status as `field_manager`.
-    pub async fn apply_status(
-        &self,
-        obj: &BitcoinNetwork,
+        config: &crate::applyconfigurations::bitcoincontroller::v1::BitcoinNetworkApplyConfiguration,
         field_manager: &str,
         force: bool,
     ) -> ::kube::Result<BitcoinNetwork> {
         let mut params = ::kube::api::PatchParams::apply(field_manager);
         params.force = force;
         self.api
-            .patch_status(name_of(obj), &params, &::kube::api::Patch::Apply(obj))
+            .patch(applied_name(config), &params, &::kube::api::Patch::Apply(config))
+            .await
+    }
+    /// Server-side apply of the status fields set in `config`, as `field_manager`.
+    pub async fn apply_status(
+        &self,
+        config: &crate::applyconfigurations::bitcoincontroller::v1::BitcoinNetworkApplyConfiguration,
+        field_manager: &str,
+        force: bool,
+    ) -> ::kube::Result<BitcoinNetwork> {
+        let mut params = ::kube::api::PatchParams::apply(field_manager);
+        params.force = force;
+        self.api
+            .patch_status(
+                applied_name(config),
+                &params,
+                &::kube::api::Patch::Apply(config),
+            )
             .await
     }
 }
 /// The object's name; an empty one makes kube fail the request before it is sent.
 fn name_of(obj: &BitcoinNetwork) -> &str {
     obj.metadata.name.as_deref().unwrap_or_default()
+}
+/// The configuration's `metadata.name`; an empty one makes kube fail the request.
+fn applied_name(
+    config: &crate::applyconfigurations::bitcoincontroller::v1::BitcoinNetworkApplyConfiguration,
+) -> &str {
+    config.metadata.as_ref().and_then(|m| m.name.as_deref()).unwrap_or_default()
 }
