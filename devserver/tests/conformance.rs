@@ -1453,13 +1453,15 @@ async fn watch_list_streams_initial_events_then_the_end_bookmark() {
     for i in 0..3 {
         e.create_foo(&format!("w{i}"), 1).await;
     }
-    let q = "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2";
+    let q =
+        "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2";
     let r = e.get(&format!("{FOOS}?{q}")).await;
     assert_eq!(r.status, 200);
     let events: Vec<Value> = r.text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let types: Vec<&str> = events.iter().map(|ev| ev["type"].as_str().unwrap_or("")).collect();
     assert_eq!(&types[..3], ["ADDED", "ADDED", "ADDED"], "{types:?}");
-    let mut names: Vec<&str> = events[..3].iter().map(|ev| ev["object"]["metadata"]["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> =
+        events[..3].iter().map(|ev| ev["object"]["metadata"]["name"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["w0", "w1", "w2"]);
     let end = events.iter().find(|ev| ev["type"] == "BOOKMARK").expect("a bookmark");

@@ -15,6 +15,7 @@
 mod cluster;
 mod conformance;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
