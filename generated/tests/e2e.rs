@@ -91,7 +91,7 @@ async fn every_verb_of_bitcoin_network() {
         .expect("patch_status");
     assert_eq!(patched.status.map(|s| s.ready_nodes), Some(4));
     let config =
-        bitcoin_network("b", "default").with_spec(BitcoinNetworkSpecApplyConfiguration::default().with_nodes(2));
+        bitcoin_network("b", env.namespace()).with_spec(BitcoinNetworkSpecApplyConfiguration::default().with_nodes(2));
     let applied = nets.apply(&config, "e2e-test", true).await.expect("apply creates");
     assert_eq!(applied.spec.nodes, 2);
 
@@ -188,19 +188,20 @@ async fn informers_and_listers_share_one_watch() {
 /// a change to the other's field without `force` is a conflict, and only the fields set are sent.
 #[tokio::test]
 async fn apply_configurations_own_only_the_fields_they_set() {
-    let (server, cs) = setup().await;
-    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    let (env, cs) = setup().await;
+    let ns = env.namespace().to_string();
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks(&ns);
     let spec = BitcoinNetworkSpecApplyConfiguration::default;
 
-    let scaler = bitcoin_network("n", "default").with_spec(spec().with_nodes(2));
+    let scaler = bitcoin_network("n", &ns).with_spec(spec().with_nodes(2));
     assert_eq!(
         serde_json::to_value(&scaler).unwrap(),
         json!({"apiVersion": "bitcoincontroller.christianb93.github.com/v1", "kind": "BitcoinNetwork",
-               "metadata": {"name": "n", "namespace": "default"}, "spec": {"nodes": 2}}),
+               "metadata": {"name": "n", "namespace": ns}, "spec": {"nodes": 2}}),
         "only what was set is sent"
     );
     nets.apply(&scaler, "scaler", false).await.expect("the scaler applies nodes");
-    let imager = bitcoin_network("n", "default").with_spec(spec().with_image("bitcoind:27".into()));
+    let imager = bitcoin_network("n", &ns).with_spec(spec().with_image("bitcoind:27".into()));
     let n = nets.apply(&imager, "imager", false).await.expect("the imager applies image");
     assert_eq!((n.spec.nodes, n.spec.image.as_deref()), (2, Some("bitcoind:27")), "both fields kept");
     let owners: Vec<(String, String)> = n
@@ -217,17 +218,17 @@ async fn apply_configurations_own_only_the_fields_they_set() {
 
     // Each manager's extract holds only its own fields (and the object's identity).
     let mine = extract_bitcoin_network(&n, "imager").expect("extract");
-    assert_eq!(mine, bitcoin_network("n", "default").with_spec(spec().with_image("bitcoind:27".into())));
+    assert_eq!(mine, bitcoin_network("n", &ns).with_spec(spec().with_image("bitcoind:27".into())));
     let theirs = extract_bitcoin_network(&n, "scaler").expect("extract");
     assert_eq!(theirs.spec, Some(spec().with_nodes(2)));
-    assert_eq!(extract_bitcoin_network(&n, "nobody").expect("extract"), bitcoin_network("n", "default"));
+    assert_eq!(extract_bitcoin_network(&n, "nobody").expect("extract"), bitcoin_network("n", &ns));
 
     // The imager changing the scaler's field: a 409 naming the conflict, unless forced.
-    let grab = bitcoin_network("n", "default").with_spec(spec().with_image("bitcoind:27".into()).with_nodes(5));
+    let grab = bitcoin_network("n", &ns).with_spec(spec().with_image("bitcoind:27".into()).with_nodes(5));
     let err = nets.apply(&grab, "imager", false).await.expect_err("a conflict");
     assert!(matches!(&err, kube::Error::Api(s) if s.code == 409 && s.message.contains("conflict")), "{err}");
     assert_eq!(nets.get("n", &GetParams::default()).await.expect("get").spec.nodes, 2, "nothing changed");
     let n = nets.apply(&grab, "imager", true).await.expect("forced");
     assert_eq!(n.spec.nodes, 5);
-    server.shutdown().await;
+    env.shutdown().await;
 }
