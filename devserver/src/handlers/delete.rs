@@ -224,26 +224,17 @@ fn returns_status_on_delete(rt: &ResourceType) -> bool {
 /// The Status returned when an object is deleted outright (custom resources, and the built-in
 /// kinds whose registry returns a Status: ConfigMaps and Secrets).
 pub fn deleted_status(rt: &ResourceType, last: &Value) -> Value {
-    if rt.group.is_empty() {
-        // The core group is not named in the details.
-        return json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Success",
-            "details": {"name": meta_str(last, "name").unwrap_or(""), "kind": rt.plural, "uid": meta_str(last, "uid").unwrap_or("")}
-        });
+    let mut details = json!({
+        "name": meta_str(last, "name").unwrap_or(""),
+        "group": rt.group,
+        "kind": rt.plural,
+        "uid": meta_str(last, "uid").unwrap_or(""),
+    });
+    // The core group is not named in the details.
+    if rt.group.is_empty()
+        && let Some(d) = details.as_object_mut()
+    {
+        d.remove("group");
     }
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": {
-            "name": meta_str(last, "name").unwrap_or(""),
-            "group": rt.group,
-            "kind": rt.plural,
-            "uid": meta_str(last, "uid").unwrap_or(""),
-        }
-    })
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }

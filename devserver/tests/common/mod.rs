@@ -130,7 +130,8 @@ impl Env {
         let reply = self.send(method.clone(), path, bytes, ct, accept).await;
         let case_path = self.aliases.borrow().iter().fold(path.to_string(), |p, (name, base)| p.replace(name, base));
         transcript(&method, &case_path, &reply);
-        if self.is_real() && path.starts_with(CRDS) && (200..300).contains(&reply.status) {
+        let write = matches!(method, Method::POST | Method::PUT | Method::PATCH);
+        if self.is_real() && write && path.starts_with(CRDS) && (200..300).contains(&reply.status) {
             self.settle_crd(&method, &reply.body).await;
         }
         reply
@@ -163,14 +164,9 @@ impl Env {
     /// after answering; the devserver does it before answering. On the real server a case waits
     /// for that, so its next request sees what the devserver's would.
     async fn settle_crd(&self, method: &Method, crd: &Value) {
-        let get =
-            |path: String| async move { self.send(Method::GET, &path, Vec::new(), "application/json", None).await };
         if *method == Method::PUT || *method == Method::PATCH {
             // An update (new schema, new version) has no condition to wait for.
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
-        if *method == Method::DELETE {
-            return;
         }
         let Some(name) = crd["metadata"]["name"].as_str() else { return };
         let crd_path = format!("{CRDS}/{name}");
@@ -183,11 +179,11 @@ impl Env {
             })
             .unwrap_or_default();
         eventually(30, "CRD established and served", || async {
-            if !get(crd_path.clone()).await.text.contains("\"Established\"") {
+            if !self.get_quiet(&crd_path).await.text.contains("\"Established\"") {
                 return None;
             }
             for v in &versions {
-                if get(format!("/apis/{group}/{v}/{plural}?limit=1")).await.status != 200 {
+                if self.get_quiet(&format!("/apis/{group}/{v}/{plural}?limit=1")).await.status != 200 {
                     return None;
                 }
             }
@@ -233,8 +229,7 @@ impl Env {
 
     /// A GET that is not written to the transcript (polling differs between servers in count).
     pub async fn get_quiet(&self, path: &str) -> Reply {
-        let _quiet = Quiet::enter();
-        self.get(path).await
+        self.send(Method::GET, path, Vec::new(), "application/json", None).await
     }
 
     /// Creates a Foo in `default`.
@@ -333,31 +328,9 @@ where
     }
 }
 
-thread_local! {
-    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// While alive, exchanges are not written to the transcript (current-thread test runtimes).
-struct Quiet(bool);
-
-impl Quiet {
-    fn enter() -> Quiet {
-        Quiet(QUIET.with(|q| q.replace(true)))
-    }
-}
-
-impl Drop for Quiet {
-    fn drop(&mut self) {
-        QUIET.with(|q| q.set(self.0));
-    }
-}
-
 /// Appends one exchange to `$CONFORMANCE_TRANSCRIPTS/<test>.jsonl` when that is set.
 fn transcript(method: &Method, path: &str, reply: &Reply) {
     let Some(dir) = std::env::var_os("CONFORMANCE_TRANSCRIPTS") else { return };
-    if QUIET.with(|q| q.get()) {
-        return;
-    }
     let test = std::thread::current().name().unwrap_or("unnamed").replace("::", "__");
     let keys: Vec<&String> = reply.body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
     let line = json!({
