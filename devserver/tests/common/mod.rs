@@ -186,6 +186,14 @@ impl Env {
                 if self.get_quiet(&format!("/apis/{group}/{v}/{plural}?limit=1")).await.status != 200 {
                     return None;
                 }
+                // Discovery is refreshed by its own controller, after the resource is served.
+                let doc = self.get_quiet(&format!("/apis/{group}/{v}")).await;
+                let listed = doc.body["resources"]
+                    .as_array()
+                    .is_some_and(|rs| rs.iter().any(|r| r["name"].as_str() == Some(plural.as_str())));
+                if !listed {
+                    return None;
+                }
             }
             Some(())
         })
