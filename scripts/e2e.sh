@@ -2,7 +2,7 @@
 # What needs Go: the benchmark smoke test with its client-go rows (needs_go_*), then the
 # real-server suites: builds (once) and starts kube-apiserver + etcd from source
 # (`cargo xtask cluster up`), runs the runtime, generated-client and controller end-to-end
-# suites and the RBAC proof against it (KUBE_TEST_KUBECONFIG; devserver_only tests skipped),
+# suites, the second API crate's and the RBAC proof against it (KUBE_TEST_KUBECONFIG; devserver_only tests skipped),
 # the differential conformance comparison (`cargo xtask conformance`), and stops the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,9 @@ eval "$(cargo xtask cluster env)"
 echo "== suites against kube-apiserver ($KUBE_TEST_KUBECONFIG)"
 cargo test --locked -p runtime --test server -p generated --test e2e \
   -p controller --test e2e --test rbac_enforced -- --skip devserver_only
+# A second API crate, generated and built in a temporary workspace; its tests (clientset,
+# informers, apply configurations with two field managers) run against kube-apiserver too.
+cargo test --locked -p codegen --test second_api -- second_api_crate
 
 echo "== kubectl: the generated CRD and the example network on kube-apiserver"
 kubectl apply -f deploy/crd/

@@ -42,6 +42,16 @@ const REGION: &str = "\n/// A region of the world; read-only for clients.\n///\n
     /// Region status.\n#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]\npub struct RegionStatus {\n    /// Healthy or not.\n    pub healthy: bool,\n}\n\n\
     /// Regions.\n#[derive(Debug, Default)]\npub struct RegionList {\n    pub metadata: ListMeta,\n    pub items: Vec<Region>,\n}\n";
 
+/// A kind with a status subresource, for server-side apply of spec and status by separate
+/// field managers.
+const GADGET: &str = "\n/// A gadget; its status is written through the status subresource.\n///\n/// +genclient\n/// +kubebuilder:subresource:status\n\
+    #[derive(Debug, Default, PartialEq)]\npub struct Gadget {\n    pub metadata: ObjectMeta,\n    pub spec: GadgetSpec,\n    pub status: Option<GadgetStatus>,\n}\n\n\
+    /// What a gadget should be.\n#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]\n#[serde(rename_all = \"camelCase\")]\n\
+    pub struct GadgetSpec {\n    /// Its model.\n    /// +optional\n    #[serde(default)]\n    pub model: String,\n    /// How many.\n    /// +optional\n    #[serde(default)]\n    pub count: u32,\n    /// Free-form tags.\n    /// +optional\n    #[serde(default)]\n    pub tags: Vec<String>,\n}\n\n\
+    /// What a gadget is.\n#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]\n#[serde(rename_all = \"camelCase\")]\n\
+    pub struct GadgetStatus {\n    /// Its phase.\n    /// +optional\n    #[serde(default)]\n    pub phase: String,\n    /// How many are seen.\n    /// +optional\n    #[serde(default)]\n    pub observed: u32,\n}\n\n\
+    /// Gadgets.\n#[derive(Debug, Default)]\npub struct GadgetList {\n    pub metadata: ListMeta,\n    pub items: Vec<Gadget>,\n}\n";
+
 fn version_mod(group: &str, v: &str) -> String {
     format!(
         "//! {v}.\n//!\n//! +k8s:deepcopy-gen=package\n\nmod types;\npub use types::*;\ninclude!(concat!(env!(\"OUT_DIR\"), \"/codegen/{group}/{v}.rs\"));\n"
@@ -119,7 +129,7 @@ fn make_crate(root: &Path) {
         "//! +groupName=batch.example.net\n//! +groupGoName=ExampleBatch\npub mod v1alpha1;\n",
     );
     write(root, "src/batch/v1alpha1/mod.rs", &version_mod("batch", "v1alpha1"));
-    write(root, "src/batch/v1alpha1/types.rs", &widget("batch", false));
+    write(root, "src/batch/v1alpha1/types.rs", &(widget("batch", false) + GADGET));
     write(root, "tests/checks.rs", CHECKS);
 }
 
@@ -154,9 +164,9 @@ fn second_api_crate_generates_builds_and_works() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "codegen failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("2 group(s)"), "{stdout}");
-    assert!(stdout.contains("4 kind(s)"), "{stdout}");
-    // Three CRDs and the folder's manifest.
-    assert!(stdout.contains("files: 4 written, 0 unchanged, 0 removed"), "{stdout}");
+    assert!(stdout.contains("5 kind(s)"), "{stdout}");
+    // Four CRDs and the folder's manifest.
+    assert!(stdout.contains("files: 5 written, 0 unchanged, 0 removed"), "{stdout}");
 
     let regions = crd(&crds.join("stable.example.org_regions.yaml"));
     assert_eq!(regions.spec.scope, "Cluster");
@@ -182,6 +192,9 @@ fn second_api_crate_generates_builds_and_works() {
     assert_eq!(spec.required.as_deref(), Some(&["colour".to_string()][..]));
     let batch = crd(&crds.join("batch.example.net_widgets.yaml"));
     assert_eq!(batch.spec.group, "batch.example.net");
+    let gadgets = crd(&crds.join("batch.example.net_gadgets.yaml"));
+    let sub = gadgets.spec.versions[0].subresources.as_ref().expect("subresources");
+    assert!(sub.status.is_some() && sub.scale.is_none());
 
     // Fresh output passes --check; a doc-comment edit makes it fail, naming the stale file.
     let out = codegen_cmd(&root, &crds, true);
@@ -215,8 +228,8 @@ fn second_api_crate_generates_builds_and_works() {
     let out = codegen_cmd(&root, &crds, false);
     let stdout = String::from_utf8_lossy(&out.stdout);
     // Written: the zones CRD, the widgets CRD (doc edit above) and the manifest; unchanged: the
-    // batch widgets CRD; removed: regions.
-    assert!(stdout.contains("files: 3 written, 1 unchanged, 1 removed"), "{stdout}");
+    // batch widgets and gadgets CRDs; removed: regions.
+    assert!(stdout.contains("files: 3 written, 2 unchanged, 1 removed"), "{stdout}");
     assert!(!crds.join("stable.example.org_regions.yaml").exists());
     fs::write(&region, original).unwrap();
     let out = codegen_cmd(&root, &crds, false);
@@ -253,10 +266,10 @@ fn second_api_crate_generates_builds_and_works() {
         .collect();
     assert!(groups.contains(&"stable".to_string()) && groups.contains(&"example_batch".to_string()), "{groups:?}");
     write(dir.path(), "Cargo.toml", "[workspace]\nresolver = \"3\"\nmembers = [\"otherapis\", \"othergen\"]\n");
-    let devserver = workspace().join("devserver");
+    let testenv = workspace().join("testenv");
     fs::write(
         gen_dir.join("Cargo.toml"),
-        format!("{manifest}\n[dev-dependencies]\ndevserver = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"full\"] }}\nserde_yaml = \"0.9\"\nk8s-openapi = {{ version = \"0.29.0\", default-features = false, features = [\"latest\"] }}\n", devserver.display().to_string()),
+        format!("{manifest}\n[dev-dependencies]\ntestenv = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"full\"] }}\nserde_yaml = \"0.9\"\nk8s-openapi = {{ version = \"0.29.0\", default-features = false, features = [\"latest\"] }}\n", testenv.display().to_string()),
     )
     .unwrap();
 
@@ -271,6 +284,7 @@ fn second_api_crate_generates_builds_and_works() {
             "cs.stable_v1().widgets(\"default\").delete_collection(&Default::default(), &Default::default())",
             "delete_collection",
         ),
+        ("cs.stable_v1().widgets(\"default\").apply_status(&Default::default(), \"m\", false)", "apply_status"),
     ] {
         write(
             &gen_dir,
@@ -285,7 +299,7 @@ fn second_api_crate_generates_builds_and_works() {
     write(&gen_dir, "tests/use.rs", USE_GENERATED);
     let all = cargo(dir.path(), &["test", "--offline", "--quiet", "-p", "othergen"])
         .expect("the generated crate builds and works");
-    assert!(all.contains("1 passed"), "{all}");
+    assert!(all.contains("2 passed"), "{all}");
 }
 
 /// Runs cargo in `dir` with a target directory shared across runs; Ok(output) on success.
@@ -306,45 +320,55 @@ const USE_GENERATED: &str = r#"
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ListParams, PostParams};
+use kube::api::{GetParams, ListParams, PostParams};
 use otherapis::stable::v1::{Region, Widget};
+use othergen::applyconfigurations::example_batch::v1alpha1::{
+    GadgetSpecApplyConfiguration as Spec, GadgetStatusApplyConfiguration as Status, extract_gadget,
+    extract_gadget_status, gadget,
+};
 use othergen::{Clientset, SharedInformerFactory};
+use testenv::TestEnv;
 
-#[tokio::test]
-async fn clientset_listers_and_informers() {
-    let server = devserver::DevServer::builder().start().await.unwrap();
-    let client = server.client().unwrap();
-    let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+/// The devserver, or the real server of `$KUBE_TEST_KUBECONFIG`, with this API's CRDs.
+async fn env() -> TestEnv {
+    let env = TestEnv::start().await;
     for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../otherapis/crds")).unwrap() {
         let path = e.unwrap().path();
         if !path.to_string_lossy().contains(".example.") {
             continue; // the hand-written file the stale-file check left behind
         }
         let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        crds.create(&PostParams::default(), &crd).await.unwrap();
-        let cond = kube::runtime::wait::await_condition(crds.clone(), &name, kube::runtime::wait::conditions::is_crd_established());
-        tokio::time::timeout(Duration::from_secs(10), cond).await.unwrap().unwrap();
+        env.install_crd(&crd).await;
     }
-    let cs = Clientset::new(client.clone());
+    env
+}
+
+#[tokio::test]
+async fn clientset_listers_and_informers() {
+    let env = env().await;
+    let ns = env.namespace().to_string();
+    let cs = Clientset::new(env.client());
     let mut w = Widget::default();
     w.metadata.name = Some("w".into());
     w.spec.colour = "red".into();
-    cs.stable_v1().widgets("default").create(&w, &PostParams::default()).await.unwrap();
-    assert_eq!(cs.stable_v1().widgets("default").greeting(), "hello");
+    cs.stable_v1().widgets(&ns).create(&w, &PostParams::default()).await.unwrap();
+    assert_eq!(cs.stable_v1().widgets(&ns).greeting(), "hello");
     // The CRD has no scale subresource, so the +genclient:method extension gets the server's 404.
-    let err = cs.stable_v1().widgets("default").get_scale("w").await.unwrap_err();
+    let err = cs.stable_v1().widgets(&ns).get_scale("w").await.unwrap_err();
     assert!(matches!(&err, kube::Error::Api(s) if s.code == 404), "{err}");
     let mut b = otherapis::batch::v1alpha1::Widget::default();
     b.metadata.name = Some("b".into());
     b.spec.colour = "green".into();
-    let b = cs.example_batch_v1alpha1().widgets("default").create(&b, &PostParams::default()).await.unwrap();
+    let b = cs.example_batch_v1alpha1().widgets(&ns).create(&b, &PostParams::default()).await.unwrap();
     assert_eq!(b.metadata.generation, Some(1));
-    // Regions are read-only for the clientset; create one with kube directly.
+    // Regions are read-only for the clientset; create one with kube directly. Cluster-scoped
+    // names outlive a test on a real server: this one carries the test's namespace.
+    let eu = format!("eu-{ns}");
     let mut r = Region::default();
-    r.metadata.name = Some("eu".into());
-    kube::Api::<Region>::all(client.clone()).create(&PostParams::default(), &r).await.unwrap();
-    assert_eq!(cs.stable_v1().regions().list(&ListParams::default()).await.unwrap().items.len(), 1);
+    r.metadata.name = Some(eu.clone());
+    kube::Api::<Region>::all(env.client()).create(&PostParams::default(), &r).await.unwrap();
+    let regions_now = cs.stable_v1().regions().list(&ListParams::default()).await.unwrap().items;
+    assert!(regions_now.iter().any(|r| r.metadata.name.as_deref() == Some(eu.as_str())));
 
     let factory = SharedInformerFactory::new(&cs, None);
     let widgets = factory.stable().v1().widgets();
@@ -352,11 +376,66 @@ async fn clientset_listers_and_informers() {
     factory.start();
     let synced = factory.wait_for_cache_sync(Duration::from_secs(10)).await;
     assert!(synced.values().all(|s| *s), "{synced:?}");
-    assert_eq!(widgets.lister().widgets("default").get("w").unwrap().spec.colour, "red");
-    assert!(regions.lister().get("eu").is_ok());
-    assert!(regions.lister().get("us").is_err());
+    assert_eq!(widgets.lister().widgets(&ns).get("w").unwrap().spec.colour, "red");
+    assert!(regions.lister().get(&eu).is_ok());
+    assert!(regions.lister().get(&format!("us-{ns}")).is_err());
     factory.shutdown().await;
-    server.shutdown().await;
+    kube::Api::<Region>::all(env.client()).delete(&eu, &Default::default()).await.unwrap();
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn apply_configurations_with_two_field_managers() {
+    let env = env().await;
+    let ns = env.namespace().to_string();
+    let cs = Clientset::new(env.client());
+    let gadgets = cs.example_batch_v1alpha1().gadgets(&ns);
+
+    // Two managers, two fields: each owns only what it sent.
+    let modeller = gadget("g", &ns).with_spec(Spec::default().with_model("m1".into()));
+    gadgets.apply(&modeller, "modeller", false).await.expect("the modeller applies model");
+    let counter = gadget("g", &ns).with_spec(Spec::default().with_count(3));
+    let g = gadgets.apply(&counter, "counter", false).await.expect("the counter applies count");
+    assert_eq!((g.spec.model.as_str(), g.spec.count), ("m1", 3), "both fields kept");
+    assert_eq!(extract_gadget(&g, "modeller").expect("extract"), modeller);
+    assert_eq!(extract_gadget(&g, "counter").expect("extract"), counter);
+    assert_eq!(extract_gadget(&g, "nobody").expect("extract"), gadget("g", &ns));
+
+    // Status: the subresource's managers are separate from the main resource's.
+    let phase = gadget("g", &ns).with_status(Status::default().with_phase("Running".into()));
+    gadgets.apply_status(&phase, "phaser", false).await.expect("status apply");
+    let seen = gadget("g", &ns).with_status(Status::default().with_observed(2));
+    let g = gadgets.apply_status(&seen, "observer", false).await.expect("status apply");
+    let status = g.status.as_ref().expect("status");
+    assert_eq!((status.phase.as_str(), status.observed), ("Running", 2));
+    assert_eq!(extract_gadget_status(&g, "phaser").expect("extract"), phase);
+    assert_eq!(extract_gadget_status(&g, "observer").expect("extract"), seen);
+    assert_eq!(extract_gadget(&g, "phaser").expect("extract"), gadget("g", &ns), "no main-resource fields");
+    assert_eq!(extract_gadget_status(&g, "modeller").expect("extract"), gadget("g", &ns));
+
+    // Changing the other manager's field: a 409 that names the conflict, nothing written; then
+    // forced, the field changes hands.
+    let grab = gadget("g", &ns).with_spec(Spec::default().with_model("m1".into()).with_count(9));
+    let err = gadgets.apply(&grab, "modeller", false).await.expect_err("a conflict");
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict" && s.message.contains(".spec.count")),
+        "{err}"
+    );
+    assert_eq!(gadgets.get("g", &GetParams::default()).await.unwrap().spec.count, 3, "nothing changed");
+    let g = gadgets.apply(&grab, "modeller", true).await.expect("forced");
+    assert_eq!(g.spec.count, 9);
+    assert_eq!(extract_gadget(&g, "modeller").expect("extract"), grab);
+    assert_eq!(extract_gadget(&g, "counter").expect("extract"), gadget("g", &ns), "the counter lost count");
+
+    // Extract, change, apply again: the manager's other fields stay its own, untouched.
+    let again = extract_gadget(&g, "modeller").expect("extract").with_spec(Spec::default().with_model("m2".into()).with_count(9));
+    let g = gadgets.apply(&again, "modeller", false).await.expect("re-apply");
+    assert_eq!((g.spec.model.as_str(), g.spec.count), ("m2", 9));
+    // Dropping a field from a manager's configuration removes it from the object.
+    let fewer = gadget("g", &ns).with_spec(Spec::default().with_model("m2".into()));
+    let g = gadgets.apply(&fewer, "modeller", false).await.expect("apply fewer fields");
+    assert_eq!(g.spec.count, 0, "count is no longer owned by anyone, so it is removed");
+    env.shutdown().await;
 }
 "#;
 

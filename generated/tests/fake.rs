@@ -117,3 +117,45 @@ async fn bad_seed_objects_are_errors_not_panics() {
     .expect("error for an unknown kind");
     assert!(!err.to_string().is_empty());
 }
+
+#[tokio::test]
+async fn server_side_apply_through_the_fake() {
+    use generated::applyconfigurations::bitcoincontroller::v1::{
+        BitcoinNetworkSpecApplyConfiguration as Spec, BitcoinNetworkStatusApplyConfiguration as Status,
+        bitcoin_network, extract_bitcoin_network, extract_bitcoin_network_status,
+    };
+    let cs = fake::Clientset::new(vec![]).await.expect("fake clientset");
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks("default");
+    let scaler = bitcoin_network("a", "default").with_spec(Spec::default().with_nodes(3));
+    let n = nets.apply(&scaler, "scaler", false).await.expect("apply creates the object");
+    assert_eq!(n.spec.nodes, 3);
+    let report = bitcoin_network("a", "default").with_status(Status::default().with_ready_nodes(2));
+    let n = nets.apply_status(&report, "reporter", false).await.expect("apply to status");
+    assert_eq!(n.status.as_ref().map(|s| s.ready_nodes), Some(2));
+    assert_eq!(n.spec.nodes, 3, "a status apply leaves spec alone");
+
+    // The main resource and the status subresource are owned separately, per manager.
+    assert_eq!(extract_bitcoin_network_status(&n, "reporter").expect("extract"), report);
+    assert_eq!(extract_bitcoin_network(&n, "reporter").expect("extract"), bitcoin_network("a", "default"));
+    assert_eq!(extract_bitcoin_network(&n, "scaler").expect("extract"), scaler);
+    assert_eq!(extract_bitcoin_network_status(&n, "scaler").expect("extract"), bitcoin_network("a", "default"));
+
+    // Both applies are recorded as patches of the apply type, carrying only what was set.
+    let writes = cs.writes();
+    let seen: Vec<String> = writes.iter().map(ToString::to_string).collect();
+    assert_eq!(seen, ["patch bitcoinnetworks -n default a", "patch bitcoinnetworks/status -n default a"]);
+    for (w, sent) in writes.iter().zip([&scaler, &report]) {
+        assert_eq!(w.patch_type.as_deref(), Some("application/apply-patch+yaml"));
+        assert_eq!(w.object.as_ref(), Some(&serde_json::to_value(sent).unwrap()));
+    }
+
+    // Another manager taking the scaler's field: a conflict, unless forced.
+    let grab = bitcoin_network("a", "default").with_spec(Spec::default().with_nodes(5));
+    let err = nets.apply(&grab, "other", false).await.expect_err("a conflict");
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409), "{err}");
+    assert_eq!(nets.apply(&grab, "other", true).await.expect("forced").spec.nodes, 5);
+    // A reactor answers an apply like any other patch.
+    cs.prepend_reactor("patch", "bitcoinnetworks/status", |_| Some(Reaction::conflict("injected")));
+    let err = nets.apply_status(&report, "reporter", false).await.expect_err("the reactor's conflict");
+    assert!(matches!(&err, kube::Error::Api(s) if s.message == "injected"), "{err}");
+}

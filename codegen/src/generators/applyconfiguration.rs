@@ -8,7 +8,7 @@
 //! per version with the structs, `with_<field>` builders, and a `<kind>(name[, namespace])`
 //! constructor per kind that sets apiVersion and kind, and an `extract_<kind>(obj, manager)`
 //! that returns what a field manager owns (client-go's `Extract<Kind>`, over
-//! `runtime::apply::extract`). Enums and newtypes are atomic: they are
+//! `runtime::apply::extract`), plus `extract_<kind>_status` for kinds with a status subresource. Enums and newtypes are atomic: they are
 //! set whole, as their API type. Fields serde skips, flattens or encodes by hand are left out.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -197,7 +197,10 @@ fn version_file(version: &Version, apis: &str) -> TokenStream {
                 let taken: BTreeSet<&str> =
                     applied_fields(fields).map(|f| f.rust_name.trim_start_matches("r#")).collect();
                 let mut ctor = constructor(k.name.as_str(), k.namespaced, &cfg, &api_type);
-                ctor.extend(extract(k.name.as_str(), &cfg, &api_type));
+                ctor.extend(extract(k.name.as_str(), &cfg, &api_type, Subresource::Main));
+                if k.status_subresource && k.has_status {
+                    ctor.extend(extract(k.name.as_str(), &cfg, &api_type, Subresource::Status));
+                }
                 (ctor, meta_helpers(&taken))
             }
             None => (quote!(), quote!()),
@@ -244,11 +247,24 @@ fn constructor(kind: &str, namespaced: bool, cfg: &proc_macro2::Ident, api_type:
     }
 }
 
-/// `extract_<kind>(obj, field_manager)`: client-go's `Extract<Kind>`.
-fn extract(kind: &str, cfg: &proc_macro2::Ident, api_type: &TokenStream) -> TokenStream {
-    let f = format_ident!("extract_{}", naming::snake(kind));
+/// Which managedFields entries an extract function reads: a field manager owns fields of the
+/// main resource and of the status subresource separately.
+#[derive(Clone, Copy)]
+enum Subresource {
+    Main,
+    Status,
+}
+
+/// `extract_<kind>(obj, field_manager)` and `extract_<kind>_status`: client-go's
+/// `Extract<Kind>` and `Extract<Kind>Status`.
+fn extract(kind: &str, cfg: &proc_macro2::Ident, api_type: &TokenStream, sub: Subresource) -> TokenStream {
+    let (suffix, subresource, entry) = match sub {
+        Subresource::Main => ("", "", "its `Apply` entry"),
+        Subresource::Status => ("_status", "status", "its `Apply` entry for the status subresource"),
+    };
+    let f = format_ident!("extract_{}{}", naming::snake(kind), suffix);
     let doc = format!(
-        " The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry in\n \
+        " The fields of `obj` that `field_manager` owns through server-side apply ({entry} in\n \
          `metadata.managedFields`), as an apply configuration with name, namespace, apiVersion and\n \
          kind set: change it and apply it again to update only those fields. Empty if the manager\n \
          owns nothing. An error only if `{kind}` does not convert to and from JSON."
@@ -260,7 +276,7 @@ fn extract(kind: &str, cfg: &proc_macro2::Ident, api_type: &TokenStream) -> Toke
             let value = ::serde_json::to_value(obj)?;
             let managed = value.pointer("/metadata/managedFields").and_then(::serde_json::Value::as_array);
             let owned = managed
-                .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, ""))
+                .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, #subresource))
                 .map(|fields| ::runtime::apply::extract(&value, fields))
                 .unwrap_or_else(|| ::serde_json::json!({}));
             let mut config: #cfg = ::serde_json::from_value(owned)?;
