@@ -16,12 +16,13 @@
 
 use crate::app::App;
 use crate::authn::UserInfo;
-use crate::authz::{Attributes, authorize_reason};
+use crate::authz::authorize_reason;
 use crate::error::ApiError;
+use crate::request_info::RequestInfo;
 use serde_json::Value;
 
 /// Runs the plugin for one already authorized request with its body.
-pub fn validate(app: &App, user: &UserInfo, attrs: &Attributes, body: &[u8]) -> Result<(), ApiError> {
+pub fn validate(app: &App, user: &UserInfo, attrs: &RequestInfo, body: &[u8]) -> Result<(), ApiError> {
     if !attrs.resource_request || !matches!(attrs.verb.as_str(), "create" | "update" | "patch") {
         return Ok(());
     }
@@ -50,7 +51,7 @@ pub fn validate(app: &App, user: &UserInfo, attrs: &Attributes, body: &[u8]) -> 
     let deny = |why: String| crate::authz::forbidden_status(attrs, &name, why);
     if attrs.verb != "create" {
         let delete =
-            Attributes { verb: "delete".into(), subresource: String::new(), name: name.clone(), ..attrs.clone() };
+            RequestInfo { verb: "delete".into(), subresource: String::new(), name: name.clone(), ..attrs.clone() };
         if let Err(reason) = authorize_reason(app, user, &delete) {
             return Err(deny(format!("cannot set an ownerRef on a resource you can't delete: {reason}, <nil>")));
         }
@@ -77,7 +78,8 @@ pub fn validate(app: &App, user: &UserInfo, attrs: &Attributes, body: &[u8]) -> 
                 "cannot set blockOwnerDeletion in this case because cannot find RESTMapping for APIVersion {api_version} Kind {kind}: no matches for kind \"{kind}\" in version \"{api_version}\""
             )));
         };
-        let finalizers = Attributes {
+        let finalizers = RequestInfo {
+            method: axum::http::Method::PUT,
             verb: "update".into(),
             resource_request: true,
             path: String::new(),

@@ -5,10 +5,8 @@
 //! (which needs https, since client-go sends no credentials over http). The steps follow
 //! kube-apiserver:
 //!
-//! 1. [`Attributes::from_request`] is `RequestInfoFactory.NewRequestInfo`: the verb (`get`,
-//!    `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`; the lower-case
-//!    HTTP method for non-resource paths), API group, resource, subresource, namespace and name
-//!    (a `metadata.name=` field selector names the object of a list or watch);
+//! 1. the request's [`RequestInfo`](crate::request_info::RequestInfo) (kube-apiserver's
+//!    `RequestInfoFactory.NewRequestInfo`), parsed once for routing and authorization alike;
 //! 2. [`authorize`]: members of `system:masters` may do anything; the bootstrap policy lets every
 //!    authenticated user read discovery, `/version`, `/openapi` and health (`system:discovery`,
 //!    `system:public-info-viewer`) and create self-reviews (`system:basic-user`); otherwise a
@@ -27,145 +25,35 @@
 use crate::app::App;
 use crate::authn::{AUTHENTICATED_GROUP, MASTERS_GROUP, UserInfo};
 use crate::error::ApiError;
-use crate::handlers::Query;
+use crate::request_info::RequestInfo;
 use crate::request_log::RequestRecord;
-use axum::http::{HeaderMap, Method};
+use axum::http::HeaderMap;
 use k8s_openapi::api::rbac::v1::{PolicyRule, RoleRef, Subject};
 use serde_json::{Map, Value};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
-
-/// What a request asks to do, as the authorizer sees it (`authorizer.Attributes`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Attributes {
-    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`; for
-    /// non-resource requests the lower-case HTTP method.
-    pub verb: String,
-    /// True for `/api/<v>/...` and `/apis/<g>/<v>/...` paths with a resource.
-    pub resource_request: bool,
-    /// The request path (matched against `nonResourceURLs`).
-    pub path: String,
-    /// API group ("" for core).
-    pub group: String,
-    /// API version.
-    pub version: String,
-    /// Resource plural.
-    pub resource: String,
-    /// Subresource ("" if none).
-    pub subresource: String,
-    /// Namespace ("" for cluster scope).
-    pub namespace: String,
-    /// Object name ("" if none).
-    pub name: String,
-}
-
-impl Attributes {
-    /// The attributes of a request, exactly as kube-apiserver's `RequestInfoFactory` derives them.
-    pub fn from_request(method: &Method, path: &str, query: &Query) -> Attributes {
-        let mut a = Attributes { verb: method.as_str().to_lowercase(), path: path.to_string(), ..Default::default() };
-        let mut parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-        if parts.len() < 3 || !matches!(parts[0], "api" | "apis") {
-            return a;
-        }
-        let grouped = parts[0] == "apis";
-        parts.remove(0);
-        if grouped {
-            if parts.len() < 3 {
-                return a;
-            }
-            a.group = parts.remove(0).to_string();
-        }
-        a.resource_request = true;
-        a.version = parts.remove(0).to_string();
-        let mut special = false;
-        if matches!(parts[0], "watch" | "proxy") && parts.len() >= 2 {
-            a.verb = parts.remove(0).to_string();
-            special = true;
-        } else {
-            a.verb = match *method {
-                Method::POST => "create",
-                Method::GET | Method::HEAD => "get",
-                Method::PUT => "update",
-                Method::PATCH => "patch",
-                Method::DELETE => "delete",
-                _ => "",
-            }
-            .to_string();
-        }
-        if parts.first() == Some(&"namespaces") && parts.len() > 1 {
-            a.namespace = parts[1].to_string();
-            if parts.len() > 2 && !matches!(parts[2], "status" | "finalize") {
-                parts.drain(0..2);
-            }
-        }
-        if parts.len() >= 3 && !(special && a.verb == "proxy") {
-            a.subresource = parts[2].to_string();
-        }
-        if parts.len() >= 2 {
-            a.name = parts[1].to_string();
-        }
-        if let Some(r) = parts.first() {
-            a.resource = r.to_string();
-        }
-        if a.name.is_empty() && a.verb == "get" {
-            let watch = query.get("watch").is_some_and(|w| !matches!(w.to_lowercase().as_str(), "false" | "0" | "f"));
-            a.verb = if watch { "watch" } else { "list" }.into();
-            if let Some(name) = query.get("fieldSelector").and_then(|fs| exact_name(fs)) {
-                a.name = name;
-            }
-        }
-        if a.name.is_empty() && a.verb == "delete" {
-            a.verb = "deletecollection".into();
-        }
-        a
-    }
-
-    /// `resource/subresource`, or the resource alone.
-    pub fn combined_resource(&self) -> String {
-        if self.subresource.is_empty() {
-            self.resource.clone()
-        } else {
-            format!("{}/{}", self.resource, self.subresource)
-        }
-    }
-}
-
-/// The name a field selector requires exactly (`metadata.name=x` or `metadata.name==x`).
-fn exact_name(selector: &str) -> Option<String> {
-    selector.split(',').find_map(|term| {
-        let (k, v) = term.split_once("==").or_else(|| term.split_once('='))?;
-        if k.trim() != "metadata.name" {
-            return None;
-        }
-        let v = v.trim();
-        (!v.is_empty() && v != "." && v != ".." && !v.contains('/') && !v.contains('%')).then(|| v.to_string())
-    })
-}
 
 /// The authentication and authorization step in front of every request: 401 for a bad token,
 /// 403 when RBAC is on and denies. On success or denial the record learns the user; on denial
 /// also what was denied (the router fills these fields for requests it serves).
 pub fn admit(
     app: &App,
-    method: &Method,
-    path: &str,
-    query: &Query,
+    attrs: &RequestInfo,
     headers: &HeaderMap,
     body: &[u8],
     record: &mut RequestRecord,
 ) -> Result<(), ApiError> {
-    let Some(user) = crate::authn::authenticate(app, path, headers)? else {
+    let Some(user) = crate::authn::authenticate(app, &attrs.path, headers)? else {
         return Ok(());
     };
     record.user = Some(user.name.clone());
     if !app.auth.rbac {
         return Ok(());
     }
-    let attrs = Attributes::from_request(method, path, query);
-    authorize(app, &user, &attrs)
+    authorize(app, &user, attrs)
         .and_then(|()| {
             if app.auth.owner_references_enforcement {
-                crate::admission::validate(app, &user, &attrs, body)
+                crate::admission::validate(app, &user, attrs, body)
             } else {
                 Ok(())
             }
@@ -182,13 +70,13 @@ pub fn admit(
 }
 
 /// Decides one request: `Ok` if allowed, else 403 Forbidden with kube-apiserver's message.
-pub fn authorize(app: &App, user: &UserInfo, attrs: &Attributes) -> Result<(), ApiError> {
+pub fn authorize(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Result<(), ApiError> {
     authorize_reason(app, user, attrs).map_err(|reason| forbidden(user, attrs, &reason))
 }
 
 /// The RBAC decision alone: `Err(reason)` on denial, where the reason is "" or, when bindings
 /// that apply to the user reference missing roles, `RBAC: <errors>` (the authorizer's reason).
-pub fn authorize_reason(app: &App, user: &UserInfo, attrs: &Attributes) -> Result<(), String> {
+pub fn authorize_reason(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Result<(), String> {
     if user.in_group(MASTERS_GROUP) || bootstrap_rules(user).iter().any(|r| rule_allows(attrs, r)) {
         return Ok(());
     }
@@ -360,7 +248,7 @@ fn aggregated_rules(app: &App, name: &str, selectors: &[Value]) -> Vec<PolicyRul
 }
 
 /// `RuleAllows` of the RBAC authorizer.
-pub fn rule_allows(attrs: &Attributes, rule: &PolicyRule) -> bool {
+pub fn rule_allows(attrs: &RequestInfo, rule: &PolicyRule) -> bool {
     let has = |list: &Option<Vec<String>>, want: &str| list.iter().flatten().any(|x| x == "*" || x == want);
     let verb_ok = rule.verbs.iter().any(|v| v == "*" || *v == attrs.verb);
     if !verb_ok {
@@ -388,7 +276,7 @@ pub fn rule_allows(attrs: &Attributes, rule: &PolicyRule) -> bool {
 }
 
 /// 403 Forbidden as `responsewriters.Forbidden` writes it (`reason` from [`authorize_reason`]).
-fn forbidden(user: &UserInfo, attrs: &Attributes, reason: &str) -> ApiError {
+fn forbidden(user: &UserInfo, attrs: &RequestInfo, reason: &str) -> ApiError {
     let mut msg = if !attrs.resource_request {
         format!("User {:?} cannot {} path {:?}", user.name, attrs.verb, attrs.path)
     } else if !attrs.namespace.is_empty() {
@@ -417,7 +305,7 @@ fn forbidden(user: &UserInfo, attrs: &Attributes, reason: &str) -> ApiError {
 
 /// `apierrors.NewForbidden` for the request's resource (without subresource) and object `name`:
 /// `<resource>.<group> "<name>" is forbidden: <msg>`, or `forbidden: <msg>` for non-resource paths.
-pub fn forbidden_status(attrs: &Attributes, name: &str, msg: String) -> ApiError {
+pub fn forbidden_status(attrs: &RequestInfo, name: &str, msg: String) -> ApiError {
     let qualified =
         if attrs.group.is_empty() { attrs.resource.clone() } else { format!("{}.{}", attrs.resource, attrs.group) };
     let message = if qualified.is_empty() {
@@ -441,41 +329,12 @@ pub fn forbidden_status(attrs: &Attributes, name: &str, msg: String) -> ApiError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request_info::Query;
+    use axum::http::Method;
 
-    fn attrs(method: Method, path: &str, query: &[(&str, &str)]) -> Attributes {
+    fn attrs(method: Method, path: &str, query: &[(&str, &str)]) -> RequestInfo {
         let q: Query = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Attributes::from_request(&method, path, &q)
-    }
-
-    #[test]
-    fn request_info_like_kube_apiserver() {
-        let a = attrs(Method::GET, "/apis/apps/v1/namespaces/ns/statefulsets", &[]);
-        assert_eq!(
-            (a.verb.as_str(), a.group.as_str(), a.resource.as_str(), a.namespace.as_str()),
-            ("list", "apps", "statefulsets", "ns")
-        );
-        let a = attrs(Method::GET, "/api/v1/pods", &[("watch", "true")]);
-        assert_eq!((a.verb.as_str(), a.namespace.as_str(), a.resource_request), ("watch", "", true));
-        let a = attrs(Method::GET, "/api/v1/namespaces/ns/pods", &[("fieldSelector", "metadata.name=p1")]);
-        assert_eq!((a.verb.as_str(), a.name.as_str()), ("list", "p1"));
-        let a = attrs(Method::PUT, "/apis/g.io/v1/namespaces/ns/foos/x/status", &[]);
-        assert_eq!((a.verb.as_str(), a.combined_resource().as_str(), a.name.as_str()), ("update", "foos/status", "x"));
-        let a = attrs(Method::GET, "/api/v1/namespaces/ns", &[]);
-        assert_eq!(
-            (a.verb.as_str(), a.resource.as_str(), a.name.as_str(), a.namespace.as_str()),
-            ("get", "namespaces", "ns", "ns")
-        );
-        let a = attrs(Method::PUT, "/api/v1/namespaces/ns/finalize", &[]);
-        assert_eq!((a.resource.as_str(), a.name.as_str(), a.subresource.as_str()), ("namespaces", "ns", "finalize"));
-        let a = attrs(Method::DELETE, "/api/v1/namespaces/ns/pods", &[]);
-        assert_eq!(a.verb, "deletecollection");
-        let a = attrs(Method::GET, "/api/v1/watch/namespaces/ns/pods/p", &[]);
-        assert_eq!((a.verb.as_str(), a.name.as_str()), ("watch", "p"));
-        for p in ["/api", "/api/v1", "/apis/apps/v1", "/version", "/openapi/v3"] {
-            let a = attrs(Method::GET, p, &[]);
-            assert!(!a.resource_request, "{p}");
-            assert_eq!(a.verb, "get");
-        }
+        RequestInfo::new(&method, path, &q)
     }
 
     #[test]

@@ -72,6 +72,14 @@ impl ApiError {
         Self::new(404, "", "404 page not found\n")
     }
 
+    /// 404 NotFound for a path under a built-in API group that names no resource (an unknown
+    /// version, resource or subresource): a Status, where an unknown group gets the plain page.
+    pub fn resource_not_found() -> Self {
+        let mut e = Self::new(404, "NotFound", "the server could not find the requested resource");
+        e.details = Some(json!({}));
+        e
+    }
+
     /// 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
@@ -115,10 +123,14 @@ impl ApiError {
             .collect();
         let joined = if parts.len() == 1 { parts[0].clone() } else { format!("[{}]", parts.join(", ")) };
         let mut e = Self::new(422, "Invalid", format!("{} \"{}\" is invalid: {}", t.qualified_kind(), t.name, joined));
-        e.details = Some(json!({
+        let mut details = json!({
             "name": t.name, "group": t.group, "kind": t.kind,
             "causes": causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect::<Vec<_>>()
-        }));
+        });
+        if t.name.is_empty() {
+            details.as_object_mut().map(|d| d.remove("name")); // omitempty, as in Go
+        }
+        e.details = Some(details);
         e
     }
 

@@ -5,6 +5,7 @@
 use crate::app::{App, now, object_key};
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::patch::{self, PatchKind};
+use crate::request_info::RequestInfo;
 use crate::request_log::RequestRecord;
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
@@ -26,8 +27,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Query parameters of one request.
-pub type Query = HashMap<String, String>;
+pub use crate::request_info::Query;
 
 /// Parsed resource path.
 #[derive(Debug, Clone, Default)]
@@ -161,8 +161,9 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         path: path.clone(),
         user: None,
     };
-    let response = match crate::authz::admit(&app, &parts.method, &path, &query, &parts.headers, &body, &mut record) {
-        Ok(()) => route(&app, &parts.method, &path, &query, &parts.headers, body, &mut record).await,
+    let info = RequestInfo::new(&parts.method, &path, &query);
+    let response = match crate::authz::admit(&app, &info, &parts.headers, &body, &mut record) {
+        Ok(()) => route(&app, &info, &query, &parts.headers, body, &mut record).await,
         Err(e) => e.into_response(),
     };
     record.status = response.status().as_u16();
@@ -182,14 +183,14 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
 #[allow(clippy::too_many_arguments)]
 async fn route(
     app: &Arc<App>,
-    method: &Method,
-    path: &str,
+    info: &RequestInfo,
     query: &Query,
     headers: &HeaderMap,
     body: Bytes,
     record: &mut RequestRecord,
 ) -> Response {
-    let trimmed = path.trim_end_matches('/');
+    let method = &info.method;
+    let trimmed = info.path.trim_end_matches('/');
     match trimmed {
         "/healthz" | "/livez" | "/readyz" => return text_ok(),
         "/version" => return json_reply(200, &version_info(), &[]),
@@ -226,14 +227,21 @@ async fn route(
     let Some(rp) = parse_resource_path(trimmed) else {
         return not_found_page();
     };
+    // kube-apiserver's built-in groups answer a Status for anything they do not serve; a path
+    // in a group only CRDs (or nothing) serve falls through to the mux's plain page.
+    let not_served = || {
+        let builtin =
+            rp.group.is_empty() || app.registry.discoverable().iter().any(|t| t.group == rp.group && !t.custom);
+        if builtin { ApiError::resource_not_found().into_response() } else { not_found_page() }
+    };
     if rp.plural.is_empty() {
         return match discovery::api_resource_list(&app.registry.discoverable(), &rp.group, &rp.version) {
             Some(doc) => json_reply(200, &doc, &[]),
-            None => not_found_page(),
+            None => not_served(),
         };
     }
     let Some(rt) = app.registry.lookup(&rp.group, &rp.version, &rp.plural) else {
-        return not_found_page();
+        return not_served();
     };
     record.group = rt.group.clone();
     record.resource = match &rp.sub {
@@ -242,12 +250,9 @@ async fn route(
     };
     record.namespace = rp.namespace.clone();
     record.name = rp.name.clone();
-    let is_watch = rp.watch_prefix || matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+    // GET's verb (get, list or watch) is the request info's; other methods must fit the path.
     let verb = match (method, rp.name.is_some()) {
-        (&Method::GET, false) if is_watch => "watch",
-        (&Method::GET, true) if is_watch => "watch",
-        (&Method::GET, false) => "list",
-        (&Method::GET, true) => "get",
+        (&Method::GET, _) => info.verb.as_str(),
         (&Method::POST, false) => "create",
         (&Method::PUT, true) => "update",
         (&Method::PATCH, true) => "patch",
@@ -319,7 +324,9 @@ async fn dispatch(
     }
     if let Some(sub) = &rp.sub {
         if sub != "status" || !rt.status_subresource {
-            return Err(not_found_plain(rt, rp));
+            // A built-in kind has no handler for the path at all; a CRD's handler answers for
+            // the object.
+            return Err(if rt.custom { not_found_plain(rt, rp) } else { ApiError::resource_not_found() });
         }
         if !matches!(verb, "get" | "update" | "patch") {
             return Err(ApiError::method_not_allowed(
@@ -329,6 +336,9 @@ async fn dispatch(
     }
     if rt.terminating && matches!(verb, "create" | "update" | "patch") {
         return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
+    }
+    if matches!(verb, "create" | "update" | "patch") {
+        crate::options::validate(verb, query, None)?; // a delete's are checked with its body's
     }
     let ns = rp.namespace.as_deref();
     let name = rp.name.as_deref().unwrap_or("");

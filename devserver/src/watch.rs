@@ -87,8 +87,8 @@ pub fn watch(
     }
     let rv = q.get("resourceVersion").cloned().unwrap_or_default();
     let rv_match = q.get("resourceVersionMatch").cloned().unwrap_or_default();
-    let send_initial = q.get("sendInitialEvents").map(|s| s == "true");
-    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|s| s == "true");
+    let send_initial = q.get("sendInitialEvents").map(|s| crate::request_info::flag(s));
+    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|s| crate::request_info::flag(s));
     if send_initial.is_some() && rv_match != "NotOlderThan" {
         return Err(ApiError::invalid_options(
             "ListOptions",

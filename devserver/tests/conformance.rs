@@ -425,6 +425,81 @@ async fn status_of_kind_without_subresource_is_404() {
     assert_eq!(r.status, 404);
 }
 
+// ---- request options and paths, as kube-apiserver parses them ----
+
+#[tokio::test]
+async fn unsupported_write_options_are_invalid_and_nothing_is_written() {
+    let e = start().await;
+    let cm = |n: &str| json!({"metadata": {"name": n}});
+    let r = e.post("/api/v1/namespaces/default/configmaps?dryRun=Bogus", cm("a")).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(
+        r.body["message"],
+        "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: [\"Bogus\"]: supported values: \"All\""
+    );
+    assert_eq!(r.body["details"]["kind"], "CreateOptions");
+    assert_eq!(r.body["details"]["causes"][0]["reason"], "FieldValueNotSupported");
+    assert_eq!(e.get("/api/v1/namespaces/default/configmaps/a").await.status, 404, "a bad dryRun is not a write");
+    let r = e.post("/api/v1/namespaces/default/configmaps?fieldValidation=Bogus", cm("a")).await;
+    assert_eq!((r.status, r.body["details"]["kind"].as_str()), (422, Some("CreateOptions")));
+    assert!(r.body["message"].as_str().unwrap().contains("fieldValidation: Unsupported value: \"Bogus\""));
+    assert_eq!(e.post("/api/v1/namespaces/default/configmaps", cm("a")).await.status, 201);
+    let r = e.put("/api/v1/namespaces/default/configmaps/a?dryRun=Bogus", cm("a")).await;
+    assert_eq!((r.status, r.body["details"]["kind"].as_str()), (422, Some("UpdateOptions")));
+    let patch = Some(json!({"data": {"k": "v"}}));
+    let r = e.req(Method::PATCH, "/api/v1/namespaces/default/configmaps/a?fieldValidation=Bogus", patch, MERGE).await;
+    assert_eq!((r.status, r.body["details"]["kind"].as_str()), (422, Some("PatchOptions")));
+    let r = e.delete("/api/v1/namespaces/default/configmaps/a?propagationPolicy=Bogus", None).await;
+    assert_eq!((r.status, r.body["details"]["kind"].as_str()), (422, Some("DeleteOptions")));
+    assert_eq!(
+        r.body["message"],
+        "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"Bogus\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+    );
+    let r = e.delete("/api/v1/namespaces/default/configmaps/a", Some(json!({"propagationPolicy": "Sideways"}))).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    let got = e.get("/api/v1/namespaces/default/configmaps/a").await;
+    assert_eq!((got.status, got.body.get("data")), (200, None), "nothing changed");
+}
+
+#[tokio::test]
+async fn watch_parameter_is_a_go_bool_and_ignored_on_a_named_get() {
+    let e = start().await;
+    assert_eq!(e.post("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": "w"}})).await.status, 201);
+    let r = e.get("/api/v1/namespaces/default/configmaps/w?watch=true").await;
+    assert_eq!((r.status, r.body["kind"].as_str()), (200, Some("ConfigMap")));
+    for v in ["false", "FALSE", "0"] {
+        let r = e.get(&format!("/api/v1/namespaces/default/configmaps?watch={v}")).await;
+        assert_eq!(r.body["kind"], "ConfigMapList", "watch={v}");
+    }
+    for v in ["bogus", "f"] {
+        let r = e.get(&format!("/api/v1/namespaces/default/configmaps?watch={v}&timeoutSeconds=1")).await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.contains("\"type\":\"ADDED\""), "watch={v} starts a watch: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_under_builtin_groups_are_status_404() {
+    let e = start().await;
+    for p in [
+        "/api/v2",
+        "/api/v2/pods",
+        "/apis/apps/v9",
+        "/apis/apps/v1/nothings",
+        "/apis/apps/v1/namespaces/default/nothings",
+        "/api/v1/namespaces/default/configmaps/x/status",
+        "/api/v1/namespaces/default/configmaps/x/nothing",
+    ] {
+        let r = e.get(p).await;
+        assert_eq!((r.status, reason(&r)), (404, "NotFound"), "{p}");
+        assert_eq!(r.body["message"], "the server could not find the requested resource", "{p}");
+    }
+    for p in ["/apis/nogroup.example.org/v1", "/apis/nogroup.example.org/v1/things"] {
+        let r = e.get(p).await;
+        assert_eq!((r.status, r.text.as_str()), (404, "404 page not found\n"), "{p}");
+    }
+}
+
 // ---- delete ----
 
 #[tokio::test]

@@ -96,8 +96,9 @@ impl Ctx<'_> {
             opts["propagationPolicy"] = Value::String(p.clone());
         }
         if let Some(o) = self.query.get("orphanDependents") {
-            opts["orphanDependents"] = Value::Bool(o == "true");
+            opts["orphanDependents"] = Value::Bool(crate::request_info::flag(o));
         }
+        crate::options::validate("delete", self.query, opts.get("propagationPolicy").and_then(Value::as_str))?;
         Ok(opts)
     }
 

@@ -392,7 +392,7 @@ impl Ctx<'_> {
         let ct = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let kind = PatchKind::from_content_type(ct, self.rt.custom)?;
         let force = self.query.get("force").map(String::as_str);
-        if kind != PatchKind::Apply && force.is_some_and(|f| f == "true") {
+        if kind != PatchKind::Apply && force.is_some_and(crate::request_info::flag) {
             return Err(ApiError::invalid_options(
                 "PatchOptions",
                 vec![Cause::new("FieldValueForbidden", "force", "Forbidden: may not be specified for non-apply patch")],
@@ -424,7 +424,7 @@ impl Ctx<'_> {
                     "the name of the object ({applied_name}) does not match the name on the URL ({name})"
                 )));
             }
-            let force = force == Some("true");
+            let force = force.is_some_and(crate::request_info::flag);
             let mut created = false;
             // Checked before taking the store lock (the check reads the store itself).
             let namespace_check = self.check_namespace(ns, name);
