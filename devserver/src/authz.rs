@@ -77,34 +77,9 @@ pub fn authorize(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Result<(), 
 /// The RBAC decision alone: `Err(reason)` on denial, where the reason is "" or, when bindings
 /// that apply to the user reference missing roles, `RBAC: <errors>` (the authorizer's reason).
 pub fn authorize_reason(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Result<(), String> {
-    if user.in_group(MASTERS_GROUP) || bootstrap_rules(user).iter().any(|r| rule_allows(attrs, r)) {
+    let (rules, errors) = rules_for(app, user, &attrs.namespace);
+    if rules.iter().any(|r| rule_allows(attrs, r)) {
         return Ok(());
-    }
-    let mut errors = Vec::new();
-    let store = &app.store;
-    let (_, cluster_bindings) = store.list(&format!("{RBAC_GROUP}/clusterrolebindings"), "");
-    for b in &cluster_bindings {
-        if !binding_applies(b, user, "") {
-            continue;
-        }
-        match role_rules(app, b, "") {
-            Ok(rules) if rules.iter().any(|r| rule_allows(attrs, r)) => return Ok(()),
-            Ok(_) => {}
-            Err(e) => errors.push(e),
-        }
-    }
-    if !attrs.namespace.is_empty() {
-        let (_, bindings) = store.list(&format!("{RBAC_GROUP}/rolebindings"), &format!("{}/", attrs.namespace));
-        for b in &bindings {
-            if !binding_applies(b, user, &attrs.namespace) {
-                continue;
-            }
-            match role_rules(app, b, &attrs.namespace) {
-                Ok(rules) if rules.iter().any(|r| rule_allows(attrs, r)) => return Ok(()),
-                Ok(_) => {}
-                Err(e) => errors.push(e),
-            }
-        }
     }
     Err(match errors.as_slice() {
         [] => String::new(),
@@ -113,32 +88,16 @@ pub fn authorize_reason(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Resu
     })
 }
 
-/// The rules of the bootstrap ClusterRoles bound to groups every user of this server is in:
-/// `system:discovery`, `system:public-info-viewer` and `system:basic-user` (all bound to
-/// `system:authenticated` on a real cluster).
+/// The rules of the bootstrap ClusterRoles bound to `system:authenticated` on a real cluster, in
+/// the order kube-apiserver reports them: `system:basic-user` (self-reviews),
+/// `system:discovery` and `system:public-info-viewer`.
 fn bootstrap_rules(user: &UserInfo) -> Vec<PolicyRule> {
     if !user.in_group(AUTHENTICATED_GROUP) {
         return Vec::new();
     }
     let s = |v: &[&str]| Some(v.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+    let get = || vec!["get".to_string()];
     vec![
-        PolicyRule {
-            non_resource_urls: s(&[
-                "/livez",
-                "/readyz",
-                "/healthz",
-                "/version",
-                "/version/",
-                "/openapi",
-                "/openapi/*",
-                "/api",
-                "/api/*",
-                "/apis",
-                "/apis/*",
-            ]),
-            verbs: vec!["get".into()],
-            ..Default::default()
-        },
         PolicyRule {
             api_groups: s(&["authorization.k8s.io"]),
             resources: s(&["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
@@ -151,7 +110,64 @@ fn bootstrap_rules(user: &UserInfo) -> Vec<PolicyRule> {
             verbs: vec!["create".into()],
             ..Default::default()
         },
+        PolicyRule {
+            non_resource_urls: s(&[
+                "/api",
+                "/api/*",
+                "/apis",
+                "/apis/*",
+                "/healthz",
+                "/livez",
+                "/openapi",
+                "/openapi/*",
+                "/readyz",
+                "/version",
+                "/version/",
+            ]),
+            verbs: get(),
+            ..Default::default()
+        },
+        PolicyRule {
+            non_resource_urls: s(&["/healthz", "/livez", "/readyz", "/version", "/version/"]),
+            verbs: get(),
+            ..Default::default()
+        },
     ]
+}
+
+/// The rules of `cluster-admin`, which a real cluster binds to `system:masters`.
+pub fn cluster_admin_rules() -> Vec<PolicyRule> {
+    let all = || Some(vec!["*".to_string()]);
+    vec![
+        PolicyRule { api_groups: all(), resources: all(), verbs: vec!["*".into()], ..Default::default() },
+        PolicyRule { non_resource_urls: all(), verbs: vec!["*".into()], ..Default::default() },
+    ]
+}
+
+/// Every rule that applies to `user` in `namespace` ("" for cluster scope only), and the errors
+/// of bindings whose role is missing (the rule resolver's; a review reports them as incomplete).
+pub fn rules_for(app: &App, user: &UserInfo, namespace: &str) -> (Vec<PolicyRule>, Vec<String>) {
+    let mut rules = bootstrap_rules(user);
+    if user.in_group(MASTERS_GROUP) {
+        rules.extend(cluster_admin_rules());
+    }
+    let mut errors = Vec::new();
+    let (_, cluster_bindings) = app.store.list(&format!("{RBAC_GROUP}/clusterrolebindings"), "");
+    let (_, bindings) = if namespace.is_empty() {
+        (0, Vec::new())
+    } else {
+        app.store.list(&format!("{RBAC_GROUP}/rolebindings"), &format!("{namespace}/"))
+    };
+    let scoped = cluster_bindings.iter().map(|b| (b, "")).chain(bindings.iter().map(|b| (b, namespace)));
+    for (b, ns) in scoped {
+        if binding_applies(b, user, ns) {
+            match role_rules(app, b, ns) {
+                Ok(r) => rules.extend(r),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    (rules, errors)
 }
 
 /// Whether a binding (RoleBinding in `namespace`, or ClusterRoleBinding with `namespace` "")

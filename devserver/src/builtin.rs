@@ -2,7 +2,7 @@
 //! malformed object gets a 400 instead of being stored (or crashing anything).
 
 use crate::resource::ResourceType;
-use k8s_openapi::api::{apps, coordination, core, events, rbac};
+use k8s_openapi::api::{apps, authorization, coordination, core, events, rbac};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -62,7 +62,15 @@ fn rt(
         selectable_fields: vec![],
         custom: false,
         terminating: false,
+        review: false,
     }
+}
+
+/// A review kind of `authorization.k8s.io`: cluster-scoped, create-only, not stored.
+fn review(kind: &str, plural: &str, decode: fn(&Value) -> Result<Value, String>) -> ResourceType {
+    let mut t = rt("authorization.k8s.io", kind, plural, false, &[], false, false, decode);
+    t.review = true;
+    t
 }
 
 /// Every built-in resource served, in discovery order.
@@ -123,6 +131,12 @@ pub fn builtin_types() -> Vec<ResourceType> {
             crd.singular = "customresourcedefinition".into();
             crd
         },
+        review(
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+            check::<authorization::v1::SelfSubjectAccessReview>,
+        ),
+        review("SelfSubjectRulesReview", "selfsubjectrulesreviews", check::<authorization::v1::SelfSubjectRulesReview>),
     ]
 }
 

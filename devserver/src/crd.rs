@@ -103,6 +103,7 @@ pub fn resource_types(crd: &CustomResourceDefinition, terminating: bool) -> Vec<
                 .collect(),
             custom: true,
             terminating,
+            review: false,
         })
         .collect()
 }

@@ -100,6 +100,13 @@ pub fn api_resource_list(types: &[ResourceType], group: &str, version: &str) -> 
     }
     let mut resources = Vec::new();
     for t in selected {
+        if t.review {
+            // Not stored: no storage version, short names or categories.
+            resources.push(json!({
+                "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced, "kind": t.kind, "verbs": t.verbs(),
+            }));
+            continue;
+        }
         resources.push(json!({
             "name": t.plural,
             "singularName": t.singular,

@@ -127,8 +127,8 @@ impl ApiError {
             "name": t.name, "group": t.group, "kind": t.kind,
             "causes": causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect::<Vec<_>>()
         });
-        if t.name.is_empty() {
-            details.as_object_mut().map(|d| d.remove("name")); // omitempty, as in Go
+        if let Some(d) = details.as_object_mut() {
+            d.retain(|_, v| v.as_str() != Some("")); // omitempty, as in Go
         }
         e.details = Some(details);
         e

@@ -10,7 +10,7 @@ use crate::request_log::RequestRecord;
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Outcome, Write, rv_of};
-use crate::{builtin, crd, discovery, negotiation, openapi, schema, table, validation};
+use crate::{builtin, crd, discovery, negotiation, openapi, protobuf, schema, table, validation};
 mod delete;
 mod list;
 mod write;
@@ -322,6 +322,9 @@ async fn dispatch(
             "the server does not allow this method on the requested resource".to_string(),
         ));
     }
+    if rt.review && rp.sub.is_none() {
+        return review(app, rt, verb, headers, &body);
+    }
     if let Some(sub) = &rp.sub {
         if sub != "status" || !rt.status_subresource {
             // A built-in kind has no handler for the path at all; a CRD's handler answers for
@@ -359,6 +362,44 @@ async fn dispatch(
         "deletecollection" => ctx.delete_collection(ns, &body),
         _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
     }
+}
+
+/// A request body as a JSON object: JSON, or protobuf for the kinds [`protobuf`] decodes; 415
+/// for other media types, 400 for a body that does not decode.
+fn request_object(rt: &ResourceType, headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let base = ct.split(';').next().unwrap_or("").trim();
+    match base {
+        protobuf::MEDIA_TYPE if protobuf::decodes(rt) => return protobuf::decode(rt, body),
+        "" | "application/json" | "*/*" => {}
+        other => return Err(protobuf::unsupported(other)),
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {e}",
+            rt.kind, rt.version, rt.kind
+        ))
+    })?;
+    if !v.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: the body must be a JSON object",
+            rt.kind, rt.version, rt.kind
+        )));
+    }
+    Ok(v)
+}
+
+/// A review: decoded as its kind, answered by the authorizer for the requesting user, 201.
+fn review(app: &App, rt: &ResourceType, verb: &str, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    if verb != "create" {
+        return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
+    }
+    let obj = request_object(rt, headers, body)?;
+    if let Some(decode) = rt.decode {
+        decode(&obj).map_err(|e| ApiError::bad_request(format!("error decoding {}: {e}", rt.kind)))?;
+    }
+    let user = crate::authn::authenticate(app, "", headers)?;
+    Ok(json_reply(201, &crate::reviews::create(app, rt, user.as_ref(), &obj)?, &[]))
 }
 
 fn not_found_plain(rt: &ResourceType, rp: &ResourcePath) -> ApiError {
@@ -457,32 +498,9 @@ impl Ctx<'_> {
         self.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(table::wants_table)
     }
 
-    /// Parses a request body as a JSON object (415 for other media types such as protobuf).
+    /// Parses a request body into a JSON object (see [`request_object`]).
     fn parse_body(&self, body: &[u8]) -> ApiResult<Value> {
-        let ct = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let base = ct.split(';').next().unwrap_or("").trim();
-        if !matches!(base, "" | "application/json" | "*/*") {
-            return Err(ApiError::new(
-                415,
-                "UnsupportedMediaType",
-                format!(
-                    "the body of the request was in an unknown format - accepted media types include: application/json (got {base})"
-                ),
-            ));
-        }
-        let v: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: {e}",
-                self.rt.kind, self.rt.version, self.rt.kind
-            ))
-        })?;
-        if !v.is_object() {
-            return Err(ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: the body must be a JSON object",
-                self.rt.kind, self.rt.version, self.rt.kind
-            )));
-        }
-        Ok(v)
+        request_object(self.rt, self.headers, body)
     }
 
     /// Fills apiVersion/kind from the URL, rejects a different group/version, and runs CR

@@ -44,6 +44,9 @@ pub struct ResourceType {
     pub custom: bool,
     /// True while the defining CRD is terminating (only read and delete verbs are served).
     pub terminating: bool,
+    /// A review (SelfSubjectAccessReview, SelfSubjectRulesReview): create-only, answered from
+    /// the authorizer and never stored.
+    pub review: bool,
 }
 
 impl ResourceType {
@@ -85,7 +88,9 @@ impl ResourceType {
 
     /// Verbs served in discovery.
     pub fn verbs(&self) -> Vec<&'static str> {
-        if self.terminating {
+        if self.review {
+            vec!["create"]
+        } else if self.terminating {
             vec!["delete", "deletecollection", "get", "list", "watch"]
         } else if self.custom {
             // apiextensions-apiserver lists a custom resource's verbs in this (unsorted) order.

@@ -500,6 +500,44 @@ async fn unknown_paths_under_builtin_groups_are_status_404() {
     }
 }
 
+#[tokio::test]
+async fn self_subject_reviews_answer_for_the_caller() {
+    let e = start().await;
+    let ssar = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    let review =
+        |spec: Value| json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": spec});
+    let attrs = json!({"resourceAttributes": {"namespace": "default", "verb": "get", "resource": "pods"}});
+    let r = e.post(ssar, review(attrs)).await;
+    assert_eq!((r.status, r.body["kind"].as_str()), (201, Some("SelfSubjectAccessReview")));
+    assert_eq!(r.body["status"]["allowed"], true, "the test's credentials may do anything");
+    let r = e.post(ssar, review(json!({"nonResourceAttributes": {"path": "/metrics", "verb": "get"}}))).await;
+    assert_eq!(r.body["status"]["allowed"], true);
+    let r = e.post(ssar, review(json!({}))).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(
+        r.body["message"],
+        ".authorization.k8s.io \"\" is invalid: spec: Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified"
+    );
+    let r = e.get(ssar).await;
+    assert_eq!((r.status, reason(&r)), (405, "MethodNotAllowed"), "reviews are create-only");
+    let rules = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": "default"}});
+    let r = e.post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", rules).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body["status"]["incomplete"], false);
+    let all = json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]});
+    assert!(r.body["status"]["resourceRules"].as_array().unwrap().contains(&all), "{}", r.body);
+    let doc = e.get("/apis/authorization.k8s.io/v1").await;
+    let entry =
+        doc.body["resources"].as_array().unwrap().iter().find(|x| x["name"] == "selfsubjectaccessreviews").cloned();
+    assert_eq!(
+        entry,
+        Some(
+            json!({"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": false,
+                    "kind": "SelfSubjectAccessReview", "verbs": ["create"]})
+        )
+    );
+}
+
 // ---- delete ----
 
 #[tokio::test]

@@ -536,3 +536,60 @@ async fn aggregated_cluster_roles_have_the_rules_of_the_roles_they_select() {
     );
     server.shutdown().await;
 }
+
+/// Runs kubectl with `kubeconfig`; (success, stdout, stderr).
+async fn kubectl_as(kubeconfig: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .await
+        .expect("kubectl must be installed (set KUBECTL)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn kubectl_auth_can_i_answers_from_rbac() {
+    let (server, admin, _sa) = server_with_sa("asker").await;
+    role(
+        &admin,
+        "team",
+        "cm-reader",
+        vec![rule(&[""], &["configmaps"], &[], &["get", "list"])],
+        vec![sa_subject("team", "asker")],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sa = dir.path().join("sa");
+    std::fs::write(&sa, server.kubeconfig_for_token(&server.service_account_token("team", "asker"))).unwrap();
+    let adm = dir.path().join("admin");
+    std::fs::write(&adm, server.kubeconfig_for_token(server.token().unwrap())).unwrap();
+    // `can-i` exits 0 for yes and 1 for no, printing the answer.
+    for (kc, args, yes) in [
+        (&sa, vec!["auth", "can-i", "list", "configmaps", "-n", "team"], true),
+        (&sa, vec!["auth", "can-i", "get", "configmaps/x", "-n", "team"], true),
+        (&sa, vec!["auth", "can-i", "delete", "configmaps", "-n", "team"], false),
+        (&sa, vec!["auth", "can-i", "list", "configmaps", "-n", "default"], false),
+        (&sa, vec!["auth", "can-i", "get", "/version"], true),
+        (&sa, vec!["auth", "can-i", "get", "/metrics"], false),
+        (&adm, vec!["auth", "can-i", "delete", "nodes"], true),
+        (&adm, vec!["auth", "can-i", "*", "*"], true),
+    ] {
+        let (ok, out, err) = kubectl_as(kc, &args).await;
+        assert_eq!((ok, out.as_str()), (yes, if yes { "yes" } else { "no" }), "{args:?}: {err}");
+    }
+    // `--list` is a SelfSubjectRulesReview: the role's rule and the bootstrap self-review rule.
+    let (ok, out, err) = kubectl_as(&sa, &["auth", "can-i", "--list", "-n", "team"]).await;
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l.starts_with("configmaps ") && l.contains("[get list]")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("selfsubjectaccessreviews.authorization.k8s.io")), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("*.*")), "the account is no admin: {out}");
+    let (ok, out, _) = kubectl_as(&adm, &["auth", "can-i", "--list"]).await;
+    assert!(ok && out.lines().any(|l| l.starts_with("*.*")), "{out}");
+    server.shutdown().await;
+}
