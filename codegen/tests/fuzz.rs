@@ -4,6 +4,9 @@
 //! input) and never panics; a failed run writes nothing.
 //!
 //! `PROPTEST_CASES=1000000 timeout 600 cargo test -p codegen --test fuzz` runs it for ten minutes.
+//! A stack overflow aborts the process before proptest can report the case: with
+//! `FUZZ_LAST_INPUT=<file>` every type tree is written there before it runs, so the file holds
+//! the input that crashed.
 
 mod common;
 
@@ -17,6 +20,12 @@ use codegen::tags::{Place, Source};
 use common::{Fixture, tree};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use proptest::prelude::*;
+
+/// The number of cases: `default`, or `$PROPTEST_CASES` for a long run (a `cases` written in the
+/// config would override the variable proptest itself reads).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
 
 /// Tag-like lines: registered names and near misses, with values full of the characters the
 /// grammar treats specially.
@@ -54,7 +63,7 @@ fn tag_line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn tag_lines_never_panic(lines in prop::collection::vec(tag_line(), 1..6), place in 0..3u8) {
@@ -162,10 +171,11 @@ fn type_trees_reach_both_outcomes() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(48), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn type_trees_never_panic_and_failures_write_nothing(src in type_tree()) {
+        if let Some(p) = std::env::var_os("FUZZ_LAST_INPUT") { fs::write(p, &src).unwrap(); }
         let f = Fixture::new(&src);
         let out = tempfile::tempdir().unwrap();
         let r = codegen::Config::new().input(f.root()).crd_dir(out.path().join("crd")).output(out.path().join("gen")).run();

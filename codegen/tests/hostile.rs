@@ -299,3 +299,14 @@ fn list_and_map_markers_follow_structural_schema_rules() {
 }
 
 const PORT: &str = "/// A port.\n#[derive(Debug, Default, Serialize, Deserialize)]\npub struct Port {\n    /// Name.\n    pub name: String,\n    /// Label.\n    pub label: Option<String>,\n}\n";
+
+#[test]
+fn a_struct_that_flattens_itself() {
+    // Found by the fuzz test: `#[serde(flatten)]` inlines a struct, and one that flattens
+    // itself recursed until the stack overflowed (an abort, not even a panic).
+    let src = foo("").replace(
+        "    pub replicas: i32,\n",
+        "    pub replicas: i32,\n    /// More of the same.\n    #[serde(flatten)]\n    pub more: $Option<FooSpec>,\n",
+    );
+    Fixture::new(&src).assert_error_at_marker("type `FooSpec` contains itself");
+}

@@ -31,10 +31,12 @@ use axum::http::HeaderMap;
 use k8s_openapi::api::rbac::v1::{PolicyRule, RoleRef, Subject};
 use serde_json::{Map, Value};
 
-const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+/// The RBAC API group.
+pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
 /// The authentication and authorization step in front of every request: 401 for a bad token,
-/// 403 when RBAC is on and denies. On success or denial the record learns the user; on denial
+/// 403 when RBAC is on and denies; otherwise the authenticated user (None when the server
+/// authenticates no one). On success or denial the record learns the user; on denial
 /// also what was denied (the router fills these fields for requests it serves).
 pub fn admit(
     app: &App,
@@ -42,13 +44,13 @@ pub fn admit(
     headers: &HeaderMap,
     body: &[u8],
     record: &mut RequestRecord,
-) -> Result<(), ApiError> {
+) -> Result<Option<UserInfo>, ApiError> {
     let Some(user) = crate::authn::authenticate(app, &attrs.path, headers)? else {
-        return Ok(());
+        return Ok(None);
     };
     record.user = Some(user.name.clone());
     if !app.auth.rbac {
-        return Ok(());
+        return Ok(Some(user));
     }
     authorize(app, &user, attrs)
         .and_then(|()| {
@@ -66,7 +68,8 @@ pub fn admit(
                 record.namespace = (!attrs.namespace.is_empty()).then(|| attrs.namespace.clone());
                 record.name = (!attrs.name.is_empty()).then(|| attrs.name.clone());
             }
-        })
+        })?;
+    Ok(Some(user))
 }
 
 /// Decides one request: `Ok` if allowed, else 403 Forbidden with kube-apiserver's message.
@@ -77,6 +80,10 @@ pub fn authorize(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Result<(), 
 /// The RBAC decision alone: `Err(reason)` on denial, where the reason is "" or, when bindings
 /// that apply to the user reference missing roles, `RBAC: <errors>` (the authorizer's reason).
 pub fn authorize_reason(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Result<(), String> {
+    // Like kube-apiserver's privileged-group authorizer: masters need no binding.
+    if user.in_group(MASTERS_GROUP) {
+        return Ok(());
+    }
     let (rules, errors) = rules_for(app, user, &attrs.namespace);
     if rules.iter().any(|r| rule_allows(attrs, r)) {
         return Ok(());
@@ -148,9 +155,6 @@ pub fn cluster_admin_rules() -> Vec<PolicyRule> {
 /// of bindings whose role is missing (the rule resolver's; a review reports them as incomplete).
 pub fn rules_for(app: &App, user: &UserInfo, namespace: &str) -> (Vec<PolicyRule>, Vec<String>) {
     let mut rules = bootstrap_rules(user);
-    if user.in_group(MASTERS_GROUP) {
-        rules.extend(cluster_admin_rules());
-    }
     let mut errors = Vec::new();
     let (_, cluster_bindings) = app.store.list(&format!("{RBAC_GROUP}/clusterrolebindings"), "");
     let (_, bindings) = if namespace.is_empty() {
@@ -188,7 +192,7 @@ fn binding_applies(binding: &Value, user: &UserInfo, namespace: &str) -> bool {
 
 /// The rules of the role a binding references, or the error kube-apiserver reports for it
 /// (`clusterrole.rbac.authorization.k8s.io "x" not found`).
-fn role_rules(app: &App, binding: &Value, namespace: &str) -> Result<Vec<PolicyRule>, String> {
+pub fn role_rules(app: &App, binding: &Value, namespace: &str) -> Result<Vec<PolicyRule>, String> {
     let role_ref: RoleRef = binding
         .get("roleRef")
         .and_then(|r| serde_json::from_value(r.clone()).ok())
@@ -210,7 +214,8 @@ fn role_rules(app: &App, binding: &Value, namespace: &str) -> Result<Vec<PolicyR
     Ok(rules_of(&role))
 }
 
-fn rules_of(role: &Value) -> Vec<PolicyRule> {
+/// The `rules` of a Role or ClusterRole object.
+pub fn rules_of(role: &Value) -> Vec<PolicyRule> {
     role.get("rules").and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default()
 }
 

@@ -24,6 +24,7 @@ pub mod builtin;
 pub mod crd;
 pub mod discovery;
 pub mod error;
+pub mod escalation;
 pub mod faults;
 pub mod gc;
 pub mod handlers;

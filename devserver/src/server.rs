@@ -317,6 +317,43 @@ fn seed_namespaces(app: &App) {
         });
         let _ = app.store.transact::<()>("/namespaces", ns, |_, _| Ok(Write::Put(obj)));
     }
+    seed_cluster_admin(app, &now);
+}
+
+/// The `cluster-admin` ClusterRole and its binding to `system:masters`, which every cluster's
+/// RBAC bootstrap policy creates: users bind to it, and `can-i --list` shows it for the admin.
+fn seed_cluster_admin(app: &App, now: &str) {
+    let meta = |name: &str| {
+        json!({
+            "name": name,
+            "uid": uuid::Uuid::new_v4().to_string(),
+            "creationTimestamp": now,
+            "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+            "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
+        })
+    };
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": meta("cluster-admin"),
+        "rules": [
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+            {"nonResourceURLs": ["*"], "verbs": ["*"]},
+        ],
+    });
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": meta("cluster-admin"),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": crate::authn::MASTERS_GROUP}],
+    });
+    for (table, obj) in [("clusterroles", role), ("clusterrolebindings", binding)] {
+        let table = format!("{}/{table}", crate::authz::RBAC_GROUP);
+        if app.store.get(&table, "cluster-admin").is_none() {
+            let _ = app.store.transact::<()>(&table, "cluster-admin", |_, _| Ok(Write::Put(obj)));
+        }
+    }
 }
 
 /// A running server. Dropping it stops the server too; call [`DevServerHandle::shutdown`] to

@@ -66,24 +66,33 @@ impl<'a> SchemaBuilder<'a> {
             return;
         }
         if f.flatten {
-            let inner = match &f.ty {
-                TypeRef::Local(n) => self.version.ty(n),
+            let name = match &f.ty {
+                TypeRef::Local(n) => Some(n.as_str()),
                 TypeRef::Option(b) => match b.as_ref() {
-                    TypeRef::Local(n) => self.version.ty(n),
+                    TypeRef::Local(n) => Some(n.as_str()),
                     _ => None,
                 },
                 _ => None,
             };
-            match inner.map(|t| &t.body) {
-                Some(Body::Struct(fields)) => {
+            let inner = name.and_then(|n| self.version.ty(n).map(|t| (n, t)));
+            match inner.map(|(n, t)| (n, &t.body)) {
+                Some((name, Body::Struct(fields))) => {
+                    // A flattened struct is inlined, so it counts as a level like a nested one
+                    // (a struct that flattens itself would otherwise recurse without end).
+                    let name = name.to_string();
+                    let fields = fields.clone();
+                    if !self.enter(&name, f) {
+                        return;
+                    }
                     let optional = matches!(f.ty, TypeRef::Option(_));
-                    for inner_f in fields.clone() {
+                    for inner_f in fields {
                         let mut req = vec![];
                         self.add_field(&inner_f, props, &mut req);
                         if !optional {
                             required.extend(req);
                         }
                     }
+                    self.stack.pop();
                 }
                 _ => self.diags.error_hint(
                     f.ty_loc.clone(),
@@ -159,25 +168,35 @@ impl<'a> SchemaBuilder<'a> {
         }
     }
 
-    fn local(&mut self, name: &str, f: &Field) -> Value {
-        let Some(t) = self.version.ty(name) else { return json!({}) };
+    /// Enters the struct `name` (pushed on the stack; the caller pops it), or reports why not:
+    /// it contains itself, or types nest deeper than [`MAX_DEPTH`].
+    fn enter(&mut self, name: &str, f: &Field) -> bool {
         if self.stack.iter().any(|n| n == name) {
             self.diags.error_hint(
                 f.ty_loc.clone(),
                 format!("type `{name}` contains itself; a CRD schema cannot be recursive"),
                 "use serde_json::Value with +kubebuilder:validation:XPreserveUnknownFields for open-ended data",
             );
-            return json!({});
+            return false;
         }
         if self.stack.len() >= MAX_DEPTH {
+            let top = self.stack.first().cloned().unwrap_or_default();
             self.diags.error_hint(
                 f.ty_loc.clone(),
-                format!("types nest more than {MAX_DEPTH} levels deep here (`{}` -> ... -> `{name}`)", self.stack[0]),
+                format!("types nest more than {MAX_DEPTH} levels deep here (`{top}` -> ... -> `{name}`)"),
                 "flatten the structure, or use serde_json::Value with +kubebuilder:validation:XPreserveUnknownFields for deep open-ended data",
             );
-            return json!({});
+            return false;
         }
         self.stack.push(name.to_string());
+        true
+    }
+
+    fn local(&mut self, name: &str, f: &Field) -> Value {
+        let Some(t) = self.version.ty(name) else { return json!({}) };
+        if !self.enter(name, f) {
+            return json!({});
+        }
         let mut s = Map::new();
         match &t.body {
             Body::Struct(fields) => {
