@@ -354,9 +354,15 @@ async fn dispatch(
         "get" => ctx.get(ns, name),
         "list" => ctx.list(ns),
         "watch" => {
-            let metadata_only =
-                headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(negotiation::wants_partial);
-            crate::watch::watch(app.clone(), rt.clone(), ns, rp.name.as_deref(), query, metadata_only)
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let format = if table::wants_table(accept) {
+                crate::watch::Format::Table(query.get("includeObject").cloned().unwrap_or_else(|| "Metadata".into()))
+            } else if negotiation::wants_partial(accept) {
+                crate::watch::Format::Metadata
+            } else {
+                crate::watch::Format::Object
+            };
+            crate::watch::watch(app.clone(), rt.clone(), ns, rp.name.as_deref(), query, format)
         }
         "create" => ctx.create(ns, &body),
         "update" => ctx.update(ns, name, sub, &body),

@@ -58,6 +58,18 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Value {
     json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta})
 }
 
+/// How each event's object is encoded, from the request's Accept header.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Format {
+    /// The object.
+    Object,
+    /// `PartialObjectMetadata` (`as=PartialObjectMetadata`).
+    Metadata,
+    /// A one-row `Table` (`as=Table`, what `kubectl get -w` asks for), with `includeObject`.
+    /// Only the first event carries the column definitions, as kube-apiserver sends them.
+    Table(String),
+}
+
 /// Starts a watch; parameter errors are ordinary HTTP errors, later ones are ERROR events.
 pub fn watch(
     app: Arc<App>,
@@ -65,10 +77,23 @@ pub fn watch(
     ns: Option<&str>,
     name: Option<&str>,
     q: &Query,
-    metadata_only: bool,
+    format: Format,
 ) -> ApiResult<Response> {
-    let wire = move |rt: &ResourceType, o: &Value| -> String {
-        if metadata_only { crate::negotiation::partial(o).to_string() } else { rt.to_wire(o) }
+    let mut first_table = true;
+    let mut wire = move |rt: &ResourceType, o: &Value| -> String {
+        match &format {
+            Format::Object => rt.to_wire(o),
+            Format::Metadata => crate::negotiation::partial(o).to_string(),
+            Format::Table(include) => {
+                let rv = o.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+                let mut table =
+                    crate::table::render(rt, &[Arc::new(o.clone())], json!({"resourceVersion": rv}), include);
+                if !std::mem::take(&mut first_table) {
+                    table["columnDefinitions"] = Value::Null;
+                }
+                table.to_string()
+            }
+        }
     };
     let labels = match q.get("labelSelector") {
         Some(s) => LabelSelector::parse(s).map_err(ApiError::bad_request)?,

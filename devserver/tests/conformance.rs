@@ -538,6 +538,36 @@ async fn self_subject_reviews_answer_for_the_caller() {
     );
 }
 
+#[tokio::test]
+async fn watch_as_table_sends_one_row_tables_with_columns_once() {
+    let e = start().await;
+    for n in ["t1", "t2"] {
+        let r =
+            e.post("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": n}, "data": {"a": "b"}})).await;
+        assert_eq!(r.status, 201);
+    }
+    let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+    let path = "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1";
+    let r = e.raw(Method::GET, path, Vec::new(), "application/json", Some(accept)).await;
+    assert_eq!(r.status, 200);
+    let events: Vec<Value> = r.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 2, "{}", r.text);
+    for (i, ev) in events.iter().enumerate() {
+        assert_eq!(ev["type"], "ADDED");
+        let table = &ev["object"];
+        assert_eq!((table["kind"].as_str(), table["apiVersion"].as_str()), (Some("Table"), Some("meta.k8s.io/v1")));
+        assert_eq!(table["rows"].as_array().map(Vec::len), Some(1));
+        assert_eq!(table["rows"][0]["cells"][0], json!(["t1", "t2"][i]));
+        assert_eq!(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert!(table["metadata"]["resourceVersion"].is_string());
+        if i == 0 {
+            assert_eq!(table["columnDefinitions"][0]["name"], "Name");
+        } else {
+            assert!(table["columnDefinitions"].is_null(), "only the first event defines the columns");
+        }
+    }
+}
+
 // ---- delete ----
 
 #[tokio::test]

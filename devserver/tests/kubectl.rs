@@ -64,8 +64,17 @@ impl Watch {
 
     /// Waits (up to 30 s) until a row equal to `want` has been printed.
     async fn wait_row(&self, want: &[&str]) {
+        self.wait_for(want, |row, want| row.iter().map(String::as_str).eq(want.iter().copied())).await;
+    }
+
+    /// Waits (up to 30 s) until a row starting with the cells `want` has been printed.
+    async fn wait_row_starting(&self, want: &[&str]) {
+        self.wait_for(want, |row, want| row.len() >= want.len() && row.iter().zip(want).all(|(a, b)| a == b)).await;
+    }
+
+    async fn wait_for(&self, want: &[&str], matches: impl Fn(&[String], &[&str]) -> bool) {
         for _ in 0..300 {
-            if self.rows.lock().unwrap().iter().any(|r| r.iter().map(String::as_str).eq(want.iter().copied())) {
+            if self.rows.lock().unwrap().iter().any(|r| matches(r, want)) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -220,6 +229,22 @@ async fn kubectl_with_the_generated_crd_and_example() {
     ok(&kc, &["label", &short, &name, "tier=gold"]).await;
     watch.wait_row(&[name.as_str(), "7", "gold"]).await;
     let _ = watch.child.start_kill();
+
+    // Plain `get -w` keeps the CRD's printer columns on every line: each watch event is a
+    // one-row Table, as kube-apiserver sends them.
+    let mut plain = Watch::start(&kc, &["get", &plural, "-w"]);
+    plain.wait_row_starting(&[name.as_str(), "7"]).await;
+    ok(&kc, &["patch", &short, &name, "--type", "merge", "-p", "{\"spec\":{\"nodes\":9}}"]).await;
+    plain.wait_row_starting(&[name.as_str(), "9"]).await;
+    let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+    let rows = plain.rows.lock().unwrap().clone();
+    assert_eq!(
+        rows.iter().filter(|r| r.first().map(String::as_str) == Some("NAME")).count(),
+        1,
+        "one header: {rows:?}"
+    );
+    assert!(header.iter().all(|c| rows[0].contains(c)), "header {:?} has every column of {header:?}", rows[0]);
+    let _ = plain.child.start_kill();
 
     let out = ok(&kc, &["api-resources"]).await;
     assert!(out.lines().any(|l| l.starts_with(&plural) && l.contains(&short)), "{out}");
