@@ -630,6 +630,9 @@ impl Ctx<'_> {
         crate::escalation::check(self.app, self.user, self.rt, ns, obj)?;
         let name_is_label = self.rt.group.is_empty() && self.rt.plural == "namespaces";
         let mut causes = validation::validate_meta(obj, name_is_label);
+        if !self.rt.custom {
+            causes.extend(validation::validate_kind(&self.rt.group, &self.rt.kind, obj));
+        }
         if let Some(schema) = &self.rt.schema {
             let mut schema_causes = match old {
                 Some(old) => schema::validate_update(obj, old, schema),

@@ -149,3 +149,82 @@ mod tests {
         assert!(is_label_value(""));
     }
 }
+
+/// Field checks of one built-in kind beyond object metadata, as kube-apiserver's validation of
+/// that kind makes them (the parts clients run into: Service names, ConfigMap and Secret keys).
+pub fn validate_kind(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
+    let mut out = Vec::new();
+    match (group, kind) {
+        ("", "Service") => {
+            // Service names are DNS labels (since 1.37 they may start with a digit).
+            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+            let shown = Value::String(name.to_string());
+            if name.contains('.') {
+                out.push(Cause::new(
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    format!("Invalid value: {shown}: must not contain dots"),
+                ));
+            } else if name.len() > 63 {
+                out.push(Cause::new(
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    format!("Invalid value: {shown}: must be no more than 63 characters"),
+                ));
+            }
+        }
+        ("", "ConfigMap" | "Secret") => {
+            for field in ["data", "binaryData"] {
+                for key in obj.get(field).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
+                    if let Some(why) = config_key_error(key) {
+                        let shown = Value::String(key.clone());
+                        out.push(Cause::new(
+                            "FieldValueInvalid",
+                            &format!("{field}[{key}]"),
+                            format!("Invalid value: {shown}: {why}"),
+                        ));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Why `key` is not a ConfigMap or Secret key (`IsConfigMapKey`), or None.
+fn config_key_error(key: &str) -> Option<&'static str> {
+    if key.len() > 253 {
+        return Some("must be no more than 253 characters");
+    }
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Some(
+            "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+        );
+    }
+    match key {
+        "." => Some("must not be '.'"),
+        ".." => Some("must not be '..'"),
+        _ if key.starts_with("..") => Some("must not start with '..'"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn service_names_and_config_keys() {
+        let svc = |n: &str| validate_kind("", "Service", &json!({"metadata": {"name": n}}));
+        assert!(svc("1abc").is_empty());
+        assert_eq!(svc("a.b")[0].message, "Invalid value: \"a.b\": must not contain dots");
+        assert!(svc(&"a".repeat(64))[0].message.ends_with("must be no more than 63 characters"));
+        let cm = |k: &str| validate_kind("", "ConfigMap", &json!({"data": {k: "v"}}));
+        assert!(cm("key.name").is_empty() && cm("KEY_NAME").is_empty());
+        assert_eq!(cm("a b/c")[0].field, "data[a b/c]");
+        assert!(!cm("..x").is_empty() && !cm(".").is_empty());
+        assert!(!validate_kind("", "Secret", &json!({"binaryData": {"a/b": ""}})).is_empty());
+    }
+}

@@ -568,6 +568,42 @@ async fn watch_as_table_sends_one_row_tables_with_columns_once() {
     }
 }
 
+#[tokio::test]
+async fn builtin_names_and_keys_are_validated_per_kind() {
+    let e = start().await;
+    let svc = |n: &str| json!({"metadata": {"name": n}, "spec": {"ports": [{"port": 80}]}});
+    let r = e.post("/api/v1/namespaces/default/services", svc("a.b")).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(
+        r.body["message"],
+        "Service \"a.b\" is invalid: metadata.name: Invalid value: \"a.b\": must not contain dots"
+    );
+    let long = "a".repeat(66);
+    let r = e.post("/api/v1/namespaces/default/services", svc(&long)).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["message"].as_str().unwrap().ends_with("must be no more than 63 characters"), "{}", r.text);
+    assert_eq!(
+        e.post("/api/v1/namespaces/default/services", svc("1abc")).await.status,
+        201,
+        "a label may start with a digit"
+    );
+    let key_error = "Invalid value: \"a b/c\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+    let r = e
+        .post("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": "k1"}, "data": {"a b/c": "x"}}))
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["message"], format!("ConfigMap \"k1\" is invalid: data[a b/c]: {key_error}"));
+    let r = e
+        .post("/api/v1/namespaces/default/secrets", json!({"metadata": {"name": "k2"}, "stringData": {"a b/c": "x"}}))
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.body["message"],
+        format!("Secret \"k2\" is invalid: data[a b/c]: {key_error}"),
+        "checked after stringData merges"
+    );
+}
+
 // ---- delete ----
 
 #[tokio::test]
