@@ -180,7 +180,7 @@ pub fn validate_kind(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
                         let shown = Value::String(key.clone());
                         out.push(Cause::new(
                             "FieldValueInvalid",
-                            &format!("{field}[{key}]"),
+                            format!("{field}[{key}]"),
                             format!("Invalid value: {shown}: {why}"),
                         ));
                     }
