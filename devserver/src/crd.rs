@@ -53,6 +53,53 @@ pub fn validate(crd: &CustomResourceDefinition) -> Vec<Cause> {
             "Invalid value: []apiextensions.CustomResourceDefinitionVersion{...}: must have exactly one version marked as storage version",
         ));
     }
+    let names = &spec.names;
+    let labels = [("spec.names.plural".to_string(), Some(&names.plural))]
+        .into_iter()
+        .chain([("spec.names.singular".to_string(), names.singular.as_ref())])
+        .chain(
+            names
+                .short_names
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, n)| (format!("spec.names.shortNames[{i}]"), Some(n))),
+        )
+        .chain(
+            names
+                .categories
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, n)| (format!("spec.names.categories[{i}]"), Some(n))),
+        );
+    for (field, value) in labels {
+        if let Some(v) = value.filter(|v| !v.is_empty() && !crate::validation::is_dns1035_label(v)) {
+            out.push(Cause::new("FieldValueInvalid", field, crate::validation::dns1035_message(v)));
+        }
+    }
+    // Patterns must compile. kube-apiserver names a schema shared by every version
+    // `spec.validation`, as its internal API stores it once.
+    let schemas: Vec<Option<Value>> = spec
+        .versions
+        .iter()
+        .map(|v| {
+            v.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).and_then(|s| serde_json::to_value(s).ok())
+        })
+        .collect();
+    let shared = schemas.windows(2).all(|w| w[0] == w[1]);
+    for (i, schema) in schemas.iter().enumerate() {
+        let Some(schema) = schema else { continue };
+        if shared && i > 0 {
+            break;
+        }
+        let path = if shared {
+            "spec.validation.openAPIV3Schema".to_string()
+        } else {
+            format!("spec.versions[{i}].schema.openAPIV3Schema")
+        };
+        bad_patterns(schema, &path, &mut out);
+    }
     for (i, v) in spec.versions.iter().enumerate() {
         match v.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()) {
             None => out.push(Cause::new(
@@ -74,6 +121,36 @@ pub fn validate(crd: &CustomResourceDefinition) -> Vec<Cause> {
         }
     }
     out
+}
+
+/// Every `pattern` in `schema` that does not compile, as a cause at its path.
+fn bad_patterns(schema: &Value, path: &str, out: &mut Vec<Cause>) {
+    let Some(o) = schema.as_object() else { return };
+    if let Some(p) = o.get("pattern").and_then(Value::as_str)
+        && let Err(e) = regex::Regex::new(p)
+    {
+        let why = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+        out.push(Cause::new(
+            "FieldValueInvalid",
+            format!("{path}.pattern"),
+            format!("Invalid value: {}: must be a valid regular expression, but isn't: {why}", Value::String(p.into())),
+        ));
+    }
+    for key in ["properties", "patternProperties"] {
+        for (name, sub) in o.get(key).and_then(Value::as_object).into_iter().flatten() {
+            bad_patterns(sub, &format!("{path}.{key}[{name}]"), out);
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(sub) = o.get(key) {
+            bad_patterns(sub, &format!("{path}.{key}"), out);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        for (i, sub) in o.get(key).and_then(Value::as_array).into_iter().flatten().enumerate() {
+            bad_patterns(sub, &format!("{path}.{key}[{i}]"), out);
+        }
+    }
 }
 
 /// The resource types a CRD serves (one per served version).

@@ -17,6 +17,19 @@ pub fn is_dns1123_label(s: &str) -> bool {
         && s.ends_with(is_alnum)
 }
 
+/// A DNS-1035 label: a DNS-1123 label that starts with a letter.
+pub fn is_dns1035_label(s: &str) -> bool {
+    is_dns1123_label(s) && s.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+/// kube-apiserver's message for a value that is not a DNS-1035 label.
+pub fn dns1035_message(s: &str) -> String {
+    format!(
+        "Invalid value: {}: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+        Value::String(s.to_string())
+    )
+}
+
 /// A DNS-1123 subdomain: at most 253 characters, dot-separated labels.
 pub fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty()

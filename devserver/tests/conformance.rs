@@ -604,6 +604,39 @@ async fn builtin_names_and_keys_are_validated_per_kind() {
     );
 }
 
+#[tokio::test]
+async fn crd_names_and_patterns_are_validated() {
+    let e = start().await;
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "bads.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "bads", "singular": "bad", "kind": "Bad", "listKind": "BadList", "shortNames": ["Bad_Name"]},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object",
+                "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string", "pattern": "("}}}}}}}]}
+    });
+    let r = e.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    let causes: Vec<(String, String)> = r.body["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["field"].as_str().unwrap().to_string(), c["message"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(causes.len(), 2, "{causes:?}");
+    assert_eq!(causes[0].0, "spec.names.shortNames[0]");
+    assert!(
+        causes[0].1.starts_with("Invalid value: \"Bad_Name\": a DNS-1035 label must consist of lower case"),
+        "{causes:?}"
+    );
+    assert_eq!(causes[1].0, "spec.validation.openAPIV3Schema.properties[spec].properties[a].pattern");
+    assert!(
+        causes[1].1.starts_with("Invalid value: \"(\": must be a valid regular expression, but isn't: "),
+        "{causes:?}"
+    );
+}
+
 // ---- delete ----
 
 #[tokio::test]
