@@ -17,8 +17,8 @@
 //! credentials over http. A missing or unknown token over https is 401 `Unauthorized`, except
 //! on the health endpoints, which stay open for probes.
 
-use crate::app::App;
 use crate::error::ApiError;
+use crate::store::Store;
 use axum::http::{HeaderMap, header};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -114,8 +114,14 @@ impl Auth {
 /// - `Ok(Some(user))`: a valid admin or ServiceAccount token;
 /// - `Err(401 Unauthorized)`: https and a missing or unknown token, or a token of a
 ///   ServiceAccount that no longer exists.
-pub fn authenticate(app: &App, path: &str, headers: &HeaderMap) -> Result<Option<UserInfo>, ApiError> {
-    let Some(admin_token) = &app.token else {
+pub fn authenticate(
+    auth: &Auth,
+    admin_token: Option<&str>,
+    store: &Store,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Option<UserInfo>, ApiError> {
+    let Some(admin_token) = admin_token else {
         return Ok(None);
     };
     let bearer = headers
@@ -127,10 +133,9 @@ pub fn authenticate(app: &App, path: &str, headers: &HeaderMap) -> Result<Option
         .filter(|t| !t.is_empty());
     let user = match bearer {
         Some(t) if t == admin_token => Some(UserInfo::admin()),
-        Some(t) => app
-            .auth
+        Some(t) => auth
             .service_account_of(t)
-            .filter(|(ns, name)| app.store.get("/serviceaccounts", &format!("{ns}/{name}")).is_some())
+            .filter(|(ns, name)| store.get("/serviceaccounts", &format!("{ns}/{name}")).is_some())
             .map(|(ns, name)| UserInfo::service_account(&ns, &name)),
         None => None,
     };

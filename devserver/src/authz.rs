@@ -26,51 +26,11 @@ use crate::app::App;
 use crate::authn::{AUTHENTICATED_GROUP, MASTERS_GROUP, UserInfo};
 use crate::error::ApiError;
 use crate::request_info::RequestInfo;
-use crate::request_log::RequestRecord;
-use axum::http::HeaderMap;
 use k8s_openapi::api::rbac::v1::{PolicyRule, RoleRef, Subject};
 use serde_json::{Map, Value};
 
 /// The RBAC API group.
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
-
-/// The authentication and authorization step in front of every request: 401 for a bad token,
-/// 403 when RBAC is on and denies; otherwise the authenticated user (None when the server
-/// authenticates no one). On success or denial the record learns the user; on denial
-/// also what was denied (the router fills these fields for requests it serves).
-pub fn admit(
-    app: &App,
-    attrs: &RequestInfo,
-    headers: &HeaderMap,
-    body: &[u8],
-    record: &mut RequestRecord,
-) -> Result<Option<UserInfo>, ApiError> {
-    let Some(user) = crate::authn::authenticate(app, &attrs.path, headers)? else {
-        return Ok(None);
-    };
-    record.user = Some(user.name.clone());
-    if !app.auth.rbac {
-        return Ok(Some(user));
-    }
-    authorize(app, &user, attrs)
-        .and_then(|()| {
-            if app.auth.owner_references_enforcement {
-                crate::admission::validate(app, &user, attrs, body)
-            } else {
-                Ok(())
-            }
-        })
-        .inspect_err(|_| {
-            if attrs.resource_request {
-                record.verb = attrs.verb.clone();
-                record.group = attrs.group.clone();
-                record.resource = attrs.combined_resource();
-                record.namespace = (!attrs.namespace.is_empty()).then(|| attrs.namespace.clone());
-                record.name = (!attrs.name.is_empty()).then(|| attrs.name.clone());
-            }
-        })?;
-    Ok(Some(user))
-}
 
 /// Decides one request: `Ok` if allowed, else 403 Forbidden with kube-apiserver's message.
 pub fn authorize(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Result<(), ApiError> {

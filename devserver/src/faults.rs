@@ -1,7 +1,7 @@
 //! Faults on demand, so tests can prove that clients (kube-rs's watcher and reflector, our
 //! informers, the controller) recover from what a real cluster and network do to them.
 //!
-//! The settings live in [`FaultSettings`] inside the server state ([`crate::app::App`]); the
+//! The settings live in [`FaultSettings`] inside the server state (`App`); the
 //! request path and the watch loop consult them through small hooks. Tests change them at any
 //! time through [`crate::DevServerHandle::faults`] (a [`FaultControl`]):
 //!
@@ -31,8 +31,8 @@
 //! # Ok(()) }
 //! ```
 
-use crate::app::App;
 use crate::error::{ApiError, Target};
+use crate::store::Store;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -172,19 +172,20 @@ fn unit_interval(seed: u64, ordinal: u64) -> f64 {
 /// Changes the faults of a running server; returned by [`crate::DevServerHandle::faults`] and
 /// [`crate::InProcessServer::faults`]. Every setting takes effect for the next request.
 pub struct FaultControl<'a> {
-    app: &'a App,
+    settings: &'a FaultSettings,
+    store: &'a Store,
 }
 
 impl<'a> FaultControl<'a> {
-    pub(crate) fn new(app: &'a App) -> Self {
-        FaultControl { app }
+    pub(crate) fn new(settings: &'a FaultSettings, store: &'a Store) -> Self {
+        FaultControl { settings, store }
     }
 
     /// Ends every watch stream (open ones included) once it has sent `n` change events
     /// (ADDED/MODIFIED/DELETED after the start; the initial ADDED events of a watch without a
     /// resourceVersion and bookmarks are not counted). `None` turns it off.
     pub fn end_watches_after(&self, n: Option<usize>) -> &Self {
-        self.app.faults.lock().end_watches_after = n;
+        self.settings.lock().end_watches_after = n;
         self
     }
 
@@ -194,7 +195,7 @@ impl<'a> FaultControl<'a> {
     /// write ordinal at 0 and forgets the injected list, so the same seed gives the same failures
     /// again. `fraction` 0 turns it off.
     pub fn fail_writes(&self, fraction: f64, code: u16) -> &Self {
-        let mut s = self.app.faults.lock();
+        let mut s = self.settings.lock();
         s.fail_fraction = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
         s.fail_code = if (400..=599).contains(&code) { code } else { 500 };
         s.writes_seen = 0;
@@ -204,13 +205,13 @@ impl<'a> FaultControl<'a> {
 
     /// Delays every request (watch starts included) by `latency`; zero turns it off.
     pub fn latency(&self, latency: Duration) -> &Self {
-        self.app.faults.lock().latency = latency;
+        self.settings.lock().latency = latency;
         self
     }
 
     /// Sets the seed for write failures and restarts the write ordinal at 0.
     pub fn seed(&self, seed: u64) -> &Self {
-        let mut s = self.app.faults.lock();
+        let mut s = self.settings.lock();
         s.seed = seed;
         s.writes_seen = 0;
         s.injected.clear();
@@ -220,19 +221,19 @@ impl<'a> FaultControl<'a> {
     /// Compacts the event history (like etcd compaction): watches resuming from an older
     /// revision get 410 Expired and clients relist. Same as [`crate::DevServerHandle::compact`].
     pub fn compact(&self) -> &Self {
-        self.app.store.compact();
+        self.store.compact();
         self
     }
 
     /// The writes failed on purpose since [`FaultControl::fail_writes`] or
     /// [`FaultControl::seed`] was last called, oldest first.
     pub fn injected(&self) -> Vec<InjectedFault> {
-        self.app.faults.lock().injected.clone()
+        self.settings.lock().injected.clone()
     }
 
     /// Turns every fault off (the seed is kept).
     pub fn clear(&self) -> &Self {
-        let mut s = self.app.faults.lock();
+        let mut s = self.settings.lock();
         let seed = s.seed;
         *s = State { seed, ..State::default() };
         self

@@ -17,9 +17,9 @@ mod list;
 mod write;
 
 pub use delete::deleted_status;
-pub use list::{allowed_fields, decode_continue, encode_continue, item_key};
+pub use list::{decode_continue, encode_continue, item_key};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -163,7 +163,7 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         user: None,
     };
     let info = RequestInfo::new(&parts.method, &path, &query);
-    let response = match crate::authz::admit(&app, &info, &parts.headers, &body, &mut record) {
+    let response = match crate::filters::admit(&app, &info, &parts.headers, &body, &mut record) {
         Ok(user) => route(&app, &info, user.as_ref(), &query, &parts.headers, body, &mut record).await,
         Err(e) => e.into_response(),
     };
@@ -732,11 +732,4 @@ fn body_name_empty(body: &[u8]) -> bool {
         .ok()
         .and_then(|v| v.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string))
         .is_none_or(|n| n.is_empty())
-}
-
-/// Ensures `body` is a `Body` (helper for the watch module's streaming replies).
-pub fn streaming_reply(body: Body) -> Response {
-    let mut r = Response::new(body);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
 }

@@ -26,6 +26,7 @@ pub mod discovery;
 pub mod error;
 pub mod escalation;
 pub mod faults;
+pub mod filters;
 pub mod gc;
 pub mod handlers;
 pub mod kubeconfig;

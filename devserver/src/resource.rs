@@ -86,6 +86,35 @@ impl ResourceType {
         obj.to_string()
     }
 
+    /// The field paths a field selector may use for this resource.
+    pub fn field_selector_fields(&self) -> Vec<String> {
+        let mut f = vec!["metadata.name".to_string()];
+        if self.namespaced {
+            f.push("metadata.namespace".into());
+        }
+        if !self.custom && self.plural == "pods" {
+            f.extend(["spec.nodeName", "status.phase", "spec.serviceAccountName"].map(String::from));
+        }
+        if !self.custom && self.plural == "events" {
+            f.extend(
+                [
+                    "involvedObject.name",
+                    "involvedObject.kind",
+                    "involvedObject.namespace",
+                    "involvedObject.uid",
+                    "reason",
+                    "type",
+                ]
+                .map(String::from),
+            );
+        }
+        if self.plural == "secrets" && !self.custom {
+            f.push("type".into());
+        }
+        f.extend(self.selectable_fields.iter().cloned());
+        f
+    }
+
     /// Verbs served in discovery.
     pub fn verbs(&self) -> Vec<&'static str> {
         if self.review {

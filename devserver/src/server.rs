@@ -293,7 +293,7 @@ impl InProcessServer {
     /// Faults on demand (see [`crate::faults`]); restarts need a socket, so only latency,
     /// write failures, watch endings and compaction apply here.
     pub fn faults(&self) -> crate::faults::FaultControl<'_> {
-        crate::faults::FaultControl::new(&self.app)
+        crate::faults::FaultControl::new(&self.app.faults, &self.app.store)
     }
 }
 
@@ -460,7 +460,7 @@ impl DevServerHandle {
     /// Faults on demand: watch endings, compaction, failing writes, latency (see
     /// [`crate::faults`]; the listener restart is [`DevServerHandle::restart`]).
     pub fn faults(&self) -> crate::faults::FaultControl<'_> {
-        crate::faults::FaultControl::new(&self.app)
+        crate::faults::FaultControl::new(&self.app.faults, &self.app.store)
     }
 
     /// Restarts the HTTP listener on the same port with the state kept: every open connection

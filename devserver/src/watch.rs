@@ -8,11 +8,12 @@
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult, Cause};
-use crate::handlers::{Query, allowed_fields, streaming_reply};
+use crate::request_info::Query;
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::EventType;
 use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -100,7 +101,7 @@ pub fn watch(
         None => LabelSelector::default(),
     };
     let mut fields = match q.get("fieldSelector") {
-        Some(s) => FieldSelector::parse(s, &allowed_fields(&rt)).map_err(ApiError::bad_request)?,
+        Some(s) => FieldSelector::parse(s, &rt.field_selector_fields()).map_err(ApiError::bad_request)?,
         None => FieldSelector::default(),
     };
     if let Some(n) = name {
@@ -278,4 +279,11 @@ pub fn watch(
     let stream =
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(Ok::<Bytes, std::convert::Infallible>)));
     Ok(streaming_reply(Body::from_stream(stream)))
+}
+
+/// The chunked JSON reply a watch streams its events into.
+fn streaming_reply(body: Body) -> Response {
+    let mut r = Response::new(body);
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }

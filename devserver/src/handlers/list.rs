@@ -10,7 +10,7 @@ impl Ctx<'_> {
             None => LabelSelector::default(),
         };
         let fields = match self.query.get("fieldSelector") {
-            Some(s) => FieldSelector::parse(s, &allowed_fields(self.rt)).map_err(ApiError::bad_request)?,
+            Some(s) => FieldSelector::parse(s, &self.rt.field_selector_fields()).map_err(ApiError::bad_request)?,
             None => FieldSelector::default(),
         };
         Ok((labels, fields))
@@ -174,35 +174,6 @@ impl Ctx<'_> {
         out.push_str("]}");
         Ok(json_text_reply(200, out, &[]))
     }
-}
-
-/// The field paths a field selector may use for this resource.
-pub fn allowed_fields(rt: &ResourceType) -> Vec<String> {
-    let mut f = vec!["metadata.name".to_string()];
-    if rt.namespaced {
-        f.push("metadata.namespace".into());
-    }
-    if !rt.custom && rt.plural == "pods" {
-        f.extend(["spec.nodeName", "status.phase", "spec.serviceAccountName"].map(String::from));
-    }
-    if !rt.custom && rt.plural == "events" {
-        f.extend(
-            [
-                "involvedObject.name",
-                "involvedObject.kind",
-                "involvedObject.namespace",
-                "involvedObject.uid",
-                "reason",
-                "type",
-            ]
-            .map(String::from),
-        );
-    }
-    if rt.plural == "secrets" && !rt.custom {
-        f.push("type".into());
-    }
-    f.extend(rt.selectable_fields.iter().cloned());
-    f
 }
 
 /// The sort key of a stored object (namespace/name).

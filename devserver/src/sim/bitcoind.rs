@@ -25,7 +25,8 @@
 //! pod DNS name (`<pod>`, `<hostname>.<subdomain>[.<ns>[.svc[.cluster.local]]]`). The node it
 //! points at sees the connection as inbound.
 
-use super::rpc;
+use super::lock;
+use super::rpc::{self, Credentials, NetworkView, NodeState, Peer, host_part, with_port};
 use super::{PodKey, Shared};
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
 use kube::api::Api;
@@ -81,24 +82,6 @@ pub fn rpc_port(pod: &Pod, default: u16) -> u16 {
         .unwrap_or(default)
 }
 
-/// RPC credentials (Basic auth).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credentials {
-    /// rpcuser
-    pub user: String,
-    /// rpcpassword
-    pub password: String,
-}
-
-/// The mutable state of one simulated bitcoind process; lost when it crashes or restarts.
-#[derive(Default, Debug)]
-pub struct NodeState {
-    /// `addnode add` list, in insertion order.
-    pub added: Vec<String>,
-    /// `addnode onetry` targets (connections without an addnode entry).
-    pub onetry: Vec<String>,
-}
-
 /// One simulated node: a pod's bitcoind.
 pub(crate) struct Node {
     pub uid: String,
@@ -118,25 +101,6 @@ pub(crate) struct Node {
 pub struct Network {
     nodes: Mutex<HashMap<PodKey, Node>>,
 }
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A peer connection as seen from one node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Peer {
-    /// The address as the node knows it (`ip:port`).
-    pub addr: String,
-    /// Whether the other side opened it.
-    pub inbound: bool,
-    /// `manual` (addnode add), `addr-fetch`-like one-shot (`onetry` shows as manual too), or
-    /// `inbound`.
-    pub connection_type: &'static str,
-}
-
-/// The regtest P2P port, used when an added address names no port.
-pub const P2P_PORT: u16 = 18444;
 
 impl Network {
     /// The RPC address of a node whose server is up.
@@ -271,7 +235,8 @@ impl Network {
                 return false;
             }
         };
-        let ctx = rpc::NodeContext { key: key.clone(), network: Arc::downgrade(self), creds, state };
+        let network: Arc<dyn NetworkView> = self.clone();
+        let ctx = rpc::NodeContext { key: key.clone(), network: Arc::downgrade(&network), creds, state };
         let task = tokio::spawn(rpc::serve(listener, ctx));
         let mut nodes = lock(&self.nodes);
         match nodes.get_mut(key) {
@@ -316,27 +281,6 @@ impl Network {
             }
         }
     }
-}
-
-/// The host of `host`, `host:port`, `ip:port` or `[v6]:port`.
-fn host_part(addr: &str) -> &str {
-    let addr = addr.trim();
-    if let Some(rest) = addr.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => addr,
-    }
-}
-
-/// `addr` with the regtest P2P port when it names none.
-pub(crate) fn with_port(addr: &str) -> String {
-    let host = host_part(addr);
-    if host.len() != addr.trim().len() {
-        return addr.trim().to_string();
-    }
-    if host.contains(':') { format!("[{host}]:{P2P_PORT}") } else { format!("{host}:{P2P_PORT}") }
 }
 
 fn dns_names(key: &PodKey, node: &Node) -> Vec<String> {
@@ -556,5 +500,15 @@ mod tests {
         .expect("pod");
         assert!(is_bitcoind(&marked));
         assert_eq!(rpc_port(&marked, 18443), 18443);
+    }
+}
+
+impl NetworkView for Network {
+    fn is_reachable(&self, from: &PodKey, addr: &str) -> bool {
+        Network::is_reachable(self, from, addr)
+    }
+
+    fn peers(&self, key: &PodKey) -> Vec<Peer> {
+        Network::peers(self, key)
     }
 }

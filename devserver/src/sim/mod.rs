@@ -53,6 +53,12 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+/// Locks a mutex, taking the data of a poisoned one (a panicked holder) as it is: the
+/// simulation's state stays usable for the tests that watch it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// How the simulation behaves. Every field has a default that suits tests (see [`Default`]).
 #[derive(Clone, Debug)]
 pub struct SimOptions {

@@ -17,7 +17,7 @@
 //! that carries a version string says `devserver-sim`.
 
 use super::PodKey;
-use super::bitcoind::{Credentials, Network, NodeState, lock, with_port};
+use super::lock;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,11 +25,75 @@ use base64::Engine;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, Weak};
 
+/// RPC credentials (Basic auth).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// rpcuser
+    pub user: String,
+    /// rpcpassword
+    pub password: String,
+}
+
+/// The mutable state of one simulated bitcoind process; lost when it crashes or restarts.
+#[derive(Default, Debug)]
+pub struct NodeState {
+    /// `addnode add` list, in insertion order.
+    pub added: Vec<String>,
+    /// `addnode onetry` targets (connections without an addnode entry).
+    pub onetry: Vec<String>,
+}
+
+/// A peer connection as seen from one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// The address as the node knows it (`ip:port`).
+    pub addr: String,
+    /// Whether the other side opened it.
+    pub inbound: bool,
+    /// `manual` (addnode add), `addr-fetch`-like one-shot (`onetry` shows as manual too), or
+    /// `inbound`.
+    pub connection_type: &'static str,
+}
+
+/// The regtest P2P port, used when an added address names no port.
+pub const P2P_PORT: u16 = 18444;
+
+/// The host of `host`, `host:port`, `ip:port` or `[v6]:port`.
+pub(crate) fn host_part(addr: &str) -> &str {
+    let addr = addr.trim();
+    if let Some(rest) = addr.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => addr,
+    }
+}
+
+/// `addr` with the regtest P2P port when it names none.
+pub(crate) fn with_port(addr: &str) -> String {
+    let host = host_part(addr);
+    if host.len() != addr.trim().len() {
+        return addr.trim().to_string();
+    }
+    if host.contains(':') { format!("[{host}]:{P2P_PORT}") } else { format!("{host}:{P2P_PORT}") }
+}
+
+/// What the RPC methods ask of the simulated network (implemented by
+/// [`super::bitcoind::Network`]): kept as a trait so the RPC server does not depend on the
+/// simulation that runs it.
+pub(crate) trait NetworkView: Send + Sync {
+    /// Whether `addr` resolves, from `from`, to a node that is up.
+    fn is_reachable(&self, from: &PodKey, addr: &str) -> bool;
+    /// The connections of node `key`.
+    fn peers(&self, key: &PodKey) -> Vec<Peer>;
+}
+
 /// What a node's RPC handler needs.
 #[derive(Clone)]
 pub(crate) struct NodeContext {
     pub key: PodKey,
-    pub network: Weak<Network>,
+    pub network: Weak<dyn NetworkView>,
     pub creds: Credentials,
     pub state: Arc<Mutex<NodeState>>,
 }
@@ -239,7 +303,7 @@ fn call(ctx: &NodeContext, method: &str, params: &Value) -> RpcResult {
                 params,
                 "getnetworkinfo\n\nReturns an object containing various state info regarding P2P networking.\n",
             )?;
-            Ok(network_info(&network, ctx))
+            Ok(network_info(network.as_ref(), ctx))
         }
         "getblockchaininfo" => {
             no_params(
@@ -253,7 +317,7 @@ fn call(ctx: &NodeContext, method: &str, params: &Value) -> RpcResult {
                 params,
                 "getpeerinfo\n\nReturns data about each connected network peer as a json array of objects.\n",
             )?;
-            Ok(peer_info(&network, ctx))
+            Ok(peer_info(network.as_ref(), ctx))
         }
         "getaddednodeinfo" => {
             let p = positional(params, &["node"])?;
@@ -266,7 +330,7 @@ fn call(ctx: &NodeContext, method: &str, params: &Value) -> RpcResult {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(string_param(v)?),
             };
-            added_node_info(&network, ctx, only.as_deref())
+            added_node_info(network.as_ref(), ctx, only.as_deref())
         }
         "addnode" => {
             let p = positional(params, &["node", "command"])?;
@@ -316,7 +380,7 @@ fn addnode(ctx: &NodeContext, node: &str, command: &str) -> RpcResult {
     Ok(Value::Null)
 }
 
-fn added_node_info(network: &Network, ctx: &NodeContext, only: Option<&str>) -> RpcResult {
+fn added_node_info(network: &dyn NetworkView, ctx: &NodeContext, only: Option<&str>) -> RpcResult {
     let added: Vec<String> = lock(&ctx.state).added.clone();
     if let Some(node) = only
         && !added.iter().any(|a| a == node)
@@ -336,7 +400,7 @@ fn added_node_info(network: &Network, ctx: &NodeContext, only: Option<&str>) -> 
     Ok(Value::Array(infos))
 }
 
-fn peer_info(network: &Network, ctx: &NodeContext) -> Value {
+fn peer_info(network: &dyn NetworkView, ctx: &NodeContext) -> Value {
     let now = jiff::Timestamp::now().as_second();
     let peers: Vec<Value> = network
         .peers(&ctx.key)
@@ -370,7 +434,7 @@ fn peer_info(network: &Network, ctx: &NodeContext) -> Value {
     Value::Array(peers)
 }
 
-fn network_info(network: &Network, ctx: &NodeContext) -> Value {
+fn network_info(network: &dyn NetworkView, ctx: &NodeContext) -> Value {
     let peers = network.peers(&ctx.key);
     let inbound = peers.iter().filter(|p| p.inbound).count();
     json!({
