@@ -461,6 +461,16 @@ async fn configmap_data(api: &Api<ConfigMap>, name: &str) -> Result<Option<HashM
     }
 }
 
+impl NetworkView for Network {
+    fn is_reachable(&self, from: &PodKey, addr: &str) -> bool {
+        Network::is_reachable(self, from, addr)
+    }
+
+    fn peers(&self, key: &PodKey) -> Vec<Peer> {
+        Network::peers(self, key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,15 +510,5 @@ mod tests {
         .expect("pod");
         assert!(is_bitcoind(&marked));
         assert_eq!(rpc_port(&marked, 18443), 18443);
-    }
-}
-
-impl NetworkView for Network {
-    fn is_reachable(&self, from: &PodKey, addr: &str) -> bool {
-        Network::is_reachable(self, from, addr)
-    }
-
-    fn peers(&self, key: &PodKey) -> Vec<Peer> {
-        Network::peers(self, key)
     }
 }

@@ -481,9 +481,10 @@ fn blockchain_info() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::bitcoind::Network;
 
-    fn ctx() -> (Arc<Network>, NodeContext) {
-        let network = Arc::new(Network::default());
+    fn ctx() -> (Arc<dyn NetworkView>, NodeContext) {
+        let network: Arc<dyn NetworkView> = Arc::new(Network::default());
         let ctx = NodeContext {
             key: PodKey::new("ns", "p"),
             network: Arc::downgrade(&network),
