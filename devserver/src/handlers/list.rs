@@ -157,6 +157,11 @@ impl Ctx<'_> {
             let include = q.get("includeObject").map(String::as_str).unwrap_or("Metadata");
             return Ok(json_reply(200, &table::render(self.rt, &selected, list_meta, include), &[]));
         }
+        if self.rt.custom && list_meta.get("continue").is_none() {
+            // A custom resource list is unstructured in kube-apiserver, which keeps the empty
+            // `continue` that built-in lists omit.
+            list_meta["continue"] = Value::String(String::new());
+        }
         // Written by hand to avoid cloning every item into one big Value.
         let mut out = String::with_capacity(selected.len() * 512 + 256);
         out.push_str(&format!(
