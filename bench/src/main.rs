@@ -57,6 +57,10 @@ struct Args {
     /// The real server's kubeconfig (default: the one `cargo xtask cluster up` writes).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// Run the devserver on the bench's own two worker threads, beside our informer, as before
+    /// it got a runtime of its own: only to measure what that change does (unfair to ours).
+    #[arg(long, hide = true)]
+    shared_runtime: bool,
 }
 
 impl Args {
@@ -74,6 +78,7 @@ impl Args {
     /// real one.
     async fn server(&self, history: usize) -> anyhow::Result<Server> {
         match self.server {
+            Kind::Devserver if self.shared_runtime => Server::devserver_on_this_runtime(history).await,
             Kind::Devserver => Server::devserver(history).await,
             Kind::Real => Server::real(&self.kubeconfig()).await,
         }
@@ -123,6 +128,7 @@ async fn main() -> std::process::ExitCode {
             let json = serde_json::json!({
                 "quick": args.quick,
                 "server": args.server,
+                "devserver_runtime": if args.shared_runtime { "shared with the clients" } else { "its own" },
                 "namespace": fixtures::namespace(),
                 "seconds": seconds,
                 "skipped": skipped,

@@ -80,17 +80,6 @@ fn num(v: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn small_values_keep_their_digits() {
-        assert_eq!(super::num(0.000207), "2.07e-4");
-        assert_eq!(super::num(0.0), "0.000");
-        assert_eq!(super::num(0.914), "0.914");
-        assert_eq!(super::num(f64::NAN), "-");
-    }
-}
-
 /// The rows as an aligned text table.
 pub fn table(rows: &[Row]) -> String {
     let header = ["metric", "N", "ours", "reference", "ref value", "unit", "ratio", "goal", "met"];
@@ -130,4 +119,15 @@ pub fn table(rows: &[Row]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn small_values_keep_their_digits() {
+        assert_eq!(super::num(0.000207), "2.07e-4");
+        assert_eq!(super::num(0.0), "0.000");
+        assert_eq!(super::num(0.914), "0.914");
+        assert_eq!(super::num(f64::NAN), "-");
+    }
 }

@@ -33,12 +33,28 @@ pub struct Server {
 
 struct Dev {
     handle: Option<DevServerHandle>,
+    /// `None` when the devserver shares the bench's runtime (`--shared-runtime`).
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Server {
     /// A fresh devserver on its own runtime, keeping `history` watch events.
     pub async fn devserver(history: usize) -> anyhow::Result<Self> {
+        Self::devserver_with(history, true).await
+    }
+
+    /// A fresh devserver on the caller's runtime, as before the fairness change: only for
+    /// measuring what that change does (`bench --shared-runtime`).
+    pub async fn devserver_on_this_runtime(history: usize) -> anyhow::Result<Self> {
+        Self::devserver_with(history, false).await
+    }
+
+    async fn devserver_with(history: usize, own_runtime: bool) -> anyhow::Result<Self> {
+        if !own_runtime {
+            let handle = devserver::DevServer::builder().history_limit(history).start().await?;
+            let (client, kubeconfig) = (handle.client()?, handle.kubeconfig_path().to_path_buf());
+            return Ok(Self { client, kubeconfig, dev: Some(Dev { handle: Some(handle), runtime: None }) });
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("devserver")
@@ -113,10 +129,15 @@ impl Server {
     /// this run's namespace; `cargo xtask cluster down` discards them).
     pub async fn shutdown(mut self) {
         if let Some(mut dev) = self.dev.take()
-            && let (Some(handle), Some(runtime)) = (dev.handle.take(), dev.runtime.take())
+            && let Some(handle) = dev.handle.take()
         {
-            let _ = runtime.spawn(handle.shutdown()).await;
-            runtime.shutdown_background();
+            match dev.runtime.take() {
+                Some(runtime) => {
+                    let _ = runtime.spawn(handle.shutdown()).await;
+                    runtime.shutdown_background();
+                }
+                None => handle.shutdown().await,
+            }
         }
     }
 }
