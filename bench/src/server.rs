@@ -126,7 +126,7 @@ impl Server {
     }
 
     /// Stops the devserver and its runtime; on the real server, leaves its objects (they are in
-    /// this run's namespace; `cargo xtask cluster down` discards them).
+    /// this run's namespace; the next `cargo xtask cluster up` starts from an empty etcd).
     pub async fn shutdown(mut self) {
         if let Some(mut dev) = self.dev.take()
             && let Some(handle) = dev.handle.take()
