@@ -12,8 +12,8 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "== tests that need Go (client-go benchmark rows)"
-cargo test --locked -p bench --test quick
+echo "== tests that need Go (client-go benchmark rows, the Go twin's generated code is fresh)"
+cargo test --locked -p bench --test quick --test go_generated_fresh
 
 echo "== cargo xtask cluster up"
 started=$(date +%s)

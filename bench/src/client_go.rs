@@ -132,6 +132,7 @@ impl GoBench {
             "sync".into(),
             format!("-kubeconfig={}", kubeconfig.display()),
             format!("-n={n}"),
+            format!("-namespace={}", crate::fixtures::namespace()),
             format!("-watchlist={watch_list}"),
             format!("-transform={transform}"),
         ])
@@ -147,7 +148,12 @@ impl GoBench {
         force: impl std::future::Future<Output = anyhow::Result<()>>,
     ) -> anyhow::Result<Relist> {
         let mut child = Command::new(&self.bin)
-            .args(["relist".into(), format!("-kubeconfig={}", kubeconfig.display()), format!("-n={n}")])
+            .args([
+                "relist".into(),
+                format!("-kubeconfig={}", kubeconfig.display()),
+                format!("-n={n}"),
+                format!("-namespace={}", crate::fixtures::namespace()),
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -171,7 +177,14 @@ impl GoBench {
 
     /// Events per second of a recorded stream (a file) through the informer to a handler.
     pub async fn watch(&self, events: &Path, n: usize) -> anyhow::Result<f64> {
-        let w: Watch = self.run(&["watch".into(), format!("-events={}", events.display()), format!("-n={n}")]).await?;
+        let w: Watch = self
+            .run(&[
+                "watch".into(),
+                format!("-events={}", events.display()),
+                format!("-n={n}"),
+                format!("-namespace={}", crate::fixtures::namespace()),
+            ])
+            .await?;
         Ok(w.events_per_second)
     }
 

@@ -11,7 +11,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use runtime::cache::{InformerOptions, SharedIndexInformer, WithoutManagedFields};
 use tokio_util::sync::CancellationToken;
 
-use crate::fixtures::NAMESPACE;
+use crate::fixtures::namespace;
 use crate::mem;
 
 /// What one consumer cost: time to a synced cache and the bytes it kept.
@@ -24,13 +24,44 @@ pub struct Sync {
 }
 
 fn api(client: &kube::Client) -> Api<BitcoinNetwork> {
-    Api::namespaced(client.clone(), NAMESPACE)
+    Api::namespaced(client.clone(), namespace())
 }
 
-/// Our informer through the generated factory, until `has_synced`.
+/// Our informer through the generated factory (scoped to the run's namespace, as client-go's
+/// and kube-rs's are), until `has_synced`.
 pub async fn ours(cs: &generated::Clientset, n: usize) -> anyhow::Result<Sync> {
+    ours_with(cs, n, |b| b).await
+}
+
+/// Ours with a transform that shrinks each cached object's vectors to their length (serde grows
+/// a 3-item vector to a capacity of 4): what a transform can save of the retained bytes.
+pub async fn ours_shrunk(cs: &generated::Clientset, n: usize) -> anyhow::Result<Sync> {
+    ours_with(cs, n, |b| b.transform_for(shrink)).await
+}
+
+/// Shrinks the vectors and strings a decoded BitcoinNetwork owns to fit.
+pub fn shrink(mut net: BitcoinNetwork) -> BitcoinNetwork {
+    if let Some(s) = &mut net.status {
+        s.nodes.shrink_to_fit();
+        s.conditions.shrink_to_fit();
+    }
+    if let Some(o) = &mut net.metadata.owner_references {
+        o.shrink_to_fit();
+    }
+    if let Some(f) = &mut net.metadata.finalizers {
+        f.shrink_to_fit();
+    }
+    net
+}
+
+async fn ours_with(
+    cs: &generated::Clientset,
+    n: usize,
+    options: impl FnOnce(runtime::cache::SharedInformerFactoryBuilder) -> runtime::cache::SharedInformerFactoryBuilder,
+) -> anyhow::Result<Sync> {
     let start = Instant::now();
-    let factory = generated::SharedInformerFactory::new(cs, None);
+    let builder = generated::SharedInformerFactory::builder(cs).namespace(namespace());
+    let factory = generated::SharedInformerFactory::from_runtime(options(builder).build());
     let informer = factory.bitcoincontroller().v1().bitcoin_networks();
     factory.start();
     let synced = factory.wait_for_cache_sync(Duration::from_secs(300)).await;
@@ -94,7 +125,7 @@ pub async fn floor(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
 /// The floor of what our informers decode: one list request decoded into a Vec while skipping
 /// managedFields, as our informers do. Ours minus this is the informer machinery's own cost.
 pub async fn floor_without_managed_fields(client: &kube::Client, n: usize) -> anyhow::Result<Sync> {
-    list_decode(Api::<WithoutManagedFields<BitcoinNetwork>>::namespaced_with(client.clone(), NAMESPACE, &()), n).await
+    list_decode(Api::<WithoutManagedFields<BitcoinNetwork>>::namespaced_with(client.clone(), namespace(), &()), n).await
 }
 
 async fn list_decode<K>(api: Api<K>, n: usize) -> anyhow::Result<Sync>
@@ -114,7 +145,8 @@ where
 /// The size of one object's JSON as the server sends it.
 pub async fn json_bytes_per_object(client: &kube::Client, n: usize) -> anyhow::Result<f64> {
     let req = http::Request::get(format!(
-        "/apis/bitcoincontroller.christianb93.github.com/v1/namespaces/{NAMESPACE}/bitcoinnetworks"
+        "/apis/bitcoincontroller.christianb93.github.com/v1/namespaces/{}/bitcoinnetworks",
+        namespace()
     ))
     .body(Vec::new())?;
     let text = client.request_text(req).await?;
@@ -139,7 +171,7 @@ pub async fn force_relist(server: &devserver::DevServerHandle, client: &kube::Cl
         metadata: kube::api::ObjectMeta { generate_name: Some("relist-".into()), ..Default::default() },
         ..Default::default()
     };
-    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), NAMESPACE)
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), namespace())
         .create(&Default::default(), &cm)
         .await?;
     server.compact();
@@ -186,11 +218,11 @@ pub async fn relist_ours(server: &devserver::DevServerHandle, client: &kube::Cli
     tokio::time::timeout(Duration::from_secs(300), informer.wait_for_sync()).await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let synced = mem::live();
-    let before_obj = informer.indexer().get_by_key(&format!("{NAMESPACE}/net-000001"));
+    let before_obj = informer.indexer().get_by_key(&format!("{}/net-000001", namespace()));
     let sampler = mem::PeakSampler::start();
     wait_relist(server, client).await?;
     let peak = sampler.finish();
-    let after_obj = informer.indexer().get_by_key(&format!("{NAMESPACE}/net-000001"));
+    let after_obj = informer.indexer().get_by_key(&format!("{}/net-000001", namespace()));
     let replaced = matches!((&before_obj, &after_obj), (Some(a), Some(b)) if !std::sync::Arc::ptr_eq(a, b));
     anyhow::ensure!(replaced, "our informer did not relist");
     let retained = release(mem::live(), async move {

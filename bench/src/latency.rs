@@ -6,17 +6,14 @@
 use std::time::{Duration, Instant};
 
 use apis::bitcoincontroller::v1::BitcoinNetwork;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::{Api, PostParams};
 
 use crate::client_go::{Latencies, Latency};
 use crate::fixtures::network;
 
 /// Creates namespace `name` for one consumer's run.
 pub async fn namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
-    let ns = Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
-    Ok(())
+    crate::fixtures::create_namespace(client, name).await
 }
 
 fn summarize(mut d: Vec<Duration>) -> Latencies {

@@ -1,10 +1,14 @@
 //! `bench`: measures our informers, caches, queue, typed client and generator side by side with
 //! kube-rs, with client-go and code-generator (the Go twin in `bench/go`, run as a child process
-//! against the same devserver), and with the floors, in one run, and reports ratios (absolute
+//! against the same server), and with the floors, in one run, and reports ratios (absolute
 //! times are noise on shared 2-core machines). Run it as `cargo xtask bench` (release) or
 //! `cargo xtask bench --quick`. Go is required: without it the benchmark fails.
 //!
-//! Output: a table on stdout and `target/bench/report.json`.
+//! The client-based rows (informers, latency) run against the devserver (on its own runtime and
+//! threads, see [`server`]) or, with `--server real`, against the kube-apiserver of a running
+//! `cargo xtask cluster up`; rows that need the devserver are then skipped with the reason.
+//!
+//! Output: a table on stdout and `target/bench/report.json` (which records the server).
 
 mod client_go;
 mod codegen_time;
@@ -16,6 +20,7 @@ mod latency;
 mod mem;
 mod queue;
 mod report;
+mod server;
 mod watch;
 
 use std::path::PathBuf;
@@ -23,6 +28,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use report::Row;
+use server::{Kind, Server};
 
 /// Side-by-side benchmarks; every figure is a ratio against a reference measured in the same run.
 #[derive(Parser, Debug)]
@@ -44,11 +50,51 @@ struct Args {
     /// codegen.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// The server of the client-based rows: the devserver, or the kube-apiserver of a running
+    /// `cargo xtask cluster up` (smaller sizes: see README).
+    #[arg(long, value_enum, default_value_t = Kind::Devserver)]
+    server: Kind,
+    /// The real server's kubeconfig (default: the one `cargo xtask cluster up` writes).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Run the devserver on the bench's own two worker threads, beside our informer, as before
+    /// it got a runtime of its own: only to measure what that change does (unfair to ours).
+    #[arg(long, hide = true)]
+    shared_runtime: bool,
 }
 
 impl Args {
     fn wants(&self, section: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.kubeconfig
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/controlplane/run/kubeconfig"))
+    }
+
+    /// A server for one section: a fresh devserver (keeping `history` watch events), or the
+    /// real one.
+    async fn server(&self, history: usize) -> anyhow::Result<Server> {
+        match self.server {
+            Kind::Devserver if self.shared_runtime => Server::devserver_on_this_runtime(history).await,
+            Kind::Devserver => Server::devserver(history).await,
+            Kind::Real => Server::real(&self.kubeconfig()).await,
+        }
+    }
+}
+
+/// What a run measured, and what it left out and why.
+struct Outcome {
+    rows: Vec<Row>,
+    skipped: Vec<String>,
+}
+
+impl Outcome {
+    fn skip(&mut self, why: String) {
+        eprintln!("skipped: {why}");
+        self.skipped.push(why);
     }
 }
 
@@ -70,10 +116,24 @@ const MIB: f64 = 1024.0 * 1024.0;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    let started = Instant::now();
     match run(&args).await {
-        Ok(rows) => {
+        Ok(Outcome { rows, skipped }) => {
             print!("{}", report::table(&rows));
-            let json = serde_json::json!({"quick": args.quick, "rows": rows});
+            for why in &skipped {
+                println!("skipped: {why}");
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            println!("server: {:?}, namespace {}, {seconds:.0} s", args.server, fixtures::namespace());
+            let json = serde_json::json!({
+                "quick": args.quick,
+                "server": args.server,
+                "devserver_runtime": if args.shared_runtime { "shared with the clients" } else { "its own" },
+                "namespace": fixtures::namespace(),
+                "seconds": seconds,
+                "skipped": skipped,
+                "rows": rows,
+            });
             let written = args
                 .out
                 .parent()
@@ -97,7 +157,14 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
+async fn run(args: &Args) -> anyhow::Result<Outcome> {
+    if args.server == Kind::Real {
+        // Fail before any build when no cluster runs; each run gets its own namespace, as the
+        // real server keeps what earlier runs created.
+        Server::real(&args.kubeconfig()).await?;
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        fixtures::set_namespace(format!("bench-{secs}"));
+    }
     let s = if args.quick {
         Sizes {
             sync: 200,
@@ -108,6 +175,19 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             kinds_per_group: 10,
             groups_large: 3,
             latency: 20,
+        }
+    } else if args.server == Kind::Real {
+        // kube-apiserver + etcd write a few hundred objects a second on a 2-core machine:
+        // 100k objects would take most of an hour to create, so the larger size is 30k.
+        Sizes {
+            sync: 10_000,
+            memory_large: 30_000,
+            watch: 100_000,
+            queue: 10_000,
+            groups: 10,
+            kinds_per_group: 20,
+            groups_large: 50,
+            latency: 500,
         }
     } else {
         Sizes {
@@ -126,34 +206,64 @@ async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         Some(n) => Sizes { sync: n, memory_large: s.memory_large.max(n), ..s },
         None => s,
     };
-    let mut rows = vec![];
+    let mut out = Outcome { rows: vec![], skipped: vec![] };
     let go_sections = ["informers", "watch", "queue", "latency", "codegen"];
     let go = if go_sections.iter().any(|s| args.wants(s)) { Some(client_go::GoBench::build()?) } else { None };
     let go = go.as_ref();
 
+    let timed = |section: &str, t: Instant| eprintln!("section {section}: {:.0} s", t.elapsed().as_secs_f64());
     if let Some(go) = go.filter(|_| args.wants("informers")) {
-        informer_rows(go, &s, runs, &mut rows).await?;
+        let t = Instant::now();
+        let server = args.server(1_000_000).await?;
+        let result = informer_rows(go, &server, &s, runs, &mut out).await;
+        server.shutdown().await;
+        result?;
+        timed("informers", t);
+    }
+    if args.server == Kind::Real && go.is_some() && (args.wants("watch") || args.wants("queue")) {
+        eprintln!("the watch and queue sections use no server (a recorded stream, an in-memory queue)");
     }
     if let Some(go) = go.filter(|_| args.wants("watch")) {
-        watch_rows(go, &s, runs, &mut rows).await?;
+        let t = Instant::now();
+        watch_rows(go, &s, runs, &mut out.rows).await?;
+        timed("watch", t);
     }
     if let Some(go) = go.filter(|_| args.wants("queue")) {
-        queue_rows(go, &s, runs, &mut rows).await?;
+        let t = Instant::now();
+        queue_rows(go, &s, runs, &mut out.rows).await?;
+        timed("queue", t);
     }
     if let Some(go) = go.filter(|_| args.wants("latency")) {
-        latency_rows(go, &s, runs, &mut rows).await?;
+        let t = Instant::now();
+        let server = args.server(10_000).await?;
+        let result = latency_rows(go, &server, &s, runs, &mut out.rows).await;
+        server.shutdown().await;
+        result?;
+        timed("latency", t);
     }
     if args.wants("controller") {
-        controller_rows(args, &mut rows).await?;
+        if args.server == Kind::Real {
+            out.skip(
+                "controller rows: they measure our controller's own API load with the devserver's \
+                 simulated StatefulSets and kubelet, not a client against client-go"
+                    .into(),
+            );
+        } else {
+            let t = Instant::now();
+            controller_rows(args, &mut out.rows).await?;
+            timed("controller", t);
+        }
     }
     if args.wants("codegen") {
-        codegen_rows(&s, runs, &mut rows)?;
+        let t = Instant::now();
+        codegen_rows(&s, runs, &mut out.rows)?;
+        timed("codegen", t);
     }
     anyhow::ensure!(
-        !rows.is_empty(),
+        !out.rows.is_empty(),
         "no section selected; sections are informers, watch, queue, latency, controller, codegen"
     );
-    Ok(rows)
+    Ok(out)
 }
 
 fn keep_fastest(best: &mut Option<informers::Sync>, run: informers::Sync) {
@@ -169,19 +279,20 @@ fn keep_fastest_go(best: &mut Option<client_go::Sync>, run: client_go::Sync) {
     }
 }
 
-/// One client-go initial sync, checked against the server's request log: with the WatchList
-/// gate on, client-go must stream (no list request), with it off it must list; a silent
-/// fallback would otherwise be measured as the wrong thing.
+/// One client-go initial sync, checked against the server's request count (the devserver's
+/// request log, kube-apiserver's `apiserver_request_total`): with the WatchList gate on,
+/// client-go must stream (no list request), with it off it must list; a silent fallback would
+/// otherwise be measured as the wrong thing.
 async fn go_sync(
     go: &client_go::GoBench,
-    server: &devserver::DevServerHandle,
+    server: &Server,
     n: usize,
     watch_list: bool,
     transform: bool,
 ) -> anyhow::Result<client_go::Sync> {
-    server.request_log().clear();
-    let sync = go.sync(server.kubeconfig_path(), n, watch_list, transform).await?;
-    let lists = server.request_log().count("list", "bitcoinnetworks");
+    let mark = server.mark_lists().await?;
+    let sync = go.sync(server.kubeconfig(), n, watch_list, transform).await?;
+    let lists = server.lists_since(mark).await?;
     anyhow::ensure!(
         (lists == 0) == watch_list,
         "client-go made {lists} list requests with WatchListClient={watch_list}"
@@ -194,11 +305,17 @@ fn per_object(sync: Option<client_go::Sync>, n: usize) -> f64 {
     sync.unwrap_or_default().retained as f64 / n as f64
 }
 
-/// 1, 3, 4: initial sync, retained memory and relist peak, on a devserver holding realistic objects.
-async fn informer_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    let server = devserver::DevServer::builder().history_limit(1_000_000).start().await?;
-    let client = server.client()?;
+/// 1, 3, 4: initial sync, retained memory and relist peak, on a server holding realistic objects.
+async fn informer_rows(
+    go: &client_go::GoBench,
+    server: &Server,
+    s: &Sizes,
+    runs: usize,
+    out: &mut Outcome,
+) -> anyhow::Result<()> {
+    let client = server.client().clone();
     fixtures::install(&client).await?;
+    let rows = &mut out.rows;
     let cs = generated::Clientset::new(client.clone());
     let t = Instant::now();
     fixtures::populate(&cs, s.sync).await?;
@@ -211,11 +328,11 @@ async fn informer_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &m
     for _ in 0..runs.max(1) {
         keep_fastest(&mut ours, informers::ours(&cs, n).await?);
         keep_fastest(&mut kube, informers::kube_rs(&client, n).await?);
-        keep_fastest_go(&mut go_stream, go_sync(go, &server, n, true, false).await?);
+        keep_fastest_go(&mut go_stream, go_sync(go, server, n, true, false).await?);
         keep_fastest(&mut kube_streaming, informers::kube_rs_streaming(&client, n).await?);
-        keep_fastest_go(&mut go_list, go_sync(go, &server, n, false, false).await?);
+        keep_fastest_go(&mut go_list, go_sync(go, server, n, false, false).await?);
         keep_fastest(&mut floor, informers::floor(&client, n).await?);
-        keep_fastest_go(&mut go_lean, go_sync(go, &server, n, true, true).await?);
+        keep_fastest_go(&mut go_lean, go_sync(go, server, n, true, true).await?);
         keep_fastest(&mut lean, informers::floor_without_managed_fields(&client, n).await?);
     }
     let (ours, kube, floor, lean) =
@@ -241,31 +358,24 @@ async fn informer_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &m
     );
     go_memory_rows(rows, n, ours_per_object, go_lean, go_stream);
     rows.push(Row::new("retained bytes/object", n, ours_per_object, "JSON size", json, "B"));
-    let ours_relist = informers::relist_ours(&server, &client).await?;
-    let kube_relist = informers::relist_kube(&server, &client).await?;
-    server.compact();
-    let go_relist = go.relist(server.kubeconfig_path(), n, informers::force_relist(&server, &client)).await?;
-    let share = |extra: usize, retained: usize| extra as f64 / retained.max(1) as f64;
-    let ours_share = share(ours_relist.extra, ours_relist.retained);
+    let shrunk = informers::ours_shrunk(&cs, n).await?;
     rows.push(Row::new(
-        "relist peak extra / cache",
+        "retained bytes/object, ours with a shrink-to-fit transform",
         n,
-        ours_share,
-        "kube-rs",
-        share(kube_relist.extra, kube_relist.retained),
-        "x",
+        shrunk.retained as f64 / n as f64,
+        "client-go informer, managedFields transform",
+        per_object(go_lean, n),
+        "B",
     ));
-    rows.push(Row::new(
-        "relist peak extra / cache",
-        n,
-        ours_share,
-        "client-go informer",
-        share(go_relist.extra as usize, go_relist.retained as usize),
-        "x",
-    ));
-    let ours_mib = ours_relist.extra as f64 / MIB;
-    rows.push(Row::new("relist peak extra", n, ours_mib, "kube-rs", kube_relist.extra as f64 / MIB, "MiB"));
-    rows.push(Row::new("relist peak extra", n, ours_mib, "client-go informer", go_relist.extra as f64 / MIB, "MiB"));
+    match server.dev() {
+        Some(dev) => relist_rows(go, dev, &client, n, rows).await?,
+        None => out.skip(
+            "relist rows: forcing a relist needs the devserver's on-demand compaction (kube-apiserver \
+             compacts etcd on its own 5-minute schedule)"
+                .into(),
+        ),
+    }
+    let rows = &mut out.rows;
 
     // 3 at the larger size.
     let t = Instant::now();
@@ -275,10 +385,10 @@ async fn informer_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &m
     let big = s.memory_large;
     let ours_big = informers::ours(&cs, big).await?;
     let kube_big = informers::kube_rs(&client, big).await?;
-    let go_big_stream = go_sync(go, &server, big, true, false).await?;
+    let go_big_stream = go_sync(go, server, big, true, false).await?;
     let kube_big_streaming = informers::kube_rs_streaming(&client, big).await?;
-    let go_big_list = go_sync(go, &server, big, false, false).await?;
-    let go_big_lean = go_sync(go, &server, big, true, true).await?;
+    let go_big_list = go_sync(go, server, big, false, false).await?;
+    let go_big_lean = go_sync(go, server, big, true, true).await?;
     let ours_big_per_object = ours_big.retained as f64 / big as f64;
     rows.push(
         Row::new(
@@ -302,7 +412,42 @@ async fn informer_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &m
         "s",
     ));
     go_sync_rows(rows, big, ours_big.seconds, Some(go_big_stream), Some(go_big_list));
-    server.shutdown().await;
+    Ok(())
+}
+
+/// 4: the relist peak, ours, kube-rs's and client-go's (devserver only).
+async fn relist_rows(
+    go: &client_go::GoBench,
+    server: &devserver::DevServerHandle,
+    client: &kube::Client,
+    n: usize,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let ours_relist = informers::relist_ours(server, client).await?;
+    let kube_relist = informers::relist_kube(server, client).await?;
+    server.compact();
+    let go_relist = go.relist(server.kubeconfig_path(), n, informers::force_relist(server, client)).await?;
+    let share = |extra: usize, retained: usize| extra as f64 / retained.max(1) as f64;
+    let ours_share = share(ours_relist.extra, ours_relist.retained);
+    rows.push(Row::new(
+        "relist peak extra / cache",
+        n,
+        ours_share,
+        "kube-rs",
+        share(kube_relist.extra, kube_relist.retained),
+        "x",
+    ));
+    rows.push(Row::new(
+        "relist peak extra / cache",
+        n,
+        ours_share,
+        "client-go informer",
+        share(go_relist.extra as usize, go_relist.retained as usize),
+        "x",
+    ));
+    let ours_mib = ours_relist.extra as f64 / MIB;
+    rows.push(Row::new("relist peak extra", n, ours_mib, "kube-rs", kube_relist.extra as f64 / MIB, "MiB"));
+    rows.push(Row::new("relist peak extra", n, ours_mib, "client-go informer", go_relist.extra as f64 / MIB, "MiB"));
     Ok(())
 }
 
@@ -397,10 +542,16 @@ async fn queue_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &mut 
 
 /// Typed client latency (p50 per verb) on a fresh devserver: ours, kube-rs, client-go,
 /// interleaved, each run in fresh namespaces, the lowest p50 and p99 of each kept.
-async fn latency_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    let server = devserver::DevServer::builder().start().await?;
-    let client = server.client()?;
+async fn latency_rows(
+    go: &client_go::GoBench,
+    server: &Server,
+    s: &Sizes,
+    runs: usize,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let client = server.client().clone();
     fixtures::install(&client).await?;
+    let base = fixtures::namespace();
     let n = s.latency;
     let (mut ours, mut kube, mut gol): (
         Option<client_go::Latency>,
@@ -417,15 +568,15 @@ async fn latency_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &mu
         b.update.p99 = b.update.p99.min(run.update.p99);
     };
     for r in 0..runs.max(1) {
-        let ns = format!("lat-ours-{r}");
+        let ns = format!("{base}-lat-ours-{r}");
         latency::namespace(&client, &ns).await?;
         keep(&mut ours, latency::ours(&client, &ns, n).await?);
-        let ns = format!("lat-kube-{r}");
+        let ns = format!("{base}-lat-kube-{r}");
         latency::namespace(&client, &ns).await?;
         keep(&mut kube, latency::kube_rs(&client, &ns, n).await?);
-        let ns = format!("lat-go-{r}");
+        let ns = format!("{base}-lat-go-{r}");
         latency::namespace(&client, &ns).await?;
-        keep(&mut gol, go.latency(server.kubeconfig_path(), &ns, n).await?);
+        keep(&mut gol, go.latency(server.kubeconfig(), &ns, n).await?);
     }
     let (ours, kube, gol) = (ours.unwrap_or_default(), kube.unwrap_or_default(), gol.unwrap_or_default());
     for (verb, o, k, g) in [
@@ -439,7 +590,6 @@ async fn latency_rows(go: &client_go::GoBench, s: &Sizes, runs: usize, rows: &mu
         let metric = format!("typed {verb} latency p99");
         rows.push(Row::new(&metric, n, o.p99, "client-go typed client", g.p99, "s"));
     }
-    server.shutdown().await;
     Ok(())
 }
 
@@ -519,7 +669,7 @@ fn codegen_rows(s: &Sizes, runs: usize, rows: &mut Vec<Row>) -> anyhow::Result<(
 
 async fn populate_more(cs: &generated::Clientset, from: usize, count: usize) -> anyhow::Result<()> {
     use futures::{StreamExt, TryStreamExt};
-    let nets = cs.bitcoincontroller_v1().bitcoin_networks(fixtures::NAMESPACE);
+    let nets = cs.bitcoincontroller_v1().bitcoin_networks(fixtures::namespace());
     futures::stream::iter(from..from + count)
         .map(|i| {
             let nets = nets.clone();

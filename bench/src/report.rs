@@ -72,6 +72,9 @@ fn num(v: f64) -> String {
         format!("{v:.0}")
     } else if v.abs() >= 10.0 {
         format!("{v:.1}")
+    } else if v != 0.0 && v.abs() < 0.01 {
+        // Sub-millisecond latencies: three significant digits, not 0.000.
+        format!("{v:.2e}")
     } else {
         format!("{v:.3}")
     }
@@ -116,4 +119,15 @@ pub fn table(rows: &[Row]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn small_values_keep_their_digits() {
+        assert_eq!(super::num(0.000207), "2.07e-4");
+        assert_eq!(super::num(0.0), "0.000");
+        assert_eq!(super::num(0.914), "0.914");
+        assert_eq!(super::num(f64::NAN), "-");
+    }
 }

@@ -20,7 +20,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use runtime::cache::{InformerOptions, ResourceEventHandlerFuncs, SharedIndexInformer};
 use tokio_util::sync::CancellationToken;
 
-use crate::fixtures::{NAMESPACE, network, status};
+use crate::fixtures::{namespace, network, status};
 
 /// `n` MODIFIED events over 1,000 objects, then `last` ADDED, as newline-delimited JSON.
 pub fn record(n: usize) -> Bytes {
@@ -93,11 +93,11 @@ fn replay_client(events: Bytes) -> kube::Client {
             )
         }
     });
-    kube::Client::new(service, NAMESPACE)
+    kube::Client::new(service, namespace())
 }
 
 fn api(client: kube::Client) -> Api<BitcoinNetwork> {
-    Api::namespaced(client, NAMESPACE)
+    Api::namespaced(client, namespace())
 }
 
 /// Events per second through our informer to one handler.

@@ -12,6 +12,7 @@ fn needs_go_quick_mode_measures_every_row() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "bench --quick failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(report["server"], "devserver", "the report records the server");
     let rows = report["rows"].as_array().unwrap();
     let metrics: Vec<&str> = rows.iter().map(|r| r["metric"].as_str().unwrap()).collect();
     for m in [
@@ -72,4 +73,21 @@ fn fails_without_go() {
     assert!(!run.status.success(), "bench succeeded without Go:\n{}", String::from_utf8_lossy(&run.stdout));
     assert!(stderr.contains("need Go"), "the failure names Go:\n{stderr}");
     assert!(!dir.path().join("report.json").exists(), "no report without the client-go rows");
+}
+
+/// `--server real` without a running cluster fails at once and names the command that starts one.
+#[test]
+fn real_server_without_a_cluster_names_cluster_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--quick", "--only", "informers", "--server", "real", "--kubeconfig"])
+        .arg(dir.path().join("no-such-kubeconfig"))
+        .arg("--out")
+        .arg(dir.path().join("report.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "bench succeeded without a cluster:\n{}", String::from_utf8_lossy(&run.stdout));
+    assert!(stderr.contains("cargo xtask cluster up"), "the failure names the command:\n{stderr}");
+    assert!(!dir.path().join("report.json").exists());
 }

@@ -5,8 +5,10 @@
 //!   `deploy/crd/`, and `deploy/rbac.yaml` from the `+kubebuilder:rbac` markers in
 //!   `controller/src/`; the in-package code is rebuilt by `apis/build.rs`).
 //! - `cargo xtask codegen --check`: write nothing; fail with a diff when anything is stale.
-//! - `cargo xtask bench [--quick]`: the side-by-side benchmarks (release build; ours, kube-rs
-//!   and client-go, so Go is required), a table on stdout and `target/bench/report.json`.
+//! - `cargo xtask bench [--quick] [--server real]`: the side-by-side benchmarks (release build;
+//!   ours, kube-rs and client-go, so Go is required), a table on stdout and
+//!   `target/bench/report.json`; `--server real` runs the client-based rows against the
+//!   kube-apiserver of a running `cargo xtask cluster up`.
 //! - `cargo xtask cluster up|down|env`: a real kube-apiserver and etcd, built from source, on
 //!   loopback (see [`cluster`]).
 //! - `cargo xtask conformance`: the devserver's conformance cases against the devserver and
@@ -44,6 +46,13 @@ enum Task {
         /// Repetitions of each timed measurement; the best is kept.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// The server of the client-based rows: `devserver`, or `real` (the kube-apiserver of a
+        /// running `cargo xtask cluster up`).
+        #[arg(long, value_enum, default_value_t = BenchServer::Devserver)]
+        server: BenchServer,
+        /// Run only these sections (informers, watch, queue, latency, controller, codegen).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Run the conformance cases against the devserver and the real server; compare; report.
     Conformance,
@@ -52,6 +61,15 @@ enum Task {
         #[command(subcommand)]
         action: ClusterAction,
     },
+}
+
+/// Where `cargo xtask bench` runs its client-based rows.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchServer {
+    /// The devserver, in the benchmark process on its own runtime.
+    Devserver,
+    /// kube-apiserver + etcd from `cargo xtask cluster up`.
+    Real,
 }
 
 #[derive(Subcommand)]
@@ -71,7 +89,7 @@ enum ClusterAction {
 fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Codegen { check } => codegen(check),
-        Task::Bench { quick, runs } => bench(quick, runs),
+        Task::Bench { quick, runs, server, only } => bench(quick, runs, server, &only),
         Task::Conformance => report(conformance::run(&workspace_root())),
         Task::Cluster { action } => report(match action {
             ClusterAction::Up { kubeconfig_out } => cluster::up(&workspace_root(), kubeconfig_out.as_deref()),
@@ -114,8 +132,13 @@ fn codegen(check: bool) -> ExitCode {
     }
 }
 
-fn bench(quick: bool, runs: usize) -> ExitCode {
+fn bench(quick: bool, runs: usize, server: BenchServer, only: &[String]) -> ExitCode {
     let root = workspace_root();
+    let kubeconfig = cluster::Paths::new(&root).kubeconfig();
+    if server == BenchServer::Real && !cluster::is_running(&root) {
+        eprintln!("error: --server real needs a running cluster: start one with `cargo xtask cluster up`");
+        return ExitCode::FAILURE;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let report = root.join("target/bench/report.json");
     let mut cmd = std::process::Command::new(cargo);
@@ -123,6 +146,12 @@ fn bench(quick: bool, runs: usize) -> ExitCode {
     cmd.arg("--out").arg(&report).arg("--runs").arg(runs.to_string());
     if quick {
         cmd.arg("--quick");
+    }
+    if server == BenchServer::Real {
+        cmd.args(["--server", "real", "--kubeconfig"]).arg(&kubeconfig);
+    }
+    if !only.is_empty() {
+        cmd.arg("--only").arg(only.join(","));
     }
     match cmd.status() {
         Ok(s) if s.success() => ExitCode::SUCCESS,

@@ -6,14 +6,15 @@
 // The Rust harness (bench/src/client_go.rs) starts it once per measurement, interleaved with
 // ours and kube-rs's, and reads one JSON object from stdout. Each subcommand is one measurement:
 //
-//	gobench sync    -kubeconfig K -n N [-watchlist=false] [-transform]
-//	gobench relist  -kubeconfig K -n N        (prints {"synced":...}, waits for a line on stdin)
-//	gobench watch   -events FILE -n N         (replays a recorded watch stream from memory)
+//	gobench sync    -kubeconfig K -n N [-namespace NS] [-watchlist=false] [-transform]
+//	gobench relist  -kubeconfig K -n N [-namespace NS]  (prints {"synced":...}, waits for a line on stdin)
+//	gobench watch   -events FILE -n N [-namespace NS]   (replays a recorded watch stream from memory)
 //	gobench queue   -keys K -workers W -passes P
 //	gobench latency -kubeconfig K -namespace NS -n M
 //
 // Every loop is bounded by N or a deadline; the only server is the one in the kubeconfig (the
-// harness's devserver on 127.0.0.1), or none at all for watch and queue.
+// harness's devserver, or kube-apiserver from `cargo xtask cluster up`, on 127.0.0.1), or none
+// at all for watch and queue.
 package main
 
 import (
@@ -30,8 +31,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// namespace holds every benchmark object (as bench/src/fixtures.rs's NAMESPACE).
-const namespace = "bench"
+// namespace holds every benchmark object (as bench/src/fixtures.rs's namespace()): "bench" on
+// the devserver, one per run on a real server (-namespace).
+var namespace = "bench"
 
 // deadline bounds every wait of a measurement.
 const deadline = 5 * time.Minute
@@ -50,11 +52,12 @@ func main() {
 	keys := fs.Int("keys", 10000, "distinct keys, each added twice (queue)")
 	workers := fs.Int("workers", 1, "worker goroutines (queue)")
 	passes := fs.Int("passes", 10, "passes, the fastest kept (queue)")
-	ns := fs.String("namespace", namespace, "namespace for the objects latency creates")
+	ns := fs.String("namespace", namespace, "namespace of the objects (sync, relist, watch) or for those latency creates")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurement here (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		fail(err)
 	}
+	namespace = *ns
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
