@@ -5,7 +5,7 @@
 //! (which needs https, since client-go sends no credentials over http). The steps follow
 //! kube-apiserver:
 //!
-//! 1. the request's [`RequestInfo`](crate::request_info::RequestInfo) (kube-apiserver's
+//! 1. the request's [`RequestInfo`] (kube-apiserver's
 //!    `RequestInfoFactory.NewRequestInfo`), parsed once for routing and authorization alike;
 //! 2. [`authorize`]: members of `system:masters` may do anything; the bootstrap policy lets every
 //!    authenticated user read discovery, `/version`, `/openapi` and health (`system:discovery`,
