@@ -9,6 +9,8 @@
 use crate::error::{ApiError, ApiResult};
 use crate::resource::ResourceType;
 use k8s_pb::api::authorization::v1 as authz;
+use k8s_pb::api::core::v1 as core;
+use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta_v1;
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message;
 use serde_json::{Map, Value, json};
@@ -23,6 +25,7 @@ pub fn decodes(rt: &ResourceType) -> bool {
     matches!(
         (rt.group.as_str(), rt.kind.as_str()),
         ("authorization.k8s.io", "SelfSubjectAccessReview" | "SelfSubjectRulesReview")
+            | ("", "Namespace" | "ConfigMap" | "Secret" | "ServiceAccount")
     )
 }
 
@@ -33,6 +36,61 @@ pub fn decode(rt: &ResourceType, body: &[u8]) -> ApiResult<Value> {
         body.strip_prefix(MAGIC).ok_or_else(|| bad("the body does not start with the k8s protobuf prefix".into()))?;
     let unknown = Unknown::decode(envelope).map_err(|e| bad(e.to_string()))?;
     let raw = unknown.raw.unwrap_or_default();
+    let mut obj = match rt.kind.as_str() {
+        "Namespace" => {
+            let ns = core::Namespace::decode(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
+            json!({"metadata": meta(ns.metadata.unwrap_or_default())})
+        }
+        "ConfigMap" => {
+            let cm = core::ConfigMap::decode(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
+            let mut o = json!({"metadata": meta(cm.metadata.unwrap_or_default())});
+            if !cm.data.is_empty() {
+                o["data"] = json!(cm.data);
+            }
+            if !cm.binary_data.is_empty() {
+                o["binaryData"] = base64_map(cm.binary_data);
+            }
+            if let Some(i) = cm.immutable {
+                o["immutable"] = json!(i);
+            }
+            o
+        }
+        "Secret" => {
+            let secret = core::Secret::decode(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
+            let mut o = json!({"metadata": meta(secret.metadata.unwrap_or_default())});
+            if !secret.data.is_empty() {
+                o["data"] = base64_map(secret.data);
+            }
+            if !secret.string_data.is_empty() {
+                o["stringData"] = json!(secret.string_data);
+            }
+            if let Some(t) = secret.r#type.filter(|t| !t.is_empty()) {
+                o["type"] = json!(t);
+            }
+            if let Some(i) = secret.immutable {
+                o["immutable"] = json!(i);
+            }
+            o
+        }
+        "ServiceAccount" => {
+            let sa = core::ServiceAccount::decode(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
+            let mut o = json!({"metadata": meta(sa.metadata.unwrap_or_default())});
+            if let Some(a) = sa.automount_service_account_token {
+                o["automountServiceAccountToken"] = json!(a);
+            }
+            let names: Vec<Value> = sa.image_pull_secrets.into_iter().map(|r| strings(&[("name", r.name)])).collect();
+            if !names.is_empty() {
+                o["imagePullSecrets"] = json!(names);
+            }
+            o
+        }
+        _ => Value::Null,
+    };
+    if !obj.is_null() {
+        obj["apiVersion"] = json!(rt.api_version());
+        obj["kind"] = json!(rt.kind);
+        return Ok(obj);
+    }
     let spec = match rt.kind.as_str() {
         "SelfSubjectAccessReview" => {
             let review = authz::SelfSubjectAccessReview::decode(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
@@ -78,6 +136,47 @@ fn access_spec(spec: authz::SelfSubjectAccessReviewSpec) -> Value {
         out.insert("nonResourceAttributes".into(), strings(&[("path", n.path), ("verb", n.verb)]));
     }
     Value::Object(out)
+}
+
+/// The metadata a client may set on create, as JSON; server-set fields are ignored, as
+/// kube-apiserver ignores or overwrites them.
+fn meta(m: meta_v1::ObjectMeta) -> Value {
+    let mut out = strings(&[("name", m.name), ("generateName", m.generate_name), ("namespace", m.namespace)]);
+    if !m.labels.is_empty() {
+        out["labels"] = json!(m.labels);
+    }
+    if !m.annotations.is_empty() {
+        out["annotations"] = json!(m.annotations);
+    }
+    if !m.finalizers.is_empty() {
+        out["finalizers"] = json!(m.finalizers);
+    }
+    let owners: Vec<Value> = m
+        .owner_references
+        .into_iter()
+        .map(|o| {
+            let mut r = strings(&[("apiVersion", o.api_version), ("kind", o.kind), ("name", o.name), ("uid", o.uid)]);
+            if let Some(c) = o.controller {
+                r["controller"] = json!(c);
+            }
+            if let Some(b) = o.block_owner_deletion {
+                r["blockOwnerDeletion"] = json!(b);
+            }
+            r
+        })
+        .collect();
+    if !owners.is_empty() {
+        out["ownerReferences"] = json!(owners);
+    }
+    out
+}
+
+/// A map of bytes as JSON's base64 strings.
+fn base64_map(m: std::collections::BTreeMap<String, Vec<u8>>) -> Value {
+    use base64::Engine;
+    let encoded: Map<String, Value> =
+        m.into_iter().map(|(k, v)| (k, Value::String(base64::engine::general_purpose::STANDARD.encode(v)))).collect();
+    Value::Object(encoded)
 }
 
 /// An object of the string fields that are set and not empty (Go's omitempty).
@@ -132,7 +231,9 @@ mod tests {
             let e = decode(&rt, body).unwrap_err();
             assert_eq!(e.code, 400, "{body:?}");
         }
+        let pod = crate::builtin::builtin_types().into_iter().find(|t| t.kind == "Pod").unwrap();
+        assert_eq!(decode(&pod, &envelope(vec![])).unwrap_err().code, 415, "a kind not decoded yet");
         let cm = crate::builtin::builtin_types().into_iter().find(|t| t.kind == "ConfigMap").unwrap();
-        assert_eq!(decode(&cm, &envelope(vec![])).unwrap_err().code, 415);
+        assert_eq!(decode(&cm, b"k8s\0\x1a\x03\xff\xff\xff").unwrap_err().code, 400);
     }
 }

@@ -637,6 +637,39 @@ async fn crd_names_and_patterns_are_validated() {
     );
 }
 
+#[tokio::test]
+async fn protobuf_bodies_of_built_in_kinds_are_accepted() {
+    use prost::Message;
+    let e = start().await;
+    let cm = k8s_pb::api::core::v1::ConfigMap {
+        metadata: Some(k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some("pb".into()),
+            labels: [("a".to_string(), "b".to_string())].into(),
+            ..Default::default()
+        }),
+        data: [("mode".to_string(), "fast".to_string())].into(),
+        ..Default::default()
+    };
+    let envelope = k8s_pb::apimachinery::pkg::runtime::Unknown {
+        type_meta: Some(k8s_pb::apimachinery::pkg::runtime::TypeMeta {
+            api_version: Some("v1".into()),
+            kind: Some("ConfigMap".into()),
+        }),
+        raw: Some(cm.encode_to_vec()),
+        content_type: Some(String::new()),
+        content_encoding: Some(String::new()),
+    };
+    let mut body = b"k8s\0".to_vec();
+    body.extend(envelope.encode_to_vec());
+    let path = "/api/v1/namespaces/default/configmaps";
+    let r = e.raw(Method::POST, path, body, "application/vnd.kubernetes.protobuf", Some("application/json")).await;
+    assert_eq!((r.status, r.body["kind"].as_str()), (201, Some("ConfigMap")), "{}", r.text);
+    assert_eq!(r.body["data"], json!({"mode": "fast"}));
+    assert_eq!(r.body["metadata"]["labels"], json!({"a": "b"}));
+    let r = e.raw(Method::POST, path, b"k8s\0\xff\xff".to_vec(), "application/vnd.kubernetes.protobuf", None).await;
+    assert_eq!(r.status, 400, "a broken envelope: {}", r.text);
+}
+
 // ---- delete ----
 
 #[tokio::test]

@@ -282,3 +282,36 @@ fn crd_example_nodes(dir: &Path) -> String {
     let v: serde_json::Value = serde_yaml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     v["spec"]["nodes"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "<none>".into())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_sends_protobuf_for_built_in_kinds() {
+    // kubectl sends `application/vnd.kubernetes.protobuf` for these; the devserver decodes it.
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let server = devserver::DevServer::builder().kubeconfig_path(&kc).start().await.unwrap();
+    let out = ok(&kc, &["create", "namespace", "team"]).await;
+    assert_eq!(out.trim(), "namespace/team created");
+    let out = ok(
+        &kc,
+        &["create", "configmap", "settings", "-n", "team", "--from-literal=mode=fast", "--from-literal=level=3"],
+    )
+    .await;
+    assert_eq!(out.trim(), "configmap/settings created");
+    let out = ok(&kc, &["create", "secret", "generic", "rpc", "-n", "team", "--from-literal=password=s3cret"]).await;
+    assert_eq!(out.trim(), "secret/rpc created");
+    let out = ok(&kc, &["create", "serviceaccount", "bot", "-n", "team"]).await;
+    assert_eq!(out.trim(), "serviceaccount/bot created");
+    let cm: serde_json::Value =
+        serde_json::from_str(&ok(&kc, &["get", "configmap", "settings", "-n", "team", "-o", "json"]).await).unwrap();
+    assert_eq!(cm["data"], serde_json::json!({"mode": "fast", "level": "3"}));
+    let secret: serde_json::Value =
+        serde_json::from_str(&ok(&kc, &["get", "secret", "rpc", "-n", "team", "-o", "json"]).await).unwrap();
+    assert_eq!((secret["data"]["password"].as_str(), secret["type"].as_str()), (Some("czNjcmV0"), Some("Opaque")));
+    let ns: serde_json::Value =
+        serde_json::from_str(&ok(&kc, &["get", "namespace", "team", "-o", "json"]).await).unwrap();
+    assert_eq!(ns["status"]["phase"], "Active");
+    // Deployments are not served yet (issue 13): the Status 404 of an unknown resource.
+    let (success, _, stderr) = kubectl(&kc, &["create", "deployment", "web", "--image=nginx", "-n", "team"]).await;
+    assert!(!success && stderr.contains("the server could not find the requested resource"), "{stderr}");
+    server.shutdown().await;
+}
