@@ -44,8 +44,9 @@ pub fn authorize_reason(app: &App, user: &UserInfo, attrs: &RequestInfo) -> Resu
     if user.in_group(MASTERS_GROUP) {
         return Ok(());
     }
-    let (rules, errors) = rules_for(app, user, &attrs.namespace);
-    if rules.iter().any(|r| rule_allows(attrs, r)) {
+    let (allowed, errors) =
+        visit_rules(app, user, &attrs.namespace, |rules| rules.iter().any(|r| rule_allows(attrs, r)));
+    if allowed {
         return Ok(());
     }
     Err(match errors.as_slice() {
@@ -114,8 +115,27 @@ pub fn cluster_admin_rules() -> Vec<PolicyRule> {
 /// Every rule that applies to `user` in `namespace` ("" for cluster scope only), and the errors
 /// of bindings whose role is missing (the rule resolver's; a review reports them as incomplete).
 pub fn rules_for(app: &App, user: &UserInfo, namespace: &str) -> (Vec<PolicyRule>, Vec<String>) {
-    let mut rules = bootstrap_rules(user);
+    let mut rules = Vec::new();
+    let (_, errors) = visit_rules(app, user, namespace, |r| {
+        rules.extend_from_slice(r);
+        false
+    });
+    (rules, errors)
+}
+
+/// Hands the rules that apply to `user` in `namespace` to `found`, the bootstrap roles' first and
+/// then binding by binding, until it returns true. Returns whether it did, and the errors of the
+/// bindings seen whose role is missing. The authorizer stops at the first rule that allows.
+fn visit_rules(
+    app: &App,
+    user: &UserInfo,
+    namespace: &str,
+    mut found: impl FnMut(&[PolicyRule]) -> bool,
+) -> (bool, Vec<String>) {
     let mut errors = Vec::new();
+    if found(&bootstrap_rules(user)) {
+        return (true, errors);
+    }
     let (_, cluster_bindings) = app.store.list(&format!("{RBAC_GROUP}/clusterrolebindings"), "");
     let (_, bindings) = if namespace.is_empty() {
         (0, Vec::new())
@@ -126,12 +146,13 @@ pub fn rules_for(app: &App, user: &UserInfo, namespace: &str) -> (Vec<PolicyRule
     for (b, ns) in scoped {
         if binding_applies(b, user, ns) {
             match role_rules(app, b, ns) {
-                Ok(r) => rules.extend(r),
+                Ok(r) if found(&r) => return (true, errors),
+                Ok(_) => {}
                 Err(e) => errors.push(e),
             }
         }
     }
-    (rules, errors)
+    (false, errors)
 }
 
 /// Whether a binding (RoleBinding in `namespace`, or ClusterRoleBinding with `namespace` "")
@@ -310,13 +331,8 @@ pub fn forbidden_status(attrs: &RequestInfo, name: &str, msg: String) -> ApiErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request_info::Query;
+    use crate::request_info::test_support::attrs;
     use axum::http::Method;
-
-    fn attrs(method: Method, path: &str, query: &[(&str, &str)]) -> RequestInfo {
-        let q: Query = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        RequestInfo::new(&method, path, &q)
-    }
 
     #[test]
     fn rules_match_like_rbac() {

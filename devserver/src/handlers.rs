@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use crate::request_info::Query;
+use crate::request_info::Query;
 
 /// Parsed resource path.
 #[derive(Debug, Clone, Default)]

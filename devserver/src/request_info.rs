@@ -131,13 +131,20 @@ fn exact_name(selector: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
 
-    fn attrs(method: Method, path: &str, query: &[(&str, &str)]) -> RequestInfo {
+    /// The request info of `method path?query`, for tests.
+    pub(crate) fn attrs(method: Method, path: &str, query: &[(&str, &str)]) -> RequestInfo {
         let q: Query = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         RequestInfo::new(&method, path, &q)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::attrs;
+    use super::*;
 
     #[test]
     fn request_info_like_kube_apiserver() {

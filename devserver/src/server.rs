@@ -336,10 +336,7 @@ fn seed_cluster_admin(app: &App, now: &str) {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": meta("cluster-admin"),
-        "rules": [
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-            {"nonResourceURLs": ["*"], "verbs": ["*"]},
-        ],
+        "rules": crate::authz::cluster_admin_rules(),
     });
     let binding = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -3,6 +3,7 @@
 
 use crate::resource::ResourceType;
 use serde_json::{Value, json};
+use std::borrow::Borrow;
 
 /// True when the Accept header asks for a Table.
 pub fn wants_table(accept: &str) -> bool {
@@ -90,7 +91,7 @@ fn cell(v: Option<&Value>, ty: &str) -> Value {
 }
 
 /// Builds the Table for `items`.
-pub fn render(rt: &ResourceType, items: &[std::sync::Arc<Value>], list_meta: Value, include: &str) -> Value {
+pub fn render<B: Borrow<Value>>(rt: &ResourceType, items: &[B], list_meta: Value, include: &str) -> Value {
     let mut columns = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
     ];
@@ -110,13 +111,14 @@ pub fn render(rt: &ResourceType, items: &[std::sync::Arc<Value>], list_meta: Val
     let rows: Vec<Value> = items
         .iter()
         .map(|o| {
+            let o: &Value = o.borrow();
             let mut cells = vec![o.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
             for (_, ty, path, _) in &cols {
                 cells.push(cell(eval_jsonpath(o, path), ty));
             }
             let object = match include {
                 "None" => Value::Null,
-                "Object" => (**o).clone(),
+                "Object" => o.clone(),
                 _ => json!({
                     "kind": "PartialObjectMetadata",
                     "apiVersion": "meta.k8s.io/v1",

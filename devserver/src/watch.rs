@@ -87,8 +87,7 @@ pub fn watch(
             Format::Metadata => crate::negotiation::partial(o).to_string(),
             Format::Table(include) => {
                 let rv = o.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-                let mut table =
-                    crate::table::render(rt, &[Arc::new(o.clone())], json!({"resourceVersion": rv}), include);
+                let mut table = crate::table::render(rt, &[o], json!({"resourceVersion": rv}), include);
                 if !std::mem::take(&mut first_table) {
                     table["columnDefinitions"] = Value::Null;
                 }

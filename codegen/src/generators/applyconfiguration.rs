@@ -197,6 +197,7 @@ fn version_file(version: &Version, apis: &str) -> TokenStream {
                 let taken: BTreeSet<&str> =
                     applied_fields(fields).map(|f| f.rust_name.trim_start_matches("r#")).collect();
                 let mut ctor = constructor(k.name.as_str(), k.namespaced, &cfg, &api_type);
+                ctor.extend(extract_owned(k.name.as_str(), &cfg, &api_type));
                 ctor.extend(extract(k.name.as_str(), &cfg, &api_type, Subresource::Main));
                 if k.status_subresource && k.has_status {
                     ctor.extend(extract(k.name.as_str(), &cfg, &api_type, Subresource::Status));
@@ -256,13 +257,14 @@ enum Subresource {
 }
 
 /// `extract_<kind>(obj, field_manager)` and `extract_<kind>_status`: client-go's
-/// `Extract<Kind>` and `Extract<Kind>Status`.
+/// `Extract<Kind>` and `Extract<Kind>Status`, each a call of [`extract_owned`]'s function.
 fn extract(kind: &str, cfg: &proc_macro2::Ident, api_type: &TokenStream, sub: Subresource) -> TokenStream {
     let (suffix, subresource, entry) = match sub {
         Subresource::Main => ("", "", "its `Apply` entry"),
         Subresource::Status => ("_status", "status", "its `Apply` entry for the status subresource"),
     };
     let f = format_ident!("extract_{}{}", naming::snake(kind), suffix);
+    let owned = format_ident!("extract_{}_owned", naming::snake(kind));
     let doc = format!(
         " The fields of `obj` that `field_manager` owns through server-side apply ({entry} in\n \
          `metadata.managedFields`), as an apply configuration with name, namespace, apiVersion and\n \
@@ -273,10 +275,22 @@ fn extract(kind: &str, cfg: &proc_macro2::Ident, api_type: &TokenStream, sub: Su
     quote! {
         #(#[doc = #lines])*
         pub fn #f(obj: &#api_type, field_manager: &str) -> ::core::result::Result<#cfg, ::serde_json::Error> {
+            #owned(obj, field_manager, #subresource)
+        }
+    }
+}
+
+/// The body both extract functions of a kind share: the fields `field_manager` owns on
+/// `subresource` ("" for the main resource), with the object's identity set.
+fn extract_owned(kind: &str, cfg: &proc_macro2::Ident, api_type: &TokenStream) -> TokenStream {
+    let f = format_ident!("extract_{}_owned", naming::snake(kind));
+    quote! {
+        /// What `field_manager` owns of `obj` on `subresource` ("" for the main resource).
+        fn #f(obj: &#api_type, field_manager: &str, subresource: &str) -> ::core::result::Result<#cfg, ::serde_json::Error> {
             let value = ::serde_json::to_value(obj)?;
             let managed = value.pointer("/metadata/managedFields").and_then(::serde_json::Value::as_array);
             let owned = managed
-                .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, #subresource))
+                .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, subresource))
                 .map(|fields| ::runtime::apply::extract(&value, fields))
                 .unwrap_or_else(|| ::serde_json::json!({}));
             let mut config: #cfg = ::serde_json::from_value(owned)?;

@@ -115,20 +115,18 @@ pub fn bitcoin_network(name: &str, namespace: &str) -> BitcoinNetworkApplyConfig
         ..::core::default::Default::default()
     }
 }
-/// The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry in
-/// `metadata.managedFields`), as an apply configuration with name, namespace, apiVersion and
-/// kind set: change it and apply it again to update only those fields. Empty if the manager
-/// owns nothing. An error only if `BitcoinNetwork` does not convert to and from JSON.
-pub fn extract_bitcoin_network(
+/// What `field_manager` owns of `obj` on `subresource` ("" for the main resource).
+fn extract_bitcoin_network_owned(
     obj: &apis::bitcoincontroller::v1::BitcoinNetwork,
     field_manager: &str,
+    subresource: &str,
 ) -> ::core::result::Result<BitcoinNetworkApplyConfiguration, ::serde_json::Error> {
     let value = ::serde_json::to_value(obj)?;
     let managed = value
         .pointer("/metadata/managedFields")
         .and_then(::serde_json::Value::as_array);
     let owned = managed
-        .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, ""))
+        .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, subresource))
         .map(|fields| ::runtime::apply::extract(&value, fields))
         .unwrap_or_else(|| ::serde_json::json!({}));
     let mut config: BitcoinNetworkApplyConfiguration = ::serde_json::from_value(owned)?;
@@ -145,6 +143,16 @@ pub fn extract_bitcoin_network(
     );
     ::core::result::Result::Ok(config)
 }
+/// The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry in
+/// `metadata.managedFields`), as an apply configuration with name, namespace, apiVersion and
+/// kind set: change it and apply it again to update only those fields. Empty if the manager
+/// owns nothing. An error only if `BitcoinNetwork` does not convert to and from JSON.
+pub fn extract_bitcoin_network(
+    obj: &apis::bitcoincontroller::v1::BitcoinNetwork,
+    field_manager: &str,
+) -> ::core::result::Result<BitcoinNetworkApplyConfiguration, ::serde_json::Error> {
+    extract_bitcoin_network_owned(obj, field_manager, "")
+}
 /// The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry for the status subresource in
 /// `metadata.managedFields`), as an apply configuration with name, namespace, apiVersion and
 /// kind set: change it and apply it again to update only those fields. Empty if the manager
@@ -153,27 +161,7 @@ pub fn extract_bitcoin_network_status(
     obj: &apis::bitcoincontroller::v1::BitcoinNetwork,
     field_manager: &str,
 ) -> ::core::result::Result<BitcoinNetworkApplyConfiguration, ::serde_json::Error> {
-    let value = ::serde_json::to_value(obj)?;
-    let managed = value
-        .pointer("/metadata/managedFields")
-        .and_then(::serde_json::Value::as_array);
-    let owned = managed
-        .and_then(|m| ::runtime::apply::owned_fields(m, field_manager, "status"))
-        .map(|fields| ::runtime::apply::extract(&value, fields))
-        .unwrap_or_else(|| ::serde_json::json!({}));
-    let mut config: BitcoinNetworkApplyConfiguration = ::serde_json::from_value(owned)?;
-    let meta = config.metadata.get_or_insert_with(::core::default::Default::default);
-    meta.name = obj.metadata.name.clone();
-    meta.namespace = obj.metadata.namespace.clone();
-    config.api_version = ::core::option::Option::Some(
-        <apis::bitcoincontroller::v1::BitcoinNetwork as ::k8s_openapi::Resource>::API_VERSION
-            .to_string(),
-    );
-    config.kind = ::core::option::Option::Some(
-        <apis::bitcoincontroller::v1::BitcoinNetwork as ::k8s_openapi::Resource>::KIND
-            .to_string(),
-    );
-    ::core::result::Result::Ok(config)
+    extract_bitcoin_network_owned(obj, field_manager, "status")
 }
 /// Apply configuration of [`BitcoinNetworkNode`](apis::bitcoincontroller::v1::BitcoinNetworkNode): only the fields set are applied.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
