@@ -163,10 +163,17 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         user: None,
     };
     let info = RequestInfo::new(&parts.method, &path, &query);
-    let response = match crate::filters::admit(&app, &info, &parts.headers, &body, &mut record) {
+    let mut response = match crate::filters::admit(&app, &info, &parts.headers, &body, &mut record) {
         Ok(user) => route(&app, &info, user.as_ref(), &query, &parts.headers, body, &mut record).await,
         Err(e) => e.into_response(),
     };
+    // Nothing is shown to a client before it is durable (with --data-dir; otherwise this returns
+    // at once): the answer waits until every change up to now is. Watches filter by themselves.
+    if info.verb != "watch"
+        && let Err(e) = app.store.wait_visible(app.store.current_rv()).await
+    {
+        response = ApiError::new(500, "InternalError", e).into_response();
+    }
     record.status = response.status().as_u16();
     tracing::info!(
         verb = %record.verb,

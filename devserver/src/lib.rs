@@ -29,6 +29,7 @@ pub mod faults;
 pub mod filters;
 pub mod gc;
 pub mod handlers;
+pub mod journal;
 pub mod kubeconfig;
 pub mod negotiation;
 pub mod openapi;

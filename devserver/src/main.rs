@@ -29,7 +29,8 @@ struct Args {
     /// Run the optional garbage collector for ownerReferences (off by default, like envtest).
     #[arg(long)]
     gc: bool,
-    /// Keep the state in this directory: loaded on start, saved after changes and on exit.
+    /// Keep the state in this directory: loaded on start, every write logged durably (fsync)
+    /// before it is answered; the directory is locked while the server runs.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Events of history kept per resource for watch resumption.
@@ -70,7 +71,24 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(&path, server.kubeconfig_for_token(&token))?;
         println!("kubeconfig for ServiceAccount {namespace}/{name}: {}", path.display());
     }
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     server.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and Kubernetes send): both end in a clean
+/// shutdown that writes the final snapshot.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down");
     Ok(())
 }

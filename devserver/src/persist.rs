@@ -1,21 +1,30 @@
-//! `--data-dir` persistence, so a user can stop and start the devserver (or the controller's
-//! embedded mode) without losing their objects.
+//! `--data-dir` persistence, so a user can stop, kill or restart the devserver (or the
+//! controller's embedded mode) without losing an acknowledged write.
 //!
-//! The whole store is written as one JSON file, [`STATE_FILE`], in the data directory: after
-//! changes (debounced, see [`spawn_saver`]) and once more when the server stops. Each write goes
-//! to a temporary file that is then renamed over the old one, so a crash leaves either the old
-//! or the new state, never a torn file. On start the file is loaded back: objects keep their
-//! uids and resourceVersions, the global revision continues after the highest one, CRDs serve
-//! their custom resources again, and the watch history starts empty (a client resuming from an
-//! earlier revision gets 410 and relists, as after an etcd compaction).
+//! The directory holds a snapshot, [`STATE_FILE`] (the whole store as one JSON document), and
+//! the write-ahead log [`crate::journal::JOURNAL_FILE`] of every change since it. A write is
+//! answered only after its log record is fsynced (group commit, see [`crate::journal`]); the
+//! log is folded into a new snapshot when it grows and on shutdown. A snapshot is written to a
+//! temporary file, fsynced and renamed, so a crash leaves the old or the new one, never a torn
+//! file. On start the snapshot is loaded and the log replayed on top: objects keep their uids
+//! and resourceVersions, the global revision continues after the highest one ever logged (so a
+//! resourceVersion is never handed out twice), CRDs serve their custom resources again, and the
+//! watch history starts empty (a client resuming from an earlier revision gets 410 and relists,
+//! as after an etcd compaction).
+//!
+//! A [`LOCK_FILE`] holds an exclusive lock while a server uses the directory: a second server
+//! refuses to start and names the process that holds it.
 
 use crate::app::App;
 use crate::crd;
+use crate::journal::{self, Journal};
 use anyhow::Context;
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The file name of the persisted state inside the data directory.
 pub const STATE_FILE: &str = "state.json";
@@ -24,11 +33,12 @@ pub const STATE_FILE: &str = "state.json";
 /// misread.
 const FORMAT: u64 = 1;
 
-/// How long the saver waits after a change before writing, so a burst of writes is saved once.
-const DEBOUNCE: Duration = Duration::from_millis(200);
+/// The lock file's name inside the data directory (it holds the owner's process id).
+pub const LOCK_FILE: &str = "lock";
 
-/// Writes the current state to `dir/state.json` (atomically, via a temporary file and rename).
-pub fn save(app: &App, dir: &Path) -> anyhow::Result<()> {
+/// Writes the current state to `dir/state.json` durably (temporary file, fsync, rename, fsync
+/// of the directory) and returns the revision it covers.
+pub fn save(app: &App, dir: &Path) -> anyhow::Result<u64> {
     let (rv, tables) = app.store.dump();
     let resources: serde_json::Map<String, Value> = tables
         .into_iter()
@@ -42,19 +52,61 @@ pub fn save(app: &App, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
     let path = dir.join(STATE_FILE);
     let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(&doc)?).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut f = private_file(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec(&doc)?).with_context(|| format!("writing {}", tmp.display()))?;
+    f.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+    drop(f);
     std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+    journal::sync_dir(dir)?;
+    Ok(rv)
 }
 
-/// Loads `dir/state.json` into the store and re-registers the stored CRDs. Returns `false` when
-/// there is no state file yet (a fresh data directory); a malformed file is an error that names
-/// the file and the problem, so the server refuses to start instead of losing data.
+/// Creates (or truncates) a file only its owner can read: the state holds Secrets.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Loads `dir/state.json` and replays the log on top of it into the store, and re-registers
+/// the stored CRDs. Returns `false` for a fresh data directory (neither file exists); a
+/// malformed snapshot or a corrupt log record is an error that names the file and the problem
+/// (and the offset), so the server refuses to start instead of losing data.
 pub fn load(app: &App, dir: &Path) -> anyhow::Result<bool> {
+    let snapshot = read_snapshot(dir)?;
+    let records = journal::replay(dir)?;
+    if snapshot.is_none() && records.is_empty() {
+        return Ok(false);
+    }
+    let (mut rv, tables) = snapshot.unwrap_or_default();
+    let mut merged: HashMap<String, BTreeMap<String, Value>> =
+        tables.into_iter().map(|(resource, objects)| (resource, objects.into_iter().collect())).collect();
+    let base = rv;
+    for r in records.into_iter().filter(|r| r.rv > base) {
+        rv = rv.max(r.rv);
+        let table = merged.entry(r.resource).or_default();
+        match r.object {
+            Some(o) => table.insert(r.key, o),
+            None => table.remove(&r.key),
+        };
+    }
+    let tables = merged.into_iter().map(|(resource, objects)| (resource, objects.into_iter().collect())).collect();
+    app.store.restore(rv, tables);
+    register_crds(app);
+    Ok(true)
+}
+
+/// A snapshot's revision and tables.
+type Snapshot = (u64, Vec<(String, Vec<(String, Value)>)>);
+
+/// Reads `dir/state.json`; `None` when there is none.
+fn read_snapshot(dir: &Path) -> anyhow::Result<Option<Snapshot>> {
     let path = dir.join(STATE_FILE);
     let text = match std::fs::read(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     let bad = |what: &str| anyhow::anyhow!("{}: {what}", path.display());
@@ -82,7 +134,11 @@ pub fn load(app: &App, dir: &Path) -> anyhow::Result<bool> {
         }
         tables.push((resource.clone(), objects));
     }
-    app.store.restore(rv, tables);
+    Ok(Some((rv, tables)))
+}
+
+/// Serves the custom resources of every stored CRD again.
+fn register_crds(app: &App) {
     let (_, crds) = app.store.list("apiextensions.k8s.io/customresourcedefinitions", "");
     for o in crds {
         let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -96,20 +152,98 @@ pub fn load(app: &App, dir: &Path) -> anyhow::Result<bool> {
             }
         }
     }
-    Ok(true)
 }
 
-/// Saves the state after every burst of changes until aborted; the owner aborts it and calls
-/// [`save`] once more on shutdown. Save errors are logged (the server keeps serving).
-pub fn spawn_saver(app: Arc<App>, dir: PathBuf) -> tokio::task::JoinHandle<()> {
-    let mut changes = app.store.subscribe();
-    tokio::spawn(async move {
-        while changes.changed().await.is_ok() {
-            tokio::time::sleep(DEBOUNCE).await;
-            changes.mark_unchanged();
-            if let Err(e) = save(&app, &dir) {
-                tracing::warn!(error = %format!("{e:#}"), "saving state failed");
-            }
+/// A data directory in use: its lock and its log. [`DataDir::close`] on shutdown.
+pub struct DataDir {
+    dir: PathBuf,
+    journal: Arc<Journal>,
+    _lock: File,
+}
+
+impl DataDir {
+    /// Locks `dir` (creating it), loads its state into `app`'s store, compacts the log into a
+    /// fresh snapshot (which also proves the directory is writable) and sends every later change
+    /// through the log.
+    pub fn open(app: &Arc<App>, dir: &Path) -> anyhow::Result<DataDir> {
+        create_private_dir(dir)?;
+        let lock = lock(dir)?;
+        load(app, dir)?;
+        save(app, dir)?;
+        let log = dir.join(journal::JOURNAL_FILE);
+        if let Ok(f) = OpenOptions::new().write(true).open(&log) {
+            f.set_len(0).and_then(|()| f.sync_all()).with_context(|| format!("truncating {}", log.display()))?;
         }
-    })
+        let (snap, publish, fail) = (Arc::downgrade(app), Arc::downgrade(app), Arc::downgrade(app));
+        let snapshot_dir = dir.to_path_buf();
+        let hooks = journal::Hooks {
+            snapshot: Box::new(move || match snap.upgrade() {
+                Some(app) => save(&app, &snapshot_dir),
+                None => anyhow::bail!("the server is gone"),
+            }),
+            publish: Box::new(move |rv| {
+                if let Some(app) = publish.upgrade() {
+                    app.store.publish(rv);
+                }
+            }),
+            fail: Box::new(move |message| {
+                if let Some(app) = fail.upgrade() {
+                    app.store.fail(message);
+                }
+            }),
+        };
+        let journal = Journal::open(dir, hooks)?;
+        app.store.set_write_log(journal.clone());
+        Ok(DataDir { dir: dir.to_path_buf(), journal, _lock: lock })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes what is pending and folds the log into a final snapshot; the lock is released
+    /// when the `DataDir` is dropped.
+    pub fn close(&self) {
+        self.journal.close();
+    }
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("creating data directory {}", dir.display()))
+}
+
+/// Takes the directory's exclusive lock and writes our process id into the lock file; when
+/// another process holds it, the error names that process.
+fn lock(dir: &Path) -> anyhow::Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() { "another process".to_string() } else { format!("process {holder}") };
+            anyhow::bail!(
+                "data directory {} is in use by {who} (it holds the lock on {}); stop that server or use another --data-dir",
+                dir.display(),
+                path.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    file.set_len(0).with_context(|| format!("writing {}", path.display()))?;
+    write!(file, "{}", std::process::id()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(file)
 }

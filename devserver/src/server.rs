@@ -100,8 +100,9 @@ impl DevServerBuilder {
         self
     }
 
-    /// Keep the state in `dir` (see [`crate::persist`]): loaded on start if present, saved after
-    /// changes and on shutdown, so objects and resourceVersions survive a devserver restart.
+    /// Keep the state in `dir` (see [`crate::persist`]): loaded on start if present, every write
+    /// logged durably before it is answered, so objects and resourceVersions survive a restart,
+    /// a `kill -9` or a power cut. The directory is locked while the server runs.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
         self
@@ -164,19 +165,11 @@ impl DevServerBuilder {
                 .with_owner_references_enforcement(self.owner_references_permission_enforcement),
             faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
         });
-        if let Some(dir) = &self.data_dir {
-            crate::persist::load(&app, dir)?;
-        }
-        seed_namespaces(&app);
-        let persist = match self.data_dir {
-            Some(dir) => {
-                // Save once now so an unwritable directory fails the start, not a later save.
-                crate::persist::save(&app, &dir)?;
-                let saver = crate::persist::spawn_saver(app.clone(), dir.clone());
-                Some((dir, saver))
-            }
+        let persist = match &self.data_dir {
+            Some(dir) => Some(crate::persist::DataDir::open(&app, dir)?),
             None => None,
         };
+        seed_namespaces(&app);
         if self.garbage_collection {
             crate::gc::spawn(&app);
         }
@@ -369,8 +362,8 @@ pub struct DevServerHandle {
     task: Option<tokio::task::JoinHandle<()>>,
     router: axum::Router,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
-    /// The data directory and its saver task (`--data-dir`).
-    persist: Option<(PathBuf, tokio::task::JoinHandle<()>)>,
+    /// The data directory in use (`--data-dir`).
+    persist: Option<crate::persist::DataDir>,
 }
 
 impl DevServerHandle {
@@ -505,13 +498,11 @@ impl DevServerHandle {
         self.persist_now();
     }
 
-    /// With a data directory: stops the saver and writes the final state.
+    /// With a data directory: writes what is pending, folds the log into a final snapshot and
+    /// releases the directory's lock.
     fn persist_now(&mut self) {
-        if let Some((dir, saver)) = self.persist.take() {
-            saver.abort();
-            if let Err(e) = crate::persist::save(&self.app, &dir) {
-                tracing::warn!(error = %format!("{e:#}"), "saving state on shutdown failed");
-            }
+        if let Some(data_dir) = self.persist.take() {
+            data_dir.close();
         }
     }
 

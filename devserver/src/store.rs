@@ -5,11 +5,14 @@
 //! - every write takes the next global revision and stamps it into `metadata.resourceVersion`;
 //! - a write and its history event happen under one lock, so a watch that starts from a list's
 //!   revision sees exactly the changes after that list;
-//! - history is bounded; a watch from a revision older than the retained history must get 410.
+//! - history is bounded; a watch from a revision older than the retained history must get 410;
+//! - with a [`WriteLog`] (`--data-dir`), a change becomes *visible* (to watches, and to answers
+//!   through [`Store::wait_visible`]) only once the log has made it durable, so no client ever
+//!   sees a change a crash could take back.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// The type of a change, as sent on a watch stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,11 +104,22 @@ impl Outcome {
 /// One resource's objects as `(key, object)` pairs, as [`Store::dump`] copies them.
 pub type TableDump = (String, Vec<(String, Arc<Value>)>);
 
+/// Where committed changes go before they count as durable (see [`crate::journal`]).
+pub trait WriteLog: Send + Sync {
+    /// Called under the store lock with every committed change, in revision order; `object` is
+    /// `None` for a deletion. The log later calls [`Store::publish`] (or [`Store::fail`]).
+    fn append(&self, rv: u64, resource: &str, key: &str, object: Option<&Value>);
+}
+
 /// The shared store. Cheap to clone via `Arc`.
 pub struct Store {
     inner: Mutex<Inner>,
+    /// The visible revision: every change up to it may be shown to clients.
     notify: tokio::sync::watch::Sender<u64>,
     history_limit: usize,
+    log: OnceLock<Arc<dyn WriteLog>>,
+    /// Set when the log can no longer make changes durable: nothing is acknowledged after it.
+    failure: Mutex<Option<String>>,
 }
 
 /// How many continue snapshots are kept before the oldest token expires.
@@ -119,6 +133,66 @@ impl Store {
             inner: Mutex::new(Inner { rv: 1, tables: HashMap::new(), snapshots: VecDeque::new() }),
             notify,
             history_limit: history_limit.max(1),
+            log: OnceLock::new(),
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// Sends every later change through `log`; from then on changes become visible only when
+    /// the log publishes them. Set once, before serving (a second call is ignored).
+    pub fn set_write_log(&self, log: Arc<dyn WriteLog>) {
+        let _ = self.log.set(log);
+    }
+
+    /// Called by the write log: every change up to `rv` is durable and may be shown.
+    pub fn publish(&self, rv: u64) {
+        self.notify.send_if_modified(|v| {
+            let newer = rv > *v;
+            if newer {
+                *v = rv;
+            }
+            newer
+        });
+    }
+
+    /// Called by the write log when it cannot make changes durable any more (disk full, I/O
+    /// error): every waiter and every later answer gets `message` instead of an acknowledgement.
+    pub fn fail(&self, message: String) {
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+        self.notify.send_modify(|_| {});
+    }
+
+    /// The revision up to which changes are visible.
+    pub fn visible_rv(&self) -> u64 {
+        *self.notify.borrow()
+    }
+
+    /// Waits until every change up to `rv` is visible (immediately without a write log); an
+    /// error when the write log failed, so the caller answers 500 instead of acknowledging.
+    pub async fn wait_visible(&self, rv: u64) -> Result<(), String> {
+        let mut rx = self.notify.subscribe();
+        loop {
+            if let Some(message) = self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                return Err(message);
+            }
+            if *rx.borrow_and_update() >= rv {
+                return Ok(());
+            }
+            if rx.changed().await.is_err() {
+                return Err("the store is shutting down".into());
+            }
+        }
+    }
+
+    /// Announces a change: directly without a write log, or through the log, which publishes it
+    /// once durable. Called under the store lock so the log sees changes in revision order.
+    fn commit(&self, rv: u64, resource: &str, key: &str, object: Option<&Value>) -> bool {
+        match self.log.get() {
+            Some(log) => {
+                log.append(rv, resource, key, object);
+                false
+            }
+            None => true,
         }
     }
 
@@ -197,6 +271,7 @@ impl Store {
         let next_rv = inner.rv + 1;
         let current = inner.tables.get(resource).and_then(|t| t.objects.get(key)).cloned();
         let decision = f(current.as_ref(), next_rv)?;
+        let publish_now;
         let outcome = match decision {
             Write::Keep(o) => return Ok(Outcome::Unchanged(o)),
             Write::Put(mut obj) => {
@@ -211,6 +286,7 @@ impl Store {
                 let obj = Arc::new(obj);
                 inner.rv = next_rv;
                 let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
+                publish_now = self.commit(next_rv, resource, key, Some(&obj));
                 self.record(&mut inner, resource, key, Some(obj.clone()), kind, current, obj.clone());
                 if kind == EventType::Added { Outcome::Created(obj) } else { Outcome::Updated(obj) }
             }
@@ -219,6 +295,7 @@ impl Store {
                     return Ok(Outcome::Unchanged(Arc::new(Value::Null)));
                 };
                 inner.rv = next_rv;
+                publish_now = self.commit(next_rv, resource, key, None);
                 let mut last = (*cur).clone();
                 set_rv(&mut last, next_rv);
                 let last = Arc::new(last);
@@ -228,7 +305,9 @@ impl Store {
         };
         let rv = inner.rv;
         drop(inner);
-        self.notify.send_replace(rv);
+        if publish_now {
+            self.publish(rv);
+        }
         Ok(outcome)
     }
 
@@ -264,17 +343,19 @@ impl Store {
     /// Events of `resource` after revision `after`, at most `max` of them, with the global
     /// revision at the time of reading (a watch that got no events has seen everything up to it).
     /// `Err(oldest)` when events after `after` have already been dropped from the history.
+    /// Only visible events are returned (see [`Store::publish`]).
     pub fn events_after(&self, resource: &str, after: u64, max: usize) -> Result<(Vec<Event>, u64), u64> {
         let inner = self.lock();
+        let visible = self.visible_rv().min(inner.rv);
         let Some(t) = inner.tables.get(resource) else {
-            return Ok((Vec::new(), inner.rv));
+            return Ok((Vec::new(), visible));
         };
         if after < t.dropped_rv {
             return Err(t.dropped_rv + 1);
         }
         let start = t.history.partition_point(|e| e.rv <= after);
-        let events = t.history.iter().skip(start).take(max).cloned().collect();
-        Ok((events, inner.rv))
+        let events = t.history.iter().skip(start).take_while(|e| e.rv <= visible).take(max).cloned().collect();
+        Ok((events, visible))
     }
 
     /// Drops every retained event, like an etcd compaction at the current revision: watches
@@ -287,7 +368,7 @@ impl Store {
             t.dropped_rv = rv;
         }
         drop(inner);
-        self.notify.send_replace(rv);
+        self.notify.send_modify(|_| {});
     }
 
     /// Every table with its objects (`key → object`) and the global revision, read under one

@@ -189,6 +189,10 @@ pub fn watch(
     let bookmark_every = app.bookmark_interval;
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout;
+        // The snapshot may hold changes not yet durable (--data-dir): show it only once they are.
+        if app.store.wait_visible(cursor).await.is_err() {
+            return;
+        }
         // Initial events go out in chunks as they are encoded, as the API server writes each
         // event to the stream: a client decodes the first objects while later ones are encoded.
         let mut chunk = String::new();
