@@ -25,6 +25,8 @@ pub struct App {
     pub auth: crate::authn::Auth,
     /// Faults injected on demand by tests (see [`crate::faults`]); all off by default.
     pub faults: crate::faults::FaultSettings,
+    /// In-flight, body and connection limits (see [`crate::limits`]).
+    pub limits: crate::limits::Limits,
 }
 
 /// The current time as RFC 3339 with whole seconds, like `metav1.Time`.

@@ -168,6 +168,11 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if self.reason.is_empty()
+            && let Some(m) = s.as_object_mut()
+        {
+            m.remove("reason"); // metav1.Status omits an empty reason
+        }
         if let Some(d) = &self.details {
             s["details"] = d.clone();
         }
@@ -202,5 +207,12 @@ impl IntoResponse for ApiError {
         let mut r = (code, body).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         r
+    }
+}
+
+/// kube-apiserver passes etcd's refusal through as a 500 without a reason.
+impl From<crate::store::TooLarge> for ApiError {
+    fn from(_: crate::store::TooLarge) -> Self {
+        ApiError::new(500, "", "etcdserver: request is too large")
     }
 }

@@ -11,27 +11,37 @@ use crate::request_log::RequestRecord;
 use crate::{admission, authz};
 use axum::http::HeaderMap;
 
-/// The authentication and authorization step in front of every request: 401 for a bad token,
-/// 403 when RBAC is on and denies; otherwise the authenticated user (None when the server
-/// authenticates no one). On success or denial the record learns the user; on denial
-/// also what was denied (the router fills these fields for requests it serves).
-pub fn admit(
+/// Authentication, from the headers alone (so it runs before the body is read): 401 for a bad
+/// token; otherwise the authenticated user (None when the server authenticates no one), which
+/// the record learns.
+pub fn authenticate(
     app: &App,
     attrs: &RequestInfo,
     headers: &HeaderMap,
-    body: &[u8],
     record: &mut RequestRecord,
 ) -> Result<Option<UserInfo>, ApiError> {
-    let Some(user) = authn::authenticate(&app.auth, app.token.as_deref(), &app.store, &attrs.path, headers)? else {
-        return Ok(None);
-    };
-    record.user = Some(user.name.clone());
+    let user = authn::authenticate(&app.auth, app.token.as_deref(), &app.store, &attrs.path, headers)?;
+    record.user = user.as_ref().map(|u| u.name.clone());
+    Ok(user)
+}
+
+/// Authorization, then admission (which reads the body): 403 when RBAC is on and denies. On
+/// denial the record also learns what was denied (the router fills these fields for requests
+/// it serves).
+pub fn authorize(
+    app: &App,
+    user: Option<&UserInfo>,
+    attrs: &RequestInfo,
+    body: &[u8],
+    record: &mut RequestRecord,
+) -> Result<(), ApiError> {
+    let Some(user) = user else { return Ok(()) };
     if !app.auth.rbac {
-        return Ok(Some(user));
+        return Ok(());
     }
-    authz::authorize(app, &user, attrs)
+    authz::authorize(app, user, attrs)
         .and_then(|()| {
-            if app.auth.owner_references_enforcement { admission::validate(app, &user, attrs, body) } else { Ok(()) }
+            if app.auth.owner_references_enforcement { admission::validate(app, user, attrs, body) } else { Ok(()) }
         })
         .inspect_err(|_| {
             if attrs.resource_request {
@@ -41,6 +51,5 @@ pub fn admit(
                 record.namespace = (!attrs.namespace.is_empty()).then(|| attrs.namespace.clone());
                 record.name = (!attrs.name.is_empty()).then(|| attrs.name.clone());
             }
-        })?;
-    Ok(Some(user))
+        })
 }

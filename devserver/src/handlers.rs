@@ -142,16 +142,9 @@ pub fn parse_resource_path(path: &str) -> Option<ResourcePath> {
 
 /// The axum handler for every path.
 pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
-    app.faults.delay().await;
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = parse_query(parts.uri.query());
-    let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
-        Ok(b) => b,
-        Err(e) => {
-            return ApiError::new(413, "RequestEntityTooLarge", format!("request body: {e}")).into_response();
-        }
-    };
     let mut record = RequestRecord {
         verb: parts.method.as_str().to_lowercase(),
         group: String::new(),
@@ -163,17 +156,7 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         user: None,
     };
     let info = RequestInfo::new(&parts.method, &path, &query);
-    let mut response = match crate::filters::admit(&app, &info, &parts.headers, &body, &mut record) {
-        Ok(user) => route(&app, &info, user.as_ref(), &query, &parts.headers, body, &mut record).await,
-        Err(e) => e.into_response(),
-    };
-    // Nothing is shown to a client before it is durable (with --data-dir; otherwise this returns
-    // at once): the answer waits until every change up to now is. Watches filter by themselves.
-    if info.verb != "watch"
-        && let Err(e) = app.store.wait_visible(app.store.current_rv()).await
-    {
-        response = ApiError::new(500, "InternalError", e).into_response();
-    }
+    let response = serve(&app, &info, &query, &parts.headers, body, &mut record).await;
     record.status = response.status().as_u16();
     tracing::info!(
         verb = %record.verb,
@@ -185,6 +168,45 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         "request"
     );
     app.log.push(record);
+    response
+}
+
+/// The chain, in kube-apiserver's order: the in-flight limit, authentication (before a byte of
+/// the body is read, so an anonymous client cannot make the server buffer anything), the body
+/// (bounded in size and time), authorization and admission, then the route; the answer waits
+/// until what it shows is durable.
+async fn serve(
+    app: &Arc<App>,
+    info: &RequestInfo,
+    query: &Query,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    record: &mut RequestRecord,
+) -> Response {
+    let _permit = match app.limits.admit(info) {
+        Ok(permit) => permit,
+        Err(too_many) => return too_many,
+    };
+    app.faults.delay().await;
+    let user = match crate::filters::authenticate(app, info, headers, record) {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let body = match app.limits.read_body(headers, body).await {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = crate::filters::authorize(app, user.as_ref(), info, &body, record) {
+        return e.into_response();
+    }
+    let response = route(app, info, user.as_ref(), query, headers, body, record).await;
+    // Nothing is shown to a client before it is durable (with --data-dir; otherwise this returns
+    // at once): the answer waits until every change up to now is. Watches filter by themselves.
+    if info.verb != "watch"
+        && let Err(e) = app.store.wait_visible(app.store.current_rv()).await
+    {
+        return ApiError::new(500, "InternalError", e).into_response();
+    }
     response
 }
 

@@ -31,6 +31,7 @@ pub mod gc;
 pub mod handlers;
 pub mod journal;
 pub mod kubeconfig;
+pub mod limits;
 pub mod negotiation;
 pub mod openapi;
 pub mod options;

@@ -36,6 +36,18 @@ struct Args {
     /// Events of history kept per resource for watch resumption.
     #[arg(long, default_value_t = 10_000)]
     history: usize,
+    /// Bytes of history kept per resource at most (the newest event is always kept).
+    #[arg(long, default_value_t = devserver::store::DEFAULT_HISTORY_BYTES)]
+    history_bytes: usize,
+    /// Non-mutating requests in flight before answering 429 (watches are not counted).
+    #[arg(long, default_value_t = 400)]
+    max_requests_inflight: usize,
+    /// Mutating requests in flight before answering 429.
+    #[arg(long, default_value_t = 200)]
+    max_mutating_requests_inflight: usize,
+    /// The largest request body accepted (413 above it).
+    #[arg(long, default_value_t = 3 * 1024 * 1024)]
+    max_request_body_bytes: usize,
 }
 
 #[tokio::main]
@@ -50,6 +62,13 @@ async fn main() -> anyhow::Result<()> {
     let mut builder = devserver::DevServer::builder()
         .addr(args.addr)
         .history_limit(args.history)
+        .history_bytes_limit(args.history_bytes)
+        .limits(devserver::limits::LimitSettings {
+            max_requests_inflight: args.max_requests_inflight,
+            max_mutating_requests_inflight: args.max_mutating_requests_inflight,
+            max_request_body_bytes: args.max_request_body_bytes,
+            ..Default::default()
+        })
         .tls(args.tls)
         .rbac(args.rbac)
         .garbage_collection(args.gc);

@@ -23,6 +23,7 @@ impl DevServer {
         DevServerBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             history: 10_000,
+            history_bytes: crate::store::DEFAULT_HISTORY_BYTES,
             bookmark_interval: Duration::from_secs(60),
             kubeconfig_path: None,
             tls: false,
@@ -31,6 +32,7 @@ impl DevServer {
             owner_references_permission_enforcement: false,
             fault_seed: 0,
             data_dir: None,
+            limits: crate::limits::LimitSettings::default(),
         }
     }
 }
@@ -40,6 +42,7 @@ impl DevServer {
 pub struct DevServerBuilder {
     addr: SocketAddr,
     history: usize,
+    history_bytes: usize,
     bookmark_interval: Duration,
     kubeconfig_path: Option<PathBuf>,
     tls: bool,
@@ -48,6 +51,7 @@ pub struct DevServerBuilder {
     owner_references_permission_enforcement: bool,
     fault_seed: u64,
     data_dir: Option<PathBuf>,
+    limits: crate::limits::LimitSettings,
 }
 
 impl DevServerBuilder {
@@ -60,6 +64,13 @@ impl DevServerBuilder {
     /// How many events per resource a watch can resume from before getting 410 Expired.
     pub fn history_limit(mut self, events: usize) -> Self {
         self.history = events;
+        self
+    }
+
+    /// How many bytes of events per resource are kept at most (default 256 MiB; the newest event
+    /// is always kept), so a few changes to big objects cannot pin unbounded memory.
+    pub fn history_bytes_limit(mut self, bytes: usize) -> Self {
+        self.history_bytes = bytes;
         self
     }
 
@@ -116,6 +127,12 @@ impl DevServerBuilder {
         self
     }
 
+    /// In-flight, body and connection limits (default: kube-apiserver's, see [`crate::limits`]).
+    pub fn limits(mut self, limits: crate::limits::LimitSettings) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Where to write the kubeconfig (default: a file in a temporary directory).
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
@@ -127,7 +144,8 @@ impl DevServerBuilder {
     pub fn in_process(self) -> InProcessServer {
         let log = Arc::new(RequestLog::default());
         let app = Arc::new(App {
-            store: Store::new(self.history),
+            store: Store::with_history_bytes(self.history, self.history_bytes)
+                .with_max_object_bytes(self.limits.max_object_bytes),
             registry: Registry::new(),
             log: log.clone(),
             server_address: "in-process".into(),
@@ -135,6 +153,7 @@ impl DevServerBuilder {
             token: None,
             auth: crate::authn::Auth::new(false),
             faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
+            limits: crate::limits::Limits::new(self.limits.clone()),
         });
         seed_namespaces(&app);
         if self.garbage_collection {
@@ -155,7 +174,8 @@ impl DevServerBuilder {
         let url = if tls.is_some() { format!("https://{local}") } else { url };
         let log = Arc::new(RequestLog::default());
         let app = Arc::new(App {
-            store: Store::new(self.history),
+            store: Store::with_history_bytes(self.history, self.history_bytes)
+                .with_max_object_bytes(self.limits.max_object_bytes),
             registry: Registry::new(),
             log: log.clone(),
             server_address: local.to_string(),
@@ -164,6 +184,7 @@ impl DevServerBuilder {
             auth: crate::authn::Auth::new(self.rbac)
                 .with_owner_references_enforcement(self.owner_references_permission_enforcement),
             faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
+            limits: crate::limits::Limits::new(self.limits.clone()),
         });
         let persist = match &self.data_dir {
             Some(dir) => Some(crate::persist::DataDir::open(&app, dir)?),
@@ -197,7 +218,13 @@ impl DevServerBuilder {
         let router = axum::Router::new().fallback(crate::handlers::handle).with_state(app.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
-        let task = tokio::spawn(serve_connections(listener, router.clone(), acceptor.clone(), stop_rx));
+        let task = tokio::spawn(serve_connections(
+            listener,
+            router.clone(),
+            acceptor.clone(),
+            app.limits.settings.clone(),
+            stop_rx,
+        ));
         tracing::info!(%url, kubeconfig = %path.display(), "devserver listening");
         Ok(DevServerHandle {
             url,
@@ -221,26 +248,49 @@ impl DevServerBuilder {
 /// The accept loop: (with an acceptor) a TLS handshake, then HTTP/1.1 per connection. Every
 /// connection lives in the loop's JoinSet, so ending the loop (stop, or aborting its task on
 /// [`DevServerHandle::restart`]) aborts every open connection and so every open watch.
+///
+/// Slow and silent clients are cut off (see [`crate::limits`]): a TLS handshake has a deadline,
+/// and so do request headers, including the wait for the next request on a kept-alive
+/// connection (hyper's header read timeout runs from the end of the previous response). When
+/// accepting fails (out of file descriptors), the loop backs off instead of spinning.
 async fn serve_connections(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    limits: crate::limits::LimitSettings,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
+    let mut backoff = Duration::ZERO;
     loop {
         tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
+                let tcp = match accepted {
+                    Ok((tcp, _)) => {
+                        backoff = Duration::ZERO;
+                        tcp
+                    }
+                    Err(e) => {
+                        // EMFILE/ENFILE/ENOBUFS: nothing can be accepted until a connection
+                        // closes; retrying at once would spin a core.
+                        backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                        tracing::warn!(error = %e, retry_in = ?backoff, "accepting a connection failed");
+                        tokio::time::sleep(backoff).await;
+                        continue;
+                    }
+                };
                 let acceptor = acceptor.clone();
                 let router = router.clone();
+                let limits = limits.clone();
                 connections.spawn(async move {
                     let service = hyper_util::service::TowerToHyperService::new(router);
-                    let http = hyper::server::conn::http1::Builder::new();
+                    let mut http = hyper::server::conn::http1::Builder::new();
+                    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
                     match acceptor {
                         Some(acceptor) => {
-                            let Ok(tls) = acceptor.accept(tcp).await else { return };
+                            let handshake = tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp));
+                            let Ok(Ok(tls)) = handshake.await else { return };
                             let _ = http.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
                         }
                         None => {
@@ -441,6 +491,12 @@ impl DevServerHandle {
         self.app.store.current_rv()
     }
 
+    /// How many events of `resource` (`<group>/<plural>`, e.g. `/configmaps`) the history
+    /// keeps, and about how many bytes they hold.
+    pub fn history_size(&self, resource: &str) -> (usize, usize) {
+        self.app.store.history_size(resource)
+    }
+
     /// Compacts the event history (like etcd compaction): watches resuming from an older
     /// revision get 410 Expired. Tests use it to exercise the client's relist path.
     pub fn compact(&self) {
@@ -478,8 +534,13 @@ impl DevServerHandle {
         };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         self.stop = Some(stop_tx);
-        self.task =
-            Some(tokio::spawn(serve_connections(listener, self.router.clone(), self.acceptor.clone(), stop_rx)));
+        self.task = Some(tokio::spawn(serve_connections(
+            listener,
+            self.router.clone(),
+            self.acceptor.clone(),
+            self.app.limits.settings.clone(),
+            stop_rx,
+        )));
         tracing::info!(url = %self.url, "devserver listener restarted");
         Ok(())
     }

@@ -47,12 +47,16 @@ pub struct Event {
     pub object: Arc<Value>,
     /// The object before the change (MODIFIED and DELETED), used to detect selector transitions.
     pub prev: Option<Arc<Value>>,
+    /// About how many bytes the event keeps alive (see [`approx_size`]).
+    pub size: usize,
 }
 
 #[derive(Default)]
 struct Table {
     objects: BTreeMap<String, Arc<Value>>,
     history: VecDeque<Event>,
+    /// The sum of the retained events' sizes.
+    history_bytes: usize,
     /// Highest revision whose event was dropped from `history` (0: nothing dropped).
     dropped_rv: u64,
 }
@@ -117,6 +121,8 @@ pub struct Store {
     /// The visible revision: every change up to it may be shown to clients.
     notify: tokio::sync::watch::Sender<u64>,
     history_limit: usize,
+    history_bytes_limit: usize,
+    max_object_bytes: usize,
     log: OnceLock<Arc<dyn WriteLog>>,
     /// Set when the log can no longer make changes durable: nothing is acknowledged after it.
     failure: Mutex<Option<String>>,
@@ -126,16 +132,33 @@ pub struct Store {
 const SNAPSHOT_LIMIT: usize = 64;
 
 impl Store {
-    /// A store whose per-resource history keeps `history_limit` events.
+    /// A store whose per-resource history keeps `history_limit` events and at most
+    /// [`DEFAULT_HISTORY_BYTES`] of them.
     pub fn new(history_limit: usize) -> Self {
+        Store::with_history_bytes(history_limit, DEFAULT_HISTORY_BYTES)
+    }
+
+    /// A store whose per-resource history keeps at most `history_limit` events and
+    /// `history_bytes` bytes of them (the newest event is always kept), so a few changes to huge
+    /// objects cannot pin gigabytes the way a count alone would allow.
+    pub fn with_history_bytes(history_limit: usize, history_bytes: usize) -> Self {
         let (notify, _) = tokio::sync::watch::channel(1);
         Store {
             inner: Mutex::new(Inner { rv: 1, tables: HashMap::new(), snapshots: VecDeque::new() }),
             notify,
             history_limit: history_limit.max(1),
+            history_bytes_limit: history_bytes,
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             log: OnceLock::new(),
             failure: Mutex::new(None),
         }
+    }
+
+    /// Refuses to store objects larger than `bytes` (default [`DEFAULT_MAX_OBJECT_BYTES`],
+    /// etcd's request limit): such a write fails with [`TooLarge`].
+    pub fn with_max_object_bytes(mut self, bytes: usize) -> Self {
+        self.max_object_bytes = bytes;
+        self
     }
 
     /// Sends every later change through `log`; from then on changes become visible only when
@@ -261,7 +284,8 @@ impl Store {
 
     /// Runs `f` on the current object under the store lock and commits its decision.
     /// `f` receives the current object (if any) and the revision the write will get.
-    pub fn transact<E>(
+    /// A `Put` of an object over the size limit fails with [`TooLarge`] and changes nothing.
+    pub fn transact<E: From<TooLarge>>(
         &self,
         resource: &str,
         key: &str,
@@ -281,6 +305,10 @@ impl Store {
                     if probe == **cur {
                         return Ok(Outcome::Unchanged(cur.clone()));
                     }
+                }
+                let size = approx_size(&obj);
+                if size > self.max_object_bytes {
+                    return Err(TooLarge { size, limit: self.max_object_bytes }.into());
                 }
                 set_rv(&mut obj, next_rv);
                 let obj = Arc::new(obj);
@@ -332,10 +360,17 @@ impl Store {
                 table.objects.remove(key);
             }
         }
-        table.history.push_back(Event { rv, kind, object: event_obj, prev });
-        while table.history.len() > self.history_limit {
+        // The event pins the object after the change and the one before (a stored object's
+        // size is counted again by the event that replaces it).
+        let size = approx_size(&event_obj);
+        table.history_bytes += size;
+        table.history.push_back(Event { rv, kind, object: event_obj, prev, size });
+        while table.history.len() > self.history_limit
+            || (table.history_bytes > self.history_bytes_limit && table.history.len() > 1)
+        {
             if let Some(e) = table.history.pop_front() {
                 table.dropped_rv = e.rv;
+                table.history_bytes -= e.size;
             }
         }
     }
@@ -365,6 +400,7 @@ impl Store {
         let rv = inner.rv;
         for t in inner.tables.values_mut() {
             t.history.clear();
+            t.history_bytes = 0;
             t.dropped_rv = rv;
         }
         drop(inner);
@@ -401,15 +437,52 @@ impl Store {
         inner.rv = top;
         for t in inner.tables.values_mut() {
             t.history.clear();
+            t.history_bytes = 0;
             t.dropped_rv = top;
         }
         drop(inner);
         self.notify.send_replace(top);
     }
 
+    /// How many events of `resource` are retained, and about how many bytes they hold.
+    pub fn history_size(&self, resource: &str) -> (usize, usize) {
+        self.lock().tables.get(resource).map(|t| (t.history.len(), t.history_bytes)).unwrap_or((0, 0))
+    }
+
     /// The oldest revision a watch of `resource` can still resume from.
     pub fn oldest_resumable(&self, resource: &str) -> u64 {
         self.lock().tables.get(resource).map(|t| t.dropped_rv).unwrap_or(0)
+    }
+}
+
+/// A write refused because the object is over the store's size limit.
+#[derive(Debug, Clone, Copy)]
+pub struct TooLarge {
+    /// The object's size (see [`approx_size`]).
+    pub size: usize,
+    /// The limit.
+    pub limit: usize,
+}
+
+/// Internal writes (seeding, the garbage collector) that ignore failures.
+impl From<TooLarge> for () {
+    fn from(_: TooLarge) {}
+}
+
+/// etcd's default request limit (`--max-request-bytes`, 1.5 MiB), which bounds an object.
+pub const DEFAULT_MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+/// The default bound on one resource's history: 256 MiB.
+pub const DEFAULT_HISTORY_BYTES: usize = 256 * 1024 * 1024;
+
+/// About how many bytes `v` takes as JSON (strings and keys by length, a few bytes for every
+/// other node): cheap enough to run on every write, close enough to bound memory.
+pub fn approx_size(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 8,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(approx_size).sum::<usize>(),
+        Value::Object(m) => 2 + m.iter().map(|(k, v)| k.len() + 4 + approx_size(v)).sum::<usize>(),
     }
 }
 

@@ -199,10 +199,28 @@ pub fn validate_kind(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
                     }
                 }
             }
+            if let Some(cause) = config_size_error(kind, obj) {
+                out.push(cause);
+            }
         }
         _ => {}
     }
     out
+}
+
+/// ConfigMaps and Secrets hold at most 1 MiB of values (`MaxSecretSize`, which ConfigMaps
+/// share); Secret and binaryData values count decoded, as they are stored.
+fn config_size_error(kind: &str, obj: &Value) -> Option<Cause> {
+    const MAX: usize = 1024 * 1024;
+    let values = |field: &str| obj.get(field).and_then(Value::as_object).into_iter().flat_map(|m| m.values());
+    let decoded = |v: &Value| v.as_str().map_or(0, |s| s.len() / 4 * 3);
+    let (total, field) = if kind == "Secret" {
+        (values("data").map(decoded).sum::<usize>(), "data")
+    } else {
+        let text = values("data").map(|v| v.as_str().map_or(0, str::len)).sum::<usize>();
+        (text + values("binaryData").map(decoded).sum::<usize>(), "[]")
+    };
+    (total > MAX).then(|| Cause::new("FieldValueTooLong", field, format!("Too long: may not be more than {MAX} bytes")))
 }
 
 /// Why `key` is not a ConfigMap or Secret key (`IsConfigMapKey`), or None.

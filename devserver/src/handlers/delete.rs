@@ -110,7 +110,7 @@ impl Ctx<'_> {
             return self.delete_crd(name, &opts, &now);
         }
         let dry = self.dry_run();
-        let outcome = self.app.store.transact(&self.rt.key(), &self.key(ns, name), |cur, _| {
+        let outcome = self.app.store.transact::<ApiError>(&self.rt.key(), &self.key(ns, name), |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let w = self.delete_decision(cur, &opts, &now)?;
             if dry {
@@ -135,7 +135,7 @@ impl Ctx<'_> {
         let target = self.rt.target(name);
         let cur = self.app.store.get(&self.rt.key(), name).ok_or_else(|| ApiError::not_found(&target))?;
         // Preconditions and user finalizers use the ordinary rules first.
-        let decision = self.app.store.transact(&self.rt.key(), name, |cur, _| {
+        let decision = self.app.store.transact::<ApiError>(&self.rt.key(), name, |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let mut w = self.delete_decision(cur, opts, now)?;
             if let Write::Delete = w {
@@ -192,7 +192,7 @@ impl Ctx<'_> {
         for it in items.iter().filter(|o| labels.matches(o) && fields.matches(o)) {
             let name = meta_str(it, "name").unwrap_or("").to_string();
             let key = self.key(meta_str(it, "namespace"), &name);
-            let res = self.app.store.transact(&self.rt.key(), &key, |cur, _| match cur {
+            let res = self.app.store.transact::<ApiError>(&self.rt.key(), &key, |cur, _| match cur {
                 None => Ok(Write::Keep(Arc::new(Value::Null))),
                 Some(cur) => self.delete_decision(cur, &opts, &now),
             });

@@ -90,7 +90,7 @@ impl Ctx<'_> {
             let key = self.key(ns, &name);
             let target = self.rt.target(&name);
             let candidate = obj.clone();
-            let res = self.app.store.transact(&self.rt.key(), &key, |cur, _| {
+            let res = self.app.store.transact::<ApiError>(&self.rt.key(), &key, |cur, _| {
                 if cur.is_some() { Err(ApiError::already_exists(&target)) } else { Ok(Write::Put(candidate)) }
             });
             match res {
@@ -354,7 +354,7 @@ impl Ctx<'_> {
         let dry = self.dry_run();
         let mut dry_result = None;
         let mut warnings = Vec::new();
-        let outcome = self.app.store.transact(&self.rt.key(), &self.key(ns, name), |cur, _| {
+        let outcome = self.app.store.transact::<ApiError>(&self.rt.key(), &self.key(ns, name), |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let (w, warned) = decide(cur)?;
             warnings = warned;
@@ -429,7 +429,7 @@ impl Ctx<'_> {
             // Checked before taking the store lock (the check reads the store itself).
             let namespace_check = self.check_namespace(ns, name);
             let api_version = self.rt.api_version();
-            let outcome = self.app.store.transact(&self.rt.key(), &key, |cur, _| match cur {
+            let outcome = self.app.store.transact::<ApiError>(&self.rt.key(), &key, |cur, _| match cur {
                 None => {
                     if sub.is_some() {
                         return Err(ApiError::not_found(&target));
