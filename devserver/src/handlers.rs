@@ -185,7 +185,7 @@ async fn serve(
 ) -> Response {
     let _permit = match app.limits.admit(info) {
         Ok(permit) => permit,
-        Err(too_many) => return too_many,
+        Err(too_many) => return too_many.into_response(),
     };
     app.faults.delay().await;
     let user = match crate::filters::authenticate(app, info, headers, record) {

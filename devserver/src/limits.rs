@@ -72,14 +72,14 @@ impl Limits {
 
     /// A slot for this request, held until it is answered; `Err` is the 429 to send. Watches
     /// need none (they are long-running, as in kube-apiserver's max-in-flight filter).
-    pub fn admit(&self, info: &RequestInfo) -> Result<Option<OwnedSemaphorePermit>, Response> {
+    pub fn admit(&self, info: &RequestInfo) -> Result<Option<OwnedSemaphorePermit>, TooManyRequests> {
         if info.verb == "watch" {
             return Ok(None);
         }
         let pool = if MUTATING.contains(&info.verb.as_str()) { &self.mutating } else { &self.readonly };
         match pool.clone().try_acquire_owned() {
             Ok(permit) => Ok(Some(permit)),
-            Err(_) => Err(too_many_requests()),
+            Err(_) => Err(TooManyRequests),
         }
     }
 
@@ -124,8 +124,18 @@ fn too_large(max: usize) -> ApiError {
     ApiError::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {max}"))
 }
 
+/// The in-flight limit is reached.
+#[derive(Debug)]
+pub struct TooManyRequests;
+
 /// kube-apiserver's answer when the in-flight limit is reached: 429 TooManyRequests with a
 /// `Retry-After` of one second, which client-go and kube-rs honour.
+impl axum::response::IntoResponse for TooManyRequests {
+    fn into_response(self) -> Response {
+        too_many_requests()
+    }
+}
+
 fn too_many_requests() -> Response {
     let mut e = ApiError::new(429, "TooManyRequests", "Too many requests, please try again later.");
     e.details = Some(json!({"retryAfterSeconds": 1}));
