@@ -55,6 +55,9 @@ pub struct Limits {
     pub settings: LimitSettings,
     readonly: Arc<Semaphore>,
     mutating: Arc<Semaphore>,
+    /// Requests with big bodies processed at once: one core fewer than the machine has, so the
+    /// async workers always keep a core for everything else.
+    heavy: Arc<Semaphore>,
 }
 
 /// Verbs counted against the mutating limit.
@@ -66,6 +69,9 @@ impl Limits {
         Limits {
             readonly: Arc::new(Semaphore::new(settings.max_requests_inflight.max(1))),
             mutating: Arc::new(Semaphore::new(settings.max_mutating_requests_inflight.max(1))),
+            heavy: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            )),
             settings,
         }
     }
@@ -81,6 +87,11 @@ impl Limits {
             Ok(permit) => Ok(Some(permit)),
             Err(_) => Err(TooManyRequests),
         }
+    }
+
+    /// Waits for a turn to process a big request (see [`Limits::heavy`]).
+    pub async fn heavy_turn(&self) -> Option<OwnedSemaphorePermit> {
+        self.heavy.clone().acquire_owned().await.ok()
     }
 
     /// Reads the request body: 413 before reading when `Content-Length` is over the limit, or

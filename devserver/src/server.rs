@@ -443,6 +443,11 @@ impl DevServerHandle {
         Ok(kube::Client::try_from(self.client_config.clone())?)
     }
 
+    /// The `kube::Config` behind [`DevServerHandle::client`], to build a client on another runtime.
+    pub fn client_config(&self) -> kube::Config {
+        self.client_config.clone()
+    }
+
     /// The CA certificate (PEM) in https mode.
     pub fn ca_pem(&self) -> Option<&str> {
         self.ca_pem.as_deref()

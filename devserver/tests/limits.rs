@@ -240,3 +240,52 @@ async fn history_is_bounded_in_bytes() {
     assert!(bytes <= 4 * 1024 * 1024, "{events} events hold {bytes} bytes");
     assert!(events >= 2, "the newest events stay resumable");
 }
+
+/// Two creates of ConfigMaps with 50,000 keys each (with their managedFields close to the 1.5 MiB object limit) must not
+/// stall an unrelated GET: heavy decoding runs off the async workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_requests_do_not_stall_small_ones() {
+    let server = DevServer::builder().start().await.expect("server");
+    let client = server.client().expect("client");
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let mut small = ConfigMap::default();
+    small.metadata.name = Some("small".into());
+    api.create(&PostParams::default(), &small).await.expect("small");
+    let big = |name: &str| {
+        let mut c = ConfigMap::default();
+        c.metadata.name = Some(name.to_string());
+        c.data = Some((0..50_000).map(|i| (format!("k{i}"), "v".to_string())).collect());
+        c
+    };
+    let (a, b) = (big("big-a"), big("big-b"));
+    // The big writers are other processes in real life: their own runtime here, so encoding
+    // their requests does not occupy the server's workers.
+    let writer_config = server.client_config();
+    let writes = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let client = kube::Client::try_from(writer_config).expect("client");
+            let (api_a, api_b): (Api<ConfigMap>, Api<ConfigMap>) =
+                (Api::namespaced(client.clone(), "default"), Api::namespaced(client, "default"));
+            let started = Instant::now();
+            let pp = PostParams::default();
+            let (ra, rb) = tokio::join!(api_a.create(&pp, &a), api_b.create(&pp, &b));
+            ra.expect("big-a");
+            rb.expect("big-b");
+            started.elapsed()
+        })
+    });
+    let mut worst = Duration::ZERO;
+    let mut gets = 0;
+    while !writes.is_finished() {
+        let started = Instant::now();
+        api.get("small").await.expect("get");
+        worst = worst.max(started.elapsed());
+        gets += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = writes.join().expect("writes");
+    println!("two 50,000-key creates took {took:?}; {gets} GETs meanwhile, the slowest {worst:?}");
+    assert!(gets > 0);
+    assert!(worst < Duration::from_millis(100), "a GET waited {worst:?} behind two big creates");
+}
