@@ -289,3 +289,106 @@ async fn big_requests_do_not_stall_small_ones() {
     assert!(gets > 0);
     assert!(worst < Duration::from_millis(100), "a GET waited {worst:?} behind two big creates");
 }
+
+/// 2,000 watches open at once (each its own connection, as 2,000 informers would hold), and a
+/// change reaches every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_watches_are_held_and_all_see_a_change() {
+    const WATCHES: usize = 2_000;
+    let server = DevServer::builder().start().await.expect("server");
+    let addr = server.addr();
+    let started = Instant::now();
+    let mut streams = Vec::with_capacity(WATCHES);
+    for _ in 0..WATCHES {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.write_all(b"GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send");
+        streams.push(tcp);
+    }
+    let mut seen = 0usize;
+    let api: Api<ConfigMap> = Api::namespaced(server.client().expect("client"), "default");
+    let mut c = ConfigMap::default();
+    c.metadata.name = Some("ping".into());
+    api.create(&PostParams::default(), &c).await.expect("create");
+    for tcp in &mut streams {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        while !String::from_utf8_lossy(&got).contains("\"name\":\"ping\"") {
+            let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+                .await
+                .expect("the event arrives")
+                .expect("read");
+            assert!(n > 0, "a watch was closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+        seen += 1;
+    }
+    println!("{seen} watches held and notified in {:?}", started.elapsed());
+    assert_eq!(seen, WATCHES);
+}
+
+/// Out of file descriptors: the accept loop backs off instead of spinning a core, and the server
+/// serves again once descriptors are free. Runs the binary under `ulimit -n 64` (bash).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn running_out_of_file_descriptors_neither_spins_nor_sticks() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec {} --addr 127.0.0.1:0 --kubeconfig-out {}",
+            env!("CARGO_BIN_EXE_devserver"),
+            kubeconfig.display()
+        ))
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("bash runs the devserver");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().expect("stdout");
+    let mut child = Kill(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("the devserver starts").expect("line");
+        if let Some(url) = line.strip_prefix("devserver listening on http://") {
+            break url.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let addr: SocketAddr = url.parse().expect("address");
+    let cpu = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        let fields: Vec<&str> = stat.rsplit_once(')').expect("comm").1.split_whitespace().collect();
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+    };
+    // Hold more connections than the server has descriptors.
+    let mut held = Vec::new();
+    for _ in 0..120 {
+        held.push(TcpStream::connect(addr).await.expect("connect (the kernel accepts into the backlog)"));
+    }
+    let pid = child.0.id();
+    let before = cpu(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ticks = cpu(pid) - before; // clock ticks, 100 per second
+    assert!(ticks < 40, "the server used {ticks} ticks in 2 s while out of descriptors (spinning)");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if status_line(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.contains(" 200 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not recover after descriptors were freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.0.kill();
+}
