@@ -75,14 +75,30 @@ pub struct Auth {
     /// Run the `OwnerReferencesPermissionEnforcement` admission plugin (with RBAC only; see
     /// [`crate::admission`]).
     pub owner_references_enforcement: bool,
-    /// token → (namespace, ServiceAccount name).
-    tokens: Mutex<HashMap<String, (String, String)>>,
+    /// token → the ServiceAccount it was minted for.
+    tokens: Mutex<HashMap<String, TokenOwner>>,
+    /// With `--data-dir`: where minted tokens are saved, so a restarted server accepts them.
+    tokens_file: std::sync::OnceLock<std::path::PathBuf>,
+}
+
+/// The ServiceAccount a token belongs to. Like a bound token's `kubernetes.io/serviceaccount`
+/// claims, it names the account's UID: a deleted and re-created account (a new UID) does not
+/// revive old tokens. A token minted before its account exists binds to the first UID it is
+/// used with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenOwner {
+    /// The account's namespace.
+    pub namespace: String,
+    /// The account's name.
+    pub name: String,
+    /// The account's UID, once known.
+    pub uid: Option<String>,
 }
 
 impl Auth {
     /// State with RBAC enforcement on or off and no ServiceAccount tokens.
     pub fn new(rbac: bool) -> Self {
-        Auth { rbac, owner_references_enforcement: false, tokens: Mutex::default() }
+        Auth { rbac, owner_references_enforcement: false, tokens: Mutex::default(), tokens_file: Default::default() }
     }
 
     /// Also run the `OwnerReferencesPermissionEnforcement` admission plugin when `enabled`.
@@ -91,19 +107,64 @@ impl Auth {
         self
     }
 
-    /// Mints a new random bearer token for ServiceAccount `namespace/name`. The account need not
-    /// exist yet, but requests with the token are 401 while it does not.
-    pub fn mint_service_account_token(&self, namespace: &str, name: &str) -> String {
+    /// Mints a new random bearer token for ServiceAccount `namespace/name` with UID `uid` (None
+    /// when it does not exist yet: requests with the token are 401 until it does, and the token
+    /// binds to the first UID it is used with).
+    pub fn mint_service_account_token(&self, namespace: &str, name: &str, uid: Option<String>) -> String {
         let token = format!("sa-{}", uuid::Uuid::new_v4().simple());
-        self.tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(token.clone(), (namespace.to_string(), name.to_string()));
+        let owner = TokenOwner { namespace: namespace.to_string(), name: name.to_string(), uid };
+        self.lock_tokens().insert(token.clone(), owner);
+        self.save_tokens();
         token
     }
 
-    fn service_account_of(&self, token: &str) -> Option<(String, String)> {
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).get(token).cloned()
+    fn lock_tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, TokenOwner>> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The account a token belongs to, if the token is known and the account with that UID
+    /// exists now (binding an unbound token to the account's current UID).
+    fn service_account_of(&self, token: &str, store: &Store) -> Option<(String, String)> {
+        let mut tokens = self.lock_tokens();
+        let owner = tokens.get_mut(token)?;
+        let sa = store.get("/serviceaccounts", &format!("{}/{}", owner.namespace, owner.name))?;
+        let uid = sa.pointer("/metadata/uid").and_then(serde_json::Value::as_str)?;
+        match &owner.uid {
+            Some(bound) if bound != uid => return None,
+            Some(_) => {}
+            None => {
+                owner.uid = Some(uid.to_string());
+                let found = (owner.namespace.clone(), owner.name.clone());
+                drop(tokens);
+                self.save_tokens();
+                return Some(found);
+            }
+        }
+        Some((owner.namespace.clone(), owner.name.clone()))
+    }
+
+    /// Keeps minted tokens in `path` (created 0600), loading the ones already there.
+    pub fn persist_tokens(&self, path: std::path::PathBuf) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let saved: HashMap<String, TokenOwner> =
+                    serde_json::from_slice(&bytes).with_context(|| format!("{}: not a token file", path.display()))?;
+                self.lock_tokens().extend(saved);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+        let _ = self.tokens_file.set(path);
+        Ok(())
+    }
+
+    fn save_tokens(&self) {
+        let Some(path) = self.tokens_file.get() else { return };
+        let text = serde_json::to_string(&*self.lock_tokens()).unwrap_or_default();
+        if let Err(e) = crate::kubeconfig::write_private(path, &text) {
+            tracing::warn!(file = %path.display(), error = %e, "saving ServiceAccount tokens failed");
+        }
     }
 }
 
@@ -133,10 +194,7 @@ pub fn authenticate(
         .filter(|t| !t.is_empty());
     let user = match bearer {
         Some(t) if t == admin_token => Some(UserInfo::admin()),
-        Some(t) => auth
-            .service_account_of(t)
-            .filter(|(ns, name)| store.get("/serviceaccounts", &format!("{ns}/{name}")).is_some())
-            .map(|(ns, name)| UserInfo::service_account(&ns, &name)),
+        Some(t) => auth.service_account_of(t, store).map(|(ns, name)| UserInfo::service_account(&ns, &name)),
         None => None,
     };
     match user {
@@ -160,12 +218,23 @@ mod tests {
     }
 
     #[test]
-    fn minted_tokens_are_distinct_and_resolve() {
+    fn tokens_are_bound_to_the_account_uid() {
         let auth = Auth::new(true);
-        let a = auth.mint_service_account_token("ns", "sa");
-        let b = auth.mint_service_account_token("ns", "sa");
-        assert_ne!(a, b);
-        assert_eq!(auth.service_account_of(&a), Some(("ns".into(), "sa".into())));
-        assert_eq!(auth.service_account_of("nope"), None);
+        let store = Store::new(10);
+        let put = |uid: &str| {
+            let sa = serde_json::json!({"metadata": {"name": "sa", "namespace": "ns", "uid": uid}});
+            let _ = store.transact::<()>("/serviceaccounts", "ns/sa", |_, _| Ok(crate::store::Write::Put(sa)));
+        };
+        let early = auth.mint_service_account_token("ns", "sa", None);
+        assert_eq!(auth.service_account_of(&early, &store), None, "no account yet");
+        put("uid-1");
+        let bound = auth.mint_service_account_token("ns", "sa", Some("uid-1".into()));
+        assert_ne!(early, bound);
+        assert_eq!(auth.service_account_of(&early, &store), Some(("ns".into(), "sa".into())));
+        assert_eq!(auth.service_account_of(&bound, &store), Some(("ns".into(), "sa".into())));
+        assert_eq!(auth.service_account_of("nope", &store), None);
+        put("uid-2"); // deleted and re-created
+        assert_eq!(auth.service_account_of(&early, &store), None, "old tokens stay dead");
+        assert_eq!(auth.service_account_of(&bound, &store), None);
     }
 }

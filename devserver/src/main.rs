@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let token = server.service_account_token(namespace, name);
         let path = PathBuf::from(format!("{}-{namespace}-{name}", server.kubeconfig_path().display()));
-        std::fs::write(&path, server.kubeconfig_for_token(&token))?;
+        devserver::kubeconfig::write_private(&path, &server.kubeconfig_for_token(&token))?;
         println!("kubeconfig for ServiceAccount {namespace}/{name}: {}", path.display());
     }
     shutdown_signal().await?;

@@ -154,6 +154,54 @@ fn register_crds(app: &App) {
     }
 }
 
+/// The file with the https server's CA, certificate, key and admin token.
+pub const TLS_FILE: &str = "tls.json";
+
+/// The file with the minted ServiceAccount tokens.
+pub const TOKENS_FILE: &str = "tokens.json";
+
+/// A data directory locked for this process (see [`LOCK_FILE`]); [`DataDir::open`] uses it.
+pub struct Locked {
+    dir: PathBuf,
+    file: File,
+}
+
+impl Locked {
+    /// Creates `dir` (0700) if needed and takes its lock.
+    pub fn acquire(dir: &Path) -> anyhow::Result<Locked> {
+        create_private_dir(dir)?;
+        Ok(Locked { dir: dir.to_path_buf(), file: lock(dir)? })
+    }
+
+    /// The https material kept in the directory, made and saved on first use: a restarted
+    /// server keeps its CA and admin token, so kubeconfigs written before stay valid.
+    pub fn tls_material(&self) -> anyhow::Result<crate::tls::TlsMaterial> {
+        let path = self.dir.join(TLS_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let v: Value =
+                    serde_json::from_slice(&bytes).with_context(|| format!("{}: not JSON", path.display()))?;
+                let field = |name: &str| {
+                    v.get(name)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .ok_or_else(|| anyhow::anyhow!("{}: no {name:?}", path.display()))
+                };
+                crate::tls::from_pem(field("ca")?, field("cert")?, field("key")?, field("token")?)
+                    .with_context(|| format!("{}: unusable TLS material", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let m = crate::tls::generate()?;
+                let doc = json!({"ca": m.ca_pem, "cert": m.cert_pem, "key": m.key_pem, "token": m.token});
+                crate::kubeconfig::write_private(&path, &doc.to_string())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Ok(m)
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
+
 /// A data directory in use: its lock and its log. [`DataDir::close`] on shutdown.
 pub struct DataDir {
     dir: PathBuf,
@@ -162,12 +210,13 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Locks `dir` (creating it), loads its state into `app`'s store, compacts the log into a
-    /// fresh snapshot (which also proves the directory is writable) and sends every later change
-    /// through the log.
-    pub fn open(app: &Arc<App>, dir: &Path) -> anyhow::Result<DataDir> {
-        create_private_dir(dir)?;
-        let lock = lock(dir)?;
+    /// Loads the locked directory's state into `app`'s store and its ServiceAccount tokens,
+    /// compacts the log into a fresh snapshot (which also proves the directory is writable) and
+    /// sends every later change through the log.
+    pub fn open(app: &Arc<App>, locked: Locked) -> anyhow::Result<DataDir> {
+        let Locked { dir, file: lock } = locked;
+        let dir = dir.as_path();
+        app.auth.persist_tokens(dir.join(TOKENS_FILE))?;
         load(app, dir)?;
         save(app, dir)?;
         let log = dir.join(journal::JOURNAL_FILE);

@@ -167,10 +167,26 @@ impl DevServerBuilder {
         if self.rbac && !self.tls {
             anyhow::bail!("RBAC needs https (.tls(true)): clients send no credentials over plain http");
         }
+        if !self.addr.ip().is_loopback() && !self.rbac {
+            anyhow::bail!(
+                "refusing to serve on {}, which is not a loopback address, without --tls --rbac: anyone who can \
+                 reach it would be cluster admin (plain http is anonymous admin, and without RBAC every token is)",
+                self.addr
+            );
+        }
         let listener = tokio::net::TcpListener::bind(self.addr).await?;
         let local = listener.local_addr()?;
         let url = format!("http://{local}");
-        let tls = if self.tls { Some(crate::tls::generate()?) } else { None };
+        // With a data directory: locked first, and the https material kept in it.
+        let locked = match &self.data_dir {
+            Some(dir) => Some(crate::persist::Locked::acquire(dir)?),
+            None => None,
+        };
+        let tls = match (self.tls, &locked) {
+            (false, _) => None,
+            (true, Some(locked)) => Some(locked.tls_material()?),
+            (true, None) => Some(crate::tls::generate()?),
+        };
         let url = if tls.is_some() { format!("https://{local}") } else { url };
         let log = Arc::new(RequestLog::default());
         let app = Arc::new(App {
@@ -186,8 +202,8 @@ impl DevServerBuilder {
             faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
             limits: crate::limits::Limits::new(self.limits.clone()),
         });
-        let persist = match &self.data_dir {
-            Some(dir) => Some(crate::persist::DataDir::open(&app, dir)?),
+        let persist = match locked {
+            Some(locked) => Some(crate::persist::DataDir::open(&app, locked)?),
             None => None,
         };
         seed_namespaces(&app);
@@ -206,12 +222,7 @@ impl DevServerBuilder {
                 (Some(dir), p)
             }
         };
-        if let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&path, &text)?;
+        kubeconfig::write_private(&path, &text)?;
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&text)?;
         let client_config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
@@ -465,7 +476,12 @@ impl DevServerHandle {
     /// by those bindings). Requests with it are 401 while the ServiceAccount does not exist.
     /// Meaningful in https mode only (http carries no credentials).
     pub fn service_account_token(&self, namespace: &str, name: &str) -> String {
-        self.app.auth.mint_service_account_token(namespace, name)
+        let uid = self
+            .app
+            .store
+            .get("/serviceaccounts", &format!("{namespace}/{name}"))
+            .and_then(|sa| sa.pointer("/metadata/uid").and_then(serde_json::Value::as_str).map(str::to_string));
+        self.app.auth.mint_service_account_token(namespace, name, uid)
     }
 
     /// A kubeconfig like [`DevServerHandle::kubeconfig`] that authenticates with `token` (over

@@ -301,9 +301,11 @@ async fn two_thousand_watches_are_held_and_all_see_a_change() {
     let mut streams = Vec::with_capacity(WATCHES);
     for _ in 0..WATCHES {
         let mut tcp = TcpStream::connect(addr).await.expect("connect");
-        tcp.write_all(b"GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1 HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("send");
+        tcp.write_all(
+            b"GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .await
+        .expect("send");
         streams.push(tcp);
     }
     let mut seen = 0usize;
