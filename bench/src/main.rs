@@ -13,6 +13,7 @@
 mod client_go;
 mod codegen_time;
 mod controller_load;
+mod durability;
 mod fixtures;
 mod go_codegen;
 mod informers;
@@ -47,7 +48,7 @@ struct Args {
     #[arg(long)]
     objects: Option<usize>,
     /// Run only these sections (default: all): informers, watch, queue, latency, controller,
-    /// codegen.
+    /// durability, codegen.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The server of the client-based rows: the devserver, or the kube-apiserver of a running
@@ -254,6 +255,15 @@ async fn run(args: &Args) -> anyhow::Result<Outcome> {
             timed("controller", t);
         }
     }
+    if args.wants("durability") {
+        if args.server == Kind::Real {
+            out.skip("durability rows: they measure the devserver's --data-dir, not a client".into());
+        } else {
+            let t = Instant::now();
+            durability_rows(&s, runs, &mut out.rows).await?;
+            timed("durability", t);
+        }
+    }
     if args.wants("codegen") {
         let t = Instant::now();
         codegen_rows(&s, runs, &mut out.rows)?;
@@ -261,7 +271,7 @@ async fn run(args: &Args) -> anyhow::Result<Outcome> {
     }
     anyhow::ensure!(
         !out.rows.is_empty(),
-        "no section selected; sections are informers, watch, queue, latency, controller, codegen"
+        "no section selected; sections are informers, watch, queue, latency, controller, durability, codegen"
     );
     Ok(out)
 }
@@ -594,6 +604,31 @@ async fn latency_rows(
 }
 
 /// 6: the controller's API load.
+/// Durable creates (`--data-dir`: answered after fsync, group commit) against in-memory ones,
+/// with 16 writers (goal: at least half the in-memory rate) and with one.
+async fn durability_rows(s: &Sizes, runs: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let total = s.latency * 4;
+    for writers in [16, 1] {
+        let (mut memory, mut durable) = (0f64, 0f64);
+        for _ in 0..runs {
+            memory = memory.max(durability::creates_per_second(None, writers, total).await?);
+            let dir = tempfile::tempdir()?;
+            durable = durable.max(durability::creates_per_second(Some(dir.path()), writers, total).await?);
+        }
+        eprintln!("creates/s with {writers} writers: in memory {memory:.0}, --data-dir {durable:.0}");
+        let row = Row::new(
+            &format!("creates/s, {writers} writer(s), --data-dir"),
+            total,
+            durable,
+            "in memory",
+            memory,
+            "creates/s",
+        );
+        rows.push(if writers > 1 { row.at_least(0.5) } else { row });
+    }
+    Ok(())
+}
+
 async fn controller_rows(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let networks = if args.quick { 5 } else { 1_000 };
     let load = controller_load::run(networks).await?;

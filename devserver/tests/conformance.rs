@@ -1722,3 +1722,25 @@ async fn watch_list_streams_initial_events_then_the_end_bookmark() {
     let r = e.get(&format!("{FOOS}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true")).await;
     assert_eq!((r.status, reason(&r)), (422, "Invalid"));
 }
+
+// ---- limits ----
+
+#[tokio::test]
+async fn oversized_bodies_and_configmaps_are_refused() {
+    let e = start().await;
+    // Over the 3 MiB request limit: 413 before anything else looks at the body.
+    let body = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"huge"}},"data":{{"k":"{}"}}}}"#,
+        "x".repeat(4 << 20)
+    );
+    let r =
+        e.raw(Method::POST, "/api/v1/namespaces/default/configmaps", body.into_bytes(), "application/json", None).await;
+    assert_eq!((r.status, reason(&r)), (413, "RequestEntityTooLarge"));
+    assert_eq!(r.body["message"], "Request entity too large: limit is 3145728");
+    // Under it, but over a ConfigMap's 1 MiB of values: 422.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"k": "x".repeat(2 << 20)}});
+    let r = e.post("/api/v1/namespaces/default/configmaps", cm).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"));
+    assert_eq!(r.body["details"]["causes"][0]["reason"], "FieldValueTooLong");
+    assert!(r.body["message"].as_str().unwrap_or_default().contains("Too long: may not be more than 1048576 bytes"));
+}

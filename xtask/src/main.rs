@@ -13,6 +13,9 @@
 //!   loopback (see [`cluster`]).
 //! - `cargo xtask conformance`: the devserver's conformance cases against the devserver and
 //!   that real server, compared case by case (see [`conformance`]).
+//! - `cargo xtask chaos --rounds N`: the devserver's `kill -9` rounds with writers running
+//!   (`devserver/tests/durability.rs`; CI runs 3), printing rounds, acknowledged writes and
+//!   lost writes (which must be 0).
 
 mod cluster;
 mod conformance;
@@ -50,12 +53,19 @@ enum Task {
         /// running `cargo xtask cluster up`).
         #[arg(long, value_enum, default_value_t = BenchServer::Devserver)]
         server: BenchServer,
-        /// Run only these sections (informers, watch, queue, latency, controller, codegen).
+        /// Run only these sections (informers, watch, queue, latency, controller, durability, codegen).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
     /// Run the conformance cases against the devserver and the real server; compare; report.
     Conformance,
+    /// kill -9 the devserver (--data-dir) N times with writers running; no acknowledged write
+    /// may be lost, no resourceVersion reused.
+    Chaos {
+        /// How many kill rounds.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
     /// A real control plane (kube-apiserver + etcd built from source with Go) on 127.0.0.1.
     Cluster {
         #[command(subcommand)]
@@ -91,6 +101,7 @@ fn main() -> ExitCode {
         Task::Codegen { check } => codegen(check),
         Task::Bench { quick, runs, server, only } => bench(quick, runs, server, &only),
         Task::Conformance => report(conformance::run(&workspace_root())),
+        Task::Chaos { rounds } => chaos(rounds),
         Task::Cluster { action } => report(match action {
             ClusterAction::Up { kubeconfig_out } => cluster::up(&workspace_root(), kubeconfig_out.as_deref()),
             ClusterAction::Down => cluster::down(&workspace_root()),
@@ -157,6 +168,27 @@ fn bench(quick: bool, runs: usize, server: BenchServer, only: &[String]) -> Exit
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(s) => {
             eprintln!("bench failed: {s}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the durability test's kill rounds with `CHAOS_ROUNDS=rounds`, its figures on stdout.
+fn chaos(rounds: usize) -> ExitCode {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["test", "-p", "devserver", "--test", "durability", "kill_9", "--", "--nocapture"])
+        .env("CHAOS_ROUNDS", rounds.to_string())
+        .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => {
+            eprintln!("chaos failed: {s}");
             ExitCode::FAILURE
         }
         Err(e) => {
