@@ -89,7 +89,8 @@ impl Limits {
         }
     }
 
-    /// Waits for a turn to process a big request (see [`Limits::heavy`]).
+    /// Waits for a turn to process a big request: at most one fewer than the machine has cores
+    /// at once, so the async workers always keep a core for everything else.
     pub async fn heavy_turn(&self) -> Option<OwnedSemaphorePermit> {
         self.heavy.clone().acquire_owned().await.ok()
     }
