@@ -1,6 +1,7 @@
 //! What `--data-dir` durability costs: ConfigMap creates per second against an in-memory
 //! devserver and one that fsyncs every write before answering (group commit), with many writers
-//! (the fsync is shared) and with one (every create waits for its own fsync). The devserver runs
+//! (the fsync is shared; and, to see what that gains, with group commit off) and with one (every
+//! create waits for its own fsync). The devserver runs
 //! on a runtime of its own, as in the other devserver sections.
 
 use std::path::Path;
@@ -10,11 +11,16 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 
 /// Creates per second with `writers` concurrent writers, `total` creates in all, on a fresh
-/// devserver (with `data_dir`: durable).
-pub async fn creates_per_second(data_dir: Option<&Path>, writers: usize, total: usize) -> anyhow::Result<f64> {
+/// devserver (with `data_dir`: durable, sharing fsyncs when `group_commit`).
+pub async fn creates_per_second(
+    data_dir: Option<&Path>,
+    group_commit: bool,
+    writers: usize,
+    total: usize,
+) -> anyhow::Result<f64> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("devserver").enable_all().build()?;
-    let mut builder = devserver::DevServer::builder();
+    let mut builder = devserver::DevServer::builder().group_commit(group_commit);
     if let Some(dir) = data_dir {
         builder = builder.data_dir(dir);
     }

@@ -140,7 +140,9 @@ pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
 #[derive(Default)]
 struct Pending {
     buf: Vec<u8>,
-    last_rv: u64,
+    /// Where each record in `buf` ends, with its revision (to write them one by one when group
+    /// commit is off).
+    ends: std::collections::VecDeque<(usize, u64)>,
     closing: bool,
 }
 
@@ -164,6 +166,9 @@ pub struct Hooks {
     pub publish: Box<dyn Fn(u64) + Send>,
     /// The log cannot make changes durable any more ([`crate::store::Store::fail`]).
     pub fail: Box<dyn Fn(String) + Send>,
+    /// Share one fsync among all records waiting (the default); off, every record gets its
+    /// own write and fsync (only to measure what group commit gains).
+    pub group_commit: bool,
 }
 
 /// The open log: the [`WriteLog`] the store appends to, and its writer thread.
@@ -179,7 +184,8 @@ impl WriteLog for Journal {
             return; // closed, or failed: nothing more is written (and nothing acknowledged)
         }
         encode(&mut p.buf, rv, resource, key, object);
-        p.last_rv = rv;
+        let end = p.buf.len();
+        p.ends.push_back((end, rv));
         drop(p);
         self.shared.wake.notify_one();
     }
@@ -233,7 +239,18 @@ impl Writer {
                 while p.buf.is_empty() && !p.closing {
                     p = self.shared.wake.wait(p).unwrap_or_else(|e| e.into_inner());
                 }
-                (std::mem::take(&mut p.buf), p.last_rv, p.closing)
+                if self.hooks.group_commit || p.ends.len() <= 1 {
+                    let rv = p.ends.back().map_or(0, |&(_, rv)| rv);
+                    p.ends.clear();
+                    (std::mem::take(&mut p.buf), rv, p.closing && p.ends.is_empty())
+                } else {
+                    let (end, rv) = p.ends.pop_front().expect("more than one record");
+                    let rest = p.buf.split_off(end);
+                    for e in p.ends.iter_mut() {
+                        e.0 -= end;
+                    }
+                    (std::mem::replace(&mut p.buf, rest), rv, false)
+                }
             };
             let result = self
                 .write(&buf)

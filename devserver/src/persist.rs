@@ -213,7 +213,7 @@ impl DataDir {
     /// Loads the locked directory's state into `app`'s store and its ServiceAccount tokens,
     /// compacts the log into a fresh snapshot (which also proves the directory is writable) and
     /// sends every later change through the log.
-    pub fn open(app: &Arc<App>, locked: Locked) -> anyhow::Result<DataDir> {
+    pub fn open(app: &Arc<App>, locked: Locked, group_commit: bool) -> anyhow::Result<DataDir> {
         let Locked { dir, file: lock } = locked;
         let dir = dir.as_path();
         app.auth.persist_tokens(dir.join(TOKENS_FILE))?;
@@ -240,6 +240,7 @@ impl DataDir {
                     app.store.fail(message);
                 }
             }),
+            group_commit,
         };
         let journal = Journal::open(dir, hooks)?;
         app.store.set_write_log(journal.clone());

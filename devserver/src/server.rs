@@ -33,6 +33,7 @@ impl DevServer {
             fault_seed: 0,
             data_dir: None,
             limits: crate::limits::LimitSettings::default(),
+            group_commit: true,
         }
     }
 }
@@ -52,6 +53,7 @@ pub struct DevServerBuilder {
     fault_seed: u64,
     data_dir: Option<PathBuf>,
     limits: crate::limits::LimitSettings,
+    group_commit: bool,
 }
 
 impl DevServerBuilder {
@@ -116,6 +118,14 @@ impl DevServerBuilder {
     /// a `kill -9` or a power cut. The directory is locked while the server runs.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// With [`DevServerBuilder::data_dir`]: share one fsync among all writes waiting (the
+    /// default). Off, every write gets its own write and fsync, in order: only to measure what
+    /// group commit gains (`cargo xtask bench --only durability`).
+    pub fn group_commit(mut self, enabled: bool) -> Self {
+        self.group_commit = enabled;
         self
     }
 
@@ -203,7 +213,7 @@ impl DevServerBuilder {
             limits: crate::limits::Limits::new(self.limits.clone()),
         });
         let persist = match locked {
-            Some(locked) => Some(crate::persist::DataDir::open(&app, locked)?),
+            Some(locked) => Some(crate::persist::DataDir::open(&app, locked, self.group_commit)?),
             None => None,
         };
         seed_namespaces(&app);

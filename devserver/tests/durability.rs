@@ -290,3 +290,25 @@ async fn data_files_are_private_to_their_owner() {
         assert_eq!(mode & 0o077, 0, "{} is {mode:o}: it holds Secrets", path.display());
     }
 }
+
+/// Without group commit every write gets its own fsync, in order; nothing else changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_group_commit_every_write_is_still_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = DevServer::builder().data_dir(dir.path()).group_commit(false).start().await.expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client().expect("client"), "default");
+    let writes: Vec<_> = (0..20)
+        .map(|i| {
+            let api = api.clone();
+            tokio::spawn(async move { api.create(&PostParams::default(), &cm(&format!("g{i}"), i)).await })
+        })
+        .collect();
+    for w in writes {
+        w.await.expect("task").expect("create");
+    }
+    server.shutdown().await;
+    let server = DevServer::builder().data_dir(dir.path()).start().await.expect("restarted");
+    let api: Api<ConfigMap> = Api::namespaced(server.client().expect("client"), "default");
+    assert_eq!(api.list(&ListParams::default()).await.expect("list").items.len(), 20);
+    server.shutdown().await;
+}
