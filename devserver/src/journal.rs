@@ -2,9 +2,9 @@
 //! [`JOURNAL_FILE`] and fsynced before the store publishes it (see [`crate::store::WriteLog`]),
 //! so a request is answered only once its write survives `kill -9` or a power cut.
 //!
-//! Throughput comes from group commit: requests append records to a shared buffer under the
-//! store lock; one writer thread takes the whole buffer, writes it with one `write` and one
-//! `fdatasync`, and publishes the highest revision in it. Concurrent writers share an fsync,
+//! Throughput comes from group commit: requests queue their changes (shared objects, no
+//! copying) under the store lock; one writer thread takes everything queued, encodes it, writes
+//! it with one `write` and one `fdatasync`, and publishes the highest revision in it. Concurrent writers share an fsync,
 //! so creates/s grows with concurrency instead of being capped at one fsync per write.
 //!
 //! The log is compacted into the snapshot ([`crate::persist`]) when it passes
@@ -137,12 +137,17 @@ pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing directory {}", dir.display()))
 }
 
+/// A change waiting for the writer, which encodes it (off the store lock and the request).
+struct Change {
+    rv: u64,
+    resource: String,
+    key: String,
+    object: Option<Arc<Value>>,
+}
+
 #[derive(Default)]
 struct Pending {
-    buf: Vec<u8>,
-    /// Where each record in `buf` ends, with its revision (to write them one by one when group
-    /// commit is off).
-    ends: std::collections::VecDeque<(usize, u64)>,
+    changes: std::collections::VecDeque<Change>,
     closing: bool,
 }
 
@@ -178,14 +183,17 @@ pub struct Journal {
 }
 
 impl WriteLog for Journal {
-    fn append(&self, rv: u64, resource: &str, key: &str, object: Option<&Value>) {
+    fn append(&self, rv: u64, resource: &str, key: &str, object: Option<&Arc<Value>>) {
         let mut p = self.shared.lock();
         if p.closing {
             return; // closed, or failed: nothing more is written (and nothing acknowledged)
         }
-        encode(&mut p.buf, rv, resource, key, object);
-        let end = p.buf.len();
-        p.ends.push_back((end, rv));
+        p.changes.push_back(Change {
+            rv,
+            resource: resource.to_string(),
+            key: key.to_string(),
+            object: object.cloned(),
+        });
         drop(p);
         self.shared.wake.notify_one();
     }
@@ -204,7 +212,7 @@ impl Journal {
         sync_dir(dir)?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let shared = Arc::new(Shared { pending: Mutex::new(Pending::default()), wake: Condvar::new() });
-        let writer = Writer { file, path, size, shared: shared.clone(), hooks };
+        let writer = Writer { file, path, size, shared: shared.clone(), hooks, scratch: Vec::new() };
         let thread = std::thread::Builder::new()
             .name("devserver-journal".into())
             .spawn(move || writer.run())
@@ -229,32 +237,33 @@ struct Writer {
     size: u64,
     shared: Arc<Shared>,
     hooks: Hooks,
+    /// The encoding buffer, kept between batches.
+    scratch: Vec<u8>,
 }
 
 impl Writer {
     fn run(mut self) {
         loop {
-            let (buf, rv, closing) = {
+            let (changes, closing) = {
                 let mut p = self.shared.lock();
-                while p.buf.is_empty() && !p.closing {
+                while p.changes.is_empty() && !p.closing {
                     p = self.shared.wake.wait(p).unwrap_or_else(|e| e.into_inner());
                 }
-                if self.hooks.group_commit || p.ends.len() <= 1 {
-                    let rv = p.ends.back().map_or(0, |&(_, rv)| rv);
-                    p.ends.clear();
-                    (std::mem::take(&mut p.buf), rv, p.closing && p.ends.is_empty())
-                } else {
-                    let (end, rv) = p.ends.pop_front().expect("more than one record");
-                    let rest = p.buf.split_off(end);
-                    for e in p.ends.iter_mut() {
-                        e.0 -= end;
-                    }
-                    (std::mem::replace(&mut p.buf, rest), rv, false)
-                }
+                let take = if self.hooks.group_commit { p.changes.len() } else { p.changes.len().min(1) };
+                let changes: Vec<Change> = p.changes.drain(..take).collect();
+                (changes, p.closing && p.changes.is_empty())
             };
+            let rv = changes.last().map_or(0, |c| c.rv);
+            let mut buf = std::mem::take(&mut self.scratch);
+            buf.clear();
+            for c in &changes {
+                encode(&mut buf, c.rv, &c.resource, &c.key, c.object.as_deref());
+            }
+            drop(changes);
             let result = self
                 .write(&buf)
                 .and_then(|()| if closing || self.size >= COMPACT_BYTES { self.compact() } else { Ok(()) });
+            self.scratch = buf;
             match result {
                 Ok(()) => (self.hooks.publish)(rv),
                 Err(e) => {

@@ -112,7 +112,7 @@ pub type TableDump = (String, Vec<(String, Arc<Value>)>);
 pub trait WriteLog: Send + Sync {
     /// Called under the store lock with every committed change, in revision order; `object` is
     /// `None` for a deletion. The log later calls [`Store::publish`] (or [`Store::fail`]).
-    fn append(&self, rv: u64, resource: &str, key: &str, object: Option<&Value>);
+    fn append(&self, rv: u64, resource: &str, key: &str, object: Option<&Arc<Value>>);
 }
 
 /// The shared store. Cheap to clone via `Arc`.
@@ -209,7 +209,7 @@ impl Store {
 
     /// Announces a change: directly without a write log, or through the log, which publishes it
     /// once durable. Called under the store lock so the log sees changes in revision order.
-    fn commit(&self, rv: u64, resource: &str, key: &str, object: Option<&Value>) -> bool {
+    fn commit(&self, rv: u64, resource: &str, key: &str, object: Option<&Arc<Value>>) -> bool {
         match self.log.get() {
             Some(log) => {
                 log.append(rv, resource, key, object);
@@ -315,7 +315,7 @@ impl Store {
                 inner.rv = next_rv;
                 let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
                 publish_now = self.commit(next_rv, resource, key, Some(&obj));
-                self.record(&mut inner, resource, key, Some(obj.clone()), kind, current, obj.clone());
+                self.record(&mut inner, resource, key, Some(obj.clone()), kind, current, obj.clone(), size);
                 if kind == EventType::Added { Outcome::Created(obj) } else { Outcome::Updated(obj) }
             }
             Write::Delete => {
@@ -327,7 +327,8 @@ impl Store {
                 let mut last = (*cur).clone();
                 set_rv(&mut last, next_rv);
                 let last = Arc::new(last);
-                self.record(&mut inner, resource, key, None, EventType::Deleted, Some(cur), last.clone());
+                let size = approx_size(&last);
+                self.record(&mut inner, resource, key, None, EventType::Deleted, Some(cur), last.clone(), size);
                 Outcome::Deleted(last)
             }
         };
@@ -349,6 +350,7 @@ impl Store {
         kind: EventType,
         prev: Option<Arc<Value>>,
         event_obj: Arc<Value>,
+        size: usize,
     ) {
         let rv = inner.rv;
         let table = inner.tables.entry(resource.to_string()).or_default();
@@ -360,9 +362,8 @@ impl Store {
                 table.objects.remove(key);
             }
         }
-        // The event pins the object after the change and the one before (a stored object's
-        // size is counted again by the event that replaces it).
-        let size = approx_size(&event_obj);
+        // `size` is the event object's (see `approx_size`); the object before the change was
+        // counted by its own event.
         table.history_bytes += size;
         table.history.push_back(Event { rv, kind, object: event_obj, prev, size });
         while table.history.len() > self.history_limit
