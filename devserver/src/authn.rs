@@ -107,11 +107,12 @@ impl Auth {
         self
     }
 
-    /// Mints a new random bearer token for ServiceAccount `namespace/name` with UID `uid` (None
-    /// when it does not exist yet: requests with the token are 401 until it does, and the token
-    /// binds to the first UID it is used with).
-    pub fn mint_service_account_token(&self, namespace: &str, name: &str, uid: Option<String>) -> String {
+    /// Mints a new random bearer token for ServiceAccount `namespace/name`, bound to its current
+    /// UID; when it does not exist yet, requests with the token are 401 until it does, and the
+    /// token binds to the first UID it is used with.
+    pub fn mint_service_account_token(&self, namespace: &str, name: &str, store: &Store) -> String {
         let token = format!("sa-{}", uuid::Uuid::new_v4().simple());
+        let uid = account_uid(store, namespace, name);
         let owner = TokenOwner { namespace: namespace.to_string(), name: name.to_string(), uid };
         self.lock_tokens().insert(token.clone(), owner);
         self.save_tokens();
@@ -127,13 +128,12 @@ impl Auth {
     fn service_account_of(&self, token: &str, store: &Store) -> Option<(String, String)> {
         let mut tokens = self.lock_tokens();
         let owner = tokens.get_mut(token)?;
-        let sa = store.get("/serviceaccounts", &format!("{}/{}", owner.namespace, owner.name))?;
-        let uid = sa.pointer("/metadata/uid").and_then(serde_json::Value::as_str)?;
+        let uid = account_uid(store, &owner.namespace, &owner.name)?;
         match &owner.uid {
-            Some(bound) if bound != uid => return None,
+            Some(bound) if *bound != uid => return None,
             Some(_) => {}
             None => {
-                owner.uid = Some(uid.to_string());
+                owner.uid = Some(uid);
                 let found = (owner.namespace.clone(), owner.name.clone());
                 drop(tokens);
                 self.save_tokens();
@@ -166,6 +166,12 @@ impl Auth {
             tracing::warn!(file = %path.display(), error = %e, "saving ServiceAccount tokens failed");
         }
     }
+}
+
+/// The UID of ServiceAccount `namespace/name`, if it exists.
+fn account_uid(store: &Store, namespace: &str, name: &str) -> Option<String> {
+    let sa = store.get("/serviceaccounts", &format!("{namespace}/{name}"))?;
+    sa.pointer("/metadata/uid").and_then(serde_json::Value::as_str).map(str::to_string)
 }
 
 /// Who is making this request.
@@ -225,10 +231,10 @@ mod tests {
             let sa = serde_json::json!({"metadata": {"name": "sa", "namespace": "ns", "uid": uid}});
             let _ = store.transact::<()>("/serviceaccounts", "ns/sa", |_, _| Ok(crate::store::Write::Put(sa)));
         };
-        let early = auth.mint_service_account_token("ns", "sa", None);
+        let early = auth.mint_service_account_token("ns", "sa", &store);
         assert_eq!(auth.service_account_of(&early, &store), None, "no account yet");
         put("uid-1");
-        let bound = auth.mint_service_account_token("ns", "sa", Some("uid-1".into()));
+        let bound = auth.mint_service_account_token("ns", "sa", &store);
         assert_ne!(early, bound);
         assert_eq!(auth.service_account_of(&early, &store), Some(("ns".into(), "sa".into())));
         assert_eq!(auth.service_account_of(&bound, &store), Some(("ns".into(), "sa".into())));

@@ -200,8 +200,10 @@ impl WriteLog for Journal {
 }
 
 impl Journal {
-    /// Opens (creating if needed) `dir/journal.log` for appending and starts the writer thread,
-    /// which publishes durable revisions and compacts through `hooks`.
+    /// Opens (creating if needed) `dir/journal.log` for appending, folds what it holds into a
+    /// fresh snapshot (which also proves the directory is writable) and starts the writer
+    /// thread, which publishes durable revisions and compacts through `hooks`. The records must
+    /// already have been replayed into the store ([`replay`]).
     pub fn open(dir: &Path, hooks: Hooks) -> anyhow::Result<Arc<Journal>> {
         let path = dir.join(JOURNAL_FILE);
         let mut options = OpenOptions::new();
@@ -212,7 +214,8 @@ impl Journal {
         sync_dir(dir)?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let shared = Arc::new(Shared { pending: Mutex::new(Pending::default()), wake: Condvar::new() });
-        let writer = Writer { file, path, size, shared: shared.clone(), hooks, scratch: Vec::new() };
+        let mut writer = Writer { file, path, size, shared: shared.clone(), hooks, scratch: Vec::new() };
+        writer.compact()?;
         let thread = std::thread::Builder::new()
             .name("devserver-journal".into())
             .spawn(move || writer.run())

@@ -62,13 +62,19 @@ pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> 
     {
         std::fs::create_dir_all(parent)?;
     }
+    create_private(path)?.write_all(text.as_bytes())
+}
+
+/// Creates (or truncates) a file only its owner can read and write: kubeconfigs, tokens and
+/// the persisted state (which holds Secrets). An existing file is tightened too, since opening
+/// keeps its mode.
+pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    // An existing file keeps its mode on open: tighten it too.
+    let file = options.open(path)?;
     #[cfg(unix)]
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    file.write_all(text.as_bytes())
+    Ok(file)
 }

@@ -8,7 +8,7 @@
 use crate::error::ApiError;
 use crate::request_info::RequestInfo;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse as _, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,16 +142,12 @@ pub struct TooManyRequests;
 
 /// kube-apiserver's answer when the in-flight limit is reached: 429 TooManyRequests with a
 /// `Retry-After` of one second, which client-go and kube-rs honour.
-impl axum::response::IntoResponse for TooManyRequests {
+impl IntoResponse for TooManyRequests {
     fn into_response(self) -> Response {
-        too_many_requests()
+        let mut e = ApiError::new(429, "TooManyRequests", "Too many requests, please try again later.");
+        e.details = Some(json!({"retryAfterSeconds": 1}));
+        let mut r = e.into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
     }
-}
-
-fn too_many_requests() -> Response {
-    let mut e = ApiError::new(429, "TooManyRequests", "Too many requests, please try again later.");
-    e.details = Some(json!({"retryAfterSeconds": 1}));
-    let mut r = e.into_response();
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    r
 }

@@ -52,22 +52,13 @@ pub fn save(app: &App, dir: &Path) -> anyhow::Result<u64> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
     let path = dir.join(STATE_FILE);
     let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-    let mut f = private_file(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f = crate::kubeconfig::create_private(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(&serde_json::to_vec(&doc)?).with_context(|| format!("writing {}", tmp.display()))?;
     f.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
     drop(f);
     std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
     journal::sync_dir(dir)?;
     Ok(rv)
-}
-
-/// Creates (or truncates) a file only its owner can read: the state holds Secrets.
-fn private_file(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
 }
 
 /// Loads `dir/state.json` and replays the log on top of it into the store, and re-registers
@@ -204,25 +195,18 @@ impl Locked {
 
 /// A data directory in use: its lock and its log. [`DataDir::close`] on shutdown.
 pub struct DataDir {
-    dir: PathBuf,
     journal: Arc<Journal>,
     _lock: File,
 }
 
 impl DataDir {
-    /// Loads the locked directory's state into `app`'s store and its ServiceAccount tokens,
-    /// compacts the log into a fresh snapshot (which also proves the directory is writable) and
-    /// sends every later change through the log.
+    /// Loads the locked directory's state into `app`'s store and its ServiceAccount tokens, and
+    /// sends every later change through the log (which starts by compacting itself).
     pub fn open(app: &Arc<App>, locked: Locked, group_commit: bool) -> anyhow::Result<DataDir> {
         let Locked { dir, file: lock } = locked;
         let dir = dir.as_path();
         app.auth.persist_tokens(dir.join(TOKENS_FILE))?;
         load(app, dir)?;
-        save(app, dir)?;
-        let log = dir.join(journal::JOURNAL_FILE);
-        if let Ok(f) = OpenOptions::new().write(true).open(&log) {
-            f.set_len(0).and_then(|()| f.sync_all()).with_context(|| format!("truncating {}", log.display()))?;
-        }
         let (snap, publish, fail) = (Arc::downgrade(app), Arc::downgrade(app), Arc::downgrade(app));
         let snapshot_dir = dir.to_path_buf();
         let hooks = journal::Hooks {
@@ -244,12 +228,7 @@ impl DataDir {
         };
         let journal = Journal::open(dir, hooks)?;
         app.store.set_write_log(journal.clone());
-        Ok(DataDir { dir: dir.to_path_buf(), journal, _lock: lock })
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.dir
+        Ok(DataDir { journal, _lock: lock })
     }
 
     /// Writes what is pending and folds the log into a final snapshot; the lock is released

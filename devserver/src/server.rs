@@ -486,12 +486,7 @@ impl DevServerHandle {
     /// by those bindings). Requests with it are 401 while the ServiceAccount does not exist.
     /// Meaningful in https mode only (http carries no credentials).
     pub fn service_account_token(&self, namespace: &str, name: &str) -> String {
-        let uid = self
-            .app
-            .store
-            .get("/serviceaccounts", &format!("{namespace}/{name}"))
-            .and_then(|sa| sa.pointer("/metadata/uid").and_then(serde_json::Value::as_str).map(str::to_string));
-        self.app.auth.mint_service_account_token(namespace, name, uid)
+        self.app.auth.mint_service_account_token(namespace, name, &self.app.store)
     }
 
     /// A kubeconfig like [`DevServerHandle::kubeconfig`] that authenticates with `token` (over
