@@ -51,6 +51,7 @@
 pub mod crd_rules;
 pub mod diag;
 pub mod generators;
+pub mod kubernetes;
 pub mod manifest;
 pub mod model;
 pub mod naming;

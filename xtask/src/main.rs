@@ -11,6 +11,8 @@
 //!   kube-apiserver of a running `cargo xtask cluster up`.
 //! - `cargo xtask cluster up|down|env`: a real kube-apiserver and etcd, built from source, on
 //!   loopback (see [`cluster`]).
+//! - `cargo xtask discovery [--check]`: record the built-in resources' verbs and subresources
+//!   from a running `cargo xtask cluster up --all-apis` (see [`discovery`]).
 //! - `cargo xtask conformance`: the devserver's conformance cases against the devserver and
 //!   that real server, compared case by case (see [`conformance`]).
 //! - `cargo xtask chaos --rounds N`: the devserver's `kill -9` rounds with writers running
@@ -19,6 +21,7 @@
 
 mod cluster;
 mod conformance;
+mod discovery;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +41,13 @@ enum Task {
     /// Run the code generator over apis/ and write its output into the workspace.
     Codegen {
         /// Write nothing; exit non-zero with a unified diff when a generated file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Record the built-in resources' verbs and subresources from a running
+    /// `cargo xtask cluster up --all-apis` into codegen's checked-in discovery file.
+    Discovery {
+        /// Write nothing; fail when the checked-in recording differs from the server.
         #[arg(long)]
         check: bool,
     },
@@ -89,6 +99,9 @@ enum ClusterAction {
         /// Also write the admin kubeconfig here (0600).
         #[arg(long)]
         kubeconfig_out: Option<PathBuf>,
+        /// Serve every API group and version, alpha and beta included (for recording discovery).
+        #[arg(long)]
+        all_apis: bool,
     },
     /// Stop the running control plane (its logs are kept).
     Down,
@@ -99,11 +112,14 @@ enum ClusterAction {
 fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Codegen { check } => codegen(check),
+        Task::Discovery { check } => report(discovery::run(&workspace_root(), check)),
         Task::Bench { quick, runs, server, only } => bench(quick, runs, server, &only),
         Task::Conformance => report(conformance::run(&workspace_root())),
         Task::Chaos { rounds } => chaos(rounds),
         Task::Cluster { action } => report(match action {
-            ClusterAction::Up { kubeconfig_out } => cluster::up(&workspace_root(), kubeconfig_out.as_deref()),
+            ClusterAction::Up { kubeconfig_out, all_apis } => {
+                cluster::up(&workspace_root(), kubeconfig_out.as_deref(), all_apis)
+            }
             ClusterAction::Down => cluster::down(&workspace_root()),
             ClusterAction::Env => cluster::env(&workspace_root()),
         }),

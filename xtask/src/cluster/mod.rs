@@ -59,22 +59,27 @@ struct State {
     apiserver_port: u16,
     etcd_port: u16,
     version: String,
+    /// Started with `--all-apis`.
+    #[serde(default)]
+    all_apis: bool,
 }
 
 /// Builds (when stale), starts and waits for the control plane; writes the admin kubeconfig
-/// to `run/kubeconfig` and, when given, to `kubeconfig_out`.
-pub fn up(root: &Path, kubeconfig_out: Option<&Path>) -> Result<()> {
+/// to `run/kubeconfig` and, when given, to `kubeconfig_out`. With `all_apis` every API group
+/// and version the server knows is served (`--runtime-config=api/all=true`, alpha and beta
+/// feature gates on), for recording discovery (`cargo xtask discovery`).
+pub fn up(root: &Path, kubeconfig_out: Option<&Path>, all_apis: bool) -> Result<()> {
     let paths = Paths::new(root);
     let version = build(&paths)?;
     if let Some(state) = running(&paths) {
-        if process::ready(&paths.kubeconfig(), Duration::from_secs(5)).is_ok() {
+        if state.all_apis == all_apis && process::ready(&paths.kubeconfig(), Duration::from_secs(5)).is_ok() {
             println!(
                 "cluster: already running (kube-apiserver {} on 127.0.0.1:{}, pid {})",
                 state.version, state.apiserver_port, state.apiserver_pid
             );
             return finish(&paths, kubeconfig_out);
         }
-        println!("cluster: a previous cluster is not ready; stopping it first");
+        println!("cluster: a previous cluster is not ready or serves other APIs; stopping it first");
         down(root)?;
     }
     reset_run_dir(&paths.run)?;
@@ -85,7 +90,7 @@ pub fn up(root: &Path, kubeconfig_out: Option<&Path>) -> Result<()> {
 
     let started = Instant::now();
     let etcd = process::start_etcd(&paths, etcd_port, peer_port)?;
-    let apiserver = match process::start_apiserver(&paths, &material, apiserver_port, etcd_port) {
+    let apiserver = match process::start_apiserver(&paths, &material, apiserver_port, etcd_port, all_apis) {
         Ok(p) => p,
         Err(e) => {
             process::stop(etcd.pid, &paths.bin.join("etcd"));
@@ -93,7 +98,14 @@ pub fn up(root: &Path, kubeconfig_out: Option<&Path>) -> Result<()> {
         }
     };
     let state =
-        State { etcd_pid: etcd.pid, apiserver_pid: apiserver.pid, apiserver_port, etcd_port, version: version.clone() };
+        State {
+        etcd_pid: etcd.pid,
+        apiserver_pid: apiserver.pid,
+        apiserver_port,
+        etcd_port,
+        version: version.clone(),
+        all_apis,
+    };
     std::fs::write(paths.state(), serde_json::to_vec_pretty(&state)?)?;
     certs::write_kubeconfig(&paths.kubeconfig(), apiserver_port, &material)?;
 
@@ -157,6 +169,13 @@ fn read_state(paths: &Paths) -> Option<State> {
 }
 
 /// The recorded cluster, when both of its processes are still alive.
+/// The running cluster's kubeconfig, its kube-apiserver version, and whether it serves every API
+/// (`--all-apis`).
+pub fn running_with_all_apis(root: &Path) -> Option<(PathBuf, String, bool)> {
+    let paths = Paths::new(root);
+    running(&paths).map(|s| (paths.kubeconfig(), s.version, s.all_apis))
+}
+
 fn running(paths: &Paths) -> Option<State> {
     let state = read_state(paths)?;
     let alive = process::is_ours(state.apiserver_pid, &paths.bin.join("kube-apiserver"))

@@ -69,11 +69,11 @@ pub fn start_etcd(paths: &Paths, client_port: u16, peer_port: u16) -> Result<Sta
 /// `default` ServiceAccount that the ServiceAccount admission plugin demands of every pod,
 /// so that plugin is off; the endpoint reconciler is off because it refuses a loopback
 /// advertise address.
-pub fn start_apiserver(paths: &Paths, m: &Material, port: u16, etcd_port: u16) -> Result<Started> {
+pub fn start_apiserver(paths: &Paths, m: &Material, port: u16, etcd_port: u16, all_apis: bool) -> Result<Started> {
     if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port 127.0.0.1:{port} for kube-apiserver is in use");
     }
-    let args = [
+    let mut args = vec![
         format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
         "--bind-address=127.0.0.1".to_string(),
         "--advertise-address=127.0.0.1".to_string(),
@@ -97,6 +97,10 @@ pub fn start_apiserver(paths: &Paths, m: &Material, port: u16, etcd_port: u16) -
         "--audit-log-maxsize=0".to_string(),
         "--enable-priority-and-fairness=false".to_string(),
     ];
+    if all_apis {
+        args.push("--runtime-config=api/all=true".to_string());
+        args.push("--feature-gates=AllAlpha=true,AllBeta=true".to_string());
+    }
     spawn("kube-apiserver", &paths.bin.join("kube-apiserver"), &args, paths.run.join("kube-apiserver.log"), &paths.run)
 }
 
