@@ -80,6 +80,8 @@ pub struct Config {
     check: bool,
     regenerate: String,
     rbac: Option<generators::rbac::RbacConfig>,
+    kubernetes: Option<PathBuf>,
+    discovery: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -100,6 +102,8 @@ impl Config {
             check: false,
             regenerate: "cargo xtask codegen".into(),
             rbac: None,
+            kubernetes: None,
+            discovery: None,
         }
     }
 
@@ -117,10 +121,19 @@ impl Config {
         self
     }
 
-    /// The `runtime = ...` and `devserver = ...` dependency lines of a Cargo.toml the generator
-    /// creates (by default, paths to this repository's crates).
-    pub fn dependencies(mut self, runtime: impl Into<String>, devserver: impl Into<String>) -> Self {
-        self.deps = generators::krate::Deps { runtime: runtime.into(), devserver: devserver.into() };
+    /// The `runtime = ...`, `devserver = ...` and `kubernetes = ...` dependency lines of a
+    /// Cargo.toml the generator creates (by default, paths to this repository's crates).
+    pub fn dependencies(
+        mut self,
+        runtime: impl Into<String>,
+        devserver: impl Into<String>,
+        kubernetes: impl Into<String>,
+    ) -> Self {
+        self.deps = generators::krate::Deps {
+            runtime: runtime.into(),
+            devserver: devserver.into(),
+            kubernetes: kubernetes.into(),
+        };
         self
     }
 
@@ -140,6 +153,23 @@ impl Config {
     /// sources (see [`generators::rbac`]).
     pub fn rbac(mut self, rbac: generators::rbac::RbacConfig) -> Self {
         self.rbac = Some(rbac);
+        self
+    }
+
+    /// Also generate the built-in crate (client-go's `kubernetes`, `listers` and `informers`
+    /// packages) into `dir`: typed clients, listers and informers for every resource type of
+    /// the k8s-openapi version the input's workspace locks, with the verbs of the checked-in
+    /// discovery recording (see [`kubernetes`]). Its Cargo.toml is created once, like the
+    /// generated crate's.
+    pub fn kubernetes(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.kubernetes = Some(dir.into());
+        self
+    }
+
+    /// A discovery recording other than the checked-in one (for another Kubernetes version;
+    /// `cargo xtask discovery` writes one).
+    pub fn discovery(mut self, file: impl Into<PathBuf>) -> Self {
+        self.discovery = Some(file.into());
         self
     }
 
@@ -216,6 +246,16 @@ impl Config {
             let crds_json: Vec<String> = crds.iter().map(|c| c.json.to_string()).collect();
             targets.extend(self.generated_crate(dir, &model, &crds_json, &templates, &rust_header, &mut diags));
         }
+        let mut builtin_kinds = vec![];
+        if let Some(dir) = &self.kubernetes {
+            match self.builtin_kinds() {
+                Ok(joined) => {
+                    targets.extend(self.kubernetes_crate(dir, &joined.kinds, &templates, &rust_header, &mut diags));
+                    builtin_kinds = joined.kinds.iter().map(|k| format!("{} {}", k.api_version(), k.kind)).collect();
+                }
+                Err(e) => diags.error_hint(Loc::whole(dir), e, "the built-in crate needs k8s-openapi's source"),
+            }
+        }
         if let Some(dir) = &self.crd_dir {
             let files = crds.into_iter().map(|c| c.file).collect();
             targets.push(write::Target { dir: dir.clone(), files, prune: true });
@@ -237,6 +277,7 @@ impl Config {
         Ok(Report {
             groups: model.groups.iter().map(|g| g.name.clone()).collect(),
             kinds: model.kinds().map(|(g, v, k)| format!("{}/{} {}", g.name, v.name, k.name)).collect(),
+            builtin_kinds,
             changes,
             check: self.check,
             regenerate: self.regenerate.clone(),
@@ -259,8 +300,6 @@ impl Config {
         let package = krate::apis_crate_name(&self.input, diags);
         let crate_name = package.replace('-', "_");
         let kinds = api::kinds(model, &crate_name);
-        let mut with_builtins = kinds.clone();
-        with_builtins.extend(api::builtins(&kinds));
         let loc = Loc::whole(dir);
         let mut files = vec![];
         let mut emit = |path: String, tokens| {
@@ -272,11 +311,59 @@ impl Config {
         client::render(&kinds, Some(dir), true, &mut emit);
         applyconfiguration::render(model, &crate_name, &mut emit);
         emit("src/clientset/fake.rs".into(), fake::render(crds_json));
-        lister::render(&with_builtins, &mut emit);
-        informer::render(&with_builtins, &mut emit);
+        lister::render(&kinds, &mut emit);
+        informer::render(&kinds, Some("kubernetes"), &mut emit);
         let mut targets = vec![write::Target { dir: dir.to_path_buf(), files, prune: true }];
         if !dir.join("Cargo.toml").exists()
             && let Some(text) = krate::cargo_toml(dir, &self.input, &package, &self.deps, templates, diags)
+        {
+            let files = vec![render::Rendered { path: "Cargo.toml".into(), text }];
+            targets.push(write::Target { dir: dir.to_path_buf(), files, prune: false });
+        }
+        targets
+    }
+}
+
+impl Config {
+    /// The built-in kinds: k8s-openapi's resource types (from the source of the version the
+    /// input's workspace locks) joined with discovery.
+    pub fn builtin_kinds(&self) -> Result<kubernetes::Joined, String> {
+        let src = kubernetes::openapi_crate::locate(&self.input)?;
+        let version = kubernetes::openapi_crate::latest_version(&src)?;
+        let types = kubernetes::openapi_crate::scan(&src, &version)?;
+        let recording = match &self.discovery {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+                kubernetes::discovery::Recording::parse(&text).map_err(|e| format!("{}: {e}", f.display()))?
+            }
+            None => kubernetes::discovery::Recording::parse(kubernetes::discovery::RECORDED)?,
+        };
+        Ok(kubernetes::join(&types, &recording))
+    }
+
+    fn kubernetes_crate(
+        &self,
+        dir: &Path,
+        kinds: &[generators::api::ApiKind],
+        templates: &render::Templates,
+        header: &str,
+        diags: &mut diag::Diagnostics,
+    ) -> Vec<write::Target> {
+        use generators::{client, informer, krate, lister};
+        let loc = Loc::whole(dir);
+        let mut files = vec![];
+        let mut emit = |path: String, tokens| {
+            if let Some(text) = render::rust_file(tokens, header, &loc, diags) {
+                files.push(render::Rendered { path: path.into(), text });
+            }
+        };
+        emit("src/lib.rs".into(), krate::kubernetes_lib_rs(kinds));
+        client::render(kinds, Some(dir), false, &mut emit);
+        lister::render(kinds, &mut emit);
+        informer::render(kinds, None, &mut emit);
+        let mut targets = vec![write::Target { dir: dir.to_path_buf(), files, prune: true }];
+        if !dir.join("Cargo.toml").exists()
+            && let Some(text) = krate::kubernetes_cargo_toml(dir, &self.deps, templates, diags)
         {
             let files = vec![render::Rendered { path: "Cargo.toml".into(), text }];
             targets.push(write::Target { dir: dir.to_path_buf(), files, prune: false });
@@ -348,6 +435,8 @@ pub struct Report {
     pub groups: Vec<String>,
     /// `group/version Kind` for every kind.
     pub kinds: Vec<String>,
+    /// `group/version Kind` of every built-in kind generated (with [`Config::kubernetes`]).
+    pub builtin_kinds: Vec<String>,
     /// Every file considered.
     pub changes: Vec<FileChange>,
     /// True when nothing was written.
@@ -386,6 +475,9 @@ impl Report {
             self.count(Change::Removed),
             self.elapsed,
         );
+        if !self.builtin_kinds.is_empty() {
+            s.push_str(&format!("\n{} built-in kind(s) in the kubernetes crate", self.builtin_kinds.len()));
+        }
         for c in self.changes.iter().filter(|c| c.change == Change::Kept) {
             s.push_str(&format!(
                 "\nkept {}: generated earlier and no longer generated, but edited since; delete it if it is not needed",

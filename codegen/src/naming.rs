@@ -66,6 +66,21 @@ pub fn snake(ident: &str) -> String {
     words(ident).join("_")
 }
 
+/// The snake_case plural of `kind` as the server spells its resource (`plural`):
+/// (`NetworkPolicy`, `networkpolicies`) → `network_policies`, (`Endpoints`, `endpoints`) →
+/// `endpoints`. `None` when the plural does not start with the kind's leading words.
+pub fn plural_accessor(kind: &str, plural: &str) -> Option<String> {
+    let mut words = words(kind);
+    let last = words.pop()?;
+    let head: String = words.concat();
+    let tail = plural.strip_prefix(head.as_str())?;
+    if tail.is_empty() || !tail.starts_with(last.chars().next()?) {
+        return None;
+    }
+    words.push(tail.to_string());
+    Some(words.join("_"))
+}
+
 /// `bitcoin_network` → `BitcoinNetwork`.
 pub fn pascal(ident: &str) -> String {
     words(ident).iter().map(|w| capitalize(w)).collect()

@@ -67,6 +67,8 @@ impl Templates {
     /// Loads the bundled templates.
     pub fn new() -> Result<Self, String> {
         let mut tera = tera::Tera::new();
+        tera.add_raw_template("kubernetes_cargo.toml", include_str!("../templates/kubernetes_cargo.toml.tera"))
+            .map_err(|e| e.to_string())?;
         tera.add_raw_template("generated_cargo.toml", include_str!("../templates/generated_cargo.toml.tera"))
             .map_err(|e| format!("template generated_cargo.toml: {e}"))?;
         Ok(Self { tera })

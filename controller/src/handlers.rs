@@ -7,11 +7,11 @@
 //! - Pod: its controlling StatefulSet's owner, else the network named by its `app` label.
 
 use apis::bitcoincontroller::v1::BitcoinNetwork;
-use generated::listers::apps::v1::StatefulSetLister;
 use generated::listers::bitcoincontroller::v1::BitcoinNetworkLister;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
+use kubernetes::listers::apps::v1::StatefulSetLister;
 use runtime::cache::{DeletedObject, IndexFunc, Indexer, ResourceEventHandlerFuncs};
 use runtime::workqueue::RateLimitingQueue;
 use std::sync::Arc;

@@ -18,15 +18,15 @@
 
 use apis::bitcoincontroller::v1::BitcoinNetwork;
 use generated::Clientset;
-use generated::listers::apps::v1::StatefulSetLister;
 use generated::listers::bitcoincontroller::v1::BitcoinNetworkLister;
-use generated::listers::core::v1::{PodLister, SecretLister, ServiceLister};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::Resource;
 use kube::api::{Api, PostParams};
 use kube::core::Selector;
 use kube::runtime::events::{Event, EventType, Recorder};
+use kubernetes::listers::apps::v1::StatefulSetLister;
+use kubernetes::listers::core::v1::{PodLister, SecretLister, ServiceLister};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};

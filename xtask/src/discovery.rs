@@ -38,7 +38,12 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
     };
     let mut lists = vec![];
     let strings = |v: &Value, key: &str| -> Vec<String> {
-        v.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(|x| x.as_str().map(String::from)).collect()
+        v.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
     };
     for v in strings(&get("/api")?, "versions") {
         lists.push((String::new(), v.clone(), get(&format!("/api/{v}"))?));

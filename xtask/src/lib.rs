@@ -9,11 +9,14 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The generator's configuration for this workspace: the apis crate in, the `generated` crate,
-/// the CRDs in `deploy/crd/` and `deploy/rbac.yaml` (from the controller's RBAC markers) out.
+/// the built-in `kubernetes` crate (every k8s-openapi kind, verbs from the checked-in
+/// discovery), the CRDs in `deploy/crd/` and `deploy/rbac.yaml` (from the controller's RBAC
+/// markers) out.
 pub fn codegen_config(root: &Path, check: bool) -> codegen::Config {
     codegen::Config::new()
         .input(root.join("apis"))
         .output(root.join("generated"))
+        .kubernetes(root.join("kubernetes"))
         .crd_dir(root.join("deploy/crd"))
         .rbac(codegen::generators::rbac::RbacConfig {
             sources: root.join("controller/src"),

@@ -35,8 +35,10 @@ pub struct ApiKind {
     pub rust_path: String,
     /// The Rust path of its list type, for kinds of the apis crate.
     pub list_path: Option<String>,
-    /// A built-in kind from k8s-openapi (informers and listers only).
+    /// A built-in kind from k8s-openapi (verbs and subresources from discovery).
     pub builtin: bool,
+    /// Subresources other than `status`, for built-in kinds (discovery's).
+    pub subresources: Vec<crate::kubernetes::discovery::Subresource>,
 }
 
 impl ApiKind {
@@ -46,7 +48,13 @@ impl ApiKind {
     }
 
     /// `bitcoin_networks`: the accessor name (the plural of the Kind, as client-gen names methods).
+    /// Built-in kinds take the plural the server uses (`endpoints`, `network_policies`).
     pub fn accessor(&self) -> String {
+        if self.builtin
+            && let Some(a) = naming::plural_accessor(&self.kind, &self.plural)
+        {
+            return a;
+        }
         naming::snake(&naming::pluralize(&self.kind))
     }
 
@@ -67,6 +75,18 @@ impl ApiKind {
             let i = ident(n);
             quote!(#i)
         })
+    }
+
+    /// The type `apply` takes: the generated apply configuration, or for a built-in kind the
+    /// k8s-openapi type itself (its fields are all optional or defaulted, and unset ones are not
+    /// serialized, so it only sends and owns the fields set in it).
+    pub fn apply_ty(&self) -> TokenStream {
+        if self.builtin {
+            return self.ty();
+        }
+        let (g, v) = (ident(&self.group_module), ident(&self.version));
+        let c = quote::format_ident!("{}ApplyConfiguration", self.kind);
+        quote!(crate::applyconfigurations::#g::#v::#c)
     }
 
     /// `use` items for the kind (and its list type).
@@ -146,46 +166,10 @@ pub fn kinds(model: &Model, crate_name: &str) -> Vec<ApiKind> {
                     rust_path: format!("{crate_name}::{}::{}::{}", g.module, v.name, k.name),
                     list_path: Some(format!("{crate_name}::{}::{}::{}", g.module, v.name, k.list_name)),
                     builtin: false,
+                    subresources: vec![],
                 });
             }
         }
     }
     out
-}
-
-/// Built-in kinds served by the generated informer factory, so one factory shares every watch a
-/// controller needs: (group, group module, version, Kind, plural, k8s-openapi path, namespaced).
-pub const BUILTINS: &[(&str, &str, &str, &str, &str, &str, bool)] = &[
-    ("", "core", "v1", "ConfigMap", "configmaps", "k8s_openapi::api::core::v1::ConfigMap", true),
-    ("", "core", "v1", "Event", "events", "k8s_openapi::api::core::v1::Event", true),
-    ("", "core", "v1", "Namespace", "namespaces", "k8s_openapi::api::core::v1::Namespace", false),
-    ("", "core", "v1", "Pod", "pods", "k8s_openapi::api::core::v1::Pod", true),
-    ("", "core", "v1", "Secret", "secrets", "k8s_openapi::api::core::v1::Secret", true),
-    ("", "core", "v1", "Service", "services", "k8s_openapi::api::core::v1::Service", true),
-    ("", "core", "v1", "ServiceAccount", "serviceaccounts", "k8s_openapi::api::core::v1::ServiceAccount", true),
-    ("apps", "apps", "v1", "Deployment", "deployments", "k8s_openapi::api::apps::v1::Deployment", true),
-    ("apps", "apps", "v1", "StatefulSet", "statefulsets", "k8s_openapi::api::apps::v1::StatefulSet", true),
-    ("coordination.k8s.io", "coordination", "v1", "Lease", "leases", "k8s_openapi::api::coordination::v1::Lease", true),
-];
-
-/// The built-in kinds, skipping any group module name the apis crate already uses.
-pub fn builtins(taken: &[ApiKind]) -> Vec<ApiKind> {
-    BUILTINS
-        .iter()
-        .filter(|b| !taken.iter().any(|k| k.group_module == b.1))
-        .map(|&(group, module, version, kind, plural, path, namespaced)| ApiKind {
-            group: group.into(),
-            group_module: module.into(),
-            group_go: naming::pascal(module),
-            version: version.into(),
-            kind: kind.into(),
-            plural: plural.into(),
-            namespaced,
-            verbs: Verbs::all(),
-            extensions: vec![],
-            rust_path: path.into(),
-            list_path: None,
-            builtin: true,
-        })
-        .collect()
 }

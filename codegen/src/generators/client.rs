@@ -197,11 +197,7 @@ fn kind_client(k: &ApiKind) -> TokenStream {
     let list = k.list_ty().unwrap_or_else(|| ty.clone());
     let imports = k.imports();
     let kc = kind_client_name(k);
-    let apply_cfg = {
-        let (g, v) = (ident(&k.group_module), ident(&k.version));
-        let c = format_ident!("{}ApplyConfiguration", k.kind);
-        quote!(crate::applyconfigurations::#g::#v::#c)
-    };
+    let apply_cfg = k.apply_ty();
     let mod_doc = format!(" The typed client of {} ({}, `{}`).", k.kind, k.api_version(), k.plural);
     let doc = docs(&format!(
         "Typed access to `{}` ({}).\n\nVerbs: {}.",
@@ -351,7 +347,12 @@ fn kind_client(k: &ApiKind) -> TokenStream {
     for e in &k.extensions {
         methods.push(extension(k, e));
     }
-    let needs_name_of = k.verbs.iter().any(|v| matches!(v, Verb::Update | Verb::UpdateStatus));
+    let mut needs_name_of = k.verbs.iter().any(|v| matches!(v, Verb::Update | Verb::UpdateStatus));
+    for s in &k.subresources {
+        let (tokens, uses_name_of) = subresource(k, s);
+        needs_name_of |= uses_name_of;
+        methods.push(tokens);
+    }
     let name_of = needs_name_of.then(|| {
         quote! {
             /// The object's name; an empty one makes kube fail the request before it is sent.
@@ -362,6 +363,14 @@ fn kind_client(k: &ApiKind) -> TokenStream {
     });
     let applies = k.verbs.iter().any(|v| matches!(v, Verb::Apply | Verb::ApplyStatus));
     let applied_name = applies.then(|| {
+        if k.builtin {
+            return quote! {
+                /// The object's `metadata.name`; an empty one makes kube fail the request.
+                fn applied_name(config: &#apply_cfg) -> &str {
+                    config.metadata.name.as_deref().unwrap_or_default()
+                }
+            };
+        }
         quote! {
             /// The configuration's `metadata.name`; an empty one makes kube fail the request.
             fn applied_name(config: &#apply_cfg) -> &str {
@@ -369,18 +378,7 @@ fn kind_client(k: &ApiKind) -> TokenStream {
             }
         }
     });
-    quote! {
-        #![doc = #mod_doc]
-
-        #imports
-
-        #doc
-        #[derive(Clone)]
-        pub struct #kc {
-            api: ::kube::Api<#ty>,
-            client: ::kube::Client,
-        }
-
+    let imp = inline_all(quote! {
         impl #kc {
             #new_fn
 
@@ -396,10 +394,152 @@ fn kind_client(k: &ApiKind) -> TokenStream {
 
             #(#methods)*
         }
+    });
+    quote! {
+        #![doc = #mod_doc]
+
+        #imports
+
+        #doc
+        #[derive(Clone)]
+        pub struct #kc {
+            api: ::kube::Api<#ty>,
+            client: ::kube::Client,
+        }
+
+        #imp
 
         #name_of
         #applied_name
     }
+}
+
+/// Marks every method of an `impl` block `#[inline]`: a client method is then compiled in the
+/// crate that calls it, not in the generated crate, so a crate of every built-in kind builds in
+/// seconds and a binary carries only the methods it uses.
+fn inline_all(imp: TokenStream) -> TokenStream {
+    match syn::parse2::<syn::ItemImpl>(imp.clone()) {
+        Ok(mut item) => {
+            for i in &mut item.items {
+                if let syn::ImplItem::Fn(f) = i {
+                    f.attrs.push(syn::parse_quote!(#[inline]));
+                }
+            }
+            quote!(#item)
+        }
+        Err(_) => imp,
+    }
+}
+
+/// The methods of one subresource of a built-in kind (discovery's verbs), and whether they
+/// need `name_of`. `status` is covered by the status verbs; `exec`, `attach`, `portforward`
+/// and `proxy` are streams kube serves through `api()` (its `ws` feature), not typed methods.
+fn subresource(k: &ApiKind, s: &crate::kubernetes::discovery::Subresource) -> (TokenStream, bool) {
+    let ty = k.ty();
+    let name = s.name.as_str();
+    let has = |v: &str| s.verbs.iter().any(|x| x == v);
+    let snake = if name == "ephemeralcontainers" { "ephemeral_containers".to_string() } else { naming::snake(name) };
+    let get_fn = format_ident!("get_{}", snake);
+    let update_fn = format_ident!("update_{}", snake);
+    let patch_fn = format_ident!("patch_{}", snake);
+    let mut out = vec![];
+    let mut uses_name_of = false;
+    match (name, s.kind_path.as_deref()) {
+        ("log", _) if has("get") => out.push(quote! {
+            /// The container log (GET `.../log`) as text.
+            pub async fn logs(&self, name: &str, params: &::kube::api::LogParams) -> ::kube::Result<::std::string::String> {
+                self.api.logs(name, params).await
+            }
+        }),
+        ("eviction", _) if has("create") => out.push(quote! {
+            /// Evicts the pod (POST `.../eviction`): deletion that respects PodDisruptionBudgets.
+            pub async fn evict(&self, name: &str, params: &::kube::api::EvictParams) -> ::kube::Result<::kube::core::Status> {
+                self.api.evict(name, params).await
+            }
+        }),
+        (_, Some(p)) if s.kind == "Scale" => {
+            let scale = path(p);
+            if has("get") {
+                out.push(quote! {
+                    /// Reads the scale subresource (replicas and selector).
+                    pub async fn get_scale(&self, name: &str) -> ::kube::Result<#scale> {
+                        self.api.get_scale(name).await
+                    }
+                });
+            }
+            if has("update") {
+                out.push(quote! {
+                    /// Replaces the scale subresource (PUT `.../scale`): sets the replicas.
+                    pub async fn update_scale(&self, name: &str, scale: &#scale, params: &::kube::api::PostParams) -> ::kube::Result<#scale> {
+                        self.api.replace_scale(name, params, scale).await
+                    }
+                });
+            }
+            if has("patch") {
+                out.push(quote! {
+                    /// Patches the scale subresource.
+                    pub async fn patch_scale<P: ::serde::Serialize + ::core::fmt::Debug>(
+                        &self,
+                        name: &str,
+                        params: &::kube::api::PatchParams,
+                        patch: &::kube::api::Patch<P>,
+                    ) -> ::kube::Result<#scale> {
+                        self.api.patch_scale(name, params, patch).await
+                    }
+                });
+            }
+        }
+        (_, Some(p)) if has("create") => {
+            let input = path(p);
+            let create_fn = format_ident!("create_{}", snake);
+            let doc = format!(" POSTs a `{}` to the `{name}` subresource of the named object.", s.kind);
+            // A binding is answered with a Status; a token request with the filled-in request.
+            let output = if name == "binding" { quote!(::kube::core::Status) } else { input.clone() };
+            out.push(quote! {
+                #[doc = #doc]
+                pub async fn #create_fn(&self, name: &str, obj: &#input, params: &::kube::api::PostParams) -> ::kube::Result<#output> {
+                    self.api.create_subresource(#name, name, params, obj).await
+                }
+            });
+        }
+        (_, None) if s.kind == k.kind => {
+            if has("get") {
+                let doc = format!(" Reads the object through its `{name}` subresource.");
+                out.push(quote! {
+                    #[doc = #doc]
+                    pub async fn #get_fn(&self, name: &str) -> ::kube::Result<#ty> {
+                        self.api.get_subresource(#name, name).await
+                    }
+                });
+            }
+            if has("update") {
+                uses_name_of = true;
+                let doc = format!(" Replaces the object through its `{name}` subresource (PUT).");
+                out.push(quote! {
+                    #[doc = #doc]
+                    pub async fn #update_fn(&self, obj: &#ty, params: &::kube::api::PostParams) -> ::kube::Result<#ty> {
+                        self.api.replace_subresource(#name, name_of(obj), params, obj).await
+                    }
+                });
+            }
+            if has("patch") {
+                let doc = format!(" Patches the object through its `{name}` subresource.");
+                out.push(quote! {
+                    #[doc = #doc]
+                    pub async fn #patch_fn<P: ::serde::Serialize + ::core::fmt::Debug>(
+                        &self,
+                        name: &str,
+                        params: &::kube::api::PatchParams,
+                        patch: &::kube::api::Patch<P>,
+                    ) -> ::kube::Result<#ty> {
+                        self.api.patch_subresource(#name, name, params, patch).await
+                    }
+                });
+            }
+        }
+        _ => {}
+    }
+    (quote!(#(#out)*), uses_name_of)
 }
 
 fn extension(k: &ApiKind, e: &crate::model::Extension) -> TokenStream {

@@ -1,7 +1,9 @@
 //! Typed shared informers (informer-gen): a factory with one accessor chain per group, version
 //! and kind (`factory.bitcoincontroller().v1().bitcoin_networks()`), over the runtime's
 //! `SharedInformerFactory`, so every caller of one kind shares one watch and one cache. The same
-//! factory serves the built-in kinds a controller usually needs.
+//! factory of a crate of tagged types extends the built-in crate's (`kubernetes`): it derefs to
+//! it, so `factory.apps().v1().stateful_sets()` and `factory.bitcoincontroller().v1()...` come
+//! from one factory, share one `start`, and one `wait_for_cache_sync` covers both.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -10,8 +12,9 @@ use super::Emit;
 use super::api::{ApiKind, ident};
 use super::lister::lister_name;
 
-/// Files of `src/informers/`.
-pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
+/// Files of `src/informers/`. With `base` (the built-in crate's name), the factory extends
+/// that crate's factory.
+pub fn render(kinds: &[ApiKind], base: Option<&str>, emit: Emit<'_>) {
     let groups = super::api::by_group_version(kinds, |k| k.has_informer());
     let mut gmods = vec![];
     let mut accessors = vec![];
@@ -119,20 +122,72 @@ pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
             },
         );
     }
+    let base_ident = base.map(ident);
+    let (fields, construct, base_items, fallback, generic_variant, generic_synced, generic_rv, deref) =
+        match &base_ident {
+            Some(b) => (
+                quote! {
+                    inner: ::runtime::cache::SharedInformerFactory,
+                    base: ::#b::SharedInformerFactory,
+                },
+                quote! { Self { base: ::#b::SharedInformerFactory::from_runtime(inner.clone()), inner } },
+                quote! {
+                    /// The built-in kinds' factory: the same informers, the same start and sync.
+                    pub fn kubernetes(&self) -> &::#b::SharedInformerFactory {
+                        &self.base
+                    }
+                },
+                quote! { _ => self.base.for_resource(gvr).map(GenericInformer::Kubernetes), },
+                quote! {
+                    /// A built-in kind.
+                    Kubernetes(::#b::informers::GenericInformer),
+                },
+                quote! { GenericInformer::Kubernetes(i) => i.has_synced(), },
+                quote! { GenericInformer::Kubernetes(i) => i.last_sync_resource_version(), },
+                quote! {
+                    /// The built-in kinds' accessors (`core()`, `apps()`, ...) come from the
+                    /// `kubernetes` crate's factory, which shares this one's informers.
+                    impl ::core::ops::Deref for SharedInformerFactory {
+                        type Target = ::#b::SharedInformerFactory;
+
+                        fn deref(&self) -> &Self::Target {
+                            &self.base
+                        }
+                    }
+                },
+            ),
+            None => (
+                quote! { inner: ::runtime::cache::SharedInformerFactory, },
+                quote! { Self { inner } },
+                quote!(),
+                quote! { _ => ::core::option::Option::None, },
+                quote!(),
+                quote!(),
+                quote!(),
+                quote!(),
+            ),
+        };
+    let factory_doc = if base.is_some() {
+        " Creates and shares informers for every kind of the API and, through `Deref`, every built-in kind."
+    } else {
+        " Creates and shares informers for every built-in kind."
+    };
     emit(
         "src/informers/mod.rs".into(),
         quote! {
             //! Typed shared informers: one watch and one cache per kind, shared by every caller.
             #(#gmods)*
 
-            /// Creates and shares informers for every kind of the API, and for common built-in kinds.
+            #[doc = #factory_doc]
             ///
             /// Ask for informers first, then [`SharedInformerFactory::start`], then
             /// [`SharedInformerFactory::wait_for_cache_sync`] before starting workers.
             #[derive(Clone, Debug)]
             pub struct SharedInformerFactory {
-                inner: ::runtime::cache::SharedInformerFactory,
+                #fields
             }
+
+            #deref
 
             impl SharedInformerFactory {
                 /// A factory over `clientset` with a default resync period (`None`: no resync).
@@ -140,7 +195,15 @@ pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
                     clientset: &crate::clientset::Clientset,
                     default_resync: ::core::option::Option<::std::time::Duration>,
                 ) -> Self {
-                    Self { inner: ::runtime::cache::SharedInformerFactory::new(clientset.client().clone(), default_resync) }
+                    Self::from_client(clientset.client().clone(), default_resync)
+                }
+
+                /// A factory over a `kube::Client` with a default resync period.
+                pub fn from_client(
+                    client: ::kube::Client,
+                    default_resync: ::core::option::Option<::std::time::Duration>,
+                ) -> Self {
+                    Self::from_runtime(::runtime::cache::SharedInformerFactory::new(client, default_resync))
                 }
 
                 /// Options (namespace, list tweaks, transforms, per-type resync): finish with
@@ -151,13 +214,15 @@ pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
 
                 /// Wraps a runtime factory built with options.
                 pub fn from_runtime(inner: ::runtime::cache::SharedInformerFactory) -> Self {
-                    Self { inner }
+                    #construct
                 }
 
                 /// The generic runtime factory underneath (for kinds without typed accessors).
                 pub fn runtime(&self) -> &::runtime::cache::SharedInformerFactory {
                     &self.inner
                 }
+
+                #base_items
 
                 /// Starts every informer requested so far; idempotent.
                 pub fn start(&self) {
@@ -182,7 +247,7 @@ pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
                 pub fn for_resource(&self, gvr: &::kube::api::GroupVersionResource) -> ::core::option::Option<GenericInformer> {
                     match (gvr.group.as_str(), gvr.version.as_str(), gvr.resource.as_str()) {
                         #(#arms,)*
-                        _ => ::core::option::Option::None,
+                        #fallback
                     }
                 }
 
@@ -193,6 +258,7 @@ pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
             #[derive(Clone, Debug)]
             pub enum GenericInformer {
                 #(#variants,)*
+                #generic_variant
             }
 
             impl GenericInformer {
@@ -200,6 +266,7 @@ pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
                 pub fn has_synced(&self) -> bool {
                     match self {
                         #(#synced_arms,)*
+                        #generic_synced
                     }
                 }
 
@@ -207,6 +274,7 @@ pub fn render(kinds: &[ApiKind], emit: Emit<'_>) {
                 pub fn last_sync_resource_version(&self) -> ::core::option::Option<::std::string::String> {
                     match self {
                         #(#rv_arms,)*
+                        #generic_rv
                     }
                 }
             }

@@ -56,6 +56,9 @@ pub struct Subresource {
     pub kind: String,
     /// Verbs.
     pub verbs: Vec<String>,
+    /// The Rust path of `kind` when it differs from the parent's (`Scale`), filled in by the join.
+    #[serde(skip)]
+    pub kind_path: Option<String>,
 }
 
 impl Resource {
@@ -91,10 +94,8 @@ impl Recording {
         let mut out = String::from("{\n");
         out.push_str(&format!("  \"recordedFrom\": {},\n", serde_json::Value::from(self.recorded_from.as_str())));
         out.push_str("  \"resources\": [\n");
-        let lines: Vec<String> = resources
-            .iter()
-            .map(|r| format!("    {}", serde_json::to_string(r).unwrap_or_default()))
-            .collect();
+        let lines: Vec<String> =
+            resources.iter().map(|r| format!("    {}", serde_json::to_string(r).unwrap_or_default())).collect();
         out.push_str(&lines.join(",\n"));
         out.push_str("\n  ]\n}\n");
         out
@@ -122,7 +123,7 @@ impl Recording {
                 match name.split_once('/') {
                     Some((parent, sub)) => subs.push((
                         (group.clone(), version.clone(), parent.to_string()),
-                        Subresource { name: sub.to_string(), kind, verbs },
+                        Subresource { name: sub.to_string(), kind, verbs, kind_path: None },
                     )),
                     None => {
                         let resource = Resource {

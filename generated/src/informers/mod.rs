@@ -2,17 +2,23 @@
 // Edit the tagged types in the apis crate and run the generator again instead.
 
 //! Typed shared informers: one watch and one cache per kind, shared by every caller.
-pub mod apps;
 pub mod bitcoincontroller;
-pub mod coordination;
-pub mod core;
-/// Creates and shares informers for every kind of the API, and for common built-in kinds.
+/// Creates and shares informers for every kind of the API and, through `Deref`, every built-in kind.
 ///
 /// Ask for informers first, then [`SharedInformerFactory::start`], then
 /// [`SharedInformerFactory::wait_for_cache_sync`] before starting workers.
 #[derive(Clone, Debug)]
 pub struct SharedInformerFactory {
     inner: ::runtime::cache::SharedInformerFactory,
+    base: ::kubernetes::SharedInformerFactory,
+}
+/// The built-in kinds' accessors (`core()`, `apps()`, ...) come from the
+/// `kubernetes` crate's factory, which shares this one's informers.
+impl ::core::ops::Deref for SharedInformerFactory {
+    type Target = ::kubernetes::SharedInformerFactory;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
 }
 impl SharedInformerFactory {
     /// A factory over `clientset` with a default resync period (`None`: no resync).
@@ -20,12 +26,16 @@ impl SharedInformerFactory {
         clientset: &crate::clientset::Clientset,
         default_resync: ::core::option::Option<::std::time::Duration>,
     ) -> Self {
-        Self {
-            inner: ::runtime::cache::SharedInformerFactory::new(
-                clientset.client().clone(),
-                default_resync,
-            ),
-        }
+        Self::from_client(clientset.client().clone(), default_resync)
+    }
+    /// A factory over a `kube::Client` with a default resync period.
+    pub fn from_client(
+        client: ::kube::Client,
+        default_resync: ::core::option::Option<::std::time::Duration>,
+    ) -> Self {
+        Self::from_runtime(
+            ::runtime::cache::SharedInformerFactory::new(client, default_resync),
+        )
     }
     /// Options (namespace, list tweaks, transforms, per-type resync): finish with
     /// `build()` and pass the result to [`SharedInformerFactory::from_runtime`].
@@ -36,11 +46,18 @@ impl SharedInformerFactory {
     }
     /// Wraps a runtime factory built with options.
     pub fn from_runtime(inner: ::runtime::cache::SharedInformerFactory) -> Self {
-        Self { inner }
+        Self {
+            base: ::kubernetes::SharedInformerFactory::from_runtime(inner.clone()),
+            inner,
+        }
     }
     /// The generic runtime factory underneath (for kinds without typed accessors).
     pub fn runtime(&self) -> &::runtime::cache::SharedInformerFactory {
         &self.inner
+    }
+    /// The built-in kinds' factory: the same informers, the same start and sync.
+    pub fn kubernetes(&self) -> &::kubernetes::SharedInformerFactory {
+        &self.base
     }
     /// Starts every informer requested so far; idempotent.
     pub fn start(&self) {
@@ -64,16 +81,6 @@ impl SharedInformerFactory {
         gvr: &::kube::api::GroupVersionResource,
     ) -> ::core::option::Option<GenericInformer> {
         match (gvr.group.as_str(), gvr.version.as_str(), gvr.resource.as_str()) {
-            ("apps", "v1", "deployments") => {
-                ::core::option::Option::Some(
-                    GenericInformer::AppsV1Deployment(self.apps().v1().deployments()),
-                )
-            }
-            ("apps", "v1", "statefulsets") => {
-                ::core::option::Option::Some(
-                    GenericInformer::AppsV1StatefulSet(self.apps().v1().stateful_sets()),
-                )
-            }
             ("bitcoincontroller.christianb93.github.com", "v1", "bitcoinnetworks") => {
                 ::core::option::Option::Some(
                     GenericInformer::BitcoincontrollerV1BitcoinNetwork(
@@ -81,113 +88,30 @@ impl SharedInformerFactory {
                     ),
                 )
             }
-            ("coordination.k8s.io", "v1", "leases") => {
-                ::core::option::Option::Some(
-                    GenericInformer::CoordinationV1Lease(
-                        self.coordination().v1().leases(),
-                    ),
-                )
-            }
-            ("", "v1", "configmaps") => {
-                ::core::option::Option::Some(
-                    GenericInformer::CoreV1ConfigMap(self.core().v1().config_maps()),
-                )
-            }
-            ("", "v1", "events") => {
-                ::core::option::Option::Some(
-                    GenericInformer::CoreV1Event(self.core().v1().events()),
-                )
-            }
-            ("", "v1", "namespaces") => {
-                ::core::option::Option::Some(
-                    GenericInformer::CoreV1Namespace(self.core().v1().namespaces()),
-                )
-            }
-            ("", "v1", "pods") => {
-                ::core::option::Option::Some(
-                    GenericInformer::CoreV1Pod(self.core().v1().pods()),
-                )
-            }
-            ("", "v1", "secrets") => {
-                ::core::option::Option::Some(
-                    GenericInformer::CoreV1Secret(self.core().v1().secrets()),
-                )
-            }
-            ("", "v1", "services") => {
-                ::core::option::Option::Some(
-                    GenericInformer::CoreV1Service(self.core().v1().services()),
-                )
-            }
-            ("", "v1", "serviceaccounts") => {
-                ::core::option::Option::Some(
-                    GenericInformer::CoreV1ServiceAccount(
-                        self.core().v1().service_accounts(),
-                    ),
-                )
-            }
-            _ => ::core::option::Option::None,
+            _ => self.base.for_resource(gvr).map(GenericInformer::Kubernetes),
         }
-    }
-    /// The informers of the apps group.
-    pub fn apps(&self) -> apps::Group<'_> {
-        apps::Group::new(&self.inner)
     }
     /// The informers of the bitcoincontroller.christianb93.github.com group.
     pub fn bitcoincontroller(&self) -> bitcoincontroller::Group<'_> {
         bitcoincontroller::Group::new(&self.inner)
     }
-    /// The informers of the coordination.k8s.io group.
-    pub fn coordination(&self) -> coordination::Group<'_> {
-        coordination::Group::new(&self.inner)
-    }
-    /// The informers of the core group.
-    pub fn core(&self) -> core::Group<'_> {
-        core::Group::new(&self.inner)
-    }
 }
 /// An informer chosen at run time by [`SharedInformerFactory::for_resource`].
 #[derive(Clone, Debug)]
 pub enum GenericInformer {
-    /// `deployments` in apps/v1.
-    AppsV1Deployment(apps::v1::DeploymentInformer),
-    /// `statefulsets` in apps/v1.
-    AppsV1StatefulSet(apps::v1::StatefulSetInformer),
     /// `bitcoinnetworks` in bitcoincontroller.christianb93.github.com/v1.
     BitcoincontrollerV1BitcoinNetwork(bitcoincontroller::v1::BitcoinNetworkInformer),
-    /// `leases` in coordination.k8s.io/v1.
-    CoordinationV1Lease(coordination::v1::LeaseInformer),
-    /// `configmaps` in v1.
-    CoreV1ConfigMap(core::v1::ConfigMapInformer),
-    /// `events` in v1.
-    CoreV1Event(core::v1::EventInformer),
-    /// `namespaces` in v1.
-    CoreV1Namespace(core::v1::NamespaceInformer),
-    /// `pods` in v1.
-    CoreV1Pod(core::v1::PodInformer),
-    /// `secrets` in v1.
-    CoreV1Secret(core::v1::SecretInformer),
-    /// `services` in v1.
-    CoreV1Service(core::v1::ServiceInformer),
-    /// `serviceaccounts` in v1.
-    CoreV1ServiceAccount(core::v1::ServiceAccountInformer),
+    /// A built-in kind.
+    Kubernetes(::kubernetes::informers::GenericInformer),
 }
 impl GenericInformer {
     /// True once the informer's first list is in its cache.
     pub fn has_synced(&self) -> bool {
         match self {
-            GenericInformer::AppsV1Deployment(i) => i.informer().has_synced(),
-            GenericInformer::AppsV1StatefulSet(i) => i.informer().has_synced(),
             GenericInformer::BitcoincontrollerV1BitcoinNetwork(i) => {
                 i.informer().has_synced()
             }
-            GenericInformer::CoordinationV1Lease(i) => i.informer().has_synced(),
-            GenericInformer::CoreV1ConfigMap(i) => i.informer().has_synced(),
-            GenericInformer::CoreV1Event(i) => i.informer().has_synced(),
-            GenericInformer::CoreV1Namespace(i) => i.informer().has_synced(),
-            GenericInformer::CoreV1Pod(i) => i.informer().has_synced(),
-            GenericInformer::CoreV1Secret(i) => i.informer().has_synced(),
-            GenericInformer::CoreV1Service(i) => i.informer().has_synced(),
-            GenericInformer::CoreV1ServiceAccount(i) => i.informer().has_synced(),
+            GenericInformer::Kubernetes(i) => i.has_synced(),
         }
     }
     /// The resourceVersion of the last list or watch event seen.
@@ -195,33 +119,10 @@ impl GenericInformer {
         &self,
     ) -> ::core::option::Option<::std::string::String> {
         match self {
-            GenericInformer::AppsV1Deployment(i) => {
-                i.informer().last_sync_resource_version()
-            }
-            GenericInformer::AppsV1StatefulSet(i) => {
-                i.informer().last_sync_resource_version()
-            }
             GenericInformer::BitcoincontrollerV1BitcoinNetwork(i) => {
                 i.informer().last_sync_resource_version()
             }
-            GenericInformer::CoordinationV1Lease(i) => {
-                i.informer().last_sync_resource_version()
-            }
-            GenericInformer::CoreV1ConfigMap(i) => {
-                i.informer().last_sync_resource_version()
-            }
-            GenericInformer::CoreV1Event(i) => i.informer().last_sync_resource_version(),
-            GenericInformer::CoreV1Namespace(i) => {
-                i.informer().last_sync_resource_version()
-            }
-            GenericInformer::CoreV1Pod(i) => i.informer().last_sync_resource_version(),
-            GenericInformer::CoreV1Secret(i) => i.informer().last_sync_resource_version(),
-            GenericInformer::CoreV1Service(i) => {
-                i.informer().last_sync_resource_version()
-            }
-            GenericInformer::CoreV1ServiceAccount(i) => {
-                i.informer().last_sync_resource_version()
-            }
+            GenericInformer::Kubernetes(i) => i.last_sync_resource_version(),
         }
     }
 }

@@ -2,7 +2,4 @@
 // Edit the tagged types in the apis crate and run the generator again instead.
 
 //! Typed listers: read access to informer caches, per kind and namespace.
-pub mod apps;
 pub mod bitcoincontroller;
-pub mod coordination;
-pub mod core;

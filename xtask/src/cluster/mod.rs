@@ -97,8 +97,7 @@ pub fn up(root: &Path, kubeconfig_out: Option<&Path>, all_apis: bool) -> Result<
             return Err(e);
         }
     };
-    let state =
-        State {
+    let state = State {
         etcd_pid: etcd.pid,
         apiserver_pid: apiserver.pid,
         apiserver_port,

@@ -14,6 +14,7 @@ pub struct BitcoinNetworkClient {
 }
 impl BitcoinNetworkClient {
     /// A client for one namespace; the empty namespace means all namespaces.
+    #[inline]
     pub fn new(client: ::kube::Client, namespace: &str) -> Self {
         let api = if namespace.is_empty() {
             ::kube::Api::all(client.clone())
@@ -23,14 +24,17 @@ impl BitcoinNetworkClient {
         Self { api, client }
     }
     /// The `kube::Api` underneath, for anything this client does not cover.
+    #[inline]
     pub fn api(&self) -> &::kube::Api<BitcoinNetwork> {
         &self.api
     }
     /// The client underneath.
+    #[inline]
     pub fn client(&self) -> &::kube::Client {
         &self.client
     }
     /// Creates an object (POST). The server fills in uid, resourceVersion and generation.
+    #[inline]
     pub async fn create(
         &self,
         obj: &BitcoinNetwork,
@@ -40,6 +44,7 @@ impl BitcoinNetworkClient {
     }
     /// Replaces an object (PUT). It must carry the resourceVersion it was read at;
     /// a stale one fails with 409 Conflict.
+    #[inline]
     pub async fn update(
         &self,
         obj: &BitcoinNetwork,
@@ -48,6 +53,7 @@ impl BitcoinNetworkClient {
         self.api.replace(name_of(obj), params, obj).await
     }
     /// Replaces the status subresource (PUT `.../status`); spec changes are ignored by the server.
+    #[inline]
     pub async fn update_status(
         &self,
         obj: &BitcoinNetwork,
@@ -56,6 +62,7 @@ impl BitcoinNetworkClient {
         self.api.replace_status(name_of(obj), params, obj).await
     }
     /// Deletes an object. With finalizers it is only marked for deletion.
+    #[inline]
     pub async fn delete(
         &self,
         name: &str,
@@ -64,6 +71,7 @@ impl BitcoinNetworkClient {
         self.api.delete(name, params).await.map(|_| ())
     }
     /// Deletes every object the list params select.
+    #[inline]
     pub async fn delete_collection(
         &self,
         params: &::kube::api::DeleteParams,
@@ -72,6 +80,7 @@ impl BitcoinNetworkClient {
         self.api.delete_collection(params, list).await.map(|_| ())
     }
     /// Reads one object from the server (not from a cache: use a lister for that).
+    #[inline]
     pub async fn get(
         &self,
         name: &str,
@@ -80,6 +89,7 @@ impl BitcoinNetworkClient {
         self.api.get_with(name, params).await
     }
     /// Lists objects (one page when `params` sets a limit; follow `metadata.continue`).
+    #[inline]
     pub async fn list(
         &self,
         params: &::kube::api::ListParams,
@@ -92,6 +102,7 @@ impl BitcoinNetworkClient {
     }
     /// Watches for changes after `resource_version` ("0" or "" replays the current
     /// objects first). For a cache that survives disconnects, use an informer.
+    #[inline]
     pub async fn watch(
         &self,
         params: &::kube::api::WatchParams,
@@ -106,6 +117,7 @@ impl BitcoinNetworkClient {
         ::core::result::Result::Ok(::futures::StreamExt::boxed(stream))
     }
     /// Patches an object: JSON patch, merge patch, strategic merge (built-ins) or apply.
+    #[inline]
     pub async fn patch<P: ::serde::Serialize + ::core::fmt::Debug>(
         &self,
         name: &str,
@@ -115,6 +127,7 @@ impl BitcoinNetworkClient {
         self.api.patch(name, params, patch).await
     }
     /// Patches the status subresource.
+    #[inline]
     pub async fn patch_status<P: ::serde::Serialize + ::core::fmt::Debug>(
         &self,
         name: &str,
@@ -125,6 +138,7 @@ impl BitcoinNetworkClient {
     }
     /// Server-side apply as `field_manager`: only the fields set in `config` are sent and
     /// owned; `force` takes over fields another manager owns instead of failing with 409.
+    #[inline]
     pub async fn apply(
         &self,
         config: &crate::applyconfigurations::bitcoincontroller::v1::BitcoinNetworkApplyConfiguration,
@@ -138,6 +152,7 @@ impl BitcoinNetworkClient {
             .await
     }
     /// Server-side apply of the status fields set in `config`, as `field_manager`.
+    #[inline]
     pub async fn apply_status(
         &self,
         config: &crate::applyconfigurations::bitcoincontroller::v1::BitcoinNetworkApplyConfiguration,
