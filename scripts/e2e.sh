@@ -2,7 +2,7 @@
 # What needs Go: the benchmark smoke test with its client-go rows (needs_go_*), then the
 # real-server suites: builds (once) and starts kube-apiserver + etcd from source
 # (`cargo xtask cluster up`), runs the runtime, generated-client and controller end-to-end
-# suites, the second API crate's and the RBAC proof against it (KUBE_TEST_KUBECONFIG; devserver_only tests skipped),
+# suites (the built-in crate's and the node-informer example's too), the second API crate's and the RBAC proof against it (KUBE_TEST_KUBECONFIG; devserver_only tests skipped),
 # the differential conformance comparison (`cargo xtask conformance`), and stops the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,7 @@ eval "$(cargo xtask cluster env)"
 
 echo "== suites against kube-apiserver ($KUBE_TEST_KUBECONFIG)"
 cargo test --locked -p runtime --test server -p generated --test e2e \
+  -p kubernetes --test e2e -p node-informer --test node_informer \
   -p controller --test e2e --test rbac_enforced -p devserver --test escalation -- --skip devserver_only
 # A second API crate, generated and built in a temporary workspace; its tests (clientset,
 # informers, apply configurations with two field managers) run against kube-apiserver too.
@@ -38,3 +39,6 @@ kubectl delete -f deploy/examples/
 
 echo "== conformance: devserver vs kube-apiserver"
 cargo xtask conformance
+echo "== discovery: the checked-in verbs of the built-in crate match kube-apiserver with every API on"
+cargo xtask cluster up --all-apis
+cargo xtask discovery --check

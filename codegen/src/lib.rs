@@ -250,7 +250,13 @@ impl Config {
         if let Some(dir) = &self.kubernetes {
             match self.builtin_kinds() {
                 Ok(joined) => {
-                    targets.extend(self.kubernetes_crate(dir, &joined.kinds, &templates, &rust_header, &mut diags));
+                    targets.extend(self.kubernetes_crate(
+                        dir,
+                        &joined.kinds,
+                        &templates,
+                        &render::kubernetes_header(),
+                        &mut diags,
+                    ));
                     builtin_kinds = joined.kinds.iter().map(|k| format!("{} {}", k.api_version(), k.kind)).collect();
                 }
                 Err(e) => diags.error_hint(Loc::whole(dir), e, "the built-in crate needs k8s-openapi's source"),

@@ -27,6 +27,14 @@ pub fn header(comment: &str) -> String {
     )
 }
 
+/// The header of the built-in crate's files: they come from k8s-openapi and discovery, not
+/// from tagged types.
+pub fn kubernetes_header() -> String {
+    format!(
+        "// {MARKER}\n// Generated from k8s-openapi's types and kube-apiserver's recorded discovery; run the generator again instead."
+    )
+}
+
 /// Formats Rust tokens as a file. prettyplease only formats what parses, so a failure here is a
 /// generator bug; it is reported rather than written.
 pub fn rust_file(tokens: TokenStream, header: &str, loc: &Loc, diags: &mut Diagnostics) -> Option<String> {

@@ -77,6 +77,7 @@ fn review(kind: &str, plural: &str, decode: fn(&Value) -> Result<Value, String>)
 pub fn builtin_types() -> Vec<ResourceType> {
     vec![
         rt("", "Namespace", "namespaces", false, &["ns"], false, true, check::<core::v1::Namespace>),
+        rt("", "Node", "nodes", false, &["no"], false, true, check::<core::v1::Node>),
         rt("", "Pod", "pods", true, &["po"], true, true, check::<core::v1::Pod>),
         rt("", "Service", "services", true, &["svc"], true, true, check::<core::v1::Service>),
         rt("", "Secret", "secrets", true, &[], false, false, check::<core::v1::Secret>),
