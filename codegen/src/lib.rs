@@ -309,7 +309,7 @@ impl Config {
         let loc = Loc::whole(dir);
         let mut files = vec![];
         let mut emit = |path: String, tokens| {
-            if let Some(text) = render::rust_file(tokens, header, &loc, diags) {
+            if let Some(text) = render::rust_file(render::inline_methods(tokens), header, &loc, diags) {
                 files.push(render::Rendered { path: path.into(), text });
             }
         };
@@ -359,7 +359,7 @@ impl Config {
         let loc = Loc::whole(dir);
         let mut files = vec![];
         let mut emit = |path: String, tokens| {
-            if let Some(text) = render::rust_file(tokens, header, &loc, diags) {
+            if let Some(text) = render::rust_file(render::inline_methods(tokens), header, &loc, diags) {
                 files.push(render::Rendered { path: path.into(), text });
             }
         };

@@ -18,6 +18,14 @@ struct Args {
     /// Where to write CRD manifests.
     #[arg(long)]
     crd_dir: Option<PathBuf>,
+    /// Also generate the built-in crate (typed clients, listers and informers for every
+    /// k8s-openapi kind the input's workspace locks) into this folder.
+    #[arg(long)]
+    kubernetes: Option<PathBuf>,
+    /// The discovery recording for the built-in crate's verbs (default: the one codegen carries,
+    /// kube-apiserver v1.37; `cargo xtask discovery` records another).
+    #[arg(long, requires = "kubernetes")]
+    discovery: Option<PathBuf>,
     /// Write nothing; exit 1 with a diff if any generated file is stale.
     #[arg(long)]
     check: bool,
@@ -32,12 +40,24 @@ fn main() -> ExitCode {
     if let Some(d) = &args.crd_dir {
         regenerate.push_str(&format!(" --crd-dir {}", d.display()));
     }
+    if let Some(d) = &args.kubernetes {
+        regenerate.push_str(&format!(" --kubernetes {}", d.display()));
+    }
+    if let Some(d) = &args.discovery {
+        regenerate.push_str(&format!(" --discovery {}", d.display()));
+    }
     let mut config = codegen::Config::new().input(&args.input).check(args.check).regenerate_command(regenerate);
     if let Some(d) = &args.crd_dir {
         config = config.crd_dir(d);
     }
     if let Some(d) = &args.output {
         config = config.output(d);
+    }
+    if let Some(d) = &args.kubernetes {
+        config = config.kubernetes(d);
+    }
+    if let Some(f) = &args.discovery {
+        config = config.discovery(f);
     }
     match config.run() {
         Ok(report) => {

@@ -35,6 +35,42 @@ pub fn kubernetes_header() -> String {
     )
 }
 
+/// Marks every method of every `impl` block in `tokens` `#[inline]`, for the clientset, lister
+/// and informer crates: a method is then compiled (and its generic machinery, such as one
+/// informer per kind, instantiated) in the crate that calls it, not in the generated crate. A
+/// crate of all built-in kinds otherwise takes minutes in a release build; with this it takes
+/// seconds, and a binary carries only what it uses.
+pub fn inline_methods(tokens: TokenStream) -> TokenStream {
+    fn items(list: &mut [syn::Item]) {
+        for item in list {
+            match item {
+                syn::Item::Impl(imp) => {
+                    for i in &mut imp.items {
+                        if let syn::ImplItem::Fn(f) = i
+                            && !f.attrs.iter().any(|a| a.path().is_ident("inline"))
+                        {
+                            f.attrs.push(syn::parse_quote!(#[inline]));
+                        }
+                    }
+                }
+                syn::Item::Mod(m) => {
+                    if let Some((_, content)) = &mut m.content {
+                        items(content);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(mut file) => {
+            items(&mut file.items);
+            quote::quote!(#file)
+        }
+        Err(_) => tokens,
+    }
+}
+
 /// Formats Rust tokens as a file. prettyplease only formats what parses, so a failure here is a
 /// generator bug; it is reported rather than written.
 pub fn rust_file(tokens: TokenStream, header: &str, loc: &Loc, diags: &mut Diagnostics) -> Option<String> {

@@ -378,7 +378,7 @@ fn kind_client(k: &ApiKind) -> TokenStream {
             }
         }
     });
-    let imp = inline_all(quote! {
+    let imp = quote! {
         impl #kc {
             #new_fn
 
@@ -394,7 +394,7 @@ fn kind_client(k: &ApiKind) -> TokenStream {
 
             #(#methods)*
         }
-    });
+    };
     quote! {
         #![doc = #mod_doc]
 
@@ -411,23 +411,6 @@ fn kind_client(k: &ApiKind) -> TokenStream {
 
         #name_of
         #applied_name
-    }
-}
-
-/// Marks every method of an `impl` block `#[inline]`: a client method is then compiled in the
-/// crate that calls it, not in the generated crate, so a crate of every built-in kind builds in
-/// seconds and a binary carries only the methods it uses.
-fn inline_all(imp: TokenStream) -> TokenStream {
-    match syn::parse2::<syn::ItemImpl>(imp.clone()) {
-        Ok(mut item) => {
-            for i in &mut item.items {
-                if let syn::ImplItem::Fn(f) = i {
-                    f.attrs.push(syn::parse_quote!(#[inline]));
-                }
-            }
-            quote!(#item)
-        }
-        Err(_) => imp,
     }
 }
 

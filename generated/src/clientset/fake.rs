@@ -31,6 +31,7 @@ pub struct Clientset {
 impl Clientset {
     /// A fake with the API's CRDs installed and `objects` (JSON with apiVersion and kind;
     /// see [`object`]) created. Seeding is not recorded as actions.
+    #[inline]
     pub async fn new(
         objects: impl IntoIterator<Item = ::serde_json::Value>,
     ) -> ::core::result::Result<Self, Error> {
@@ -85,19 +86,23 @@ impl Clientset {
         })
     }
     /// Every action so far, oldest first.
+    #[inline]
     pub fn actions(&self) -> ::std::vec::Vec<Action> {
         self.recorder.actions()
     }
     /// The actions other than get, list and watch.
+    #[inline]
     pub fn writes(&self) -> ::std::vec::Vec<Action> {
         self.recorder.writes()
     }
     /// Forgets the actions recorded so far.
+    #[inline]
     pub fn clear_actions(&self) {
         self.recorder.clear_actions();
     }
     /// Answers matching requests (`*` matches any verb or resource) before the server does;
     /// the newest reactor runs first, and `None` passes the request on.
+    #[inline]
     pub fn prepend_reactor(
         &self,
         verb: &str,
@@ -109,12 +114,14 @@ impl Clientset {
         self.recorder.prepend_reactor(verb, resource, react);
     }
     /// The in-process server (its request log, its resourceVersion).
+    #[inline]
     pub fn server(&self) -> &::devserver::InProcessServer {
         &self.server
     }
 }
 impl ::core::ops::Deref for Clientset {
     type Target = super::Clientset;
+    #[inline]
     fn deref(&self) -> &super::Clientset {
         &self.clientset
     }

@@ -14,15 +14,18 @@ pub struct Clientset {
 }
 impl Clientset {
     /// A clientset over an existing client (for example one built from a devserver).
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// Infers the configuration as kubectl does: `$KUBECONFIG` or `~/.kube/config`,
     /// then the in-cluster service account.
+    #[inline]
     pub async fn try_default() -> ::kube::Result<Self> {
         ::kube::Client::try_default().await.map(Self::new)
     }
     /// From a kubeconfig file (or the default one when `None`) and an optional context.
+    #[inline]
     pub async fn from_kubeconfig(
         path: ::core::option::Option<&::std::path::Path>,
         context: ::core::option::Option<&str>,
@@ -43,6 +46,7 @@ impl Clientset {
         ::kube::Client::try_from(config).map(Self::new)
     }
     /// From the pod's service account (running inside a cluster).
+    #[inline]
     pub fn in_cluster() -> ::core::result::Result<
         Self,
         ::std::boxed::Box<dyn ::std::error::Error + Send + Sync>,
@@ -51,14 +55,17 @@ impl Clientset {
         ::core::result::Result::Ok(Self::new(::kube::Client::try_from(config)?))
     }
     /// The underlying client, for `kube::Api` of any other type.
+    #[inline]
     pub fn client(&self) -> &::kube::Client {
         &self.client
     }
     /// API discovery (the server's groups, versions and resources).
+    #[inline]
     pub fn discovery(&self) -> ::kube::Discovery {
         ::kube::Discovery::new(self.client.clone())
     }
     /// The typed client of bitcoincontroller.christianb93.github.com/v1.
+    #[inline]
     pub fn bitcoincontroller_v1(
         &self,
     ) -> bitcoincontroller::v1::BitcoincontrollerV1Client {

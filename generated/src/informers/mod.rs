@@ -16,12 +16,14 @@ pub struct SharedInformerFactory {
 /// `kubernetes` crate's factory, which shares this one's informers.
 impl ::core::ops::Deref for SharedInformerFactory {
     type Target = ::kubernetes::SharedInformerFactory;
+    #[inline]
     fn deref(&self) -> &Self::Target {
         &self.base
     }
 }
 impl SharedInformerFactory {
     /// A factory over `clientset` with a default resync period (`None`: no resync).
+    #[inline]
     pub fn new(
         clientset: &crate::clientset::Clientset,
         default_resync: ::core::option::Option<::std::time::Duration>,
@@ -29,6 +31,7 @@ impl SharedInformerFactory {
         Self::from_client(clientset.client().clone(), default_resync)
     }
     /// A factory over a `kube::Client` with a default resync period.
+    #[inline]
     pub fn from_client(
         client: ::kube::Client,
         default_resync: ::core::option::Option<::std::time::Duration>,
@@ -39,12 +42,14 @@ impl SharedInformerFactory {
     }
     /// Options (namespace, list tweaks, transforms, per-type resync): finish with
     /// `build()` and pass the result to [`SharedInformerFactory::from_runtime`].
+    #[inline]
     pub fn builder(
         clientset: &crate::clientset::Clientset,
     ) -> ::runtime::cache::SharedInformerFactoryBuilder {
         ::runtime::cache::SharedInformerFactory::builder(clientset.client().clone())
     }
     /// Wraps a runtime factory built with options.
+    #[inline]
     pub fn from_runtime(inner: ::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             base: ::kubernetes::SharedInformerFactory::from_runtime(inner.clone()),
@@ -52,18 +57,22 @@ impl SharedInformerFactory {
         }
     }
     /// The generic runtime factory underneath (for kinds without typed accessors).
+    #[inline]
     pub fn runtime(&self) -> &::runtime::cache::SharedInformerFactory {
         &self.inner
     }
     /// The built-in kinds' factory: the same informers, the same start and sync.
+    #[inline]
     pub fn kubernetes(&self) -> &::kubernetes::SharedInformerFactory {
         &self.base
     }
     /// Starts every informer requested so far; idempotent.
+    #[inline]
     pub fn start(&self) {
         self.inner.start();
     }
     /// Waits up to `timeout` for every started informer's first list; reports per type.
+    #[inline]
     pub async fn wait_for_cache_sync(
         &self,
         timeout: ::std::time::Duration,
@@ -71,11 +80,13 @@ impl SharedInformerFactory {
         self.inner.wait_for_cache_sync(timeout).await
     }
     /// Stops every informer and waits for their tasks.
+    #[inline]
     pub async fn shutdown(&self) {
         self.inner.shutdown().await;
     }
     /// The informer of a group/version/resource, for code that only knows the resource
     /// at run time (client-go's `ForResource`).
+    #[inline]
     pub fn for_resource(
         &self,
         gvr: &::kube::api::GroupVersionResource,
@@ -92,6 +103,7 @@ impl SharedInformerFactory {
         }
     }
     /// The informers of the bitcoincontroller.christianb93.github.com group.
+    #[inline]
     pub fn bitcoincontroller(&self) -> bitcoincontroller::Group<'_> {
         bitcoincontroller::Group::new(&self.inner)
     }
@@ -106,6 +118,7 @@ pub enum GenericInformer {
 }
 impl GenericInformer {
     /// True once the informer's first list is in its cache.
+    #[inline]
     pub fn has_synced(&self) -> bool {
         match self {
             GenericInformer::BitcoincontrollerV1BitcoinNetwork(i) => {
@@ -115,6 +128,7 @@ impl GenericInformer {
         }
     }
     /// The resourceVersion of the last list or watch event seen.
+    #[inline]
     pub fn last_sync_resource_version(
         &self,
     ) -> ::core::option::Option<::std::string::String> {

@@ -35,15 +35,18 @@ pub struct Clientset {
 }
 impl Clientset {
     /// A clientset over an existing client (for example one built from a devserver).
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// Infers the configuration as kubectl does: `$KUBECONFIG` or `~/.kube/config`,
     /// then the in-cluster service account.
+    #[inline]
     pub async fn try_default() -> ::kube::Result<Self> {
         ::kube::Client::try_default().await.map(Self::new)
     }
     /// From a kubeconfig file (or the default one when `None`) and an optional context.
+    #[inline]
     pub async fn from_kubeconfig(
         path: ::core::option::Option<&::std::path::Path>,
         context: ::core::option::Option<&str>,
@@ -64,6 +67,7 @@ impl Clientset {
         ::kube::Client::try_from(config).map(Self::new)
     }
     /// From the pod's service account (running inside a cluster).
+    #[inline]
     pub fn in_cluster() -> ::core::result::Result<
         Self,
         ::std::boxed::Box<dyn ::std::error::Error + Send + Sync>,
@@ -72,14 +76,17 @@ impl Clientset {
         ::core::result::Result::Ok(Self::new(::kube::Client::try_from(config)?))
     }
     /// The underlying client, for `kube::Api` of any other type.
+    #[inline]
     pub fn client(&self) -> &::kube::Client {
         &self.client
     }
     /// API discovery (the server's groups, versions and resources).
+    #[inline]
     pub fn discovery(&self) -> ::kube::Discovery {
         ::kube::Discovery::new(self.client.clone())
     }
     /// The typed client of admissionregistration.k8s.io/v1.
+    #[inline]
     pub fn admissionregistration_v1(
         &self,
     ) -> admissionregistration::v1::AdmissionregistrationV1Client {
@@ -88,6 +95,7 @@ impl Clientset {
         )
     }
     /// The typed client of admissionregistration.k8s.io/v1alpha1.
+    #[inline]
     pub fn admissionregistration_v1alpha1(
         &self,
     ) -> admissionregistration::v1alpha1::AdmissionregistrationV1alpha1Client {
@@ -96,6 +104,7 @@ impl Clientset {
         )
     }
     /// The typed client of admissionregistration.k8s.io/v1beta1.
+    #[inline]
     pub fn admissionregistration_v1beta1(
         &self,
     ) -> admissionregistration::v1beta1::AdmissionregistrationV1beta1Client {
@@ -104,14 +113,17 @@ impl Clientset {
         )
     }
     /// The typed client of apiextensions.k8s.io/v1.
+    #[inline]
     pub fn apiextensions_v1(&self) -> apiextensions::v1::ApiextensionsV1Client {
         apiextensions::v1::ApiextensionsV1Client::new(self.client.clone())
     }
     /// The typed client of apiregistration.k8s.io/v1.
+    #[inline]
     pub fn apiregistration_v1(&self) -> apiregistration::v1::ApiregistrationV1Client {
         apiregistration::v1::ApiregistrationV1Client::new(self.client.clone())
     }
     /// The typed client of internal.apiserver.k8s.io/v1alpha1.
+    #[inline]
     pub fn apiserverinternal_v1alpha1(
         &self,
     ) -> apiserverinternal::v1alpha1::ApiserverinternalV1alpha1Client {
@@ -120,128 +132,158 @@ impl Clientset {
         )
     }
     /// The typed client of apps/v1.
+    #[inline]
     pub fn apps_v1(&self) -> apps::v1::AppsV1Client {
         apps::v1::AppsV1Client::new(self.client.clone())
     }
     /// The typed client of authentication.k8s.io/v1.
+    #[inline]
     pub fn authentication_v1(&self) -> authentication::v1::AuthenticationV1Client {
         authentication::v1::AuthenticationV1Client::new(self.client.clone())
     }
     /// The typed client of authorization.k8s.io/v1.
+    #[inline]
     pub fn authorization_v1(&self) -> authorization::v1::AuthorizationV1Client {
         authorization::v1::AuthorizationV1Client::new(self.client.clone())
     }
     /// The typed client of autoscaling/v1.
+    #[inline]
     pub fn autoscaling_v1(&self) -> autoscaling::v1::AutoscalingV1Client {
         autoscaling::v1::AutoscalingV1Client::new(self.client.clone())
     }
     /// The typed client of autoscaling/v2.
+    #[inline]
     pub fn autoscaling_v2(&self) -> autoscaling::v2::AutoscalingV2Client {
         autoscaling::v2::AutoscalingV2Client::new(self.client.clone())
     }
     /// The typed client of batch/v1.
+    #[inline]
     pub fn batch_v1(&self) -> batch::v1::BatchV1Client {
         batch::v1::BatchV1Client::new(self.client.clone())
     }
     /// The typed client of certificates.k8s.io/v1.
+    #[inline]
     pub fn certificates_v1(&self) -> certificates::v1::CertificatesV1Client {
         certificates::v1::CertificatesV1Client::new(self.client.clone())
     }
     /// The typed client of certificates.k8s.io/v1beta1.
+    #[inline]
     pub fn certificates_v1beta1(
         &self,
     ) -> certificates::v1beta1::CertificatesV1beta1Client {
         certificates::v1beta1::CertificatesV1beta1Client::new(self.client.clone())
     }
     /// The typed client of coordination.k8s.io/v1.
+    #[inline]
     pub fn coordination_v1(&self) -> coordination::v1::CoordinationV1Client {
         coordination::v1::CoordinationV1Client::new(self.client.clone())
     }
     /// The typed client of coordination.k8s.io/v1alpha2.
+    #[inline]
     pub fn coordination_v1alpha2(
         &self,
     ) -> coordination::v1alpha2::CoordinationV1alpha2Client {
         coordination::v1alpha2::CoordinationV1alpha2Client::new(self.client.clone())
     }
     /// The typed client of coordination.k8s.io/v1beta1.
+    #[inline]
     pub fn coordination_v1beta1(
         &self,
     ) -> coordination::v1beta1::CoordinationV1beta1Client {
         coordination::v1beta1::CoordinationV1beta1Client::new(self.client.clone())
     }
     /// The typed client of v1.
+    #[inline]
     pub fn core_v1(&self) -> core::v1::CoreV1Client {
         core::v1::CoreV1Client::new(self.client.clone())
     }
     /// The typed client of discovery.k8s.io/v1.
+    #[inline]
     pub fn discovery_v1(&self) -> discovery::v1::DiscoveryV1Client {
         discovery::v1::DiscoveryV1Client::new(self.client.clone())
     }
     /// The typed client of events.k8s.io/v1.
+    #[inline]
     pub fn events_v1(&self) -> events::v1::EventsV1Client {
         events::v1::EventsV1Client::new(self.client.clone())
     }
     /// The typed client of flowcontrol.apiserver.k8s.io/v1.
+    #[inline]
     pub fn flowcontrol_v1(&self) -> flowcontrol::v1::FlowcontrolV1Client {
         flowcontrol::v1::FlowcontrolV1Client::new(self.client.clone())
     }
     /// The typed client of lifecycle.k8s.io/v1alpha1.
+    #[inline]
     pub fn lifecycle_v1alpha1(&self) -> lifecycle::v1alpha1::LifecycleV1alpha1Client {
         lifecycle::v1alpha1::LifecycleV1alpha1Client::new(self.client.clone())
     }
     /// The typed client of networking.k8s.io/v1.
+    #[inline]
     pub fn networking_v1(&self) -> networking::v1::NetworkingV1Client {
         networking::v1::NetworkingV1Client::new(self.client.clone())
     }
     /// The typed client of node.k8s.io/v1.
+    #[inline]
     pub fn node_v1(&self) -> node::v1::NodeV1Client {
         node::v1::NodeV1Client::new(self.client.clone())
     }
     /// The typed client of policy/v1.
+    #[inline]
     pub fn policy_v1(&self) -> policy::v1::PolicyV1Client {
         policy::v1::PolicyV1Client::new(self.client.clone())
     }
     /// The typed client of rbac.authorization.k8s.io/v1.
+    #[inline]
     pub fn rbac_v1(&self) -> rbac::v1::RbacV1Client {
         rbac::v1::RbacV1Client::new(self.client.clone())
     }
     /// The typed client of resource.k8s.io/v1.
+    #[inline]
     pub fn resource_v1(&self) -> resource::v1::ResourceV1Client {
         resource::v1::ResourceV1Client::new(self.client.clone())
     }
     /// The typed client of resource.k8s.io/v1alpha3.
+    #[inline]
     pub fn resource_v1alpha3(&self) -> resource::v1alpha3::ResourceV1alpha3Client {
         resource::v1alpha3::ResourceV1alpha3Client::new(self.client.clone())
     }
     /// The typed client of resource.k8s.io/v1beta1.
+    #[inline]
     pub fn resource_v1beta1(&self) -> resource::v1beta1::ResourceV1beta1Client {
         resource::v1beta1::ResourceV1beta1Client::new(self.client.clone())
     }
     /// The typed client of resource.k8s.io/v1beta2.
+    #[inline]
     pub fn resource_v1beta2(&self) -> resource::v1beta2::ResourceV1beta2Client {
         resource::v1beta2::ResourceV1beta2Client::new(self.client.clone())
     }
     /// The typed client of scheduling.k8s.io/v1.
+    #[inline]
     pub fn scheduling_v1(&self) -> scheduling::v1::SchedulingV1Client {
         scheduling::v1::SchedulingV1Client::new(self.client.clone())
     }
     /// The typed client of scheduling.k8s.io/v1alpha3.
+    #[inline]
     pub fn scheduling_v1alpha3(&self) -> scheduling::v1alpha3::SchedulingV1alpha3Client {
         scheduling::v1alpha3::SchedulingV1alpha3Client::new(self.client.clone())
     }
     /// The typed client of scheduling.k8s.io/v1beta1.
+    #[inline]
     pub fn scheduling_v1beta1(&self) -> scheduling::v1beta1::SchedulingV1beta1Client {
         scheduling::v1beta1::SchedulingV1beta1Client::new(self.client.clone())
     }
     /// The typed client of storage.k8s.io/v1.
+    #[inline]
     pub fn storage_v1(&self) -> storage::v1::StorageV1Client {
         storage::v1::StorageV1Client::new(self.client.clone())
     }
     /// The typed client of storagemigration.k8s.io/v1.
+    #[inline]
     pub fn storagemigration_v1(&self) -> storagemigration::v1::StoragemigrationV1Client {
         storagemigration::v1::StoragemigrationV1Client::new(self.client.clone())
     }
     /// The typed client of storagemigration.k8s.io/v1beta1.
+    #[inline]
     pub fn storagemigration_v1beta1(
         &self,
     ) -> storagemigration::v1beta1::StoragemigrationV1beta1Client {

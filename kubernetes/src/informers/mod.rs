@@ -34,6 +34,7 @@ pub struct SharedInformerFactory {
 }
 impl SharedInformerFactory {
     /// A factory over `clientset` with a default resync period (`None`: no resync).
+    #[inline]
     pub fn new(
         clientset: &crate::clientset::Clientset,
         default_resync: ::core::option::Option<::std::time::Duration>,
@@ -41,6 +42,7 @@ impl SharedInformerFactory {
         Self::from_client(clientset.client().clone(), default_resync)
     }
     /// A factory over a `kube::Client` with a default resync period.
+    #[inline]
     pub fn from_client(
         client: ::kube::Client,
         default_resync: ::core::option::Option<::std::time::Duration>,
@@ -51,24 +53,29 @@ impl SharedInformerFactory {
     }
     /// Options (namespace, list tweaks, transforms, per-type resync): finish with
     /// `build()` and pass the result to [`SharedInformerFactory::from_runtime`].
+    #[inline]
     pub fn builder(
         clientset: &crate::clientset::Clientset,
     ) -> ::runtime::cache::SharedInformerFactoryBuilder {
         ::runtime::cache::SharedInformerFactory::builder(clientset.client().clone())
     }
     /// Wraps a runtime factory built with options.
+    #[inline]
     pub fn from_runtime(inner: ::runtime::cache::SharedInformerFactory) -> Self {
         Self { inner }
     }
     /// The generic runtime factory underneath (for kinds without typed accessors).
+    #[inline]
     pub fn runtime(&self) -> &::runtime::cache::SharedInformerFactory {
         &self.inner
     }
     /// Starts every informer requested so far; idempotent.
+    #[inline]
     pub fn start(&self) {
         self.inner.start();
     }
     /// Waits up to `timeout` for every started informer's first list; reports per type.
+    #[inline]
     pub async fn wait_for_cache_sync(
         &self,
         timeout: ::std::time::Duration,
@@ -76,11 +83,13 @@ impl SharedInformerFactory {
         self.inner.wait_for_cache_sync(timeout).await
     }
     /// Stops every informer and waits for their tasks.
+    #[inline]
     pub async fn shutdown(&self) {
         self.inner.shutdown().await;
     }
     /// The informer of a group/version/resource, for code that only knows the resource
     /// at run time (client-go's `ForResource`).
+    #[inline]
     pub fn for_resource(
         &self,
         gvr: &::kube::api::GroupVersionResource,
@@ -728,90 +737,112 @@ impl SharedInformerFactory {
         }
     }
     /// The informers of the admissionregistration.k8s.io group.
+    #[inline]
     pub fn admissionregistration(&self) -> admissionregistration::Group<'_> {
         admissionregistration::Group::new(&self.inner)
     }
     /// The informers of the apiextensions.k8s.io group.
+    #[inline]
     pub fn apiextensions(&self) -> apiextensions::Group<'_> {
         apiextensions::Group::new(&self.inner)
     }
     /// The informers of the apiregistration.k8s.io group.
+    #[inline]
     pub fn apiregistration(&self) -> apiregistration::Group<'_> {
         apiregistration::Group::new(&self.inner)
     }
     /// The informers of the internal.apiserver.k8s.io group.
+    #[inline]
     pub fn apiserverinternal(&self) -> apiserverinternal::Group<'_> {
         apiserverinternal::Group::new(&self.inner)
     }
     /// The informers of the apps group.
+    #[inline]
     pub fn apps(&self) -> apps::Group<'_> {
         apps::Group::new(&self.inner)
     }
     /// The informers of the autoscaling group.
+    #[inline]
     pub fn autoscaling(&self) -> autoscaling::Group<'_> {
         autoscaling::Group::new(&self.inner)
     }
     /// The informers of the batch group.
+    #[inline]
     pub fn batch(&self) -> batch::Group<'_> {
         batch::Group::new(&self.inner)
     }
     /// The informers of the certificates.k8s.io group.
+    #[inline]
     pub fn certificates(&self) -> certificates::Group<'_> {
         certificates::Group::new(&self.inner)
     }
     /// The informers of the coordination.k8s.io group.
+    #[inline]
     pub fn coordination(&self) -> coordination::Group<'_> {
         coordination::Group::new(&self.inner)
     }
     /// The informers of the core group.
+    #[inline]
     pub fn core(&self) -> core::Group<'_> {
         core::Group::new(&self.inner)
     }
     /// The informers of the discovery.k8s.io group.
+    #[inline]
     pub fn discovery(&self) -> discovery::Group<'_> {
         discovery::Group::new(&self.inner)
     }
     /// The informers of the events.k8s.io group.
+    #[inline]
     pub fn events(&self) -> events::Group<'_> {
         events::Group::new(&self.inner)
     }
     /// The informers of the flowcontrol.apiserver.k8s.io group.
+    #[inline]
     pub fn flowcontrol(&self) -> flowcontrol::Group<'_> {
         flowcontrol::Group::new(&self.inner)
     }
     /// The informers of the lifecycle.k8s.io group.
+    #[inline]
     pub fn lifecycle(&self) -> lifecycle::Group<'_> {
         lifecycle::Group::new(&self.inner)
     }
     /// The informers of the networking.k8s.io group.
+    #[inline]
     pub fn networking(&self) -> networking::Group<'_> {
         networking::Group::new(&self.inner)
     }
     /// The informers of the node.k8s.io group.
+    #[inline]
     pub fn node(&self) -> node::Group<'_> {
         node::Group::new(&self.inner)
     }
     /// The informers of the policy group.
+    #[inline]
     pub fn policy(&self) -> policy::Group<'_> {
         policy::Group::new(&self.inner)
     }
     /// The informers of the rbac.authorization.k8s.io group.
+    #[inline]
     pub fn rbac(&self) -> rbac::Group<'_> {
         rbac::Group::new(&self.inner)
     }
     /// The informers of the resource.k8s.io group.
+    #[inline]
     pub fn resource(&self) -> resource::Group<'_> {
         resource::Group::new(&self.inner)
     }
     /// The informers of the scheduling.k8s.io group.
+    #[inline]
     pub fn scheduling(&self) -> scheduling::Group<'_> {
         scheduling::Group::new(&self.inner)
     }
     /// The informers of the storage.k8s.io group.
+    #[inline]
     pub fn storage(&self) -> storage::Group<'_> {
         storage::Group::new(&self.inner)
     }
     /// The informers of the storagemigration.k8s.io group.
+    #[inline]
     pub fn storagemigration(&self) -> storagemigration::Group<'_> {
         storagemigration::Group::new(&self.inner)
     }
@@ -1052,6 +1083,7 @@ pub enum GenericInformer {
 }
 impl GenericInformer {
     /// True once the informer's first list is in its cache.
+    #[inline]
     pub fn has_synced(&self) -> bool {
         match self {
             GenericInformer::AdmissionregistrationV1MutatingAdmissionPolicy(i) => {
@@ -1215,6 +1247,7 @@ impl GenericInformer {
         }
     }
     /// The resourceVersion of the last list or watch event seen.
+    #[inline]
     pub fn last_sync_resource_version(
         &self,
     ) -> ::core::option::Option<::std::string::String> {

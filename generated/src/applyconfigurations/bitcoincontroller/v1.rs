@@ -30,6 +30,7 @@ pub struct BitcoinNetworkApplyConfiguration {
 }
 impl BitcoinNetworkApplyConfiguration {
     /// Sets `metadata`.
+    #[inline]
     pub fn with_metadata(
         mut self,
         value: crate::applyconfigurations::meta::ObjectMetaApplyConfiguration,
@@ -38,16 +39,19 @@ impl BitcoinNetworkApplyConfiguration {
         self
     }
     /// Sets `spec`.
+    #[inline]
     pub fn with_spec(mut self, value: BitcoinNetworkSpecApplyConfiguration) -> Self {
         self.spec = ::core::option::Option::Some(value);
         self
     }
     /// Sets `status`.
+    #[inline]
     pub fn with_status(mut self, value: BitcoinNetworkStatusApplyConfiguration) -> Self {
         self.status = ::core::option::Option::Some(value);
         self
     }
     /// Sets `metadata.name`.
+    #[inline]
     pub fn with_name(mut self, value: &str) -> Self {
         self.metadata.get_or_insert_with(::core::default::Default::default).name = ::core::option::Option::Some(
             value.to_string(),
@@ -55,6 +59,7 @@ impl BitcoinNetworkApplyConfiguration {
         self
     }
     /// Sets `metadata.namespace`.
+    #[inline]
     pub fn with_namespace(mut self, value: &str) -> Self {
         self.metadata.get_or_insert_with(::core::default::Default::default).namespace = ::core::option::Option::Some(
             value.to_string(),
@@ -62,6 +67,7 @@ impl BitcoinNetworkApplyConfiguration {
         self
     }
     /// Sets `metadata.labels`.
+    #[inline]
     pub fn with_labels(
         mut self,
         value: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
@@ -72,6 +78,7 @@ impl BitcoinNetworkApplyConfiguration {
         self
     }
     /// Sets `metadata.annotations`.
+    #[inline]
     pub fn with_annotations(
         mut self,
         value: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
@@ -83,6 +90,7 @@ impl BitcoinNetworkApplyConfiguration {
         self
     }
     /// Sets `metadata.ownerReferences`.
+    #[inline]
     pub fn with_owner_references(
         mut self,
         value: ::std::vec::Vec<
@@ -187,26 +195,31 @@ pub struct BitcoinNetworkNodeApplyConfiguration {
 }
 impl BitcoinNetworkNodeApplyConfiguration {
     /// Sets `ordinal`.
+    #[inline]
     pub fn with_ordinal(mut self, value: i32) -> Self {
         self.ordinal = ::core::option::Option::Some(value);
         self
     }
     /// Sets `ready`.
+    #[inline]
     pub fn with_ready(mut self, value: bool) -> Self {
         self.ready = ::core::option::Option::Some(value);
         self
     }
     /// Sets `ip`.
+    #[inline]
     pub fn with_ip(mut self, value: ::std::string::String) -> Self {
         self.ip = ::core::option::Option::Some(value);
         self
     }
     /// Sets `nodeName`.
+    #[inline]
     pub fn with_node_name(mut self, value: ::std::string::String) -> Self {
         self.node_name = ::core::option::Option::Some(value);
         self
     }
     /// Sets `dnsName`.
+    #[inline]
     pub fn with_dns_name(mut self, value: ::std::string::String) -> Self {
         self.dns_name = ::core::option::Option::Some(value);
         self
@@ -227,16 +240,19 @@ pub struct BitcoinNetworkSpecApplyConfiguration {
 }
 impl BitcoinNetworkSpecApplyConfiguration {
     /// Sets `nodes`.
+    #[inline]
     pub fn with_nodes(mut self, value: i32) -> Self {
         self.nodes = ::core::option::Option::Some(value);
         self
     }
     /// Sets `secret`.
+    #[inline]
     pub fn with_secret(mut self, value: ::std::string::String) -> Self {
         self.secret = ::core::option::Option::Some(value);
         self
     }
     /// Sets `image`.
+    #[inline]
     pub fn with_image(mut self, value: ::std::string::String) -> Self {
         self.image = ::core::option::Option::Some(value);
         self
@@ -273,6 +289,7 @@ pub struct BitcoinNetworkStatusApplyConfiguration {
 }
 impl BitcoinNetworkStatusApplyConfiguration {
     /// Sets `nodes`.
+    #[inline]
     pub fn with_nodes(
         mut self,
         value: ::std::vec::Vec<BitcoinNetworkNodeApplyConfiguration>,
@@ -281,16 +298,19 @@ impl BitcoinNetworkStatusApplyConfiguration {
         self
     }
     /// Sets `readyNodes`.
+    #[inline]
     pub fn with_ready_nodes(mut self, value: i32) -> Self {
         self.ready_nodes = ::core::option::Option::Some(value);
         self
     }
     /// Sets `observedGeneration`.
+    #[inline]
     pub fn with_observed_generation(mut self, value: i64) -> Self {
         self.observed_generation = ::core::option::Option::Some(value);
         self
     }
     /// Sets `conditions`.
+    #[inline]
     pub fn with_conditions(
         mut self,
         value: ::std::vec::Vec<

@@ -10,10 +10,12 @@ pub struct Group<'a> {
 }
 impl<'a> Group<'a> {
     /// The informers of this group, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The informers of apiregistration.k8s.io/v1.
+    #[inline]
     pub fn v1(&self) -> v1::Version<'a> {
         v1::Version::new(self.factory)
     }

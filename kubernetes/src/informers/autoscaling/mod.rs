@@ -11,14 +11,17 @@ pub struct Group<'a> {
 }
 impl<'a> Group<'a> {
     /// The informers of this group, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The informers of autoscaling/v1.
+    #[inline]
     pub fn v1(&self) -> v1::Version<'a> {
         v1::Version::new(self.factory)
     }
     /// The informers of autoscaling/v2.
+    #[inline]
     pub fn v2(&self) -> v2::Version<'a> {
         v2::Version::new(self.factory)
     }

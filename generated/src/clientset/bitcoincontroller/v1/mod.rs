@@ -11,10 +11,12 @@ pub struct BitcoincontrollerV1Client {
 }
 impl BitcoincontrollerV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `bitcoinnetworks` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn bitcoin_networks(&self, namespace: &str) -> BitcoinNetworkClient {
         BitcoinNetworkClient::new(self.client.clone(), namespace)
     }

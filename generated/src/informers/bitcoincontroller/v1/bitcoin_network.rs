@@ -10,16 +10,19 @@ pub struct BitcoinNetworkInformer {
 }
 impl BitcoinNetworkInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<BitcoinNetwork>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<BitcoinNetwork> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::bitcoincontroller::v1::BitcoinNetworkLister {
         crate::listers::bitcoincontroller::v1::BitcoinNetworkLister::new(
             self.informer.indexer().clone(),

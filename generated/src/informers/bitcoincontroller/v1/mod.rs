@@ -11,10 +11,12 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `bitcoinnetworks`.
+    #[inline]
     pub fn bitcoin_networks(&self) -> BitcoinNetworkInformer {
         BitcoinNetworkInformer::new(self.factory)
     }

@@ -21,34 +21,41 @@ pub struct AdmissionregistrationV1Client {
 }
 impl AdmissionregistrationV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `mutatingadmissionpolicies` (cluster-scoped).
+    #[inline]
     pub fn mutating_admission_policies(&self) -> MutatingAdmissionPolicyClient {
         MutatingAdmissionPolicyClient::new(self.client.clone())
     }
     /// `mutatingadmissionpolicybindings` (cluster-scoped).
+    #[inline]
     pub fn mutating_admission_policy_bindings(
         &self,
     ) -> MutatingAdmissionPolicyBindingClient {
         MutatingAdmissionPolicyBindingClient::new(self.client.clone())
     }
     /// `mutatingwebhookconfigurations` (cluster-scoped).
+    #[inline]
     pub fn mutating_webhook_configurations(&self) -> MutatingWebhookConfigurationClient {
         MutatingWebhookConfigurationClient::new(self.client.clone())
     }
     /// `validatingadmissionpolicies` (cluster-scoped).
+    #[inline]
     pub fn validating_admission_policies(&self) -> ValidatingAdmissionPolicyClient {
         ValidatingAdmissionPolicyClient::new(self.client.clone())
     }
     /// `validatingadmissionpolicybindings` (cluster-scoped).
+    #[inline]
     pub fn validating_admission_policy_bindings(
         &self,
     ) -> ValidatingAdmissionPolicyBindingClient {
         ValidatingAdmissionPolicyBindingClient::new(self.client.clone())
     }
     /// `validatingwebhookconfigurations` (cluster-scoped).
+    #[inline]
     pub fn validating_webhook_configurations(
         &self,
     ) -> ValidatingWebhookConfigurationClient {

@@ -13,14 +13,17 @@ pub struct AdmissionregistrationV1beta1Client {
 }
 impl AdmissionregistrationV1beta1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `mutatingadmissionpolicies` (cluster-scoped).
+    #[inline]
     pub fn mutating_admission_policies(&self) -> MutatingAdmissionPolicyClient {
         MutatingAdmissionPolicyClient::new(self.client.clone())
     }
     /// `mutatingadmissionpolicybindings` (cluster-scoped).
+    #[inline]
     pub fn mutating_admission_policy_bindings(
         &self,
     ) -> MutatingAdmissionPolicyBindingClient {

@@ -11,10 +11,12 @@ pub struct ApiextensionsV1Client {
 }
 impl ApiextensionsV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `customresourcedefinitions` (cluster-scoped).
+    #[inline]
     pub fn custom_resource_definitions(&self) -> CustomResourceDefinitionClient {
         CustomResourceDefinitionClient::new(self.client.clone())
     }

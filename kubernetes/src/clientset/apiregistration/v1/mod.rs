@@ -11,10 +11,12 @@ pub struct ApiregistrationV1Client {
 }
 impl ApiregistrationV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `apiservices` (cluster-scoped).
+    #[inline]
     pub fn api_services(&self) -> APIServiceClient {
         APIServiceClient::new(self.client.clone())
     }

@@ -11,10 +11,12 @@ pub struct ApiserverinternalV1alpha1Client {
 }
 impl ApiserverinternalV1alpha1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `storageversions` (cluster-scoped).
+    #[inline]
     pub fn storage_versions(&self) -> StorageVersionClient {
         StorageVersionClient::new(self.client.clone())
     }

@@ -13,14 +13,17 @@ pub struct AuthenticationV1Client {
 }
 impl AuthenticationV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `selfsubjectreviews` (cluster-scoped).
+    #[inline]
     pub fn self_subject_reviews(&self) -> SelfSubjectReviewClient {
         SelfSubjectReviewClient::new(self.client.clone())
     }
     /// `tokenreviews` (cluster-scoped).
+    #[inline]
     pub fn token_reviews(&self) -> TokenReviewClient {
         TokenReviewClient::new(self.client.clone())
     }

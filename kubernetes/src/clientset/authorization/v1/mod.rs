@@ -17,10 +17,12 @@ pub struct AuthorizationV1Client {
 }
 impl AuthorizationV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `localsubjectaccessreviews` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn local_subject_access_reviews(
         &self,
         namespace: &str,
@@ -28,14 +30,17 @@ impl AuthorizationV1Client {
         LocalSubjectAccessReviewClient::new(self.client.clone(), namespace)
     }
     /// `selfsubjectaccessreviews` (cluster-scoped).
+    #[inline]
     pub fn self_subject_access_reviews(&self) -> SelfSubjectAccessReviewClient {
         SelfSubjectAccessReviewClient::new(self.client.clone())
     }
     /// `selfsubjectrulesreviews` (cluster-scoped).
+    #[inline]
     pub fn self_subject_rules_reviews(&self) -> SelfSubjectRulesReviewClient {
         SelfSubjectRulesReviewClient::new(self.client.clone())
     }
     /// `subjectaccessreviews` (cluster-scoped).
+    #[inline]
     pub fn subject_access_reviews(&self) -> SubjectAccessReviewClient {
         SubjectAccessReviewClient::new(self.client.clone())
     }

@@ -11,10 +11,12 @@ pub struct AutoscalingV2Client {
 }
 impl AutoscalingV2Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `horizontalpodautoscalers` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn horizontal_pod_autoscalers(
         &self,
         namespace: &str,

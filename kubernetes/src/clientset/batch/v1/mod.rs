@@ -13,14 +13,17 @@ pub struct BatchV1Client {
 }
 impl BatchV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `cronjobs` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn cron_jobs(&self, namespace: &str) -> CronJobClient {
         CronJobClient::new(self.client.clone(), namespace)
     }
     /// `jobs` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn jobs(&self, namespace: &str) -> JobClient {
         JobClient::new(self.client.clone(), namespace)
     }

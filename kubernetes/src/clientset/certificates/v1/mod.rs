@@ -15,18 +15,22 @@ pub struct CertificatesV1Client {
 }
 impl CertificatesV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `certificatesigningrequests` (cluster-scoped).
+    #[inline]
     pub fn certificate_signing_requests(&self) -> CertificateSigningRequestClient {
         CertificateSigningRequestClient::new(self.client.clone())
     }
     /// `clustertrustbundles` (cluster-scoped).
+    #[inline]
     pub fn cluster_trust_bundles(&self) -> ClusterTrustBundleClient {
         ClusterTrustBundleClient::new(self.client.clone())
     }
     /// `podcertificaterequests` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn pod_certificate_requests(
         &self,
         namespace: &str,

@@ -13,14 +13,17 @@ pub struct CertificatesV1beta1Client {
 }
 impl CertificatesV1beta1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `clustertrustbundles` (cluster-scoped).
+    #[inline]
     pub fn cluster_trust_bundles(&self) -> ClusterTrustBundleClient {
         ClusterTrustBundleClient::new(self.client.clone())
     }
     /// `podcertificaterequests` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn pod_certificate_requests(
         &self,
         namespace: &str,

@@ -11,10 +11,12 @@ pub struct CoordinationV1Client {
 }
 impl CoordinationV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `leases` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn leases(&self, namespace: &str) -> LeaseClient {
         LeaseClient::new(self.client.clone(), namespace)
     }

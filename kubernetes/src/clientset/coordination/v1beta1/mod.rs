@@ -11,10 +11,12 @@ pub struct CoordinationV1beta1Client {
 }
 impl CoordinationV1beta1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `leasecandidates` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn lease_candidates(&self, namespace: &str) -> LeaseCandidateClient {
         LeaseCandidateClient::new(self.client.clone(), namespace)
     }

@@ -43,46 +43,57 @@ pub struct CoreV1Client {
 }
 impl CoreV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `bindings` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn bindings(&self, namespace: &str) -> BindingClient {
         BindingClient::new(self.client.clone(), namespace)
     }
     /// `componentstatuses` (cluster-scoped).
+    #[inline]
     pub fn component_statuses(&self) -> ComponentStatusClient {
         ComponentStatusClient::new(self.client.clone())
     }
     /// `configmaps` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn config_maps(&self, namespace: &str) -> ConfigMapClient {
         ConfigMapClient::new(self.client.clone(), namespace)
     }
     /// `endpoints` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn endpoints(&self, namespace: &str) -> EndpointsClient {
         EndpointsClient::new(self.client.clone(), namespace)
     }
     /// `events` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn events(&self, namespace: &str) -> EventClient {
         EventClient::new(self.client.clone(), namespace)
     }
     /// `limitranges` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn limit_ranges(&self, namespace: &str) -> LimitRangeClient {
         LimitRangeClient::new(self.client.clone(), namespace)
     }
     /// `namespaces` (cluster-scoped).
+    #[inline]
     pub fn namespaces(&self) -> NamespaceClient {
         NamespaceClient::new(self.client.clone())
     }
     /// `nodes` (cluster-scoped).
+    #[inline]
     pub fn nodes(&self) -> NodeClient {
         NodeClient::new(self.client.clone())
     }
     /// `persistentvolumes` (cluster-scoped).
+    #[inline]
     pub fn persistent_volumes(&self) -> PersistentVolumeClient {
         PersistentVolumeClient::new(self.client.clone())
     }
     /// `persistentvolumeclaims` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn persistent_volume_claims(
         &self,
         namespace: &str,
@@ -90,14 +101,17 @@ impl CoreV1Client {
         PersistentVolumeClaimClient::new(self.client.clone(), namespace)
     }
     /// `pods` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn pods(&self, namespace: &str) -> PodClient {
         PodClient::new(self.client.clone(), namespace)
     }
     /// `podtemplates` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn pod_templates(&self, namespace: &str) -> PodTemplateClient {
         PodTemplateClient::new(self.client.clone(), namespace)
     }
     /// `replicationcontrollers` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn replication_controllers(
         &self,
         namespace: &str,
@@ -105,18 +119,22 @@ impl CoreV1Client {
         ReplicationControllerClient::new(self.client.clone(), namespace)
     }
     /// `resourcequotas` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn resource_quotas(&self, namespace: &str) -> ResourceQuotaClient {
         ResourceQuotaClient::new(self.client.clone(), namespace)
     }
     /// `secrets` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn secrets(&self, namespace: &str) -> SecretClient {
         SecretClient::new(self.client.clone(), namespace)
     }
     /// `services` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn services(&self, namespace: &str) -> ServiceClient {
         ServiceClient::new(self.client.clone(), namespace)
     }
     /// `serviceaccounts` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn service_accounts(&self, namespace: &str) -> ServiceAccountClient {
         ServiceAccountClient::new(self.client.clone(), namespace)
     }

@@ -11,10 +11,12 @@ pub struct DiscoveryV1Client {
 }
 impl DiscoveryV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `endpointslices` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn endpoint_slices(&self, namespace: &str) -> EndpointSliceClient {
         EndpointSliceClient::new(self.client.clone(), namespace)
     }

@@ -11,10 +11,12 @@ pub struct EventsV1Client {
 }
 impl EventsV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `events` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn events(&self, namespace: &str) -> EventClient {
         EventClient::new(self.client.clone(), namespace)
     }

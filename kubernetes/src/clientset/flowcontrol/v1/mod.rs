@@ -13,14 +13,17 @@ pub struct FlowcontrolV1Client {
 }
 impl FlowcontrolV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `flowschemas` (cluster-scoped).
+    #[inline]
     pub fn flow_schemas(&self) -> FlowSchemaClient {
         FlowSchemaClient::new(self.client.clone())
     }
     /// `prioritylevelconfigurations` (cluster-scoped).
+    #[inline]
     pub fn priority_level_configurations(&self) -> PriorityLevelConfigurationClient {
         PriorityLevelConfigurationClient::new(self.client.clone())
     }

@@ -13,14 +13,17 @@ pub struct LifecycleV1alpha1Client {
 }
 impl LifecycleV1alpha1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `evictions` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn evictions(&self, namespace: &str) -> EvictionClient {
         EvictionClient::new(self.client.clone(), namespace)
     }
     /// `evictionrequests` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn eviction_requests(&self, namespace: &str) -> EvictionRequestClient {
         EvictionRequestClient::new(self.client.clone(), namespace)
     }

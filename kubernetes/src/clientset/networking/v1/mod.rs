@@ -19,26 +19,32 @@ pub struct NetworkingV1Client {
 }
 impl NetworkingV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `ipaddresses` (cluster-scoped).
+    #[inline]
     pub fn ip_addresses(&self) -> IPAddressClient {
         IPAddressClient::new(self.client.clone())
     }
     /// `ingresses` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn ingresses(&self, namespace: &str) -> IngressClient {
         IngressClient::new(self.client.clone(), namespace)
     }
     /// `ingressclasses` (cluster-scoped).
+    #[inline]
     pub fn ingress_classes(&self) -> IngressClassClient {
         IngressClassClient::new(self.client.clone())
     }
     /// `networkpolicies` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn network_policies(&self, namespace: &str) -> NetworkPolicyClient {
         NetworkPolicyClient::new(self.client.clone(), namespace)
     }
     /// `servicecidrs` (cluster-scoped).
+    #[inline]
     pub fn service_cidrs(&self) -> ServiceCIDRClient {
         ServiceCIDRClient::new(self.client.clone())
     }

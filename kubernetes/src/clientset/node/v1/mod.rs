@@ -11,10 +11,12 @@ pub struct NodeV1Client {
 }
 impl NodeV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `runtimeclasses` (cluster-scoped).
+    #[inline]
     pub fn runtime_classes(&self) -> RuntimeClassClient {
         RuntimeClassClient::new(self.client.clone())
     }

@@ -11,10 +11,12 @@ pub struct PolicyV1Client {
 }
 impl PolicyV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `poddisruptionbudgets` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn pod_disruption_budgets(&self, namespace: &str) -> PodDisruptionBudgetClient {
         PodDisruptionBudgetClient::new(self.client.clone(), namespace)
     }

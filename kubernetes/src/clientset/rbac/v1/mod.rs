@@ -17,22 +17,27 @@ pub struct RbacV1Client {
 }
 impl RbacV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `clusterroles` (cluster-scoped).
+    #[inline]
     pub fn cluster_roles(&self) -> ClusterRoleClient {
         ClusterRoleClient::new(self.client.clone())
     }
     /// `clusterrolebindings` (cluster-scoped).
+    #[inline]
     pub fn cluster_role_bindings(&self) -> ClusterRoleBindingClient {
         ClusterRoleBindingClient::new(self.client.clone())
     }
     /// `roles` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn roles(&self, namespace: &str) -> RoleClient {
         RoleClient::new(self.client.clone(), namespace)
     }
     /// `rolebindings` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn role_bindings(&self, namespace: &str) -> RoleBindingClient {
         RoleBindingClient::new(self.client.clone(), namespace)
     }

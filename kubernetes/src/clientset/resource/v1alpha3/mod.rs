@@ -13,14 +13,17 @@ pub struct ResourceV1alpha3Client {
 }
 impl ResourceV1alpha3Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `devicetaintrules` (cluster-scoped).
+    #[inline]
     pub fn device_taint_rules(&self) -> DeviceTaintRuleClient {
         DeviceTaintRuleClient::new(self.client.clone())
     }
     /// `resourcepoolstatusrequests` (cluster-scoped).
+    #[inline]
     pub fn resource_pool_status_requests(&self) -> ResourcePoolStatusRequestClient {
         ResourcePoolStatusRequestClient::new(self.client.clone())
     }

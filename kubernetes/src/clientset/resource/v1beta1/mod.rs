@@ -17,18 +17,22 @@ pub struct ResourceV1beta1Client {
 }
 impl ResourceV1beta1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `deviceclasses` (cluster-scoped).
+    #[inline]
     pub fn device_classes(&self) -> DeviceClassClient {
         DeviceClassClient::new(self.client.clone())
     }
     /// `resourceclaims` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn resource_claims(&self, namespace: &str) -> ResourceClaimClient {
         ResourceClaimClient::new(self.client.clone(), namespace)
     }
     /// `resourceclaimtemplates` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn resource_claim_templates(
         &self,
         namespace: &str,
@@ -36,6 +40,7 @@ impl ResourceV1beta1Client {
         ResourceClaimTemplateClient::new(self.client.clone(), namespace)
     }
     /// `resourceslices` (cluster-scoped).
+    #[inline]
     pub fn resource_slices(&self) -> ResourceSliceClient {
         ResourceSliceClient::new(self.client.clone())
     }

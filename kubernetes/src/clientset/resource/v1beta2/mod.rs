@@ -19,22 +19,27 @@ pub struct ResourceV1beta2Client {
 }
 impl ResourceV1beta2Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `deviceclasses` (cluster-scoped).
+    #[inline]
     pub fn device_classes(&self) -> DeviceClassClient {
         DeviceClassClient::new(self.client.clone())
     }
     /// `devicetaintrules` (cluster-scoped).
+    #[inline]
     pub fn device_taint_rules(&self) -> DeviceTaintRuleClient {
         DeviceTaintRuleClient::new(self.client.clone())
     }
     /// `resourceclaims` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn resource_claims(&self, namespace: &str) -> ResourceClaimClient {
         ResourceClaimClient::new(self.client.clone(), namespace)
     }
     /// `resourceclaimtemplates` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn resource_claim_templates(
         &self,
         namespace: &str,
@@ -42,6 +47,7 @@ impl ResourceV1beta2Client {
         ResourceClaimTemplateClient::new(self.client.clone(), namespace)
     }
     /// `resourceslices` (cluster-scoped).
+    #[inline]
     pub fn resource_slices(&self) -> ResourceSliceClient {
         ResourceSliceClient::new(self.client.clone())
     }

@@ -11,10 +11,12 @@ pub struct SchedulingV1Client {
 }
 impl SchedulingV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `priorityclasses` (cluster-scoped).
+    #[inline]
     pub fn priority_classes(&self) -> PriorityClassClient {
         PriorityClassClient::new(self.client.clone())
     }

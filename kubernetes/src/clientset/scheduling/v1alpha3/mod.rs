@@ -15,18 +15,22 @@ pub struct SchedulingV1alpha3Client {
 }
 impl SchedulingV1alpha3Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `compositepodgroups` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn composite_pod_groups(&self, namespace: &str) -> CompositePodGroupClient {
         CompositePodGroupClient::new(self.client.clone(), namespace)
     }
     /// `podgroups` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn pod_groups(&self, namespace: &str) -> PodGroupClient {
         PodGroupClient::new(self.client.clone(), namespace)
     }
     /// `workloads` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn workloads(&self, namespace: &str) -> WorkloadClient {
         WorkloadClient::new(self.client.clone(), namespace)
     }

@@ -21,30 +21,37 @@ pub struct StorageV1Client {
 }
 impl StorageV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `csidrivers` (cluster-scoped).
+    #[inline]
     pub fn csi_drivers(&self) -> CSIDriverClient {
         CSIDriverClient::new(self.client.clone())
     }
     /// `csinodes` (cluster-scoped).
+    #[inline]
     pub fn csi_nodes(&self) -> CSINodeClient {
         CSINodeClient::new(self.client.clone())
     }
     /// `csistoragecapacities` in `namespace`; the empty namespace means all namespaces (for list, watch and delete_collection).
+    #[inline]
     pub fn csi_storage_capacities(&self, namespace: &str) -> CSIStorageCapacityClient {
         CSIStorageCapacityClient::new(self.client.clone(), namespace)
     }
     /// `storageclasses` (cluster-scoped).
+    #[inline]
     pub fn storage_classes(&self) -> StorageClassClient {
         StorageClassClient::new(self.client.clone())
     }
     /// `volumeattachments` (cluster-scoped).
+    #[inline]
     pub fn volume_attachments(&self) -> VolumeAttachmentClient {
         VolumeAttachmentClient::new(self.client.clone())
     }
     /// `volumeattributesclasses` (cluster-scoped).
+    #[inline]
     pub fn volume_attributes_classes(&self) -> VolumeAttributesClassClient {
         VolumeAttributesClassClient::new(self.client.clone())
     }

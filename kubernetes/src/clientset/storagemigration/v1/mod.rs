@@ -11,10 +11,12 @@ pub struct StoragemigrationV1Client {
 }
 impl StoragemigrationV1Client {
     /// Clients of this group and version over `client`.
+    #[inline]
     pub fn new(client: ::kube::Client) -> Self {
         Self { client }
     }
     /// `storageversionmigrations` (cluster-scoped).
+    #[inline]
     pub fn storage_version_migrations(&self) -> StorageVersionMigrationClient {
         StorageVersionMigrationClient::new(self.client.clone())
     }

@@ -21,36 +21,43 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `mutatingadmissionpolicies`.
+    #[inline]
     pub fn mutating_admission_policies(&self) -> MutatingAdmissionPolicyInformer {
         MutatingAdmissionPolicyInformer::new(self.factory)
     }
     /// The shared informer of `mutatingadmissionpolicybindings`.
+    #[inline]
     pub fn mutating_admission_policy_bindings(
         &self,
     ) -> MutatingAdmissionPolicyBindingInformer {
         MutatingAdmissionPolicyBindingInformer::new(self.factory)
     }
     /// The shared informer of `mutatingwebhookconfigurations`.
+    #[inline]
     pub fn mutating_webhook_configurations(
         &self,
     ) -> MutatingWebhookConfigurationInformer {
         MutatingWebhookConfigurationInformer::new(self.factory)
     }
     /// The shared informer of `validatingadmissionpolicies`.
+    #[inline]
     pub fn validating_admission_policies(&self) -> ValidatingAdmissionPolicyInformer {
         ValidatingAdmissionPolicyInformer::new(self.factory)
     }
     /// The shared informer of `validatingadmissionpolicybindings`.
+    #[inline]
     pub fn validating_admission_policy_bindings(
         &self,
     ) -> ValidatingAdmissionPolicyBindingInformer {
         ValidatingAdmissionPolicyBindingInformer::new(self.factory)
     }
     /// The shared informer of `validatingwebhookconfigurations`.
+    #[inline]
     pub fn validating_webhook_configurations(
         &self,
     ) -> ValidatingWebhookConfigurationInformer {

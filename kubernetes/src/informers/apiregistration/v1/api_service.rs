@@ -10,16 +10,19 @@ pub struct APIServiceInformer {
 }
 impl APIServiceInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<APIService>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<APIService> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::apiregistration::v1::APIServiceLister {
         crate::listers::apiregistration::v1::APIServiceLister::new(
             self.informer.indexer().clone(),

@@ -10,16 +10,19 @@ pub struct StorageVersionInformer {
 }
 impl StorageVersionInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<StorageVersion>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<StorageVersion> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(
         &self,
     ) -> crate::listers::apiserverinternal::v1alpha1::StorageVersionLister {

@@ -10,16 +10,19 @@ pub struct ReplicaSetInformer {
 }
 impl ReplicaSetInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<ReplicaSet>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<ReplicaSet> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::apps::v1::ReplicaSetLister {
         crate::listers::apps::v1::ReplicaSetLister::new(self.informer.indexer().clone())
     }

@@ -10,16 +10,19 @@ pub struct StatefulSetInformer {
 }
 impl StatefulSetInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<StatefulSet>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<StatefulSet> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::apps::v1::StatefulSetLister {
         crate::listers::apps::v1::StatefulSetLister::new(self.informer.indexer().clone())
     }

@@ -10,16 +10,19 @@ pub struct CronJobInformer {
 }
 impl CronJobInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<CronJob>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<CronJob> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::batch::v1::CronJobLister {
         crate::listers::batch::v1::CronJobLister::new(self.informer.indexer().clone())
     }

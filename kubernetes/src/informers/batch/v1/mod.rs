@@ -13,14 +13,17 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `cronjobs`.
+    #[inline]
     pub fn cron_jobs(&self) -> CronJobInformer {
         CronJobInformer::new(self.factory)
     }
     /// The shared informer of `jobs`.
+    #[inline]
     pub fn jobs(&self) -> JobInformer {
         JobInformer::new(self.factory)
     }

@@ -15,18 +15,22 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `certificatesigningrequests`.
+    #[inline]
     pub fn certificate_signing_requests(&self) -> CertificateSigningRequestInformer {
         CertificateSigningRequestInformer::new(self.factory)
     }
     /// The shared informer of `clustertrustbundles`.
+    #[inline]
     pub fn cluster_trust_bundles(&self) -> ClusterTrustBundleInformer {
         ClusterTrustBundleInformer::new(self.factory)
     }
     /// The shared informer of `podcertificaterequests`.
+    #[inline]
     pub fn pod_certificate_requests(&self) -> PodCertificateRequestInformer {
         PodCertificateRequestInformer::new(self.factory)
     }

@@ -10,16 +10,19 @@ pub struct LeaseInformer {
 }
 impl LeaseInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<Lease>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<Lease> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::coordination::v1::LeaseLister {
         crate::listers::coordination::v1::LeaseLister::new(
             self.informer.indexer().clone(),

@@ -11,10 +11,12 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `leases`.
+    #[inline]
     pub fn leases(&self) -> LeaseInformer {
         LeaseInformer::new(self.factory)
     }

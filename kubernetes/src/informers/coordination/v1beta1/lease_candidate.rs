@@ -10,16 +10,19 @@ pub struct LeaseCandidateInformer {
 }
 impl LeaseCandidateInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<LeaseCandidate>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<LeaseCandidate> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::coordination::v1beta1::LeaseCandidateLister {
         crate::listers::coordination::v1beta1::LeaseCandidateLister::new(
             self.informer.indexer().clone(),

@@ -10,16 +10,19 @@ pub struct ConfigMapInformer {
 }
 impl ConfigMapInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<ConfigMap>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<ConfigMap> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::core::v1::ConfigMapLister {
         crate::listers::core::v1::ConfigMapLister::new(self.informer.indexer().clone())
     }

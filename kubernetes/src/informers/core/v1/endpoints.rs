@@ -10,16 +10,19 @@ pub struct EndpointsInformer {
 }
 impl EndpointsInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<Endpoints>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<Endpoints> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::core::v1::EndpointsLister {
         crate::listers::core::v1::EndpointsLister::new(self.informer.indexer().clone())
     }

@@ -10,16 +10,19 @@ pub struct LimitRangeInformer {
 }
 impl LimitRangeInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<LimitRange>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<LimitRange> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::core::v1::LimitRangeLister {
         crate::listers::core::v1::LimitRangeLister::new(self.informer.indexer().clone())
     }

@@ -39,66 +39,82 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `configmaps`.
+    #[inline]
     pub fn config_maps(&self) -> ConfigMapInformer {
         ConfigMapInformer::new(self.factory)
     }
     /// The shared informer of `endpoints`.
+    #[inline]
     pub fn endpoints(&self) -> EndpointsInformer {
         EndpointsInformer::new(self.factory)
     }
     /// The shared informer of `events`.
+    #[inline]
     pub fn events(&self) -> EventInformer {
         EventInformer::new(self.factory)
     }
     /// The shared informer of `limitranges`.
+    #[inline]
     pub fn limit_ranges(&self) -> LimitRangeInformer {
         LimitRangeInformer::new(self.factory)
     }
     /// The shared informer of `namespaces`.
+    #[inline]
     pub fn namespaces(&self) -> NamespaceInformer {
         NamespaceInformer::new(self.factory)
     }
     /// The shared informer of `nodes`.
+    #[inline]
     pub fn nodes(&self) -> NodeInformer {
         NodeInformer::new(self.factory)
     }
     /// The shared informer of `persistentvolumes`.
+    #[inline]
     pub fn persistent_volumes(&self) -> PersistentVolumeInformer {
         PersistentVolumeInformer::new(self.factory)
     }
     /// The shared informer of `persistentvolumeclaims`.
+    #[inline]
     pub fn persistent_volume_claims(&self) -> PersistentVolumeClaimInformer {
         PersistentVolumeClaimInformer::new(self.factory)
     }
     /// The shared informer of `pods`.
+    #[inline]
     pub fn pods(&self) -> PodInformer {
         PodInformer::new(self.factory)
     }
     /// The shared informer of `podtemplates`.
+    #[inline]
     pub fn pod_templates(&self) -> PodTemplateInformer {
         PodTemplateInformer::new(self.factory)
     }
     /// The shared informer of `replicationcontrollers`.
+    #[inline]
     pub fn replication_controllers(&self) -> ReplicationControllerInformer {
         ReplicationControllerInformer::new(self.factory)
     }
     /// The shared informer of `resourcequotas`.
+    #[inline]
     pub fn resource_quotas(&self) -> ResourceQuotaInformer {
         ResourceQuotaInformer::new(self.factory)
     }
     /// The shared informer of `secrets`.
+    #[inline]
     pub fn secrets(&self) -> SecretInformer {
         SecretInformer::new(self.factory)
     }
     /// The shared informer of `services`.
+    #[inline]
     pub fn services(&self) -> ServiceInformer {
         ServiceInformer::new(self.factory)
     }
     /// The shared informer of `serviceaccounts`.
+    #[inline]
     pub fn service_accounts(&self) -> ServiceAccountInformer {
         ServiceAccountInformer::new(self.factory)
     }

@@ -10,18 +10,21 @@ pub struct PersistentVolumeClaimInformer {
 }
 impl PersistentVolumeClaimInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<PersistentVolumeClaim>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(
         &self,
     ) -> &::runtime::cache::SharedIndexInformer<PersistentVolumeClaim> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::core::v1::PersistentVolumeClaimLister {
         crate::listers::core::v1::PersistentVolumeClaimLister::new(
             self.informer.indexer().clone(),

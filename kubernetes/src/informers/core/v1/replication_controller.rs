@@ -10,18 +10,21 @@ pub struct ReplicationControllerInformer {
 }
 impl ReplicationControllerInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<ReplicationController>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(
         &self,
     ) -> &::runtime::cache::SharedIndexInformer<ReplicationController> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::core::v1::ReplicationControllerLister {
         crate::listers::core::v1::ReplicationControllerLister::new(
             self.informer.indexer().clone(),

@@ -10,16 +10,19 @@ pub struct ServiceAccountInformer {
 }
 impl ServiceAccountInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<ServiceAccount>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<ServiceAccount> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::core::v1::ServiceAccountLister {
         crate::listers::core::v1::ServiceAccountLister::new(
             self.informer.indexer().clone(),

@@ -10,16 +10,19 @@ pub struct EndpointSliceInformer {
 }
 impl EndpointSliceInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<EndpointSlice>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<EndpointSlice> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::discovery::v1::EndpointSliceLister {
         crate::listers::discovery::v1::EndpointSliceLister::new(
             self.informer.indexer().clone(),

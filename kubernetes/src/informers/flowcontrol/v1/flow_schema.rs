@@ -10,16 +10,19 @@ pub struct FlowSchemaInformer {
 }
 impl FlowSchemaInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<FlowSchema>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<FlowSchema> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::flowcontrol::v1::FlowSchemaLister {
         crate::listers::flowcontrol::v1::FlowSchemaLister::new(
             self.informer.indexer().clone(),

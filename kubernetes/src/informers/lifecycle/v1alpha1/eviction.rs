@@ -10,16 +10,19 @@ pub struct EvictionInformer {
 }
 impl EvictionInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<Eviction>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<Eviction> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::lifecycle::v1alpha1::EvictionLister {
         crate::listers::lifecycle::v1alpha1::EvictionLister::new(
             self.informer.indexer().clone(),

@@ -10,16 +10,19 @@ pub struct EvictionRequestInformer {
 }
 impl EvictionRequestInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<EvictionRequest>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<EvictionRequest> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::lifecycle::v1alpha1::EvictionRequestLister {
         crate::listers::lifecycle::v1alpha1::EvictionRequestLister::new(
             self.informer.indexer().clone(),

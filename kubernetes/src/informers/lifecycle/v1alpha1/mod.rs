@@ -13,14 +13,17 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `evictions`.
+    #[inline]
     pub fn evictions(&self) -> EvictionInformer {
         EvictionInformer::new(self.factory)
     }
     /// The shared informer of `evictionrequests`.
+    #[inline]
     pub fn eviction_requests(&self) -> EvictionRequestInformer {
         EvictionRequestInformer::new(self.factory)
     }

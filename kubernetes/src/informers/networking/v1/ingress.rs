@@ -10,16 +10,19 @@ pub struct IngressInformer {
 }
 impl IngressInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<Ingress>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<Ingress> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::networking::v1::IngressLister {
         crate::listers::networking::v1::IngressLister::new(
             self.informer.indexer().clone(),

@@ -10,16 +10,19 @@ pub struct IngressClassInformer {
 }
 impl IngressClassInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<IngressClass>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<IngressClass> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::networking::v1::IngressClassLister {
         crate::listers::networking::v1::IngressClassLister::new(
             self.informer.indexer().clone(),

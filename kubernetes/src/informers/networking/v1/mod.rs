@@ -19,26 +19,32 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `ipaddresses`.
+    #[inline]
     pub fn ip_addresses(&self) -> IPAddressInformer {
         IPAddressInformer::new(self.factory)
     }
     /// The shared informer of `ingresses`.
+    #[inline]
     pub fn ingresses(&self) -> IngressInformer {
         IngressInformer::new(self.factory)
     }
     /// The shared informer of `ingressclasses`.
+    #[inline]
     pub fn ingress_classes(&self) -> IngressClassInformer {
         IngressClassInformer::new(self.factory)
     }
     /// The shared informer of `networkpolicies`.
+    #[inline]
     pub fn network_policies(&self) -> NetworkPolicyInformer {
         NetworkPolicyInformer::new(self.factory)
     }
     /// The shared informer of `servicecidrs`.
+    #[inline]
     pub fn service_cidrs(&self) -> ServiceCIDRInformer {
         ServiceCIDRInformer::new(self.factory)
     }

@@ -10,16 +10,19 @@ pub struct ServiceCIDRInformer {
 }
 impl ServiceCIDRInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<ServiceCIDR>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<ServiceCIDR> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::networking::v1::ServiceCIDRLister {
         crate::listers::networking::v1::ServiceCIDRLister::new(
             self.informer.indexer().clone(),

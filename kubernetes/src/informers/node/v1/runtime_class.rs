@@ -10,16 +10,19 @@ pub struct RuntimeClassInformer {
 }
 impl RuntimeClassInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<RuntimeClass>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<RuntimeClass> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::node::v1::RuntimeClassLister {
         crate::listers::node::v1::RuntimeClassLister::new(
             self.informer.indexer().clone(),

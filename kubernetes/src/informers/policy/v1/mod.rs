@@ -11,10 +11,12 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `poddisruptionbudgets`.
+    #[inline]
     pub fn pod_disruption_budgets(&self) -> PodDisruptionBudgetInformer {
         PodDisruptionBudgetInformer::new(self.factory)
     }

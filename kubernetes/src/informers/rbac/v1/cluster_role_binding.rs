@@ -10,18 +10,21 @@ pub struct ClusterRoleBindingInformer {
 }
 impl ClusterRoleBindingInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<ClusterRoleBinding>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(
         &self,
     ) -> &::runtime::cache::SharedIndexInformer<ClusterRoleBinding> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::rbac::v1::ClusterRoleBindingLister {
         crate::listers::rbac::v1::ClusterRoleBindingLister::new(
             self.informer.indexer().clone(),

@@ -17,22 +17,27 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `clusterroles`.
+    #[inline]
     pub fn cluster_roles(&self) -> ClusterRoleInformer {
         ClusterRoleInformer::new(self.factory)
     }
     /// The shared informer of `clusterrolebindings`.
+    #[inline]
     pub fn cluster_role_bindings(&self) -> ClusterRoleBindingInformer {
         ClusterRoleBindingInformer::new(self.factory)
     }
     /// The shared informer of `roles`.
+    #[inline]
     pub fn roles(&self) -> RoleInformer {
         RoleInformer::new(self.factory)
     }
     /// The shared informer of `rolebindings`.
+    #[inline]
     pub fn role_bindings(&self) -> RoleBindingInformer {
         RoleBindingInformer::new(self.factory)
     }

@@ -10,16 +10,19 @@ pub struct RoleInformer {
 }
 impl RoleInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<Role>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<Role> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::rbac::v1::RoleLister {
         crate::listers::rbac::v1::RoleLister::new(self.informer.indexer().clone())
     }

@@ -10,16 +10,19 @@ pub struct RoleBindingInformer {
 }
 impl RoleBindingInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<RoleBinding>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<RoleBinding> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::rbac::v1::RoleBindingLister {
         crate::listers::rbac::v1::RoleBindingLister::new(self.informer.indexer().clone())
     }

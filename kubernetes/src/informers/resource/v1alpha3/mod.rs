@@ -13,14 +13,17 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `devicetaintrules`.
+    #[inline]
     pub fn device_taint_rules(&self) -> DeviceTaintRuleInformer {
         DeviceTaintRuleInformer::new(self.factory)
     }
     /// The shared informer of `resourcepoolstatusrequests`.
+    #[inline]
     pub fn resource_pool_status_requests(&self) -> ResourcePoolStatusRequestInformer {
         ResourcePoolStatusRequestInformer::new(self.factory)
     }

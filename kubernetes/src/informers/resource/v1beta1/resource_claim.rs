@@ -10,16 +10,19 @@ pub struct ResourceClaimInformer {
 }
 impl ResourceClaimInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<ResourceClaim>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<ResourceClaim> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::resource::v1beta1::ResourceClaimLister {
         crate::listers::resource::v1beta1::ResourceClaimLister::new(
             self.informer.indexer().clone(),

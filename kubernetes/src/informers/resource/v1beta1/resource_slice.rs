@@ -10,16 +10,19 @@ pub struct ResourceSliceInformer {
 }
 impl ResourceSliceInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<ResourceSlice>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<ResourceSlice> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::resource::v1beta1::ResourceSliceLister {
         crate::listers::resource::v1beta1::ResourceSliceLister::new(
             self.informer.indexer().clone(),

@@ -10,16 +10,19 @@ pub struct PriorityClassInformer {
 }
 impl PriorityClassInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<PriorityClass>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<PriorityClass> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::scheduling::v1::PriorityClassLister {
         crate::listers::scheduling::v1::PriorityClassLister::new(
             self.informer.indexer().clone(),

@@ -15,18 +15,22 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `compositepodgroups`.
+    #[inline]
     pub fn composite_pod_groups(&self) -> CompositePodGroupInformer {
         CompositePodGroupInformer::new(self.factory)
     }
     /// The shared informer of `podgroups`.
+    #[inline]
     pub fn pod_groups(&self) -> PodGroupInformer {
         PodGroupInformer::new(self.factory)
     }
     /// The shared informer of `workloads`.
+    #[inline]
     pub fn workloads(&self) -> WorkloadInformer {
         WorkloadInformer::new(self.factory)
     }

@@ -10,16 +10,19 @@ pub struct WorkloadInformer {
 }
 impl WorkloadInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<Workload>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<Workload> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::scheduling::v1beta1::WorkloadLister {
         crate::listers::scheduling::v1beta1::WorkloadLister::new(
             self.informer.indexer().clone(),

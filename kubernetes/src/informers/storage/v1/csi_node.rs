@@ -10,16 +10,19 @@ pub struct CSINodeInformer {
 }
 impl CSINodeInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<CSINode>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<CSINode> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::storage::v1::CSINodeLister {
         crate::listers::storage::v1::CSINodeLister::new(self.informer.indexer().clone())
     }

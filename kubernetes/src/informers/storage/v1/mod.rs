@@ -21,30 +21,37 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `csidrivers`.
+    #[inline]
     pub fn csi_drivers(&self) -> CSIDriverInformer {
         CSIDriverInformer::new(self.factory)
     }
     /// The shared informer of `csinodes`.
+    #[inline]
     pub fn csi_nodes(&self) -> CSINodeInformer {
         CSINodeInformer::new(self.factory)
     }
     /// The shared informer of `csistoragecapacities`.
+    #[inline]
     pub fn csi_storage_capacities(&self) -> CSIStorageCapacityInformer {
         CSIStorageCapacityInformer::new(self.factory)
     }
     /// The shared informer of `storageclasses`.
+    #[inline]
     pub fn storage_classes(&self) -> StorageClassInformer {
         StorageClassInformer::new(self.factory)
     }
     /// The shared informer of `volumeattachments`.
+    #[inline]
     pub fn volume_attachments(&self) -> VolumeAttachmentInformer {
         VolumeAttachmentInformer::new(self.factory)
     }
     /// The shared informer of `volumeattributesclasses`.
+    #[inline]
     pub fn volume_attributes_classes(&self) -> VolumeAttributesClassInformer {
         VolumeAttributesClassInformer::new(self.factory)
     }

@@ -10,16 +10,19 @@ pub struct StorageClassInformer {
 }
 impl StorageClassInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<StorageClass>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(&self) -> &::runtime::cache::SharedIndexInformer<StorageClass> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::storage::v1::StorageClassLister {
         crate::listers::storage::v1::StorageClassLister::new(
             self.informer.indexer().clone(),

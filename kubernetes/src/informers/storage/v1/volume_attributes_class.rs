@@ -10,18 +10,21 @@ pub struct VolumeAttributesClassInformer {
 }
 impl VolumeAttributesClassInformer {
     /// The factory's informer of this kind (created on first request).
+    #[inline]
     pub fn new(factory: &::runtime::cache::SharedInformerFactory) -> Self {
         Self {
             informer: factory.informer_for::<VolumeAttributesClass>(),
         }
     }
     /// The shared informer: add event handlers, check `has_synced`.
+    #[inline]
     pub fn informer(
         &self,
     ) -> &::runtime::cache::SharedIndexInformer<VolumeAttributesClass> {
         &self.informer
     }
     /// A typed lister over the informer's cache.
+    #[inline]
     pub fn lister(&self) -> crate::listers::storage::v1::VolumeAttributesClassLister {
         crate::listers::storage::v1::VolumeAttributesClassLister::new(
             self.informer.indexer().clone(),

@@ -11,10 +11,12 @@ pub struct Version<'a> {
 }
 impl<'a> Version<'a> {
     /// The informers of this version, from `factory`.
+    #[inline]
     pub fn new(factory: &'a ::runtime::cache::SharedInformerFactory) -> Self {
         Self { factory }
     }
     /// The shared informer of `storageversionmigrations`.
+    #[inline]
     pub fn storage_version_migrations(&self) -> StorageVersionMigrationInformer {
         StorageVersionMigrationInformer::new(self.factory)
     }

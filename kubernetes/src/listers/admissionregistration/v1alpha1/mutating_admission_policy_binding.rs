@@ -10,6 +10,7 @@ pub struct MutatingAdmissionPolicyBindingLister {
 }
 impl MutatingAdmissionPolicyBindingLister {
     /// A lister over `indexer` (normally an informer's).
+    #[inline]
     pub fn new(
         indexer: ::runtime::cache::Indexer<MutatingAdmissionPolicyBinding>,
     ) -> Self {
@@ -18,6 +19,7 @@ impl MutatingAdmissionPolicyBindingLister {
         }
     }
     /// Every object whose labels match `selector` (all namespaces).
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -25,6 +27,7 @@ impl MutatingAdmissionPolicyBindingLister {
         self.inner.list(selector)
     }
     /// The object called `name`.
+    #[inline]
     pub fn get(
         &self,
         name: &str,

@@ -10,12 +10,14 @@ pub struct ControllerRevisionLister {
 }
 impl ControllerRevisionLister {
     /// A lister over `indexer` (normally an informer's).
+    #[inline]
     pub fn new(indexer: ::runtime::cache::Indexer<ControllerRevision>) -> Self {
         Self {
             inner: ::runtime::cache::Lister::new(indexer),
         }
     }
     /// Every object whose labels match `selector` (all namespaces).
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -23,6 +25,7 @@ impl ControllerRevisionLister {
         self.inner.list(selector)
     }
     /// The objects in `namespace`.
+    #[inline]
     pub fn controller_revisions(
         &self,
         namespace: &str,
@@ -39,6 +42,7 @@ pub struct ControllerRevisionNamespaceLister {
 }
 impl ControllerRevisionNamespaceLister {
     /// The objects in this namespace whose labels match `selector`.
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -46,6 +50,7 @@ impl ControllerRevisionNamespaceLister {
         self.inner.list(selector)
     }
     /// The object called `name` in this namespace.
+    #[inline]
     pub fn get(
         &self,
         name: &str,

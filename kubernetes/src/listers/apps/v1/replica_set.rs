@@ -10,12 +10,14 @@ pub struct ReplicaSetLister {
 }
 impl ReplicaSetLister {
     /// A lister over `indexer` (normally an informer's).
+    #[inline]
     pub fn new(indexer: ::runtime::cache::Indexer<ReplicaSet>) -> Self {
         Self {
             inner: ::runtime::cache::Lister::new(indexer),
         }
     }
     /// Every object whose labels match `selector` (all namespaces).
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -23,6 +25,7 @@ impl ReplicaSetLister {
         self.inner.list(selector)
     }
     /// The objects in `namespace`.
+    #[inline]
     pub fn replica_sets(&self, namespace: &str) -> ReplicaSetNamespaceLister {
         ReplicaSetNamespaceLister {
             inner: self.inner.namespaced(namespace),
@@ -36,6 +39,7 @@ pub struct ReplicaSetNamespaceLister {
 }
 impl ReplicaSetNamespaceLister {
     /// The objects in this namespace whose labels match `selector`.
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -43,6 +47,7 @@ impl ReplicaSetNamespaceLister {
         self.inner.list(selector)
     }
     /// The object called `name` in this namespace.
+    #[inline]
     pub fn get(
         &self,
         name: &str,

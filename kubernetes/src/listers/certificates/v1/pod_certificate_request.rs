@@ -10,12 +10,14 @@ pub struct PodCertificateRequestLister {
 }
 impl PodCertificateRequestLister {
     /// A lister over `indexer` (normally an informer's).
+    #[inline]
     pub fn new(indexer: ::runtime::cache::Indexer<PodCertificateRequest>) -> Self {
         Self {
             inner: ::runtime::cache::Lister::new(indexer),
         }
     }
     /// Every object whose labels match `selector` (all namespaces).
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -23,6 +25,7 @@ impl PodCertificateRequestLister {
         self.inner.list(selector)
     }
     /// The objects in `namespace`.
+    #[inline]
     pub fn pod_certificate_requests(
         &self,
         namespace: &str,
@@ -39,6 +42,7 @@ pub struct PodCertificateRequestNamespaceLister {
 }
 impl PodCertificateRequestNamespaceLister {
     /// The objects in this namespace whose labels match `selector`.
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -46,6 +50,7 @@ impl PodCertificateRequestNamespaceLister {
         self.inner.list(selector)
     }
     /// The object called `name` in this namespace.
+    #[inline]
     pub fn get(
         &self,
         name: &str,

@@ -10,12 +10,14 @@ pub struct ResourceClaimLister {
 }
 impl ResourceClaimLister {
     /// A lister over `indexer` (normally an informer's).
+    #[inline]
     pub fn new(indexer: ::runtime::cache::Indexer<ResourceClaim>) -> Self {
         Self {
             inner: ::runtime::cache::Lister::new(indexer),
         }
     }
     /// Every object whose labels match `selector` (all namespaces).
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -23,6 +25,7 @@ impl ResourceClaimLister {
         self.inner.list(selector)
     }
     /// The objects in `namespace`.
+    #[inline]
     pub fn resource_claims(&self, namespace: &str) -> ResourceClaimNamespaceLister {
         ResourceClaimNamespaceLister {
             inner: self.inner.namespaced(namespace),
@@ -36,6 +39,7 @@ pub struct ResourceClaimNamespaceLister {
 }
 impl ResourceClaimNamespaceLister {
     /// The objects in this namespace whose labels match `selector`.
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -43,6 +47,7 @@ impl ResourceClaimNamespaceLister {
         self.inner.list(selector)
     }
     /// The object called `name` in this namespace.
+    #[inline]
     pub fn get(
         &self,
         name: &str,

@@ -10,12 +10,14 @@ pub struct PriorityClassLister {
 }
 impl PriorityClassLister {
     /// A lister over `indexer` (normally an informer's).
+    #[inline]
     pub fn new(indexer: ::runtime::cache::Indexer<PriorityClass>) -> Self {
         Self {
             inner: ::runtime::cache::Lister::new(indexer),
         }
     }
     /// Every object whose labels match `selector` (all namespaces).
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -23,6 +25,7 @@ impl PriorityClassLister {
         self.inner.list(selector)
     }
     /// The object called `name`.
+    #[inline]
     pub fn get(
         &self,
         name: &str,

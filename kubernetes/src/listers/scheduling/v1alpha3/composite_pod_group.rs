@@ -10,12 +10,14 @@ pub struct CompositePodGroupLister {
 }
 impl CompositePodGroupLister {
     /// A lister over `indexer` (normally an informer's).
+    #[inline]
     pub fn new(indexer: ::runtime::cache::Indexer<CompositePodGroup>) -> Self {
         Self {
             inner: ::runtime::cache::Lister::new(indexer),
         }
     }
     /// Every object whose labels match `selector` (all namespaces).
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -23,6 +25,7 @@ impl CompositePodGroupLister {
         self.inner.list(selector)
     }
     /// The objects in `namespace`.
+    #[inline]
     pub fn composite_pod_groups(
         &self,
         namespace: &str,
@@ -39,6 +42,7 @@ pub struct CompositePodGroupNamespaceLister {
 }
 impl CompositePodGroupNamespaceLister {
     /// The objects in this namespace whose labels match `selector`.
+    #[inline]
     pub fn list(
         &self,
         selector: &::kube::core::Selector,
@@ -46,6 +50,7 @@ impl CompositePodGroupNamespaceLister {
         self.inner.list(selector)
     }
     /// The object called `name` in this namespace.
+    #[inline]
     pub fn get(
         &self,
         name: &str,
