@@ -35,3 +35,23 @@ fn every_served_builtin_kind_is_joined_with_its_verbs() {
     assert_eq!(review.verbs.iter().collect::<Vec<_>>(), vec![Verb::Create]);
     assert!(j.kinds.len() >= 90, "{}", j.kinds.len());
 }
+
+/// Every served kind that can be listed and watched has a typed informer and lister in the
+/// checked-in `kubernetes` crate; every kind has a typed client.
+#[test]
+fn every_listable_builtin_kind_has_an_informer_and_a_lister() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("kubernetes/src");
+    let j = joined();
+    let mut informers = 0;
+    for k in &j.kinds {
+        let file = |dir: &str| root.join(format!("{dir}/{}/{}/{}.rs", k.group_module, k.version, k.module()));
+        assert!(file("clientset").is_file(), "client of {}", k.kind);
+        if k.verbs.has(Verb::List) && k.verbs.has(Verb::Watch) {
+            assert!(file("informers").is_file() && file("listers").is_file(), "informer and lister of {}", k.kind);
+            informers += 1;
+        }
+    }
+    let cluster = j.kinds.iter().filter(|k| !k.namespaced && k.has_informer()).count();
+    eprintln!("{} kinds: {informers} with informers ({cluster} cluster-scoped)", j.kinds.len());
+    assert!(informers >= 90 && cluster >= 30, "{informers} {cluster}");
+}
