@@ -153,7 +153,7 @@ impl Controller {
         })
     }
 
-    /// True once every cache synced and workers run (what `/readyz` reports).
+    /// True once every cache synced (what `/readyz` reports), on the leader and on a standby.
     pub fn ready_flag(&self) -> Arc<AtomicBool> {
         self.ready.clone()
     }
@@ -179,31 +179,29 @@ impl Controller {
         self.factory.shutdown().await;
     }
 
-    /// Starts the informers, waits for the caches, runs the workers until `cancel`, then stops
-    /// taking new work, lets in-flight reconciles finish and stops the informers.
-    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+    /// Starts the informers and waits for the caches; `Ok(false)` when `cancel` fired first (the
+    /// informers are then already stopped). Ready from here on: a synced replica can serve.
+    async fn start_caches(&self, cancel: &CancellationToken) -> anyhow::Result<bool> {
         let synced = tokio::select! {
             s = self.sync_caches() => s,
             _ = cancel.cancelled() => Ok(()),
         };
         if synced.is_err() || cancel.is_cancelled() {
             self.shutdown().await;
-            return synced;
+            return synced.map(|()| false);
         }
-        tracing::info!(workers = self.workers, "caches synced; starting workers");
         self.ready.store(true, Ordering::Release);
-        let mut tasks = Vec::new();
-        for id in 0..self.workers {
-            let (ctx, queue) = (self.ctx.clone(), self.queue.clone());
-            tasks.push(tokio::spawn(worker(id, ctx, queue)));
+        Ok(true)
+    }
+
+    /// Starts the informers, waits for the caches, runs the workers until `cancel`, then stops
+    /// taking new work, lets in-flight reconciles finish and stops the informers.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        if !self.start_caches(&cancel).await? {
+            return Ok(());
         }
-        cancel.cancelled().await;
-        tracing::info!("shutting down: draining in-flight reconciles");
+        run_workers(self.ctx.clone(), self.queue.clone(), self.workers, cancel).await;
         self.ready.store(false, Ordering::Release);
-        self.queue.shut_down_with_drain().await;
-        for t in tasks {
-            let _ = t.await;
-        }
         self.factory.shutdown().await;
         tracing::info!("controller stopped");
         Ok(())
@@ -211,34 +209,76 @@ impl Controller {
 }
 
 impl Controller {
-    /// Runs only while holding the Lease of `election` (client-go's leader election): workers
-    /// start when the lease is acquired; on `cancel` the controller drains and the lease is
-    /// released. Losing the lease without `cancel` is an error (the process should restart).
+    /// Runs only while holding the Lease of `election` (client-go's leader election, with
+    /// controller-runtime's split of duties): every replica starts its informers at once and is
+    /// ready (`/readyz`) once they synced, so a standby passes its readiness probe and takes over
+    /// with warm caches; only workers wait for the lease. Leadership is reported apart from
+    /// readiness: the `leader_election_master_status` gauge and a log line when the replica
+    /// starts waiting, when the leader changes and when it acquires or loses the lease. On
+    /// `cancel` the leader drains and releases the lease. Losing the lease without `cancel` is an
+    /// error (the process should restart, as client-go's controllers do).
     pub async fn run_leader_elected(
         self,
         client: kube::Client,
         election: runtime::leader_election::LeaderElectionConfig,
         cancel: CancellationToken,
     ) -> anyhow::Result<()> {
-        let elector = Arc::new(
-            runtime::leader_election::LeaderElector::new(client, election)
-                .map_err(|e| anyhow::anyhow!("leader election: {e}"))?,
-        );
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let lease = format!("{}/{}", election.namespace, election.lease_name);
+        let identity = election.identity.clone();
+        let gauge = self.ctx.metrics.leader(&election.lease_name);
+        gauge.set(0);
+        let elector = runtime::leader_election::LeaderElector::new(client, election)
+            .map_err(|e| anyhow::anyhow!("leader election: {e}"))?;
+        let me = identity.clone();
+        let elector = Arc::new(elector.on_new_leader(move |holder| {
+            if holder != me {
+                tracing::info!(leader = holder, "another replica holds the leader lease; standing by");
+            }
+        }));
+        if !self.start_caches(&cancel).await? {
+            return Ok(());
+        }
+        tracing::info!(lease, identity, "caches synced (ready); waiting to acquire the leader lease");
+        let (ctx, queue, workers) = (self.ctx.clone(), self.queue.clone(), self.workers);
+        let leading_gauge = gauge.clone();
         let led = elector
             .run(
                 cancel.clone(),
                 move |token| async move {
-                    let _ = tx.send(self.run(token).await);
+                    leading_gauge.set(1);
+                    tracing::info!("acquired the leader lease; starting workers");
+                    run_workers(ctx, queue, workers, token).await;
                 },
                 || tracing::info!("stopped leading"),
             )
             .await;
-        let result = if led { rx.await.unwrap_or(Ok(())) } else { Ok(()) };
-        if !cancel.is_cancelled() {
-            anyhow::bail!("lost the leader election lease");
+        gauge.set(0);
+        self.ready.store(false, Ordering::Release);
+        if !led {
+            self.queue.shut_down();
         }
-        result
+        self.factory.shutdown().await;
+        if !cancel.is_cancelled() {
+            anyhow::bail!("lost the leader election lease {lease}");
+        }
+        tracing::info!("controller stopped");
+        Ok(())
+    }
+}
+
+/// Runs `workers` workers on `queue` until `cancel`, then drains: no new work is taken and
+/// in-flight reconciles finish.
+async fn run_workers(ctx: Context, queue: RateLimitingQueue<String>, workers: usize, cancel: CancellationToken) {
+    tracing::info!(workers, "starting workers");
+    let mut tasks = Vec::new();
+    for id in 0..workers {
+        tasks.push(tokio::spawn(worker(id, ctx.clone(), queue.clone())));
+    }
+    cancel.cancelled().await;
+    tracing::info!("shutting down: draining in-flight reconciles");
+    queue.shut_down_with_drain().await;
+    for t in tasks {
+        let _ = t.await;
     }
 }
 

@@ -109,14 +109,16 @@ pub async fn run(flags: &Flags, config: Config, cancel: CancellationToken) -> an
     let metrics = Metrics::new();
     let ctl = Controller::new(cs, config, metrics.clone())?;
     let bound =
-        crate::health::serve(&[flags.metrics_addr, flags.health_addr], ctl.ready_flag(), metrics, cancel.clone())
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "health/metrics endpoints disabled");
-                vec![]
-            });
-    if !bound.is_empty() {
-        println!("metrics and health on {bound:?}");
+        crate::health::serve(flags.metrics_addr(), flags.health_addr(), ctl.ready_flag(), metrics, cancel.clone())
+            .await;
+    // A demo keeps going without its endpoints: say which one is missing and why.
+    match &bound.metrics {
+        Ok(a) => println!("metrics: http://{a}/metrics"),
+        Err(e) => println!("metrics endpoint disabled: {e}"),
+    }
+    match &bound.health {
+        Ok(a) => println!("health: http://{a}/healthz, http://{a}/readyz"),
+        Err(e) => println!("health endpoints disabled: {e}"),
     }
     let stop = cancel.child_token();
     let task = tokio::spawn(ctl.run(stop.clone()));

@@ -71,12 +71,14 @@ pub struct Flags {
     /// Namespace of the leader election Lease (default: the pod's namespace, else `default`).
     #[arg(long)]
     pub leader_elect_namespace: Option<String>,
-    /// Address of the /metrics endpoint.
-    #[arg(long, default_value = "0.0.0.0:8080")]
-    pub metrics_addr: SocketAddr,
-    /// Address of the /healthz and /readyz endpoints.
-    #[arg(long, default_value = "0.0.0.0:8081")]
-    pub health_addr: SocketAddr,
+    /// Address of the /metrics endpoint [default: 0.0.0.0:8080; with --embedded 127.0.0.1:0, a
+    /// free loopback port, printed at start].
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Address of the /healthz and /readyz endpoints [default: 0.0.0.0:8081; with --embedded
+    /// 127.0.0.1:0].
+    #[arg(long)]
+    pub health_addr: Option<SocketAddr>,
     /// bitcoind RPC port (regtest: 18443).
     #[arg(long, default_value_t = 18443)]
     pub rpc_port: u16,
@@ -104,6 +106,23 @@ pub struct Flags {
     pub sim_ready_delay: Duration,
 }
 
+impl Flags {
+    /// `--metrics-addr`, or its default: all interfaces in a cluster (Prometheus scrapes the pod
+    /// IP), loopback and a free port in embedded mode (a demo opens nothing to the network).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr.unwrap_or_else(|| default_addr(self.embedded, 8080))
+    }
+
+    /// `--health-addr`, or its default (see [`Flags::metrics_addr`]).
+    pub fn health_addr(&self) -> SocketAddr {
+        self.health_addr.unwrap_or_else(|| default_addr(self.embedded, 8081))
+    }
+}
+
+fn default_addr(embedded: bool, port: u16) -> SocketAddr {
+    if embedded { SocketAddr::from(([127, 0, 0, 1], 0)) } else { SocketAddr::from(([0, 0, 0, 0], port)) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +135,13 @@ mod tests {
         assert_eq!(f.rpc_port, 18443);
         assert!(!f.leader_elect && !f.embedded);
         assert_eq!(f.log_format, LogFormat::Text);
+        assert_eq!(f.metrics_addr().to_string(), "0.0.0.0:8080");
+        assert_eq!(f.health_addr().to_string(), "0.0.0.0:8081");
+        let e = Flags::try_parse_from(["bitcoin-controller", "--embedded"]).unwrap();
+        assert_eq!(e.metrics_addr().to_string(), "127.0.0.1:0", "embedded stays on loopback");
+        assert_eq!(e.health_addr().to_string(), "127.0.0.1:0");
+        let set = Flags::try_parse_from(["x", "--embedded", "--health-addr", "127.0.0.1:9"]).unwrap();
+        assert_eq!(set.health_addr().to_string(), "127.0.0.1:9");
     }
 
     #[test]

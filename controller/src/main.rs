@@ -114,8 +114,10 @@ async fn run(flags: Flags, cancel: CancellationToken) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let ctl = Controller::new(cs.clone(), controller_config(&flags), metrics.clone())?;
     let bound =
-        health::serve(&[flags.metrics_addr, flags.health_addr], ctl.ready_flag(), metrics, cancel.clone()).await?;
-    tracing::info!(addresses = ?bound, "serving /metrics, /healthz and /readyz");
+        health::serve(flags.metrics_addr(), flags.health_addr(), ctl.ready_flag(), metrics, cancel.clone()).await;
+    let metrics_at = bound.metrics.map_err(|e| anyhow::anyhow!("{e} (choose another with --metrics-addr)"))?;
+    let health_at = bound.health.map_err(|e| anyhow::anyhow!("{e} (choose another with --health-addr)"))?;
+    tracing::info!(metrics = %metrics_at, health = %health_at, "serving /metrics and /healthz, /readyz");
     if !flags.leader_elect {
         return ctl.run(cancel).await;
     }

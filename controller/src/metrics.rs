@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use runtime::workqueue::QueueMetrics;
@@ -22,6 +23,13 @@ pub struct RpcErrorLabels {
     pub kind: String,
 }
 
+/// Labels of `leader_election_master_status` (client-go's name for the gauge).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LeaseLabels {
+    /// The Lease's name.
+    pub name: String,
+}
+
 /// Every metric the controller exports, registered in one registry served at `/metrics`.
 #[derive(Clone)]
 pub struct Metrics {
@@ -37,6 +45,8 @@ pub struct Metrics {
     pub rpc_errors: Family<RpcErrorLabels, Counter>,
     /// Writes to the API server (create/update/delete/status), to see steady state is write-free.
     pub writes: Counter,
+    /// 1 while this replica holds the leader lease, 0 while it stands by (only with leader election).
+    pub leader_status: Family<LeaseLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -60,18 +70,29 @@ impl Metrics {
         let reconcile_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let rpc_errors = Family::<RpcErrorLabels, Counter>::default();
         let writes = Counter::default();
+        let leader_status = Family::<LeaseLabels, Gauge>::default();
+        registry.register(
+            "leader_election_master_status",
+            "1 while this replica leads (holds the named Lease), 0 while it stands by",
+            leader_status.clone(),
+        );
         let sub = registry.sub_registry_with_prefix("bitcoin_controller");
         sub.register("reconcile", "Reconciles by result", reconciles.clone());
         sub.register("reconcile_duration_seconds", "Time spent in one reconcile", reconcile_duration.clone());
         sub.register("rpc_errors", "bitcoind JSON-RPC failures by kind", rpc_errors.clone());
         sub.register("api_writes", "Writes sent to the API server", writes.clone());
-        Self { registry: Arc::new(registry), queue, reconciles, reconcile_duration, rpc_errors, writes }
+        Self { registry: Arc::new(registry), queue, reconciles, reconcile_duration, rpc_errors, writes, leader_status }
     }
 
     /// Counts one reconcile.
     pub fn reconciled(&self, result: &str, seconds: f64) {
         self.reconciles.get_or_create(&ResultLabels { result: result.into() }).inc();
         self.reconcile_duration.observe(seconds);
+    }
+
+    /// The leader gauge of the lease `name`.
+    pub fn leader(&self, name: &str) -> Gauge {
+        self.leader_status.get_or_create(&LeaseLabels { name: name.into() }).clone()
     }
 
     /// The text exposition format of every metric.

@@ -85,3 +85,134 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() {
     sim.shutdown().await;
     server.shutdown().await;
 }
+
+/// A free loopback port (bound, then released for the child process to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes()).await.ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.ok()?;
+    let code = out.get(9..12)?.parse().ok()?;
+    Some((code, out))
+}
+
+/// One `bitcoin-controller --leader-elect` process; its stderr is collected for the log checks.
+struct Replica {
+    child: std::process::Child,
+    health: u16,
+    metrics: u16,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Replica {
+    fn start(kubeconfig: &std::path::Path, name: &str) -> Self {
+        use std::io::BufRead;
+        let (health, metrics) = (free_port(), free_port());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bitcoin-controller"))
+            .args(["--kubeconfig".as_ref(), kubeconfig.as_os_str()])
+            .args(["--leader-elect", "--leader-elect-namespace", "default", "--rpc-port", "28802"])
+            .args(["--health-addr", &format!("127.0.0.1:{health}"), "--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .env("POD_NAME", name)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn bitcoin-controller");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Self { child, health, metrics, log }
+    }
+
+    async fn ready(&self) -> bool {
+        http_get(self.health, "/readyz").await.is_some_and(|(code, _)| code == 200)
+    }
+
+    /// The `leader_election_master_status` gauge, when the metrics endpoint answers.
+    async fn leading(&self) -> Option<bool> {
+        let (_, body) = http_get(self.metrics, "/metrics").await?;
+        let line = body.lines().find(|l| l.starts_with("leader_election_master_status{"))?;
+        Some(line.ends_with(" 1"))
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                let _ = self.child.kill();
+                panic!("replica did not exit within 15s of SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two replicas as deploy/deployment.yaml runs them: both pass their readiness probe (the
+/// standby too, or a rolling update could never finish), exactly one leads, and the standby
+/// says in its log that it waits and for whom. When the leader stops, the standby leads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_replicas_are_ready_and_exactly_one_leads() {
+    let server = devserver::DevServer::builder().start().await.unwrap();
+    let raw = server.client().unwrap();
+    controller::embedded::install_crd(&raw).await.unwrap();
+    let kubeconfig = server.kubeconfig_path().to_path_buf();
+    let a = Replica::start(&kubeconfig, "replica-a");
+    let b = Replica::start(&kubeconfig, "replica-b");
+
+    let start = Instant::now();
+    loop {
+        let ready = (a.ready().await, b.ready().await);
+        let leading = (a.leading().await, b.leading().await);
+        if ready == (true, true) && matches!(leading, (Some(x), Some(y)) if x != y) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "ready {ready:?}, leading {leading:?}\nA:\n{}\nB:\n{}",
+            a.log(),
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let a_leads = a.leading().await == Some(true);
+    let (mut leader, standby) = if a_leads { (a, b) } else { (b, a) };
+    let log = standby.log();
+    assert!(log.contains("waiting to acquire the leader lease"), "{log}");
+    assert!(log.contains("standing by"), "the standby names the leader: {log}");
+    assert!(leader.log().contains("acquired the leader lease"), "{}", leader.log());
+
+    // The leader stops and releases the lease: the standby takes over.
+    assert!(leader.terminate().success(), "{}", leader.log());
+    let start = Instant::now();
+    while standby.leading().await != Some(true) {
+        assert!(start.elapsed() < Duration::from_secs(20), "standby did not take over:\n{}", standby.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(standby.ready().await);
+    drop(standby);
+    server.shutdown().await;
+}
