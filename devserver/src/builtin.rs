@@ -56,6 +56,7 @@ fn rt(
         short_names: short.iter().map(|s| s.to_string()).collect(),
         categories: if all { vec!["all".into()] } else { vec![] },
         status_subresource: status,
+        scale: None,
         schema: None,
         printer_columns: vec![],
         decode: Some(decode),

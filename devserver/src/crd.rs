@@ -2,7 +2,7 @@
 //! and the condition lifecycle (NamesAccepted, then Established; Terminating on delete).
 
 use crate::error::Cause;
-use crate::resource::ResourceType;
+use crate::resource::{ResourceType, ScalePaths};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -169,6 +169,9 @@ pub fn resource_types(crd: &CustomResourceDefinition, terminating: bool) -> Vec<
             short_names: spec.names.short_names.clone().unwrap_or_default(),
             categories: spec.names.categories.clone().unwrap_or_default(),
             status_subresource: v.subresources.as_ref().is_some_and(|s| s.status.is_some()),
+            scale: v.subresources.as_ref().and_then(|s| s.scale.as_ref()).map(|s| {
+                ScalePaths::new(&s.spec_replicas_path, &s.status_replicas_path, s.label_selector_path.as_deref())
+            }),
             schema: v.schema.as_ref().and_then(|s| s.open_api_v3_schema.clone()).map(Arc::new),
             printer_columns: v.additional_printer_columns.clone().unwrap_or_default(),
             decode: None,

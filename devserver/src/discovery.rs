@@ -126,6 +126,17 @@ pub fn api_resource_list(types: &[ResourceType], group: &str, version: &str) -> 
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if t.scale.is_some() {
+            resources.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
     }
     let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
     let mut list = json!({
@@ -184,12 +195,23 @@ pub fn aggregated(types: &[ResourceType], core: bool) -> Value {
                             if !t.categories.is_empty() {
                                 r["categories"] = json!(t.categories);
                             }
+                            let mut subresources = vec![];
                             if t.status_subresource {
-                                r["subresources"] = json!([{
+                                subresources.push(json!({
                                     "subresource": "status",
                                     "responseKind": kind,
                                     "verbs": ["get", "patch", "update"],
-                                }]);
+                                }));
+                            }
+                            if t.scale.is_some() {
+                                subresources.push(json!({
+                                    "subresource": "scale",
+                                    "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                                    "verbs": ["get", "patch", "update"],
+                                }));
+                            }
+                            if !subresources.is_empty() {
+                                r["subresources"] = json!(subresources);
                             }
                             r
                         })

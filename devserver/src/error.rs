@@ -134,6 +134,18 @@ impl ApiError {
         e
     }
 
+    /// The causes of a 422 Invalid, read back from its details.
+    pub fn causes(&self) -> Vec<Cause> {
+        let list = self.details.as_ref().and_then(|d| d.get("causes")).and_then(Value::as_array);
+        list.into_iter()
+            .flatten()
+            .map(|c| {
+                let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                Cause { reason: s("reason"), message: s("message"), field: s("field") }
+            })
+            .collect()
+    }
+
     /// 422 Invalid for an options object (ListOptions, PatchOptions...).
     pub fn invalid_options(kind: &str, causes: Vec<Cause>) -> Self {
         let t = Target { group: "meta.k8s.io".into(), plural: String::new(), kind: kind.into(), name: String::new() };

@@ -14,6 +14,7 @@ use crate::store::{Outcome, Write, rv_of};
 use crate::{builtin, crd, discovery, negotiation, openapi, protobuf, schema, table, validation};
 mod delete;
 mod list;
+mod scale;
 mod write;
 
 pub use delete::deleted_status;
@@ -395,7 +396,12 @@ async fn dispatch(
         return review(app, rt, verb, user, headers, &body);
     }
     if let Some(sub) = &rp.sub {
-        if sub != "status" || !rt.status_subresource {
+        let served = match sub.as_str() {
+            "status" => rt.status_subresource,
+            "scale" => rt.scale.is_some(),
+            _ => false,
+        };
+        if !served {
             // A built-in kind has no handler for the path at all; a CRD's handler answers for
             // the object.
             return Err(if rt.custom { not_found_plain(rt, rp) } else { ApiError::resource_not_found() });
@@ -416,6 +422,13 @@ async fn dispatch(
     let name = rp.name.as_deref().unwrap_or("");
     let sub = rp.sub.as_deref();
     let ctx = Ctx { app, rt, user, query, headers };
+    if sub == Some("scale") {
+        return match verb {
+            "get" => ctx.get_scale(ns, name),
+            "update" => ctx.update_scale(ns, name, &body),
+            _ => ctx.patch_scale(ns, name, &body),
+        };
+    }
     match verb {
         "get" => ctx.get(ns, name),
         "list" => ctx.list(ns),

@@ -32,6 +32,8 @@ pub struct ResourceType {
     pub categories: Vec<String>,
     /// Whether a `/status` subresource is served (and spec/status are kept apart).
     pub status_subresource: bool,
+    /// The scale subresource of a custom resource (`subresources.scale`), if its CRD declares one.
+    pub scale: Option<ScalePaths>,
     /// Structural schema for custom resources.
     pub schema: Option<Arc<JSONSchemaProps>>,
     /// Printer columns for custom resources.
@@ -47,6 +49,26 @@ pub struct ResourceType {
     /// A review (SelfSubjectAccessReview, SelfSubjectRulesReview): create-only, answered from
     /// the authorizer and never stored.
     pub review: bool,
+}
+
+/// Where a custom resource keeps what its `/scale` subresource shows (a CRD's
+/// `subresources.scale`), as JSON paths split into keys (`.spec.nodes` → `["spec", "nodes"]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScalePaths {
+    /// `specReplicasPath`: the desired replicas (read and written).
+    pub spec_replicas: Vec<String>,
+    /// `statusReplicasPath`: the observed replicas (read only).
+    pub status_replicas: Vec<String>,
+    /// `labelSelectorPath`: the selector string in status (read only), if declared.
+    pub label_selector: Option<Vec<String>>,
+}
+
+impl ScalePaths {
+    /// The paths of a CRD version's scale subresource.
+    pub fn new(spec: &str, status: &str, selector: Option<&str>) -> Self {
+        let split = |p: &str| p.trim_start_matches('.').split('.').map(str::to_string).collect();
+        Self { spec_replicas: split(spec), status_replicas: split(status), label_selector: selector.map(split) }
+    }
 }
 
 impl ResourceType {

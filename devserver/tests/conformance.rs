@@ -419,6 +419,64 @@ async fn status_update_checks_rv() {
 }
 
 #[tokio::test]
+async fn scale_subresource_reads_and_writes_the_declared_paths() {
+    let e = start().await;
+    e.install_crd().await;
+    let res = e.get("/apis/example.com/v1").await;
+    let scale = res.body["resources"].as_array().unwrap().iter().find(|x| x["name"] == "foos/scale").cloned();
+    let scale = scale.expect("foos/scale in discovery");
+    assert_eq!(
+        (&scale["group"], &scale["version"], &scale["kind"]),
+        (&json!("autoscaling"), &json!("v1"), &json!("Scale"))
+    );
+    assert_eq!(scale["verbs"], json!(["get", "patch", "update"]));
+
+    e.create_foo("a", 2).await;
+    let mut f = e.get(&format!("{FOOS}/a")).await.body;
+    f["status"] = json!({"observed": 1, "selector": "app=a"});
+    assert_eq!(e.put(&format!("{FOOS}/a/status"), f).await.status, 200);
+    let r = e.get(&format!("{FOOS}/a/scale")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((&r.body["kind"], &r.body["apiVersion"]), (&json!("Scale"), &json!("autoscaling/v1")));
+    assert_eq!(r.body["spec"], json!({"replicas": 2}));
+    assert_eq!(r.body["status"], json!({"replicas": 1, "selector": "app=a"}));
+    assert_eq!(r.body["metadata"]["name"], "a");
+
+    // kubectl scale: a merge patch of the Scale; the object's spec path follows.
+    let r = e.patch(&format!("{FOOS}/a/scale"), json!({"spec": {"replicas": 5}}), MERGE).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["replicas"], 5);
+    let obj = e.get(&format!("{FOOS}/a")).await.body;
+    assert_eq!((&obj["spec"]["replicas"], &obj["metadata"]["generation"]), (&json!(5), &json!(2)));
+    let r = e
+        .patch(&format!("{FOOS}/a/scale"), json!([{"op": "replace", "path": "/spec/replicas", "value": 0}]), JSONPATCH)
+        .await;
+    assert_eq!((r.status, &r.body["spec"]), (200, &json!({})), "zero replicas are omitted: {}", r.text);
+
+    // The CRD's schema still applies, and so does the Scale's own validation.
+    let r = e.patch(&format!("{FOOS}/a/scale"), json!({"spec": {"replicas": 11}}), MERGE).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{}", r.text);
+    let mut s = e.get(&format!("{FOOS}/a/scale")).await.body;
+    s["spec"]["replicas"] = json!(-1);
+    let r = e.put(&format!("{FOOS}/a/scale"), s.clone()).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{}", r.text);
+    // The object's schema and kube-apiserver's replicas check, in one Invalid of the kind.
+    assert_eq!(r.body["details"]["kind"], "Foo", "{}", r.text);
+    let fields: Vec<&str> =
+        r.body["details"]["causes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["spec.replicas", ".spec.replicas"], "{}", r.text);
+
+    // A stale resourceVersion in the Scale is a precondition that fails.
+    s["spec"]["replicas"] = json!(3);
+    s["metadata"]["resourceVersion"] = json!("1");
+    let r = e.put(&format!("{FOOS}/a/scale"), s).await;
+    assert_eq!((r.status, reason(&r)), (409, "Conflict"), "{}", r.text);
+    let r = e.patch(&format!("{FOOS}/a/scale"), json!({"spec": {"replicas": 3}}), SMP).await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert_eq!(e.get(&format!("{FOOS}/missing/scale")).await.status, 404);
+}
+
+#[tokio::test]
 async fn status_of_kind_without_subresource_is_404() {
     let e = start().await;
     let r = e.get("/api/v1/namespaces/default/configmaps/x/status").await;

@@ -350,6 +350,21 @@ impl Ctx<'_> {
         name: &str,
         decide: impl FnOnce(&Arc<Value>) -> ApiResult<(Write, Vec<String>)>,
     ) -> ApiResult<Response> {
+        let (result, warnings) = self.update_stored(ns, name, decide)?;
+        Ok(match result {
+            Updated::Stored(outcome) => self.reply_for(outcome, 200, &warnings),
+            Updated::DryRun(v) => json_reply(200, &v, &warnings),
+        })
+    }
+
+    /// [`Self::update_existing`] without the reply: what was stored (or, with `dryRun`, what
+    /// would have been) and the warnings.
+    pub(super) fn update_stored(
+        &self,
+        ns: Option<&str>,
+        name: &str,
+        decide: impl FnOnce(&Arc<Value>) -> ApiResult<(Write, Vec<String>)>,
+    ) -> ApiResult<(Updated, Vec<String>)> {
         let target = self.rt.target(name);
         let dry = self.dry_run();
         let mut dry_result = None;
@@ -365,10 +380,10 @@ impl Ctx<'_> {
             Ok(w)
         })?;
         if let Some(Write::Put(v)) = dry_result {
-            return Ok(json_reply(200, &v, &warnings));
+            return Ok((Updated::DryRun(v), warnings));
         }
         self.after_write(&outcome);
-        Ok(self.reply_for(outcome, 200, &warnings))
+        Ok((Updated::Stored(outcome), warnings))
     }
 
     pub(super) fn after_write(&self, outcome: &Outcome) {
@@ -489,6 +504,24 @@ impl Ctx<'_> {
             }
             Ok((self.update_decision(cur, doc, sub, false, &manager, &now, false)?, warnings))
         })
+    }
+}
+
+/// The result of [`Ctx::update_stored`].
+pub(super) enum Updated {
+    /// The store's outcome.
+    Stored(Outcome),
+    /// `dryRun`: the object that would have been stored.
+    DryRun(Value),
+}
+
+impl Updated {
+    /// The object stored or, with `dryRun`, the one that would have been.
+    pub(super) fn object(&self) -> &Value {
+        match self {
+            Updated::Stored(o) => o.object(),
+            Updated::DryRun(v) => v,
+        }
     }
 }
 

@@ -257,7 +257,7 @@ pub fn foo(name: &str, replicas: i64) -> Value {
     json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": name}, "spec": {"replicas": replicas, "image": "nginx"}})
 }
 
-/// The test CRD: namespaced Foo with a status subresource, printer columns and a schema with
+/// The test CRD: namespaced Foo with status and scale subresources, printer columns and a schema with
 /// limits, an enum with a default, and a required field.
 pub fn foo_crd() -> Value {
     json!({
@@ -270,7 +270,7 @@ pub fn foo_crd() -> Value {
             "names": {"plural": "foos", "singular": "foo", "kind": "Foo", "listKind": "FooList", "shortNames": ["fo"]},
             "versions": [{
                 "name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}},
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.observed", "labelSelectorPath": ".status.selector"}},
                 "additionalPrinterColumns": [
                     {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
                     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
@@ -292,6 +292,7 @@ pub fn foo_crd() -> Value {
                         "status": {"type": "object", "properties": {
                             "ready": {"type": "boolean"},
                             "observed": {"type": "integer"},
+                            "selector": {"type": "string"},
                             "conditions": {
                                 "type": "array",
                                 "x-kubernetes-list-type": "map",
