@@ -38,6 +38,8 @@ fn network() -> BitcoinNetwork {
                 dns_name: "net-sts-0.net-svc".into(),
             }],
             ready_nodes: 1,
+            replicas: 1,
+            selector: "app=net".into(),
             observed_generation: Some(1),
             conditions: vec![],
         }),
@@ -117,7 +119,7 @@ fn crd_round_trips_through_k8s_openapi() {
     assert!(v.served && v.storage);
     assert!(v.subresources.as_ref().unwrap().status.is_some());
     let cols: Vec<&str> = v.additional_printer_columns.as_ref().unwrap().iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(cols, ["NODES", "READY", "AGE"]);
+    assert_eq!(cols, ["NODES", "READY", "REASON", "AGE"]);
     let again: CustomResourceDefinition = serde_json::from_value(serde_json::to_value(&crd).unwrap()).unwrap();
     assert_eq!(again, crd);
 }
@@ -152,4 +154,40 @@ fn examples_validate_against_the_crd_schema() {
     let mut wrong_type = ex;
     wrong_type["spec"]["nodes"] = json!("three");
     assert!(!devserver::schema::validate_crd_version(&crd, "v1", &wrong_type).is_empty());
+}
+
+/// The CRD refuses what can never work: names the pods' labels or the Service cannot carry,
+/// a `spec.secret` that is no Secret name, an image with whitespace. (The same objects against
+/// the real kube-apiserver: controller/tests/crd_rules.rs.)
+#[test]
+fn crd_rules_refuse_what_can_never_work() {
+    let crd = crd();
+    let with = |name: &str, secret: Option<&str>, image: Option<&str>| {
+        let mut ex = example();
+        ex["metadata"]["name"] = json!(name);
+        if let Some(s) = secret {
+            ex["spec"]["secret"] = json!(s);
+        }
+        if let Some(i) = image {
+            ex["spec"]["image"] = json!(i);
+        }
+        devserver::schema::validate_crd_version(&crd, "v1", &ex)
+    };
+    let longest = "a".repeat(48);
+    assert!(with(&longest, None, None).is_empty(), "48 characters work");
+    let causes = with(&format!("{longest}b"), None, None);
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert!(causes[0].message.contains("at most 48 characters"), "{causes:?}");
+    for bad in ["1net", "my.net"] {
+        let causes = with(bad, None, None);
+        assert!(causes.iter().any(|c| c.message.contains("DNS label")), "{bad}: {causes:?}");
+    }
+    assert!(with("net", Some("my-secret.v2"), Some("bitcoin/bitcoin:28.1")).is_empty());
+    assert!(with("net", Some(""), None).is_empty(), "empty: generated");
+    let causes = with("net", Some("Bad_Name!"), None);
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert_eq!(causes[0].field, "spec.secret");
+    let causes = with("net", None, Some(" bitcoin "));
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert_eq!(causes[0].field, "spec.image");
 }

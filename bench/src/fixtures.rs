@@ -112,6 +112,8 @@ pub fn status(net: &BitcoinNetwork) -> BitcoinNetworkStatus {
             })
             .collect(),
         ready_nodes: 3,
+        replicas: 3,
+        selector: format!("app={name}"),
         observed_generation: Some(1),
         conditions: ["Ready", "Progressing"]
             .iter()

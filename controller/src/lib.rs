@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod health;
 pub mod mesh;
 pub mod metrics;
+pub mod problems;
 pub mod reconcile;
 pub mod resources;
 pub mod rpc;

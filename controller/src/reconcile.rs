@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::mesh::{self, Peer};
 use crate::metrics::{Metrics, RpcErrorLabels};
+use crate::problems;
 use crate::resources::{self, PodSettings};
 use crate::rpc::RpcClient;
 use crate::secret::Credentials;
@@ -63,13 +64,37 @@ pub mod reasons {
     pub const PEERS_REMOVED: &str = "PeersRemoved";
     /// A bitcoind JSON-RPC call failed.
     pub const RPC_ERROR: &str = "RPCError";
+    /// The network's name is longer than a name that can work.
+    pub const NAME_TOO_LONG: &str = "NameTooLong";
+    /// The network's name cannot name its Service.
+    pub const INVALID_NAME: &str = "InvalidName";
+    /// The API server refused an owned object as invalid.
+    pub const OBJECT_REJECTED: &str = "ObjectRejected";
+    /// The controller's RBAC does not allow a write it needs.
+    pub const FORBIDDEN: &str = "Forbidden";
+    /// bitcoind rejected the credentials (HTTP 401).
+    pub const RPC_UNAUTHORIZED: &str = "RPCUnauthorized";
+    /// bitcoind refused the controller's address (HTTP 403, `-rpcallowip`).
+    pub const RPC_FORBIDDEN: &str = "RPCForbidden";
+    /// Ready nodes are not all connected yet (or some did not answer RPC).
+    pub const MESH_INCOMPLETE: &str = "MeshIncomplete";
+}
+
+/// What a client error says, for users: the API server's own message for an API error (kube's
+/// `Display` appends a debug dump of the Status), the error's text otherwise.
+pub fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
+        kube::Error::Api(s) => format!("HTTP {} {}", s.code, s.reason),
+        other => other.to_string(),
+    }
 }
 
 /// Why a reconcile failed; the worker requeues the key with backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An API call failed.
-    #[error("{verb} {kind} {name}: {source}")]
+    #[error("{verb} {kind} {name}: {}", api_message(source))]
     Api {
         /// The verb.
         verb: &'static str,
@@ -248,17 +273,38 @@ impl Context {
             return Ok(Outcome::Done);
         }
         let mut obs = Observations::default();
-        // One `Created` event per reconcile, published even when a later step fails: what was
-        // created must be reported before the error is returned.
-        let mut created = Creations::default();
-        let owned = self.ensure_owned(&net, ns, &mut obs, &mut created).await;
-        if let Some(note) = created.note() {
-            self.event(&net, EventType::Normal, reasons::CREATED, note).await;
-        }
-        let creds = owned?;
+        // A failure the user can fix is shown in status first, then returned (for the backoff).
+        let mut failure = None;
+        let creds = match problems::name_problem(name) {
+            Some(problem) => {
+                obs.blocked = Some(problem);
+                None
+            }
+            None => {
+                // One `Created` event per reconcile, published even when a later step fails:
+                // what was created must be reported before the error is returned.
+                let mut created = Creations::default();
+                let owned = self.ensure_owned(&net, ns, &mut obs, &mut created).await;
+                if let Some(note) = created.note() {
+                    self.event(&net, EventType::Normal, reasons::CREATED, note).await;
+                }
+                match owned {
+                    Ok(creds) => creds,
+                    Err(e) => match problems::from_error(&e) {
+                        Some(problem) => {
+                            obs.blocked = Some(problem);
+                            failure = Some(e);
+                            None
+                        }
+                        None => return Err(e),
+                    },
+                }
+            }
+        };
 
         let selector: Selector = resources::labels(name).into_iter().collect();
         let pods = self.pods.pods(ns).list(&selector);
+        obs.pod_problem = problems::pod_problem(pods.iter().map(AsRef::as_ref));
         let nodes = status::nodes_from_pods(&net, pods.iter().map(AsRef::as_ref));
         let peers: Vec<Peer> = nodes
             .iter()
@@ -278,6 +324,8 @@ impl Context {
                     .collect();
                 let report = mesh::sync(&self.rpc, creds, self.settings.rpc_port, &peers, &members).await;
                 obs.mesh_complete = report.complete();
+                let secret = resources::secret_name_of(&net);
+                obs.mesh_problem = problems::mesh_problem(&report, &secret, &self.settings.rpc_allow_ip, peers.len());
                 self.report_mesh(&net, &report).await;
                 if !report.errors.is_empty() {
                     let text: Vec<String> = report.errors.iter().map(|(n, e)| format!("{n}: {e}")).collect();
@@ -290,6 +338,13 @@ impl Context {
 
         let new_status = status::compute(&net, nodes, &obs);
         let ready = status::is_ready(Some(&new_status));
+        if let Some((reason, message)) = &obs.blocked
+            && status::ready_condition(net.status.as_ref()).is_none_or(|c| (&c.reason, &c.message) != (reason, message))
+        {
+            // Once per new problem, not per retry: the condition keeps showing it.
+            tracing::warn!(network = %resources::name_of(&net), reason, message, "blocked");
+            self.event(&net, EventType::Warning, reason, message.clone()).await;
+        }
         if net.status.as_ref() != Some(&new_status) {
             if cache_is_behind {
                 // Computed from a status older than our own last write, and certain to conflict.
@@ -311,6 +366,9 @@ impl Context {
                     self.status_writes.wrote(key, net.metadata.resource_version.as_deref());
                 }
             }
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         if let Some(e) = mesh_error {
             return Err(Error::Mesh(e));
@@ -382,20 +440,22 @@ impl Context {
                 return Ok(Some((creds, stored.metadata.resource_version)));
             }
             None => {
-                let message = format!("Secret {name} named by spec.secret does not exist");
-                self.event(net, EventType::Warning, reasons::SECRET_NOT_FOUND, message.clone()).await;
+                let message = format!(
+                    "Secret {name} named by spec.secret does not exist: create it with the keys {} and {}, or clear spec.secret to have one generated",
+                    crate::secret::USER_KEY,
+                    crate::secret::PASSWORD_KEY
+                );
                 obs.blocked = Some((reasons::SECRET_NOT_FOUND.into(), message));
                 return Ok(None);
             }
         };
         if resources::generates_secret(net) && !resources::is_controlled_by(&secret.metadata, net) {
-            return Err(self.resource_exists(net, "Secret", &name).await);
+            return Err(self.resource_exists(net, "Secret", &name));
         }
         match Credentials::from_secret(&secret) {
             Ok(c) => Ok(Some((c, secret.metadata.resource_version.clone()))),
             Err(e) => {
-                let message = e.to_string();
-                self.event(net, EventType::Warning, reasons::SECRET_INVALID, message.clone()).await;
+                let message = format!("{e}: the Secret needs non-empty UTF-8 values under both keys");
                 obs.blocked = Some((reasons::SECRET_INVALID.into(), message));
                 Ok(None)
             }
@@ -429,26 +489,25 @@ impl Context {
                 created.record(kind, name, Some(detail));
                 Ok(stored)
             }
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                // AlreadyExists: the cache has not shown an object (most likely the one this
+                // controller just created) yet. Not a user problem: retried quietly, and the next
+                // reconcile sees whether the object is ours.
+                tracing::debug!(network = %resources::name_of(net), kind, name, "already exists; cache behind");
+                Err(api_err("create", kind, name)(kube::Error::Api(s)))
+            }
             Err(e) => {
-                let note = format!("Could not create {kind} {name}: {e}");
+                let note = format!("Could not create {kind} {name}: {}", api_message(&e));
                 self.event(net, EventType::Warning, reasons::CREATION_ERROR, note).await;
                 Err(api_err("create", kind, name)(e))
             }
         }
     }
 
-    async fn resource_exists(&self, net: &BitcoinNetwork, kind: &'static str, name: &str) -> Error {
-        let network = resources::name_of(net);
-        let err = Error::ResourceExists { kind, name: name.into(), network };
-        tracing::warn!(error = %err, "not touching an object the network does not control");
-        self.event(
-            net,
-            EventType::Warning,
-            reasons::ERR_RESOURCE_EXISTS,
-            format!("Resource {kind} {name:?} already exists and is not managed by BitcoinNetwork"),
-        )
-        .await;
-        err
+    /// The error for an object in the way; its condition and event come from
+    /// [`problems::from_error`], once per new problem.
+    fn resource_exists(&self, net: &BitcoinNetwork, kind: &'static str, name: &str) -> Error {
+        Error::ResourceExists { kind, name: name.into(), network: resources::name_of(net) }
     }
 
     async fn ensure_service(&self, net: &BitcoinNetwork, ns: &str, created: &mut Creations) -> Result<(), Error> {
@@ -458,7 +517,7 @@ impl Context {
         match self.services.services(ns).get(&name) {
             Err(_) => self.create_owned(net, ns, &desired, &name, "headless", created).await.map(drop),
             Ok(existing) if !resources::is_controlled_by(&existing.metadata, net) => {
-                Err(self.resource_exists(net, "Service", &name).await)
+                Err(self.resource_exists(net, "Service", &name))
             }
             Ok(existing) if resources::service_drift(&existing, &desired) => {
                 let fixed = resources::corrected_service(&existing, &desired);
@@ -495,7 +554,7 @@ impl Context {
             Ok(existing) => existing,
         };
         if !resources::is_controlled_by(&existing.metadata, net) {
-            return Err(self.resource_exists(net, "StatefulSet", &name).await);
+            return Err(self.resource_exists(net, "StatefulSet", &name));
         }
         let drift = resources::stateful_set_drift(&existing, &desired);
         if drift.is_empty() {
@@ -508,7 +567,7 @@ impl Context {
                 net,
                 EventType::Warning,
                 reasons::UPDATE_ERROR,
-                format!("Could not update StatefulSet {name}: {e}"),
+                format!("Could not update StatefulSet {name}: {}", api_message(&e)),
             )
             .await;
             return Err(api_err("update", "StatefulSet", &name)(e));

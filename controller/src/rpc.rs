@@ -28,7 +28,7 @@ const MAX_REPLY_BYTES: usize = 4 << 20;
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum RpcError {
     /// No reply within the client's timeout.
-    #[error("no reply from {addr} within {timeout:?}")]
+    #[error("no reply from {addr} within {}s", timeout.as_secs_f64())]
     Timeout {
         /// The node called.
         addr: SocketAddr,
@@ -43,13 +43,18 @@ pub enum RpcError {
         /// What the HTTP stack said.
         message: String,
     },
-    /// HTTP 401/403: the credentials from the Secret do not match the node's.
-    #[error("{addr} rejected the RPC credentials (HTTP {status}); check the network's Secret")]
+    /// HTTP 401: the credentials from the Secret do not match the node's.
+    #[error("{addr} rejected the RPC credentials (HTTP 401); check the network's Secret")]
     Unauthorized {
         /// The node called.
         addr: SocketAddr,
-        /// 401 or 403.
-        status: u16,
+    },
+    /// HTTP 403: bitcoind refuses RPC from the caller's address (its `-rpcallowip`), whatever the
+    /// credentials.
+    #[error("{addr} refused RPC from this controller's address (HTTP 403, bitcoind's rpcallowip)")]
+    Forbidden {
+        /// The node called.
+        addr: SocketAddr,
     },
     /// A non-success HTTP status without a JSON-RPC error in the body.
     #[error("{addr} answered HTTP {status}: {body}")]
@@ -90,12 +95,14 @@ impl RpcError {
         }
     }
 
-    /// A short label for metrics (`timeout`, `transport`, `unauthorized`, `http`, `decode`, `rpc`).
+    /// A short label for metrics (`timeout`, `transport`, `unauthorized`, `forbidden`, `http`,
+    /// `decode`, `rpc`).
     pub fn kind(&self) -> &'static str {
         match self {
             RpcError::Timeout { .. } => "timeout",
             RpcError::Transport { .. } => "transport",
             RpcError::Unauthorized { .. } => "unauthorized",
+            RpcError::Forbidden { .. } => "forbidden",
             RpcError::Http { .. } => "http",
             RpcError::Decode { .. } => "decode",
             RpcError::Rpc { .. } => "rpc",
@@ -182,8 +189,11 @@ impl RpcClient {
             .await
             .map_err(|e| RpcError::Transport { addr, message: format!("reading the reply: {e}") })?
             .to_bytes();
-        if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
-            return Err(RpcError::Unauthorized { addr, status: status.as_u16() });
+        if status == http::StatusCode::UNAUTHORIZED {
+            return Err(RpcError::Unauthorized { addr });
+        }
+        if status == http::StatusCode::FORBIDDEN {
+            return Err(RpcError::Forbidden { addr });
         }
         // bitcoind sends JSON-RPC errors with HTTP 404/500 and a JSON body: prefer that.
         let parsed = serde_json::from_slice::<Reply>(&bytes);
@@ -348,9 +358,20 @@ mod tests {
         let (addr, _) = server(|_| (401, String::new())).await;
         let c = RpcClient::new(Duration::from_secs(2));
         let err = c.get_added_nodes(addr, &creds()).await.unwrap_err();
-        assert!(matches!(err, RpcError::Unauthorized { status: 401, .. }), "{err:?}");
+        assert!(matches!(err, RpcError::Unauthorized { .. }), "{err:?}");
         assert!(err.to_string().contains("credentials"));
         assert!(!err.to_string().contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn forbidden_is_told_apart_from_unauthorized() {
+        let (addr, _) = server(|_| (403, String::new())).await;
+        let c = RpcClient::new(Duration::from_secs(2));
+        let err = c.get_added_nodes(addr, &creds()).await.unwrap_err();
+        assert!(matches!(err, RpcError::Forbidden { .. }), "{err:?}");
+        assert_eq!(err.kind(), "forbidden");
+        assert!(err.to_string().contains("rpcallowip"), "{err}");
+        assert!(!err.to_string().contains("credentials"), "{err}");
     }
 
     #[tokio::test]

@@ -15,13 +15,21 @@ pub const READY: &str = "Ready";
 /// The condition type that is True while the network is converging.
 pub const PROGRESSING: &str = "Progressing";
 
+/// A state the user can fix, shown as the Ready condition's reason and message: the reason is
+/// stable (alerts match on it), the message says what is wrong and what to do.
+pub type Problem = (String, String);
+
 /// What the reconcile learned besides the pods, for the conditions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observations {
     /// Every ready node lists every other ready node in `getaddednodeinfo`.
     pub mesh_complete: bool,
-    /// A short reason why the network cannot progress (e.g. `SecretNotFound`), if any.
-    pub blocked: Option<(String, String)>,
+    /// Why the mesh is incomplete, when the RPC failures say (e.g. `RPCUnauthorized`).
+    pub mesh_problem: Option<Problem>,
+    /// Why the network cannot progress at all (e.g. `SecretNotFound`), if anything stops it.
+    pub blocked: Option<Problem>,
+    /// What a pod that is not ready reports (image pull, crash loop, unschedulable), if anything.
+    pub pod_problem: Option<Problem>,
 }
 
 /// The ordinal of a pod named `<sts>-<n>`, if it belongs to that StatefulSet.
@@ -97,14 +105,21 @@ pub fn compute(net: &BitcoinNetwork, nodes: Vec<BitcoinNetworkNode>, obs: &Obser
     let generation = net.metadata.generation;
     let previous = net.status.as_ref();
     let existing = nodes.len() as i32;
-    let (is_ready, reason, message) = if let Some((reason, message)) = &obs.blocked {
-        (false, reason.as_str(), message.clone())
+    fn problem(p: &Option<Problem>) -> Option<(bool, &str, String)> {
+        p.as_ref().map(|(r, m)| (false, r.as_str(), m.clone()))
+    }
+    let (is_ready, reason, message) = if let Some(blocked) = problem(&obs.blocked) {
+        blocked
+    } else if let Some(pods) = problem(&obs.pod_problem).filter(|_| ready != desired) {
+        pods
     } else if existing != desired {
         (false, "Scaling", format!("{existing} of {desired} nodes exist"))
     } else if ready != desired {
         (false, "NodesNotReady", format!("{ready} of {desired} nodes are ready"))
     } else if !obs.mesh_complete {
-        (false, "MeshIncomplete", format!("{ready} nodes are ready; connecting them to each other"))
+        problem(&obs.mesh_problem).unwrap_or_else(|| {
+            (false, "MeshIncomplete", format!("{ready} nodes are ready; connecting them to each other"))
+        })
     } else {
         (true, "NetworkReady", format!("{ready} of {desired} nodes are ready and connected"))
     };
@@ -113,7 +128,24 @@ pub fn compute(net: &BitcoinNetwork, nodes: Vec<BitcoinNetworkNode>, obs: &Obser
         condition(previous, READY, is_ready, reason, message.clone(), generation),
         condition(previous, PROGRESSING, !is_ready && obs.blocked.is_none(), progressing_reason, message, generation),
     ];
-    BitcoinNetworkStatus { nodes, ready_nodes: ready, observed_generation: generation, conditions }
+    BitcoinNetworkStatus {
+        nodes,
+        ready_nodes: ready,
+        replicas: existing,
+        selector: selector_of(&name_of(net)),
+        observed_generation: generation,
+        conditions,
+    }
+}
+
+/// The nodes' label selector as a string (what the scale subresource shows an autoscaler).
+pub fn selector_of(network: &str) -> String {
+    crate::resources::labels(network).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// The Ready condition of `status`, if any.
+pub fn ready_condition(status: Option<&BitcoinNetworkStatus>) -> Option<&Condition> {
+    status?.conditions.iter().find(|c| c.type_ == READY)
 }
 
 /// Whether `status` says the network is Ready.
@@ -186,7 +218,7 @@ mod tests {
         assert_eq!(again, s);
 
         let pods = [pod("n-sts-0", true, Some("a")), pod("n-sts-1", true, Some("b"))];
-        let obs = Observations { mesh_complete: true, blocked: None };
+        let obs = Observations { mesh_complete: true, ..Default::default() };
         let ready = compute(&n2, nodes_from_pods(&n2, pods.iter()), &obs);
         assert!(is_ready(Some(&ready)));
         assert_eq!(ready.conditions[1].reason, "Stable");

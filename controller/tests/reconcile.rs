@@ -184,7 +184,9 @@ async fn user_secret_is_used_and_a_missing_one_is_reported() {
     assert!(!verbs(&f.object_writes()).contains(&"create secrets".to_string()), "never creates a user's secret");
     assert_eq!(f.created_notes(), ["Created Service net-svc (headless), StatefulSet net-sts (1 node)"]);
     let stored = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default").get("net").await.unwrap();
-    assert_eq!(stored.status.unwrap().conditions[0].reason, "SecretNotFound");
+    let ready = stored.status.unwrap().conditions[0].clone();
+    assert_eq!(ready.reason, "SecretNotFound");
+    assert!(ready.message.contains("create it with the keys BC_RPC_USER and BC_RPC_PASSWORD"), "{}", ready.message);
 
     // The secret appears: the network proceeds without a secret of its own.
     let secret = Secret {
@@ -300,6 +302,63 @@ async fn object_not_controlled_by_the_network_is_left_alone() {
     );
     let still = Api::<StatefulSet>::namespaced(f.cs.client().clone(), "default").get("net-sts").await.unwrap();
     assert_eq!(still.spec.replicas, Some(7));
+
+    // The clash is in status, with the fix; retries do not repeat the warning.
+    let stored = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default").get("net").await.unwrap();
+    let ready = controller::status::ready_condition(stored.status.as_ref()).unwrap().clone();
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "ErrResourceExists"));
+    assert!(ready.message.contains("StatefulSet net-sts already exists") && ready.message.contains("delete or rename"));
+    f.wait_for("status in cache", |c| {
+        c.networks.bitcoin_networks("default").get("net").is_ok_and(|n| n.status.is_some())
+    })
+    .await;
+    f.cs.clear_actions();
+    assert!(matches!(f.reconcile("default/net").await, Err(Error::ResourceExists { .. })));
+    assert!(f.events().is_empty(), "the same problem again: no new event: {:?}", f.events());
+    assert!(f.object_writes().is_empty(), "and no status write: {:?}", verbs(&f.object_writes()));
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_owned_object_the_api_server_refuses_is_reported_in_status() {
+    // Say a cluster's admission policy refuses the Service (here: a reactor answers 422).
+    let f = Fixture::new(vec![fake::object(&network("net", 1))]).await;
+    let api = Api::<Service>::namespaced(f.cs.client().clone(), "default");
+    f.cs.prepend_reactor("create", "services", |_| {
+        Some(Reaction::Error {
+            code: 422,
+            reason: "Invalid".into(),
+            message: "Service \"net-svc\" is invalid: metadata.name: Invalid value".into(),
+        })
+    });
+    let err = f.reconcile("default/net").await.unwrap_err();
+    assert!(matches!(err, Error::Api { verb: "create", kind: "Service", .. }), "{err}");
+    let stored = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default").get("net").await.unwrap();
+    let ready = controller::status::ready_condition(stored.status.as_ref()).unwrap().clone();
+    assert_eq!(ready.reason, "ObjectRejected");
+    assert!(
+        ready.message.starts_with("the API server refused to create Service net-svc: Service \"net-svc\" is invalid")
+    );
+    let notes: Vec<String> = f.events().into_iter().map(|(_, _, n)| n).collect();
+    assert!(notes.iter().all(|n| !n.contains("Status {") && !n.contains("Some(")), "no debug dumps: {notes:?}");
+    assert!(api.get_opt("net-svc").await.unwrap().is_none());
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn already_exists_for_an_object_of_ours_is_retried_quietly() {
+    let f = Fixture::new(vec![fake::object(&network("net", 1))]).await;
+    f.cs.prepend_reactor("create", "services", |_| {
+        Some(Reaction::Error {
+            code: 409,
+            reason: "AlreadyExists".into(),
+            message: "services \"net-svc\" already exists".into(),
+        })
+    });
+    let err = f.reconcile("default/net").await.unwrap_err();
+    assert!(matches!(err, Error::Api { source: kube::Error::Api(ref s), .. } if s.code == 409), "{err}");
+    let warnings: Vec<_> = f.events().into_iter().filter(|(_, r, _)| r != "Created").collect();
+    assert!(warnings.is_empty(), "no CreationError for a stale cache: {warnings:?}");
     f.shutdown().await;
 }
 

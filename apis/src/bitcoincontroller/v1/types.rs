@@ -10,9 +10,13 @@ use serde::{Deserialize, Serialize};
 /// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 /// +kubebuilder:subresource:status
 /// +kubebuilder:resource:shortName=btcnet;bn,categories=all;bitcoin
+/// +kubebuilder:subresource:scale:specpath=.spec.nodes,statuspath=.status.replicas,selectorpath=.status.selector
 /// +kubebuilder:printcolumn:name=NODES,type=integer,JSONPath=".spec.nodes",description="Desired number of nodes"
 /// +kubebuilder:printcolumn:name=READY,type=integer,JSONPath=".status.readyNodes",description="Nodes whose pod is ready"
+/// +kubebuilder:printcolumn:name=REASON,type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,description="Why the network is or is not Ready"
 /// +kubebuilder:printcolumn:name=AGE,type=date,JSONPath=".metadata.creationTimestamp"
+/// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 48",message="metadata.name may have at most 48 characters: the pods' controller-revision-hash label, <name>-sts-<hash>, is limited to 63"
+/// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS label that starts with a letter (no dots): the Service <name>-svc is named after it"
 #[derive(Debug, Default, PartialEq)]
 pub struct BitcoinNetwork {
     /// Standard object metadata.
@@ -37,10 +41,12 @@ pub struct BitcoinNetworkSpec {
     /// `<network>-rpc` with random credentials.
     /// +optional
     /// +kubebuilder:validation:MaxLength=253
+    /// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// The bitcoind container image. When empty, the controller's `--bitcoind-image` is used.
     /// +optional
+    /// +kubebuilder:validation:Pattern=`^(\S+)?$`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 }
@@ -59,6 +65,16 @@ pub struct BitcoinNetworkStatus {
     /// +optional
     #[serde(default)]
     pub ready_nodes: i32,
+    /// Number of nodes that exist (pods of the network's StatefulSet, ready or not): the
+    /// replicas the scale subresource reports.
+    /// +optional
+    #[serde(default)]
+    pub replicas: i32,
+    /// The label selector of the nodes' pods, as a string (`key=value`): the scale subresource's
+    /// selector, for HorizontalPodAutoscalers.
+    /// +optional
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selector: String,
     /// The metadata.generation this status was computed from.
     /// +optional
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -272,6 +272,18 @@ pub struct BitcoinNetworkStatusApplyConfiguration {
         skip_serializing_if = "::core::option::Option::is_none"
     )]
     pub ready_nodes: ::core::option::Option<i32>,
+    /// Number of nodes that exist (pods of the network's StatefulSet, ready or not): the replicas the scale subresource reports.
+    #[serde(
+        rename = "replicas",
+        skip_serializing_if = "::core::option::Option::is_none"
+    )]
+    pub replicas: ::core::option::Option<i32>,
+    /// The label selector of the nodes' pods, as a string (`key=value`): the scale subresource's selector, for HorizontalPodAutoscalers.
+    #[serde(
+        rename = "selector",
+        skip_serializing_if = "::core::option::Option::is_none"
+    )]
+    pub selector: ::core::option::Option<::std::string::String>,
     /// The metadata.generation this status was computed from.
     #[serde(
         rename = "observedGeneration",
@@ -301,6 +313,18 @@ impl BitcoinNetworkStatusApplyConfiguration {
     #[inline]
     pub fn with_ready_nodes(mut self, value: i32) -> Self {
         self.ready_nodes = ::core::option::Option::Some(value);
+        self
+    }
+    /// Sets `replicas`.
+    #[inline]
+    pub fn with_replicas(mut self, value: i32) -> Self {
+        self.replicas = ::core::option::Option::Some(value);
+        self
+    }
+    /// Sets `selector`.
+    #[inline]
+    pub fn with_selector(mut self, value: ::std::string::String) -> Self {
+        self.selector = ::core::option::Option::Some(value);
         self
     }
     /// Sets `observedGeneration`.
