@@ -227,9 +227,17 @@ async fn scaling_3_5_2_keeps_the_mesh() {
     env.create("beta", 3).await;
     env.wait_ready("beta", 3, Duration::from_secs(30)).await;
     env.wait_full_mesh("beta", 3).await;
-    env.set_nodes("beta", 5).await;
+    // Up through the scale subresource, as a HorizontalPodAutoscaler does it (read the Scale,
+    // set its replicas, write it back), with the generated client's typed scale methods.
+    let nets = generated::Clientset::new(env.client.clone()).bitcoincontroller_v1().bitcoin_networks(&env.ns);
+    let mut scale = nets.get_scale("beta").await.unwrap();
+    let status = scale.status.clone().unwrap();
+    assert_eq!((status.replicas, status.selector.as_deref()), (3, Some("app=beta")), "{scale:?}");
+    scale.spec.get_or_insert_default().replicas = Some(5);
+    nets.update_scale("beta", &scale, &Default::default()).await.unwrap();
     let up = env.wait_ready("beta", 5, Duration::from_secs(30)).await;
     env.wait_full_mesh("beta", 5).await;
+    assert_eq!(nets.get_scale("beta").await.unwrap().status.unwrap().replicas, 5);
     env.set_nodes("beta", 2).await;
     let down = env.wait_ready("beta", 2, Duration::from_secs(30)).await;
     env.wait_full_mesh("beta", 2).await;

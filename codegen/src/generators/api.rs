@@ -146,6 +146,19 @@ pub fn ident(s: &str) -> Ident {
     }
 }
 
+/// A kind with `+kubebuilder:subresource:scale` gets typed `get_scale`/`update_scale`/
+/// `patch_scale` (client-go's `GetScale`/`UpdateScale` methods), on autoscaling/v1's `Scale` as
+/// kube-apiserver serves it for custom resources.
+fn scale_subresource(k: &crate::model::Kind) -> Option<crate::kubernetes::discovery::Subresource> {
+    k.scale.as_ref()?;
+    Some(crate::kubernetes::discovery::Subresource {
+        name: "scale".into(),
+        kind: "Scale".into(),
+        verbs: ["get", "patch", "update"].map(String::from).to_vec(),
+        kind_path: Some("k8s_openapi::api::autoscaling::v1::Scale".into()),
+    })
+}
+
 /// The apis crate's kinds, in model order.
 pub fn kinds(model: &Model, crate_name: &str) -> Vec<ApiKind> {
     let mut out = vec![];
@@ -166,7 +179,7 @@ pub fn kinds(model: &Model, crate_name: &str) -> Vec<ApiKind> {
                     rust_path: format!("{crate_name}::{}::{}::{}", g.module, v.name, k.name),
                     list_path: Some(format!("{crate_name}::{}::{}::{}", g.module, v.name, k.list_name)),
                     builtin: false,
-                    subresources: vec![],
+                    subresources: scale_subresource(k).into_iter().collect(),
                 });
             }
         }

@@ -169,6 +169,34 @@ impl BitcoinNetworkClient {
             )
             .await
     }
+    /// Reads the scale subresource (replicas and selector).
+    #[inline]
+    pub async fn get_scale(
+        &self,
+        name: &str,
+    ) -> ::kube::Result<k8s_openapi::api::autoscaling::v1::Scale> {
+        self.api.get_scale(name).await
+    }
+    /// Replaces the scale subresource (PUT `.../scale`): sets the replicas.
+    #[inline]
+    pub async fn update_scale(
+        &self,
+        name: &str,
+        scale: &k8s_openapi::api::autoscaling::v1::Scale,
+        params: &::kube::api::PostParams,
+    ) -> ::kube::Result<k8s_openapi::api::autoscaling::v1::Scale> {
+        self.api.replace_scale(name, params, scale).await
+    }
+    /// Patches the scale subresource.
+    #[inline]
+    pub async fn patch_scale<P: ::serde::Serialize + ::core::fmt::Debug>(
+        &self,
+        name: &str,
+        params: &::kube::api::PatchParams,
+        patch: &::kube::api::Patch<P>,
+    ) -> ::kube::Result<k8s_openapi::api::autoscaling::v1::Scale> {
+        self.api.patch_scale(name, params, patch).await
+    }
 }
 /// The object's name; an empty one makes kube fail the request before it is sent.
 fn name_of(obj: &BitcoinNetwork) -> &str {
