@@ -8,6 +8,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== the controller's production build (no embedded devserver, as deploy/Dockerfile builds it)"
+cargo clippy -p controller --no-default-features --locked -- -D warnings
 echo "== generated code is up to date"
 cargo xtask codegen --check
 echo "== rustdoc (generated code included) has no warnings"

@@ -42,7 +42,7 @@ pub async fn run(n: usize) -> anyhow::Result<Load> {
     let client = server.client()?;
     let sim =
         devserver::sim::start(client.clone(), devserver::sim::SimOptions { ready_delay, ..Default::default() }).await?;
-    controller::embedded::install_crd(&client).await?;
+    controller::crd::install_crd(&client).await?;
     let cs = generated::Clientset::new(client.clone());
     // The controller gets its own client, wrapped in a recorder: its requests are counted apart
     // from the simulation's and the benchmark's, which share the server.

@@ -6,7 +6,7 @@ use controller::controller::{Config, Controller};
 use controller::flags::{Flags, LogFormat};
 use controller::metrics::Metrics;
 use controller::resources::PodSettings;
-use controller::{embedded, health};
+use controller::health;
 use runtime::leader_election::LeaderElectionConfig;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -108,7 +108,12 @@ fn controller_config(flags: &Flags) -> Config {
 
 async fn run(flags: Flags, cancel: CancellationToken) -> anyhow::Result<()> {
     if flags.embedded {
-        return embedded::run(&flags, controller_config(&flags), cancel).await;
+        #[cfg(feature = "embedded")]
+        return controller::embedded::run(&flags, controller_config(&flags), cancel).await;
+        #[cfg(not(feature = "embedded"))]
+        anyhow::bail!(
+            "--embedded is not in this binary: it was built without the `embedded` cargo feature (build with `cargo build -p controller --features embedded`)"
+        );
     }
     let cs = clientset(&flags).await?;
     let metrics = Metrics::new();

@@ -45,7 +45,7 @@ fn kubectl(env: &testenv::TestEnv, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_crd_refuses_what_can_never_work_and_serves_scale() {
     let env = testenv::TestEnv::start().await;
-    let crd: CustomResourceDefinition = serde_yaml::from_str(controller::embedded::CRD_YAML).unwrap();
+    let crd: CustomResourceDefinition = serde_yaml::from_str(controller::crd::CRD_YAML).unwrap();
     env.install_crd(&crd).await;
     let api: Api<BitcoinNetwork> = env.api();
 

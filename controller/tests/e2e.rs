@@ -75,7 +75,7 @@ impl Env {
         let sim = controller::sim::start_in(client.clone(), Duration::from_millis(300), rpc_port, Some(ns.clone()))
             .await
             .expect("sim");
-        let crd = serde_yaml::from_str(controller::embedded::CRD_YAML).expect("CRD parses");
+        let crd = serde_yaml::from_str(controller::crd::CRD_YAML).expect("CRD parses");
         env.install_crd(&crd).await;
         let config = Config {
             namespace: Some(ns.clone()),

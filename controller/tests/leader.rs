@@ -61,7 +61,7 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() {
     let server = devserver::DevServer::builder().start().await.unwrap();
     let raw = server.client().unwrap();
     let sim = controller::sim::start(raw.clone(), Duration::from_millis(200), 28801).await.unwrap();
-    controller::embedded::install_crd(&raw).await.unwrap();
+    controller::crd::install_crd(&raw).await.unwrap();
 
     let (rec_a, cancel_a, task_a) = candidate(&raw, "a", 28801);
     // Let "a" win the lease before "b" starts campaigning.
@@ -178,7 +178,7 @@ impl Drop for Replica {
 async fn both_replicas_are_ready_and_exactly_one_leads() {
     let server = devserver::DevServer::builder().start().await.unwrap();
     let raw = server.client().unwrap();
-    controller::embedded::install_crd(&raw).await.unwrap();
+    controller::crd::install_crd(&raw).await.unwrap();
     let kubeconfig = server.kubeconfig_path().to_path_buf();
     let a = Replica::start(&kubeconfig, "replica-a");
     let b = Replica::start(&kubeconfig, "replica-b");

@@ -116,7 +116,7 @@ async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
     let env = TestEnv::start_with(|b| b.tls(true).rbac(true).owner_references_permission_enforcement(true)).await;
     let (admin, ns) = (env.client(), env.namespace().to_string());
     let mark = env.request_mark();
-    env.install_crd(&serde_yaml::from_str(controller::embedded::CRD_YAML).unwrap()).await;
+    env.install_crd(&serde_yaml::from_str(controller::crd::CRD_YAML).unwrap()).await;
     let (sa_ns, sa_name) = apply_manifest(&admin).await;
     let user = format!("system:serviceaccount:{sa_ns}:{sa_name}");
     let sim =
