@@ -1,5 +1,4 @@
-//! The controller: one shared informer factory (BitcoinNetworks, StatefulSets, Services, Pods,
-//! Secrets) → handlers → one rate-limited queue → N workers → [`Context::reconcile`].
+//! The controller: one shared informer factory (BitcoinNetworks, StatefulSets, Services, Pods) → handlers → one rate-limited queue → N workers → [`Context::reconcile`].
 //!
 //! Invariants (client-go's): workers start only after every cache synced; a key is never handed
 //! to two workers at once (the queue guarantees it); success `forget`s the key's backoff, an
@@ -11,7 +10,12 @@
 // on an API server that refuses streaming initial lists.
 // +kubebuilder:rbac:groups=bitcoincontroller.christianb93.github.com,resources=bitcoinnetworks,verbs=list;watch
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=list;watch
-// +kubebuilder:rbac:groups="",resources=services;pods;secrets,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=services;pods,verbs=list;watch
+// Secrets are not cached: a label-selected informer would cache only the controller's own, but
+// RBAC cannot select by label, so it would still need list + watch on every Secret. The
+// credentials Secret of a network is read with get when the network is reconciled instead: no
+// Secret in memory between reconciles, and no permission to enumerate Secrets.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // Events through events.k8s.io: create, and patch for a repeated event (its series).
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // Leader election: one Lease in the controller's own namespace.
@@ -27,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use crate::handlers::{self, Mapper, SECRET_INDEX};
+use crate::handlers::{self, Mapper};
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, Error, Outcome};
 use crate::resources::PodSettings;
@@ -103,17 +107,8 @@ impl Controller {
         let stateful_sets = factory.apps().v1().stateful_sets();
         let services = factory.core().v1().services();
         let pods = factory.core().v1().pods();
-        let secrets = factory.core().v1().secrets();
 
-        networks
-            .informer()
-            .add_indexers([(SECRET_INDEX.to_string(), handlers::secret_index_func())].into())
-            .map_err(|e| anyhow::anyhow!("adding the secret index: {e}"))?;
-        let mapper = Mapper {
-            networks: networks.informer().indexer().clone(),
-            network_lister: networks.lister(),
-            stateful_sets: stateful_sets.lister(),
-        };
+        let mapper = Mapper { network_lister: networks.lister(), stateful_sets: stateful_sets.lister() };
 
         networks.informer().add_event_handler(handlers::network_handler(queue.clone()));
         stateful_sets.informer().add_event_handler(handlers::mapped_handler(queue.clone(), |s: &_| {
@@ -122,11 +117,9 @@ impl Controller {
         services.informer().add_event_handler(handlers::mapped_handler(queue.clone(), |s: &_| {
             handlers::owner_key(kube::Resource::meta(s)).into_iter().collect()
         }));
-        let m = mapper.clone();
+        let m = mapper;
         pods.informer()
             .add_event_handler(handlers::mapped_handler(queue.clone(), move |p| m.pod_key(p).into_iter().collect()));
-        let m = mapper;
-        secrets.informer().add_event_handler(handlers::mapped_handler(queue.clone(), move |s| m.secret_keys(s)));
 
         let reporter = Reporter { controller: CONTROLLER_NAME.into(), instance: config.instance.clone() };
         let ctx = Context {
@@ -135,7 +128,6 @@ impl Controller {
             stateful_sets: stateful_sets.lister(),
             services: services.lister(),
             pods: pods.lister(),
-            secrets: secrets.lister(),
             clientset,
             rpc: RpcClient::new(config.rpc_timeout),
             settings: config.settings,
@@ -176,6 +168,10 @@ impl Controller {
     /// Stops the informers (for callers of [`Controller::sync_caches`] that do not `run`).
     pub async fn shutdown(&self) {
         self.queue.shut_down();
+        self.stop_informers().await;
+    }
+
+    async fn stop_informers(&self) {
         self.factory.shutdown().await;
     }
 
@@ -202,7 +198,7 @@ impl Controller {
         }
         run_workers(self.ctx.clone(), self.queue.clone(), self.workers, cancel).await;
         self.ready.store(false, Ordering::Release);
-        self.factory.shutdown().await;
+        self.stop_informers().await;
         tracing::info!("controller stopped");
         Ok(())
     }
@@ -257,7 +253,7 @@ impl Controller {
         if !led {
             self.queue.shut_down();
         }
-        self.factory.shutdown().await;
+        self.stop_informers().await;
         if !cancel.is_cancelled() {
             anyhow::bail!("lost the leader election lease {lease}");
         }

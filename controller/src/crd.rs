@@ -51,4 +51,3 @@ pub async fn apply_networks(client: &kube::Client, yaml: &str) -> anyhow::Result
     }
     Ok(names)
 }
-

@@ -2,33 +2,22 @@
 //! enqueue that key. Tombstones are handled like deletes (their last known state is used).
 //!
 //! - BitcoinNetwork: its own key (adds, updates, resyncs; deletes need no work: GC cleans up).
-//! - StatefulSet, Service, Secret: the controller owner reference to a BitcoinNetwork.
-//! - Secret named by `spec.secret`: the networks found through the [`SECRET_INDEX`].
+//! - StatefulSet, Service, Secret: the controller owner reference to a BitcoinNetwork. (Only the
+//!   controller's own Secrets are watched; a Secret named by `spec.secret` is read when the
+//!   network is reconciled, so a change to it shows at the next resync.)
 //! - Pod: its controlling StatefulSet's owner, else the network named by its `app` label.
 
 use apis::bitcoincontroller::v1::BitcoinNetwork;
 use generated::listers::bitcoincontroller::v1::BitcoinNetworkLister;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kubernetes::listers::apps::v1::StatefulSetLister;
-use runtime::cache::{DeletedObject, IndexFunc, Indexer, ResourceEventHandlerFuncs};
+use runtime::cache::{DeletedObject, ResourceEventHandlerFuncs};
 use runtime::workqueue::RateLimitingQueue;
 use std::sync::Arc;
 
 use crate::resources::{APP_LABEL, controller_of};
-
-/// The name of the network index keyed by `namespace/spec.secret`.
-pub const SECRET_INDEX: &str = "by-secret";
-
-/// Indexes networks by the Secret they name (`namespace/secret`), so a Secret change finds
-/// the networks that use it without a scan.
-pub fn secret_index_func() -> IndexFunc<BitcoinNetwork> {
-    Arc::new(|n: &BitcoinNetwork| match (n.metadata.namespace.as_deref(), n.spec.secret.as_deref()) {
-        (Some(ns), Some(s)) if !s.is_empty() => vec![format!("{ns}/{s}")],
-        _ => vec![],
-    })
-}
 
 /// The network key of an object controlled by a BitcoinNetwork, if it is one.
 pub fn owner_key(meta: &ObjectMeta) -> Option<String> {
@@ -42,8 +31,6 @@ pub fn owner_key(meta: &ObjectMeta) -> Option<String> {
 /// Maps related objects to network keys, using the caches for indirect relations.
 #[derive(Clone)]
 pub struct Mapper {
-    /// Networks, with [`SECRET_INDEX`].
-    pub networks: Indexer<BitcoinNetwork>,
     /// Network lister (to check a label-named network exists).
     pub network_lister: BitcoinNetworkLister,
     /// StatefulSets (pods → StatefulSet → network).
@@ -51,18 +38,6 @@ pub struct Mapper {
 }
 
 impl Mapper {
-    /// The networks a Secret change concerns: its controller owner and every network naming it.
-    pub fn secret_keys(&self, s: &Secret) -> Vec<String> {
-        let mut keys: Vec<String> = owner_key(&s.metadata).into_iter().collect();
-        if let (Some(ns), Some(name)) = (s.metadata.namespace.as_deref(), s.metadata.name.as_deref()) {
-            let users = self.networks.by_index(SECRET_INDEX, &format!("{ns}/{name}")).unwrap_or_default();
-            keys.extend(users.iter().map(|n| runtime::cache::meta_namespace_key(n.as_ref())));
-        }
-        keys.sort();
-        keys.dedup();
-        keys
-    }
-
     /// The network a pod belongs to: through its controlling StatefulSet, else its `app` label
     /// when a network of that name exists in the pod's namespace.
     pub fn pod_key(&self, p: &Pod) -> Option<String> {
@@ -149,35 +124,15 @@ mod tests {
     }
 
     fn mapper(nets: &[Arc<BitcoinNetwork>], sts: &[k8s_openapi::api::apps::v1::StatefulSet]) -> Mapper {
-        let networks = Indexer::with_indexers([(SECRET_INDEX.to_string(), secret_index_func())].into());
+        let networks = runtime::cache::Indexer::new();
         nets.iter().for_each(|n| {
             networks.insert(n.clone());
         });
-        let sts_index = Indexer::new();
+        let sts_index = runtime::cache::Indexer::new();
         sts.iter().for_each(|s| {
             sts_index.insert(Arc::new(s.clone()));
         });
-        Mapper {
-            network_lister: BitcoinNetworkLister::new(networks.clone()),
-            networks,
-            stateful_sets: StatefulSetLister::new(sts_index),
-        }
-    }
-
-    #[test]
-    fn secrets_map_to_their_owner_and_to_every_network_naming_them() {
-        let (a, b, c) = (network("a", Some("shared")), network("b", Some("shared")), network("c", None));
-        let m = mapper(&[a, b, c.clone()], &[]);
-        let mut shared = Secret::default();
-        shared.metadata.name = Some("shared".into());
-        shared.metadata.namespace = Some("ns".into());
-        assert_eq!(m.secret_keys(&shared), ["ns/a", "ns/b"]);
-        let mut owned = crate::resources::rpc_secret(&c, &crate::secret::Credentials::generate());
-        assert_eq!(m.secret_keys(&owned), ["ns/c"]);
-        owned.metadata.namespace = Some("other".into());
-        assert!(m.secret_keys(&shared).len() == 2 && m.secret_keys(&owned) == ["other/c"]);
-        shared.metadata.namespace = Some("elsewhere".into());
-        assert!(m.secret_keys(&shared).is_empty(), "the index is per namespace");
+        Mapper { network_lister: BitcoinNetworkLister::new(networks), stateful_sets: StatefulSetLister::new(sts_index) }
     }
 
     #[test]
@@ -206,15 +161,5 @@ mod tests {
         // A label naming no network maps to nothing.
         pod.metadata.labels = Some(crate::resources::labels("nginx"));
         assert_eq!(m.pod_key(&pod), None);
-    }
-
-    #[test]
-    fn secret_index_uses_namespace_and_spec_secret() {
-        let f = secret_index_func();
-        let mut n = BitcoinNetwork::default();
-        n.metadata.namespace = Some("ns".into());
-        assert!(f(&n).is_empty());
-        n.spec.secret = Some("creds".into());
-        assert_eq!(f(&n), vec!["ns/creds".to_string()]);
     }
 }

@@ -4,9 +4,9 @@
 use clap::Parser;
 use controller::controller::{Config, Controller};
 use controller::flags::{Flags, LogFormat};
+use controller::health;
 use controller::metrics::Metrics;
 use controller::resources::PodSettings;
-use controller::health;
 use runtime::leader_election::LeaderElectionConfig;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;

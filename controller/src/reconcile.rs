@@ -2,6 +2,8 @@
 //!
 //! Reads come from the listers (the informer caches); writes go through the clientset and only
 //! happen when the cache differs from the desired state, so a converged network costs no writes.
+//! (The one read that is not cached: the credentials Secret, fetched with get, since the
+//! controller does not cache Secrets; see controller.rs.)
 //! Order: credentials Secret → headless Service → StatefulSet → pods → peer mesh → status.
 //! A reconcile that creates owned objects publishes one `Created` event listing all of them.
 
@@ -26,7 +28,7 @@ use kube::api::{Api, PostParams};
 use kube::core::Selector;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kubernetes::listers::apps::v1::StatefulSetLister;
-use kubernetes::listers::core::v1::{PodLister, SecretLister, ServiceLister};
+use kubernetes::listers::core::v1::{PodLister, ServiceLister};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -146,8 +148,6 @@ pub struct Context {
     pub services: ServiceLister,
     /// Cached Pods.
     pub pods: PodLister,
-    /// Cached Secrets.
-    pub secrets: SecretLister,
     /// Publishes Kubernetes events.
     pub recorder: Recorder,
     /// bitcoind JSON-RPC.
@@ -430,8 +430,7 @@ impl Context {
         created: &mut Creations,
     ) -> Result<Option<(Credentials, Option<String>)>, Error> {
         let name = resources::secret_name_of(net);
-        let existing = self.secrets.secrets(ns).get(&name).ok();
-        let secret: std::sync::Arc<Secret> = match existing {
+        let secret: std::sync::Arc<Secret> = match self.find_secret(ns, &name).await? {
             Some(s) => s,
             None if resources::generates_secret(net) => {
                 let creds = Credentials::generate();
@@ -460,6 +459,14 @@ impl Context {
                 Ok(None)
             }
         }
+    }
+
+    /// The network's credentials Secret, read from the API server (Secrets are not cached);
+    /// `None` when it does not exist.
+    async fn find_secret(&self, ns: &str, name: &str) -> Result<Option<std::sync::Arc<Secret>>, Error> {
+        let api = Api::<Secret>::namespaced(self.clientset.client().clone(), ns);
+        let found = api.get_opt(name).await.map_err(api_err("get", "Secret", name))?;
+        Ok(found.map(std::sync::Arc::new))
     }
 
     /// Creates an owned object, records it for the reconcile's `Created` event, and on failure

@@ -23,6 +23,11 @@ pub const APP_LABEL: &str = "app";
 pub const CONTAINER_NAME: &str = "bitcoind";
 /// The name of the RPC container port (the simulation and Services look it up by name).
 pub const RPC_PORT_NAME: &str = "rpc";
+/// The label on the credentials Secrets the controller creates (the recommended
+/// `app.kubernetes.io/managed-by`), so `kubectl get secrets -l` finds them.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// [`MANAGED_BY_LABEL`]'s value.
+pub const MANAGED_BY: &str = "bitcoin-controller";
 /// Pod-template annotation holding the credentials Secret's resourceVersion: a rotated Secret
 /// changes it, which rolls the pods so bitcoind starts with the new credentials.
 pub const SECRET_VERSION_ANNOTATION: &str = "bitcoincontroller.christianb93.github.com/secret-version";
@@ -234,12 +239,9 @@ pub fn stateful_set(net: &BitcoinNetwork, settings: &PodSettings) -> StatefulSet
 
 /// The `<name>-rpc` Secret holding generated credentials, owned by the network.
 pub fn rpc_secret(net: &BitcoinNetwork, creds: &Credentials) -> Secret {
-    Secret {
-        metadata: owned_meta(net, rpc_secret_name(&name_of(net))),
-        data: Some(creds.to_data()),
-        type_: Some("Opaque".into()),
-        ..Default::default()
-    }
+    let mut metadata = owned_meta(net, rpc_secret_name(&name_of(net)));
+    metadata.labels.get_or_insert_default().insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
+    Secret { metadata, data: Some(creds.to_data()), type_: Some("Opaque".into()), ..Default::default() }
 }
 
 /// Records the credentials Secret's resourceVersion in the pod template (see

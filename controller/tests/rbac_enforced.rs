@@ -252,7 +252,13 @@ async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
             r#"leases.coordination.k8s.io is forbidden: User "{user}" cannot list resource "leases" in API group "coordination.k8s.io" in the namespace "{ns}""#
         )
     );
-    assert_eq!(api_message(Api::<Secret>::namespaced(sa_client.clone(), &ns).get("creds").await).0, 403);
+    // Secrets: get by name only; the controller cannot enumerate them.
+    assert_eq!(
+        api_message(Api::<Secret>::namespaced(sa_client.clone(), &ns).list(&ListParams::default()).await).1,
+        format!(
+            r#"secrets is forbidden: User "{user}" cannot list resource "secrets" in API group "" in the namespace "{ns}""#
+        )
+    );
 
     // bitcoinnetworks/finalizers is needed: the controller's objects block their owner's
     // deletion, and without the rule such a create is denied.
