@@ -7,7 +7,7 @@
 use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec};
 use controller::controller::{Config, Controller};
 use controller::metrics::Metrics;
-use controller::resources::PodSettings;
+use controller::resources::{self, PodSettings};
 use controller::rpc::RpcClient;
 use controller::secret::Credentials;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -244,6 +244,52 @@ async fn scaling_3_5_2_keeps_the_mesh() {
     eprintln!("scale 3->5 Ready after {up:?}, 5->2 after {down:?}");
     let sts = Api::<StatefulSet>::namespaced(env.client.clone(), &env.ns).get("beta-sts").await.unwrap();
     assert_eq!(sts.spec.replicas, Some(2));
+    env.stop().await;
+}
+
+/// Rotating the credentials Secret: the controller stamps the new version into the pod
+/// template, the StatefulSet (here the simulation's, like kube-controller-manager's
+/// RollingUpdate) replaces the pods one by one, each new bitcoind starts with the new
+/// credentials, and the network is Ready again with a full mesh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_secret_rolls_the_pods_and_the_network_heals() {
+    let env = Env::start(28449).await;
+    env.create("rot", 2).await;
+    env.wait_ready("rot", 2, Duration::from_secs(30)).await;
+    env.wait_full_mesh("rot", 2).await;
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &env.ns);
+    let uids = |list: &[Pod]| list.iter().filter_map(|p| p.metadata.uid.clone()).collect::<Vec<_>>();
+    let before = uids(&pods.list(&ListParams::default().labels("app=rot")).await.unwrap().items);
+
+    let rotated = Api::<Secret>::namespaced(env.client.clone(), &env.ns)
+        .patch(
+            "rot-rpc",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"stringData": {"BC_RPC_PASSWORD": "rotated-0123456789"}})),
+        )
+        .await
+        .unwrap();
+    let version = rotated.metadata.resource_version.clone().unwrap();
+    let start = Instant::now();
+    loop {
+        let list = pods.list(&ListParams::default().labels("app=rot")).await.unwrap().items;
+        let stamped = |p: &Pod| {
+            p.metadata.annotations.as_ref().and_then(|a| a.get(resources::SECRET_VERSION_ANNOTATION)) == Some(&version)
+        };
+        let replaced = list.len() == 2 && list.iter().all(stamped) && uids(&list).iter().all(|u| !before.contains(u));
+        if replaced && env.nets().get("rot").await.is_ok_and(|n| controller::status::is_ready(n.status.as_ref())) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not healed: {:?}",
+            env.nets().get("rot").await.unwrap().status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("rotation healed in {:?}", start.elapsed());
+    env.wait_full_mesh("rot", 2).await;
+    assert_eq!(env.creds("rot").await.password(), "rotated-0123456789");
     env.stop().await;
 }
 

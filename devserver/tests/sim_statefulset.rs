@@ -330,3 +330,116 @@ async fn start_ordinal_and_handle_is_send_and_sync() {
     sim.shutdown().await;
     server.shutdown().await;
 }
+
+/// A template change rolls the pods as kube-controller-manager's RollingUpdate does: one at a
+/// time, highest ordinal first, each only when every pod is Running and Ready; pods carry
+/// `controller-revision-hash`, and status reports both revisions until the rollout is done. A
+/// partition keeps the ordinals below it on the old revision.
+#[tokio::test]
+async fn a_template_change_rolls_the_pods_highest_ordinal_first_one_at_a_time() {
+    let server = DevServer::builder().start().await.expect("server");
+    let client = server.client().expect("client");
+    let options = SimOptions { ready_delay: Duration::from_millis(100), ..SimOptions::default() };
+    let sim = sim::start(client.clone(), options).await.expect("sim");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    sets.create(&PostParams::default(), &statefulset("roll", 3)).await.expect("create sts");
+    let revision = |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get("controller-revision-hash")).cloned();
+    let first = eventually(10, "three Ready pods", || {
+        let pods = pods.clone();
+        async move {
+            let list = pods.list(&ListParams::default().labels("app=roll")).await.ok()?;
+            (list.items.len() == 3 && list.items.iter().all(is_ready)).then_some(list.items)
+        }
+    })
+    .await;
+    let old = revision(&first[0]).expect("pods carry the revision");
+    assert!(old.starts_with("roll-"), "{old}");
+    assert!(first.iter().all(|p| revision(p).as_ref() == Some(&old)));
+
+    // Record deletions, and how many pods were Ready when each happened.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, usize)>::new()));
+    let watch = {
+        let (log, pods) = (log.clone(), pods.clone());
+        tokio::spawn(async move {
+            let mut ready = std::collections::BTreeMap::<String, bool>::new();
+            let stream = watcher(pods, watcher::Config::default().labels("app=roll"));
+            let mut stream = std::pin::pin!(stream);
+            while let Some(Ok(ev)) = stream.next().await {
+                match ev {
+                    watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+                        let name = p.metadata.name.clone().unwrap_or_default();
+                        let gone = p.metadata.deletion_timestamp.is_some();
+                        let was = ready.insert(name.clone(), is_ready(&p) && !gone);
+                        if gone && was != Some(false) {
+                            let others = ready.iter().filter(|(n, r)| **n != name && **r).count();
+                            log.lock().unwrap().push((name, others));
+                        }
+                    }
+                    watcher::Event::Delete(p) => {
+                        let name = p.metadata.name.clone().unwrap_or_default();
+                        if ready.insert(name.clone(), false) != Some(false) {
+                            let others = ready.iter().filter(|(n, r)| **n != name && **r).count();
+                            log.lock().unwrap().push((name, others));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let image = json!({"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "example/app:2"}]}}}});
+    sets.patch("roll", &PatchParams::default(), &Patch::Strategic(&image)).await.expect("new template");
+    let done = eventually(30, "every pod replaced and Ready", || {
+        let (pods, old) = (pods.clone(), old.clone());
+        async move {
+            let list = pods.list(&ListParams::default().labels("app=roll")).await.ok()?;
+            let fresh = list.items.len() == 3
+                && list.items.iter().all(|p| is_ready(p) && revision(p).is_some_and(|r| r != old));
+            fresh.then_some(list.items)
+        }
+    })
+    .await;
+    let new = revision(&done[0]).unwrap();
+    assert!(done.iter().all(|p| p.spec.as_ref().unwrap().containers[0].image.as_deref() == Some("example/app:2")));
+    let deleted = log.lock().unwrap().clone();
+    let order: Vec<&str> = deleted.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(order, ["roll-2", "roll-1", "roll-0"], "{deleted:?}");
+    assert!(deleted.iter().all(|(_, others)| *others == 2), "one pod down at a time: {deleted:?}");
+    let status = eventually(10, "status shows the finished rollout", || {
+        let sets = sets.clone();
+        async move {
+            let s = sets.get("roll").await.ok()?.status?;
+            (s.current_revision == s.update_revision && s.updated_replicas == Some(3)).then_some(s)
+        }
+    })
+    .await;
+    assert_eq!(status.update_revision.as_deref(), Some(new.as_str()));
+
+    // A partition of 2: only roll-2 moves to the next revision.
+    let partitioned = json!({"spec": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+        "template": {"spec": {"containers": [{"name": "main", "image": "example/app:3"}]}}}});
+    sets.patch("roll", &PatchParams::default(), &Patch::Strategic(&partitioned)).await.expect("partitioned");
+    let st = eventually(30, "roll-2 updated, the rest not", || {
+        let (pods, sets, new) = (pods.clone(), sets.clone(), new.clone());
+        async move {
+            let s = sets.get("roll").await.ok()?.status?;
+            let p2 = pods.get("roll-2").await.ok()?;
+            let fresh = is_ready(&p2)
+                && revision(&p2) == s.update_revision
+                && s.update_revision.as_deref() != Some(new.as_str());
+            fresh.then_some(s)
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for keep in ["roll-0", "roll-1"] {
+        assert_eq!(revision(&pods.get(keep).await.unwrap()).as_deref(), Some(new.as_str()), "{keep} stays");
+    }
+    let st2 = sets.get("roll").await.unwrap().status.unwrap();
+    assert_eq!((st2.updated_replicas, st2.current_revision.as_deref()), (Some(1), Some(new.as_str())), "{st:?}");
+    watch.abort();
+    sim.shutdown().await;
+    server.shutdown().await;
+}
