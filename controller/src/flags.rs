@@ -101,6 +101,9 @@ pub struct Flags {
     /// With --embedded: exit 0 once every network is Ready.
     #[arg(long, requires = "embedded")]
     pub exit_when_ready: bool,
+    /// With --embedded: show the simulator's and devserver's logs here instead of in a file.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// With --embedded: seconds a simulated pod takes to become ready.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub sim_ready_delay: Duration,

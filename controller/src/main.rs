@@ -12,17 +12,45 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-fn init_tracing(format: LogFormat, embedded: bool) {
-    // Embedded mode keeps the devserver's per-request log quiet so the status table is readable.
-    let default = if embedded { "info,devserver=warn" } else { "info" };
+/// Logs to stderr; in embedded mode without `-v`, the devserver's and the simulator's logs go to
+/// a file instead (`embedded::sim_log_path`, printed at start), so the status table stays
+/// readable. `RUST_LOG` overrides the stderr filter.
+fn init_tracing(flags: &Flags) {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{Layer, fmt};
+    let quiet_sim = flags.embedded && !flags.verbose;
+    let default = match (flags.embedded, quiet_sim) {
+        (true, true) => "info,devserver=off",
+        (true, false) => "info,devserver=warn,devserver::sim=info",
+        _ => "info",
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colours only on a terminal: piped or collected logs stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let stderr = fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    let stderr = match flags.log_format {
+        LogFormat::Text => stderr.boxed(),
+        LogFormat::Json => stderr.json().boxed(),
+    };
+    let file = if quiet_sim { sim_log_file() } else { None };
+    let file = file.map(|f| {
+        fmt::layer()
+            .with_writer(std::sync::Mutex::new(f))
+            .with_ansi(false)
+            .with_filter(EnvFilter::new("devserver=warn,devserver::sim=info"))
+    });
+    tracing_subscriber::registry().with(stderr.with_filter(filter)).with(file).init();
+}
+
+#[cfg(feature = "embedded")]
+fn sim_log_file() -> Option<std::fs::File> {
+    let path = controller::embedded::sim_log_path();
+    std::fs::File::create(&path).map_err(|e| eprintln!("cannot write the simulator log {}: {e}", path.display())).ok()
+}
+
+#[cfg(not(feature = "embedded"))]
+fn sim_log_file() -> Option<std::fs::File> {
+    None
 }
 
 /// Cancels `cancel` on the first SIGINT/SIGTERM; exits the process on the second.
@@ -140,7 +168,7 @@ async fn run(flags: Flags, cancel: CancellationToken) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let flags = Flags::parse();
-    init_tracing(flags.log_format, flags.embedded);
+    init_tracing(&flags);
     let cancel = CancellationToken::new();
     handle_signals(cancel.clone());
     match run(flags, cancel).await {

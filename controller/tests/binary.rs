@@ -38,11 +38,21 @@ fn exit_when_ready_exits_zero_with_the_network_ready() {
     assert!(out.contains("default/my-network"), "{out}");
     assert!(out.contains("3/3 ready  Ready=True (NetworkReady)"), "{out}");
     assert!(out.contains("all networks Ready after"), "{out}");
+    // One line per change, after a legend; the simulator's log went to the file it names.
+    assert!(out.contains("legend: "), "{out}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains("default/my-network ")).collect();
+    assert!(rows.iter().all(|r| r.starts_with('[')), "each change is one timestamped line: {rows:?}");
+    let log = out.lines().find_map(|l| l.strip_prefix("simulator log: ")).expect("the log file is named");
+    let path = std::path::PathBuf::from(log.split(" (").next().unwrap());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    assert!(text.contains("devserver::sim"), "{text}");
+    assert!(!out.contains("devserver::sim"), "simulator lines stay out of the table: {out}");
 }
 
 #[test]
 fn sigint_drains_and_exits_zero_with_json_logs() {
-    let mut child = controller(&["--rpc-port", "28602", "--log-format", "json"])
+    let mut child = controller(&["--rpc-port", "28602", "--log-format", "json", "-v"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
