@@ -23,7 +23,7 @@
 
 use futures::FutureExt;
 use generated::{Clientset, SharedInformerFactory};
-use kube::runtime::events::{Recorder, Reporter};
+use runtime::events::{Recorder, Reporter};
 use runtime::workqueue::{RateLimitingQueue, default_controller_rate_limiter};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

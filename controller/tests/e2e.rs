@@ -244,6 +244,12 @@ async fn scaling_3_5_2_keeps_the_mesh() {
     eprintln!("scale 3->5 Ready after {up:?}, 5->2 after {down:?}");
     let sts = Api::<StatefulSet>::namespaced(env.client.clone(), &env.ns).get("beta-sts").await.unwrap();
     assert_eq!(sts.spec.replicas, Some(2));
+    // Each scale is its own event, whose note is true (not one series still saying "3 to 5").
+    let events = Api::<Event>::namespaced(env.client.clone(), &env.ns).list(&ListParams::default()).await.unwrap();
+    let mut scaled: Vec<_> = events.items.iter().filter(|e| e.reason.as_deref() == Some("Scaled")).collect();
+    scaled.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
+    let notes: Vec<&str> = scaled.iter().filter_map(|e| e.note.as_deref()).collect();
+    assert_eq!(notes, ["Adjusted replicas of beta-sts from 3 to 5", "Adjusted replicas of beta-sts from 5 to 2"]);
     env.stop().await;
 }
 

@@ -148,7 +148,7 @@ async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
     let task = tokio::spawn(ctl.run_leader_elected(client.clone(), election, cancel.clone()));
 
     // A scenario that touches every write path of the controller, driven as admin (a user of
-    // the cluster): a missing Secret (repeated events), generated credentials, scaling, drift.
+    // the cluster): a missing Secret, generated credentials, scaling, drift (twice: a repeated event).
     let nets: Api<BitcoinNetwork> = Api::namespaced(admin.clone(), &ns);
     let mut net = BitcoinNetwork {
         metadata: ObjectMeta { name: Some("user".into()), ..Default::default() },
@@ -185,6 +185,27 @@ async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
     wait(&env, mark, "service corrected", async || {
         svcs.get("gen-svc").await.is_ok_and(|s| {
             s.spec.and_then(|s| s.selector).is_some_and(|sel| sel.get("app").map(String::as_str) == Some("gen"))
+        })
+    })
+    .await;
+    // The same drift again: the same event again, written as a series update (events patch).
+    svcs.patch(
+        "gen-svc",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"selector": {"app": "x"}}})),
+    )
+    .await
+    .unwrap();
+    wait(&env, mark, "service corrected again", async || {
+        svcs.get("gen-svc").await.is_ok_and(|s| {
+            s.spec.and_then(|s| s.selector).is_some_and(|sel| sel.get("app").map(String::as_str) == Some("gen"))
+        })
+    })
+    .await;
+    wait(&env, mark, "the repeated event's series", async || {
+        let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(admin.clone(), &ns);
+        events.list(&ListParams::default()).await.is_ok_and(|l| {
+            l.items.iter().any(|e| e.note.as_deref() == Some("Corrected Service gen-svc") && e.series.is_some())
         })
     })
     .await;

@@ -32,7 +32,8 @@
 //!    `forget`-ten.
 //! 4. [`cache::SharedInformerFactory`] shares one informer per type;
 //!    [`leader_election::LeaderElector`] makes sure only one replica runs the
-//!    workers. Events are written with [`events::Recorder`] (kube's own).
+//!    workers. Events are written with [`events::Recorder`] (client-go's
+//!    correlation: a new note is a new event, repeats are a series).
 //!
 //! # Example
 //!
@@ -101,10 +102,7 @@
 
 pub mod apply;
 pub mod cache;
+pub mod events;
 pub mod leader_election;
 pub mod testing;
 pub mod workqueue;
-
-/// Kubernetes Events, reused from kube (`events.k8s.io/v1`, with series
-/// de-duplication); this crate deliberately does not add another recorder.
-pub use kube::runtime::events;

@@ -251,3 +251,40 @@ async fn leader_election() {
     b_task.await.unwrap();
     env.shutdown().await;
 }
+
+/// The event recorder on a server: an identical event becomes a series of the first one, a new
+/// note a new event, and the notes on the server are the ones published.
+#[tokio::test]
+async fn events_are_correlated_like_client_go() {
+    use k8s_openapi::api::events::v1::Event as K8sEvent;
+    use runtime::events::{Event, EventType, Recorder as Events, Reporter};
+    let env = testenv::TestEnv::start().await;
+    let (client, ns) = (env.client(), env.namespace().to_string());
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    put(&api, "subject", "1").await;
+    let subject = api.get("subject").await.unwrap();
+    let regarding = kube::Resource::object_ref(&subject, &());
+    let recorder = Events::new(client.clone(), Reporter { controller: "test-controller".into(), instance: None });
+    let scaled = |note: &str| Event {
+        type_: EventType::Normal,
+        reason: "Scaled".into(),
+        note: Some(note.into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    for note in ["from 3 to 5", "from 3 to 5", "from 5 to 2", "from 3 to 5"] {
+        recorder.publish(&scaled(note), &regarding).await.unwrap();
+    }
+    let events: Api<K8sEvent> = Api::namespaced(client.clone(), &ns);
+    let mut got: Vec<(String, i32)> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| (e.note.unwrap_or_default(), e.series.map_or(1, |s| s.count)))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("from 3 to 5".to_string(), 3), ("from 5 to 2".to_string(), 1)]);
+    env.shutdown().await;
+}
