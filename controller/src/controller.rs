@@ -1,4 +1,5 @@
-//! The controller: one shared informer factory (BitcoinNetworks, StatefulSets, Services, Pods) → handlers → one rate-limited queue → N workers → [`Context::reconcile`].
+//! The controller: one shared informer factory (BitcoinNetworks, StatefulSets, Services, Pods)
+//! and one for its own, labelled Secrets → handlers → one rate-limited queue → N workers → [`Context::reconcile`].
 //!
 //! Invariants (client-go's): workers start only after every cache synced; a key is never handed
 //! to two workers at once (the queue guarantees it); success `forget`s the key's backoff, an
@@ -11,11 +12,11 @@
 // +kubebuilder:rbac:groups=bitcoincontroller.christianb93.github.com,resources=bitcoinnetworks,verbs=list;watch
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=services;pods,verbs=list;watch
-// Secrets are not cached: a label-selected informer would cache only the controller's own, but
-// RBAC cannot select by label, so it would still need list + watch on every Secret. The
-// credentials Secret of a network is read with get when the network is reconciled instead: no
-// Secret in memory between reconciles, and no permission to enumerate Secrets.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// Secrets: the controller caches only the Secrets it created (a label-selected informer), so no
+// other Secret is ever in its memory; a Secret a network names in spec.secret is read with get
+// when the network is reconciled. RBAC cannot select by label, so list + watch still cover the
+// kind (run the controller with --namespace and a Role to narrow that to one namespace).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // Events through events.k8s.io: create, and patch for a repeated event (its series).
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // Leader election: one Lease in the controller's own namespace.
@@ -34,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::handlers::{self, Mapper};
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, Error, Outcome};
-use crate::resources::PodSettings;
+use crate::resources::{self, PodSettings};
 use crate::rpc::RpcClient;
 
 /// The name the controller reports events and metrics under.
@@ -81,6 +82,9 @@ pub struct Controller {
     ctx: Context,
     queue: RateLimitingQueue<String>,
     factory: SharedInformerFactory,
+    /// The controller's own Secrets only (label-selected): apart from `factory`, because a
+    /// factory's list options apply to every informer it makes.
+    secret_factory: SharedInformerFactory,
     workers: usize,
     cache_sync_timeout: Duration,
     ready: Arc<AtomicBool>,
@@ -100,6 +104,13 @@ impl Controller {
             builder = builder.namespace(ns.clone());
         }
         let factory = SharedInformerFactory::from_runtime(builder.build());
+        let mut own_secrets = SharedInformerFactory::builder(&clientset)
+            .default_resync(Some(config.resync))
+            .tweak_list_options(|c| c.labels(&resources::managed_by_selector()));
+        if let Some(ns) = &config.namespace {
+            own_secrets = own_secrets.namespace(ns.clone());
+        }
+        let secret_factory = SharedInformerFactory::from_runtime(own_secrets.build());
         let queue: RateLimitingQueue<String> =
             RateLimitingQueue::with_metrics("bitcoinnetworks", &metrics.queue, default_controller_rate_limiter());
 
@@ -107,6 +118,7 @@ impl Controller {
         let stateful_sets = factory.apps().v1().stateful_sets();
         let services = factory.core().v1().services();
         let pods = factory.core().v1().pods();
+        let secrets = secret_factory.core().v1().secrets();
 
         let mapper = Mapper { network_lister: networks.lister(), stateful_sets: stateful_sets.lister() };
 
@@ -120,6 +132,9 @@ impl Controller {
         let m = mapper;
         pods.informer()
             .add_event_handler(handlers::mapped_handler(queue.clone(), move |p| m.pod_key(p).into_iter().collect()));
+        secrets.informer().add_event_handler(handlers::mapped_handler(queue.clone(), |s: &_| {
+            handlers::owner_key(kube::Resource::meta(s)).into_iter().collect()
+        }));
 
         let reporter = Reporter { controller: CONTROLLER_NAME.into(), instance: config.instance.clone() };
         let ctx = Context {
@@ -128,6 +143,7 @@ impl Controller {
             stateful_sets: stateful_sets.lister(),
             services: services.lister(),
             pods: pods.lister(),
+            secrets: secrets.lister(),
             clientset,
             rpc: RpcClient::new(config.rpc_timeout),
             settings: config.settings,
@@ -139,6 +155,7 @@ impl Controller {
             ctx,
             queue,
             factory,
+            secret_factory,
             workers: config.workers.max(1),
             cache_sync_timeout: config.cache_sync_timeout,
             ready: Arc::new(AtomicBool::new(false)),
@@ -158,7 +175,9 @@ impl Controller {
     /// Starts the informers and waits until every cache has synced (or the timeout passes).
     pub async fn sync_caches(&self) -> anyhow::Result<()> {
         self.factory.start();
-        let synced = self.factory.wait_for_cache_sync(self.cache_sync_timeout).await;
+        self.secret_factory.start();
+        let mut synced = self.factory.wait_for_cache_sync(self.cache_sync_timeout).await;
+        synced.extend(self.secret_factory.wait_for_cache_sync(self.cache_sync_timeout).await);
         match synced.iter().find(|(_, ok)| !**ok) {
             Some((kind, _)) => anyhow::bail!("cache of {kind} did not sync within {:?}", self.cache_sync_timeout),
             None => Ok(()),
@@ -173,6 +192,7 @@ impl Controller {
 
     async fn stop_informers(&self) {
         self.factory.shutdown().await;
+        self.secret_factory.shutdown().await;
     }
 
     /// Starts the informers and waits for the caches; `Ok(false)` when `cancel` fired first (the

@@ -2,8 +2,8 @@
 //!
 //! Reads come from the listers (the informer caches); writes go through the clientset and only
 //! happen when the cache differs from the desired state, so a converged network costs no writes.
-//! (The one read that is not cached: the credentials Secret, fetched with get, since the
-//! controller does not cache Secrets; see controller.rs.)
+//! (The one read that is not cached: a Secret named in `spec.secret`, fetched with get, since the
+//! controller caches only the Secrets it created; see controller.rs.)
 //! Order: credentials Secret → headless Service → StatefulSet → pods → peer mesh → status.
 //! A reconcile that creates owned objects publishes one `Created` event listing all of them.
 
@@ -27,7 +27,7 @@ use kube::Resource;
 use kube::api::{Api, PostParams};
 use kube::core::Selector;
 use kubernetes::listers::apps::v1::StatefulSetLister;
-use kubernetes::listers::core::v1::{PodLister, ServiceLister};
+use kubernetes::listers::core::v1::{PodLister, SecretLister, ServiceLister};
 use runtime::events::{Event, EventType, Recorder};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -144,6 +144,8 @@ pub struct Context {
     pub networks: BitcoinNetworkLister,
     /// Cached StatefulSets.
     pub stateful_sets: StatefulSetLister,
+    /// Cached Secrets: only the controller's own (labelled `app.kubernetes.io/managed-by`).
+    pub secrets: SecretLister,
     /// Cached Services.
     pub services: ServiceLister,
     /// Cached Pods.
@@ -430,7 +432,7 @@ impl Context {
         created: &mut Creations,
     ) -> Result<Option<(Credentials, Option<String>)>, Error> {
         let name = resources::secret_name_of(net);
-        let secret: std::sync::Arc<Secret> = match self.find_secret(ns, &name).await? {
+        let secret: std::sync::Arc<Secret> = match self.find_secret(net, ns, &name).await? {
             Some(s) => s,
             None if resources::generates_secret(net) => {
                 let creds = Credentials::generate();
@@ -461,9 +463,20 @@ impl Context {
         }
     }
 
-    /// The network's credentials Secret, read from the API server (Secrets are not cached);
+    /// The network's credentials Secret: its own from the cache of labelled Secrets, a Secret
+    /// the user named (or one created before the label existed) read from the API server.
     /// `None` when it does not exist.
-    async fn find_secret(&self, ns: &str, name: &str) -> Result<Option<std::sync::Arc<Secret>>, Error> {
+    async fn find_secret(
+        &self,
+        net: &BitcoinNetwork,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<std::sync::Arc<Secret>>, Error> {
+        if resources::generates_secret(net)
+            && let Ok(cached) = self.secrets.secrets(ns).get(name)
+        {
+            return Ok(Some(cached));
+        }
         let api = Api::<Secret>::namespaced(self.clientset.client().clone(), ns);
         let found = api.get_opt(name).await.map_err(api_err("get", "Secret", name))?;
         Ok(found.map(std::sync::Arc::new))

@@ -24,10 +24,15 @@ pub const CONTAINER_NAME: &str = "bitcoind";
 /// The name of the RPC container port (the simulation and Services look it up by name).
 pub const RPC_PORT_NAME: &str = "rpc";
 /// The label on the credentials Secrets the controller creates (the recommended
-/// `app.kubernetes.io/managed-by`), so `kubectl get secrets -l` finds them.
+/// `app.kubernetes.io/managed-by`): its Secret informer selects on it, so the controller caches
+/// its own Secrets and no one else's.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// [`MANAGED_BY_LABEL`]'s value.
 pub const MANAGED_BY: &str = "bitcoin-controller";
+/// The label selector of the Secret informer.
+pub fn managed_by_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY}")
+}
 /// Pod-template annotation holding the credentials Secret's resourceVersion: a rotated Secret
 /// changes it, which rolls the pods so bitcoind starts with the new credentials.
 pub const SECRET_VERSION_ANNOTATION: &str = "bitcoincontroller.christianb93.github.com/secret-version";

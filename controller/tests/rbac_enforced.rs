@@ -273,11 +273,11 @@ async fn controller_as_its_service_account_needs_exactly_deploy_rbac_yaml() {
             r#"leases.coordination.k8s.io is forbidden: User "{user}" cannot list resource "leases" in API group "coordination.k8s.io" in the namespace "{ns}""#
         )
     );
-    // Secrets: get by name only; the controller cannot enumerate them.
+    // Secrets: read, listed (its own, by label) and created; never changed or deleted.
     assert_eq!(
-        api_message(Api::<Secret>::namespaced(sa_client.clone(), &ns).list(&ListParams::default()).await).1,
+        api_message(Api::<Secret>::namespaced(sa_client.clone(), &ns).delete("creds", &Default::default()).await).1,
         format!(
-            r#"secrets is forbidden: User "{user}" cannot list resource "secrets" in API group "" in the namespace "{ns}""#
+            r#"secrets "creds" is forbidden: User "{user}" cannot delete resource "secrets" in API group "" in the namespace "{ns}""#
         )
     );
 

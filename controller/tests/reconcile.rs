@@ -203,6 +203,8 @@ async fn user_secret_is_used_and_a_missing_one_is_reported() {
     f.reconcile("default/net").await.expect("reconcile");
     let stored = Api::<BitcoinNetwork>::namespaced(f.cs.client().clone(), "default").get("net").await.unwrap();
     assert_ne!(stored.status.unwrap().conditions[0].reason, "SecretNotFound");
+    assert!(verbs(&f.cs.actions()).contains(&"get secrets".to_string()), "a user's Secret is read with get");
+    assert!(f.ctl.context().secrets.secrets("default").get("mine").is_err(), "and never cached");
     assert!(!verbs(&f.object_writes()).contains(&"create secrets".to_string()));
     assert!(f.created_notes().is_empty(), "nothing created, no Created event: {:?}", f.events());
     f.shutdown().await;
@@ -213,14 +215,14 @@ async fn steady_state_makes_no_writes() {
     let f = Fixture::new(vec![fake::object(&network("net", 3))]).await;
     f.reconcile("default/net").await.expect("first reconcile");
     f.wait_converged_cache("net", 3).await;
+    f.wait_for("secret in cache", |c| c.secrets.secrets("default").get("net-rpc").is_ok()).await;
     f.cs.clear_actions();
     for _ in 0..3 {
         f.reconcile("default/net").await.expect("reconcile");
     }
     assert!(f.cs.writes().is_empty(), "steady state wrote: {:?}", verbs(&f.cs.writes()));
-    // Reads: the credentials Secret (not cached) once per reconcile, nothing else.
-    let reads: Vec<String> = f.cs.actions().iter().map(|a| format!("{} {}", a.verb, a.resource)).collect();
-    assert_eq!(reads, ["get secrets"; 3], "{reads:?}");
+    // And read nothing: its own Secret is cached (label-selected informer), like everything else.
+    assert!(f.cs.actions().is_empty(), "steady state read: {:?}", verbs(&f.cs.actions()));
     f.shutdown().await;
 }
 
@@ -451,6 +453,7 @@ async fn rotated_secret_rolls_the_pods() {
     let f = Fixture::new(vec![fake::object(&network("net", 2))]).await;
     f.reconcile("default/net").await.expect("reconcile");
     f.wait_converged_cache("net", 2).await;
+    f.wait_for("secret in cache", |c| c.secrets.secrets("default").get("net-rpc").is_ok()).await;
     let annotation = |s: &StatefulSet| {
         s.spec
             .template
@@ -474,7 +477,13 @@ async fn rotated_secret_rolls_the_pods() {
         )
         .await
         .unwrap();
-    // Secrets are read, not cached: the next reconcile sees the rotation at once.
+    f.wait_for("rotation in cache", |c| {
+        c.secrets
+            .secrets("default")
+            .get("net-rpc")
+            .is_ok_and(|s| s.metadata.resource_version == rotated.metadata.resource_version)
+    })
+    .await;
     f.cs.clear_actions();
     f.reconcile("default/net").await.expect("reconcile");
     let updates: Vec<Action> =
