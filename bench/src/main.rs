@@ -19,6 +19,7 @@ mod go_codegen;
 mod informers;
 mod latency;
 mod mem;
+mod mesh;
 mod queue;
 mod report;
 mod server;
@@ -47,8 +48,11 @@ struct Args {
     /// Override the number of objects of the informer section (initial sync, memory, relist).
     #[arg(long)]
     objects: Option<usize>,
+    /// Network sizes of the mesh section (default: 10,100,1000; with --quick: 3,10).
+    #[arg(long, value_delimiter = ',')]
+    mesh_sizes: Vec<usize>,
     /// Run only these sections (default: all): informers, watch, queue, latency, controller,
-    /// durability, codegen.
+    /// mesh, durability, codegen.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The server of the client-based rows: the devserver, or the kube-apiserver of a running
@@ -241,6 +245,15 @@ async fn run(args: &Args) -> anyhow::Result<Outcome> {
         server.shutdown().await;
         result?;
         timed("latency", t);
+    }
+    if args.wants("mesh") {
+        if args.server == Kind::Real {
+            out.skip("mesh rows: they measure the controller against the devserver's simulated bitcoind".into());
+        } else {
+            let t = Instant::now();
+            mesh_rows(args, &mut out.rows).await?;
+            timed("mesh", t);
+        }
     }
     if args.wants("controller") {
         if args.server == Kind::Real {
@@ -667,6 +680,39 @@ async fn controller_rows(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()>
         load.ready_delay,
         "s",
     ));
+    Ok(())
+}
+
+/// The mesh at 10, 100 and 1,000 nodes: RPC calls per idle resync (goal: O(n), a constant
+/// ratio to n), controller CPU per idle reconcile, and the idle CPU at 1,000 nodes at the
+/// default 30 s resync (goal: under 10 % of a core).
+async fn mesh_rows(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let sizes: &[usize] = match (&args.mesh_sizes[..], args.quick) {
+        ([], true) => &[3, 10],
+        ([], false) => &[10, 100, 1_000],
+        (chosen, _) => chosen,
+    };
+    let (resync, resyncs) =
+        if args.quick { (std::time::Duration::from_secs(1), 2) } else { (std::time::Duration::from_secs(3), 4) };
+    for &n in sizes {
+        let m = mesh::run(n, resync, resyncs).await?;
+        eprintln!("mesh {n}: {m:?}");
+        rows.push(Row::new("mesh: RPC calls per idle resync", n, m.rpc_per_resync, "nodes", n as f64, "calls"));
+        rows.push(Row::new("mesh: reconciles per idle resync", n, m.reconciles_per_resync, "-", 0.0, "reconciles"));
+        rows.push(Row::new("mesh: RPC calls per idle reconcile", n, m.rpc_per_reconcile, "nodes", n as f64, "calls"));
+        rows.push(Row::new("mesh: controller CPU per idle reconcile", n, m.cpu_per_reconcile, "-", 0.0, "s"));
+        rows.push(Row::new("mesh: controller CPU until Ready", n, m.cpu_to_ready, "-", 0.0, "s"));
+        rows.push(Row::new("mesh: time until Ready", n, m.seconds_to_ready, "-", 0.0, "s"));
+        let share = Row::new(
+            "mesh: idle controller CPU (share of a core, 30 s resync)",
+            n,
+            m.idle_core_share_at_default_resync,
+            "goal",
+            0.10,
+            "core",
+        );
+        rows.push(if n >= 1_000 { share.at_most(1.0) } else { share });
+    }
     Ok(())
 }
 

@@ -99,13 +99,17 @@ impl std::fmt::Debug for Controller {
 impl Controller {
     /// Builds the factory, registers handlers and the secret index. Must run inside Tokio.
     pub fn new(clientset: Clientset, config: Config, metrics: Metrics) -> anyhow::Result<Self> {
-        let mut builder = SharedInformerFactory::builder(&clientset).default_resync(Some(config.resync));
+        // Only networks resync: a network's periodic reconcile reads every related cache, so a
+        // resync of its 1,000 pods would only queue the same key 1,000 more times.
+        let mut builder = SharedInformerFactory::builder(&clientset)
+            .default_resync(None)
+            .resync_for::<apis::bitcoincontroller::v1::BitcoinNetwork>(config.resync);
         if let Some(ns) = &config.namespace {
             builder = builder.namespace(ns.clone());
         }
         let factory = SharedInformerFactory::from_runtime(builder.build());
         let mut own_secrets = SharedInformerFactory::builder(&clientset)
-            .default_resync(Some(config.resync))
+            .default_resync(None)
             .tweak_list_options(|c| c.labels(&resources::managed_by_selector()));
         if let Some(ns) = &config.namespace {
             own_secrets = own_secrets.namespace(ns.clone());
@@ -145,7 +149,7 @@ impl Controller {
             pods: pods.lister(),
             secrets: secrets.lister(),
             clientset,
-            rpc: RpcClient::new(config.rpc_timeout),
+            rpc: RpcClient::new(config.rpc_timeout).counting(metrics.rpc_calls.clone()),
             settings: config.settings,
             metrics,
             not_ready_requeue: config.not_ready_requeue,

@@ -2,10 +2,13 @@
 //! node that is gone. Checked on every reconcile (the Go reference only did it when the status
 //! changed, so a restarted bitcoind was never re-joined).
 
-use crate::rpc::{RpcClient, RpcError};
+use crate::rpc::{NodeCommand, RpcClient, RpcError};
 use crate::secret::Credentials;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
+
+/// Nodes checked at once by one mesh pass.
+pub const MESH_CONCURRENCY: usize = 64;
 
 /// A ready node the mesh includes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,36 +50,20 @@ pub async fn sync(
     members: &BTreeSet<String>,
 ) -> MeshReport {
     let wanted: BTreeSet<String> = peers.iter().map(|p| p.ip.to_string()).collect();
-    let tasks = peers.iter().map(|node| {
-        let wanted = &wanted;
-        async move {
-            let addr = SocketAddr::new(node.ip, port);
-            let me = node.ip.to_string();
-            let mut added = vec![];
-            let mut removed = vec![];
-            let current = match rpc.get_added_nodes(addr, creds).await {
-                Ok(c) => c,
-                Err(e) => return (node.name.clone(), added, removed, Some(e)),
-            };
-            let have: BTreeSet<String> = current.into_iter().map(|n| n.addednode).collect();
-            for peer in wanted.iter().filter(|p| **p != me && !have.contains(*p)) {
-                if let Err(e) = rpc.add_node(addr, creds, peer).await {
-                    return (node.name.clone(), added, removed, Some(e));
-                }
-                added.push((node.name.clone(), peer.clone()));
-            }
-            let gone = |p: &&String| (members.contains(*p) && !wanted.contains(*p)) || **p == me;
-            for gone in have.iter().filter(gone) {
-                if let Err(e) = rpc.remove_node(addr, creds, gone).await {
-                    return (node.name.clone(), added, removed, Some(e));
-                }
-                removed.push((node.name.clone(), gone.clone()));
-            }
-            (node.name.clone(), added, removed, None)
-        }
-    });
+    let target = Target { rpc, creds, port, wanted: &wanted, members };
+    let checks: Vec<_> =
+        peers.iter().enumerate().map(|(i, node)| async move { (i, target.check(node).await) }).collect();
+    // Bounded concurrency: a 1,000-node network is checked 64 nodes at a time, not with 1,000
+    // sockets at once; results go back into node order, so notes stay stable.
+    let mut results: Vec<_> = futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+        futures::stream::iter(checks),
+        MESH_CONCURRENCY,
+    ))
+    .await;
+    results.sort_by_key(|(i, _)| *i);
+    let results = results.into_iter().map(|(_, r)| r);
     let mut report = MeshReport::default();
-    for (name, added, removed, err) in futures::future::join_all(tasks).await {
+    for (name, added, removed, err) in results {
         report.added.extend(added);
         report.removed.extend(removed);
         if let Some(e) = err {
@@ -84,6 +71,70 @@ pub async fn sync(
         }
     }
     report
+}
+
+/// What every node of one pass is brought to.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    rpc: &'a RpcClient,
+    creds: &'a Credentials,
+    port: u16,
+    wanted: &'a BTreeSet<String>,
+    members: &'a BTreeSet<String>,
+}
+
+impl Target<'_> {
+    /// One node: read its added nodes, then add what is missing and remove what is gone (one
+    /// batch each, so a new node joins a 1,000-node network in three round trips, not 1,000).
+    async fn check(self, node: &Peer) -> (String, Vec<(String, String)>, Vec<(String, String)>, Option<RpcError>) {
+        let Target { rpc, creds, port, wanted, members } = self;
+        let addr = SocketAddr::new(node.ip, port);
+        let me = node.ip.to_string();
+        let current = match rpc.get_added_nodes(addr, creds).await {
+            Ok(c) => c,
+            Err(e) => return (node.name.clone(), vec![], vec![], Some(e)),
+        };
+        let have: BTreeSet<String> = current.into_iter().map(|n| n.addednode).collect();
+        let to_add: Vec<String> = wanted.iter().filter(|p| **p != me && !have.contains(*p)).cloned().collect();
+        let gone = |p: &&String| (members.contains(*p) && !wanted.contains(*p)) || **p == me;
+        let to_remove: Vec<String> = have.iter().filter(gone).cloned().collect();
+        let (added, err) = apply(rpc, addr, creds, &node.name, &to_add, NodeCommand::Add).await;
+        if err.is_some() {
+            return (node.name.clone(), added, vec![], err);
+        }
+        let (removed, err) = apply(rpc, addr, creds, &node.name, &to_remove, NodeCommand::Remove).await;
+        (node.name.clone(), added, removed, err)
+    }
+}
+
+/// `addnode add|remove` of `peers` on one node in one batch: the `(node, peer)` pairs done, and
+/// the first failure (of the request, or of a call).
+async fn apply(
+    rpc: &RpcClient,
+    addr: SocketAddr,
+    creds: &Credentials,
+    node: &str,
+    peers: &[String],
+    command: NodeCommand,
+) -> (Vec<(String, String)>, Option<RpcError>) {
+    if peers.is_empty() {
+        return (vec![], None);
+    }
+    let results = match rpc.add_or_remove_nodes(addr, creds, peers, command).await {
+        Ok(r) => r,
+        Err(e) => return (vec![], Some(e)),
+    };
+    let mut done = vec![];
+    let mut first_error = None;
+    for (peer, r) in results {
+        match r {
+            Ok(()) => done.push((node.to_string(), peer)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    (done, first_error)
 }
 
 #[cfg(test)]
@@ -97,6 +148,33 @@ mod tests {
 
     type Added = Arc<Mutex<Vec<String>>>;
 
+    /// One call's reply, with the call's id.
+    fn answer(list: &mut Vec<String>, req: &Value) -> Value {
+        let mut reply = match req["method"].as_str() {
+            Some("getaddednodeinfo") => {
+                json!({"result": list.iter().map(|a| json!({"addednode": a, "connected": true})).collect::<Vec<_>>(), "error": null})
+            }
+            Some("addnode") => {
+                let peer = req["params"][0].as_str().unwrap_or_default().to_string();
+                match (req["params"][1].as_str(), list.contains(&peer)) {
+                    (Some("add"), true) => json!({"result": null, "error": {"code": -23, "message": "already added"}}),
+                    (Some("add"), false) => {
+                        list.push(peer);
+                        json!({"result": null, "error": null})
+                    }
+                    (Some("remove"), false) => json!({"result": null, "error": {"code": -24, "message": "not added"}}),
+                    _ => {
+                        list.retain(|p| *p != peer);
+                        json!({"result": null, "error": null})
+                    }
+                }
+            }
+            _ => json!({"result": null, "error": {"code": -32601, "message": "Method not found"}}),
+        };
+        reply["id"] = req["id"].clone();
+        reply
+    }
+
     /// A minimal bitcoind: getaddednodeinfo and addnode add|remove with -23/-24.
     async fn fake_node(ip: &str, port: u16, initial: &[&str]) -> Added {
         let added: Added = Arc::new(Mutex::new(initial.iter().map(|s| s.to_string()).collect()));
@@ -106,28 +184,13 @@ mod tests {
                 post(|State(added): State<Added>, body: String| async move {
                     let req: Value = serde_json::from_str(&body).unwrap_or_default();
                     let mut list = added.lock().unwrap();
-                    let reply = match req["method"].as_str() {
-                        Some("getaddednodeinfo") => {
-                            json!({"result": list.iter().map(|a| json!({"addednode": a, "connected": true})).collect::<Vec<_>>(), "error": null})
+                    // A batch (what the mesh sends for addnode) or a single call.
+                    match req {
+                        Value::Array(calls) => {
+                            Value::Array(calls.iter().map(|c| answer(&mut list, c)).collect()).to_string()
                         }
-                        Some("addnode") => {
-                            let peer = req["params"][0].as_str().unwrap_or_default().to_string();
-                            match (req["params"][1].as_str(), list.contains(&peer)) {
-                                (Some("add"), true) => json!({"result": null, "error": {"code": -23, "message": "already added"}}),
-                                (Some("add"), false) => {
-                                    list.push(peer);
-                                    json!({"result": null, "error": null})
-                                }
-                                (Some("remove"), false) => json!({"result": null, "error": {"code": -24, "message": "not added"}}),
-                                _ => {
-                                    list.retain(|p| *p != peer);
-                                    json!({"result": null, "error": null})
-                                }
-                            }
-                        }
-                        _ => json!({"result": null, "error": {"code": -32601, "message": "Method not found"}}),
-                    };
-                    reply.to_string()
+                        single => answer(&mut list, &single).to_string(),
+                    }
                 }),
             )
             .with_state(added.clone());

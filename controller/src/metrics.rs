@@ -43,6 +43,9 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     /// RPC failures by kind.
     pub rpc_errors: Family<RpcErrorLabels, Counter>,
+    /// bitcoind JSON-RPC calls made (the mesh's cost: one `getaddednodeinfo` per ready node per
+    /// reconcile, plus one call per peer added or removed).
+    pub rpc_calls: Counter,
     /// Writes to the API server (create/update/delete/status), to see steady state is write-free.
     pub writes: Counter,
     /// 1 while this replica holds the leader lease, 0 while it stands by (only with leader election).
@@ -69,6 +72,7 @@ impl Metrics {
         let reconciles = Family::<ResultLabels, Counter>::default();
         let reconcile_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let rpc_errors = Family::<RpcErrorLabels, Counter>::default();
+        let rpc_calls = Counter::default();
         let writes = Counter::default();
         let leader_status = Family::<LeaseLabels, Gauge>::default();
         registry.register(
@@ -80,8 +84,18 @@ impl Metrics {
         sub.register("reconcile", "Reconciles by result", reconciles.clone());
         sub.register("reconcile_duration_seconds", "Time spent in one reconcile", reconcile_duration.clone());
         sub.register("rpc_errors", "bitcoind JSON-RPC failures by kind", rpc_errors.clone());
+        sub.register("rpc_calls", "bitcoind JSON-RPC calls made", rpc_calls.clone());
         sub.register("api_writes", "Writes sent to the API server", writes.clone());
-        Self { registry: Arc::new(registry), queue, reconciles, reconcile_duration, rpc_errors, writes, leader_status }
+        Self {
+            registry: Arc::new(registry),
+            queue,
+            reconciles,
+            reconcile_duration,
+            rpc_errors,
+            rpc_calls,
+            writes,
+            leader_status,
+        }
     }
 
     /// Counts one reconcile.

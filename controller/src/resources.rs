@@ -230,6 +230,10 @@ pub fn stateful_set(net: &BitcoinNetwork, settings: &PodSettings) -> StatefulSet
         metadata: owned_meta(net, stateful_set_name(&name)),
         spec: StatefulSetSpec {
             replicas: Some(net.spec.nodes.max(0)),
+            // bitcoind nodes do not depend on each other's start order (the controller meshes
+            // them once ready), so all pods start at once: a 1,000-node network does not wait
+            // for 1,000 readiness delays in sequence. (Immutable: older StatefulSets keep theirs.)
+            pod_management_policy: Some("Parallel".into()),
             service_name: Some(service_name(&name)),
             selector: LabelSelector { match_labels: Some(labels(&name)), match_expressions: None },
             template: PodTemplateSpec {
