@@ -22,6 +22,8 @@ fn needs_go_quick_mode_measures_every_row() {
         "watch events/s",
         "queue items/s, 4 worker(s)",
         "codegen wall time",
+        "mesh: RPC calls per idle resync",
+        "mesh: controller CPU per idle reconcile",
     ] {
         assert!(metrics.contains(&m), "missing row {m}: {metrics:?}");
     }
