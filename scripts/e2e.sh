@@ -25,7 +25,7 @@ eval "$(cargo xtask cluster env)"
 echo "== suites against kube-apiserver ($KUBE_TEST_KUBECONFIG)"
 cargo test --locked -p runtime --test server -p generated --test e2e \
   -p kubernetes --test e2e -p node-informer --test node_informer \
-  -p controller --test e2e --test rbac_enforced --test crd_rules -p devserver --test escalation -- --skip devserver_only
+  -p controller --test e2e --test rbac_enforced --test crd_rules --test leader -p devserver --test escalation -- --skip devserver_only
 # A second API crate, generated and built in a temporary workspace; its tests (clientset,
 # informers, apply configurations with two field managers) run against kube-apiserver too.
 cargo test --locked -p codegen --test second_api -- second_api_crate

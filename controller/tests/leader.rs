@@ -1,5 +1,7 @@
 //! Leader election: two controllers share a Lease; only the leader writes, and when it stops
-//! (releasing the lease) the other takes over and reconciles.
+//! (releasing the lease) the other takes over and reconciles. On the devserver, or on
+//! kube-apiserver with `KUBE_TEST_KUBECONFIG` (each test in its own namespace, which also holds
+//! the Lease and is the controllers' watch scope).
 
 use apis::bitcoincontroller::v1::{BitcoinNetwork, BitcoinNetworkSpec};
 use controller::controller::{Config, Controller};
@@ -14,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 fn candidate(
     raw: &kube::Client,
+    ns: &str,
     identity: &str,
     rpc_port: u16,
 ) -> (Recorder, CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
@@ -23,6 +26,7 @@ fn candidate(
         resync: Duration::from_secs(1),
         not_ready_requeue: Duration::from_millis(300),
         settings: PodSettings { rpc_port, ..PodSettings::default() },
+        namespace: Some(ns.to_string()),
         ..Config::default()
     };
     let ctl = Controller::new(generated::Clientset::new(client.clone()), config, Metrics::new()).unwrap();
@@ -30,7 +34,7 @@ fn candidate(
         lease_duration: Duration::from_secs(3),
         renew_deadline: Duration::from_secs(2),
         retry_period: Duration::from_millis(300),
-        ..LeaderElectionConfig::new("default", "bitcoin-controller", identity)
+        ..LeaderElectionConfig::new(ns, "bitcoin-controller", identity)
     };
     let cancel = CancellationToken::new();
     let task = tokio::spawn(ctl.run_leader_elected(client, election, cancel.clone()));
@@ -41,8 +45,8 @@ fn network_writes(r: &Recorder) -> usize {
     r.writes().iter().filter(|a| a.resource != "leases").count()
 }
 
-async fn create_and_wait_ready(raw: &kube::Client, name: &str) {
-    let nets: Api<BitcoinNetwork> = Api::namespaced(raw.clone(), "default");
+async fn create_and_wait_ready(raw: &kube::Client, ns: &str, name: &str) {
+    let nets: Api<BitcoinNetwork> = Api::namespaced(raw.clone(), ns);
     let net = BitcoinNetwork {
         metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
         spec: BitcoinNetworkSpec { nodes: 2, ..Default::default() },
@@ -58,17 +62,17 @@ async fn create_and_wait_ready(raw: &kube::Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_reconciles_and_the_standby_takes_over() {
-    let server = devserver::DevServer::builder().start().await.unwrap();
-    let raw = server.client().unwrap();
-    let sim = controller::sim::start(raw.clone(), Duration::from_millis(200), 28801).await.unwrap();
-    controller::crd::install_crd(&raw).await.unwrap();
+    let env = testenv::TestEnv::start().await;
+    let (raw, ns) = (env.client(), env.namespace().to_string());
+    let sim = controller::sim::start_in(raw.clone(), Duration::from_millis(200), 28801, Some(ns.clone())).await.unwrap();
+    env.install_crd(&serde_yaml::from_str(controller::crd::CRD_YAML).unwrap()).await;
 
-    let (rec_a, cancel_a, task_a) = candidate(&raw, "a", 28801);
+    let (rec_a, cancel_a, task_a) = candidate(&raw, &ns, "a", 28801);
     // Let "a" win the lease before "b" starts campaigning.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rec_b, cancel_b, task_b) = candidate(&raw, "b", 28801);
+    let (rec_b, cancel_b, task_b) = candidate(&raw, &ns, "b", 28801);
 
-    create_and_wait_ready(&raw, "one").await;
+    create_and_wait_ready(&raw, &ns, "one").await;
     assert!(network_writes(&rec_a) > 0, "the leader reconciled");
     assert_eq!(network_writes(&rec_b), 0, "the standby wrote: {:?}", rec_b.writes());
 
@@ -76,14 +80,14 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() {
     cancel_a.cancel();
     tokio::time::timeout(Duration::from_secs(10), task_a).await.unwrap().unwrap().unwrap();
     let start = Instant::now();
-    create_and_wait_ready(&raw, "two").await;
+    create_and_wait_ready(&raw, &ns, "two").await;
     eprintln!("standby took over and made 'two' Ready in {:?}", start.elapsed());
     assert!(network_writes(&rec_b) > 0, "the new leader reconciled");
 
     cancel_b.cancel();
     tokio::time::timeout(Duration::from_secs(10), task_b).await.unwrap().unwrap().unwrap();
     sim.shutdown().await;
-    server.shutdown().await;
+    env.shutdown().await;
 }
 
 /// A free loopback port (bound, then released for the child process to take).
@@ -110,12 +114,12 @@ struct Replica {
 }
 
 impl Replica {
-    fn start(kubeconfig: &std::path::Path, name: &str) -> Self {
+    fn start(kubeconfig: &std::path::Path, ns: &str, name: &str) -> Self {
         use std::io::BufRead;
         let (health, metrics) = (free_port(), free_port());
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bitcoin-controller"))
             .args(["--kubeconfig".as_ref(), kubeconfig.as_os_str()])
-            .args(["--leader-elect", "--leader-elect-namespace", "default", "--rpc-port", "28802"])
+            .args(["--leader-elect", "--leader-elect-namespace", ns, "--namespace", ns, "--rpc-port", "28802"])
             .args(["--health-addr", &format!("127.0.0.1:{health}"), "--metrics-addr", &format!("127.0.0.1:{metrics}")])
             .env("POD_NAME", name)
             .env("RUST_LOG", "info")
@@ -176,12 +180,12 @@ impl Drop for Replica {
 /// says in its log that it waits and for whom. When the leader stops, the standby leads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_replicas_are_ready_and_exactly_one_leads() {
-    let server = devserver::DevServer::builder().start().await.unwrap();
-    let raw = server.client().unwrap();
-    controller::crd::install_crd(&raw).await.unwrap();
-    let kubeconfig = server.kubeconfig_path().to_path_buf();
-    let a = Replica::start(&kubeconfig, "replica-a");
-    let b = Replica::start(&kubeconfig, "replica-b");
+    let env = testenv::TestEnv::start().await;
+    let ns = env.namespace().to_string();
+    env.install_crd(&serde_yaml::from_str(controller::crd::CRD_YAML).unwrap()).await;
+    let kubeconfig = env.kubeconfig_path();
+    let a = Replica::start(&kubeconfig, &ns, "replica-a");
+    let b = Replica::start(&kubeconfig, &ns, "replica-b");
 
     let start = Instant::now();
     loop {
@@ -214,5 +218,5 @@ async fn both_replicas_are_ready_and_exactly_one_leads() {
     }
     assert!(standby.ready().await);
     drop(standby);
-    server.shutdown().await;
+    env.shutdown().await;
 }

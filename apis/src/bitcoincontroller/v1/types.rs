@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 /// +kubebuilder:printcolumn:name=READY,type=integer,JSONPath=".status.readyNodes",description="Nodes whose pod is ready"
 /// +kubebuilder:printcolumn:name=REASON,type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,description="Why the network is or is not Ready"
 /// +kubebuilder:printcolumn:name=AGE,type=date,JSONPath=".metadata.creationTimestamp"
-/// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 48",message="metadata.name may have at most 48 characters: the pods' controller-revision-hash label, <name>-sts-<hash>, is limited to 63"
-/// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS label that starts with a letter (no dots): the Service <name>-svc is named after it"
+/// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 48",message="metadata.name may have at most 48 characters: the pods' controller-revision-hash label (NAME-sts-HASH) is limited to 63"
+/// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS label that starts with a letter (no dots): the Service NAME-svc is named after it"
 #[derive(Debug, Default, PartialEq)]
 pub struct BitcoinNetwork {
     /// Standard object metadata.
