@@ -64,7 +64,8 @@ async fn create_and_wait_ready(raw: &kube::Client, ns: &str, name: &str) {
 async fn only_the_leader_reconciles_and_the_standby_takes_over() {
     let env = testenv::TestEnv::start().await;
     let (raw, ns) = (env.client(), env.namespace().to_string());
-    let sim = controller::sim::start_in(raw.clone(), Duration::from_millis(200), 28801, Some(ns.clone())).await.unwrap();
+    let sim =
+        controller::sim::start_in(raw.clone(), Duration::from_millis(200), 28801, Some(ns.clone())).await.unwrap();
     env.install_crd(&serde_yaml::from_str(controller::crd::CRD_YAML).unwrap()).await;
 
     let (rec_a, cancel_a, task_a) = candidate(&raw, &ns, "a", 28801);
