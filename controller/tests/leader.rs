@@ -205,6 +205,11 @@ async fn both_replicas_are_ready_and_exactly_one_leads() {
     }
     let a_leads = a.leading().await == Some(true);
     let (mut leader, standby) = if a_leads { (a, b) } else { (b, a) };
+    // The standby logs the leader when it first reads the lease (its retry period, jittered).
+    let start = Instant::now();
+    while !standby.log().contains("standing by") && start.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = standby.log();
     assert!(log.contains("waiting to acquire the leader lease"), "{log}");
     assert!(log.contains("standing by"), "the standby names the leader: {log}");
