@@ -82,6 +82,7 @@ pub struct Config {
     rbac: Option<generators::rbac::RbacConfig>,
     kubernetes: Option<PathBuf>,
     discovery: Option<PathBuf>,
+    protobuf: Option<(PathBuf, Vec<String>)>,
 }
 
 impl Default for Config {
@@ -104,6 +105,7 @@ impl Config {
             rbac: None,
             kubernetes: None,
             discovery: None,
+            protobuf: None,
         }
     }
 
@@ -163,6 +165,15 @@ impl Config {
     /// generated crate's.
     pub fn kubernetes(mut self, dir: impl Into<PathBuf>) -> Self {
         self.kubernetes = Some(dir.into());
+        self
+    }
+
+    /// Also generate, into the Rust file `file`, conversions between k8s-pb's protobuf messages
+    /// and k8s-openapi's types for `kinds` (`apps/v1/Deployment`, `v1/ConfigMap`) and every
+    /// type they contain (see [`kubernetes::protobuf`]): what a server needs to take and give
+    /// protobuf bodies for built-in kinds.
+    pub fn protobuf(mut self, file: impl Into<PathBuf>, kinds: Vec<String>) -> Self {
+        self.protobuf = Some((file.into(), kinds));
         self
     }
 
@@ -260,6 +271,21 @@ impl Config {
                     builtin_kinds = joined.kinds.iter().map(|k| format!("{} {}", k.api_version(), k.kind)).collect();
                 }
                 Err(e) => diags.error_hint(Loc::whole(dir), e, "the built-in crate needs k8s-openapi's source"),
+            }
+        }
+        if let Some((file, kinds)) = &self.protobuf {
+            let loc = Loc::whole(file);
+            match kubernetes::protobuf::render(&self.input, kinds) {
+                Ok(tokens) => {
+                    if let (Some(text), Some(name)) =
+                        (render::rust_file(tokens, &render::protobuf_header(), &loc, &mut diags), file.file_name())
+                    {
+                        let dir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                        let files = vec![render::Rendered { path: name.into(), text }];
+                        targets.push(write::Target { dir, files, prune: false });
+                    }
+                }
+                Err(e) => diags.error_hint(loc, e, "the protobuf conversions need k8s-openapi's and k8s-pb's sources"),
             }
         }
         if let Some(dir) = &self.crd_dir {

@@ -35,6 +35,11 @@ pub fn kubernetes_header() -> String {
     )
 }
 
+/// The header of the protobuf conversions: they come from k8s-pb's and k8s-openapi's sources.
+pub fn protobuf_header() -> String {
+    format!("// {MARKER}\n// Generated from k8s-pb's and k8s-openapi's types; run the generator again instead.")
+}
+
 /// Marks every method of every `impl` block in `tokens` `#[inline]`, for the clientset, lister
 /// and informer crates: a method is then compiled (and its generic machinery, such as one
 /// informer per kind, instantiated) in the crate that calls it, not in the generated crate. A

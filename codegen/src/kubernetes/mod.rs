@@ -8,6 +8,7 @@
 
 pub mod discovery;
 pub mod openapi_crate;
+pub mod protobuf;
 
 use crate::generators::api::ApiKind;
 use crate::naming;

@@ -43,6 +43,11 @@ pub enum Scope {
 /// `cargo metadata` (run offline for this machine's platform: the lock file and the registry
 /// cache of a workspace that has been built are enough).
 pub fn locate(workspace: &Path) -> Result<PathBuf, String> {
+    locate_package(workspace, "k8s-openapi")
+}
+
+/// The `src/` folder of the package `name` that the workspace at `workspace` locks.
+pub fn locate_package(workspace: &Path, name: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["metadata", "--format-version", "1", "--offline", "--manifest-path"]).arg(workspace.join("Cargo.toml"));
@@ -59,10 +64,10 @@ pub fn locate(workspace: &Path) -> Result<PathBuf, String> {
         .and_then(|p| p.as_array())
         .into_iter()
         .flatten()
-        .find(|p| p.get("name").and_then(|n| n.as_str()) == Some("k8s-openapi"))
+        .find(|p| p.get("name").and_then(|n| n.as_str()) == Some(name))
         .and_then(|p| p.get("manifest_path").and_then(|m| m.as_str()))
         .and_then(|m| Path::new(m).parent().map(|d| d.join("src")))
-        .ok_or_else(|| format!("{} does not depend on k8s-openapi", workspace.display()))
+        .ok_or_else(|| format!("{} does not depend on {name}", workspace.display()))
 }
 
 /// The host's target triple, from `rustc -vV`.
