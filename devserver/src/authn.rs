@@ -93,6 +93,9 @@ pub struct TokenOwner {
     pub name: String,
     /// The account's UID, once known.
     pub uid: Option<String>,
+    /// When the token stops authenticating (Unix seconds); `None` for the tokens minted at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
 }
 
 impl Auth {
@@ -113,8 +116,28 @@ impl Auth {
     pub fn mint_service_account_token(&self, namespace: &str, name: &str, store: &Store) -> String {
         let token = format!("sa-{}", uuid::Uuid::new_v4().simple());
         let uid = account_uid(store, namespace, name);
-        let owner = TokenOwner { namespace: namespace.to_string(), name: name.to_string(), uid };
+        let owner = TokenOwner { namespace: namespace.to_string(), name: name.to_string(), uid, expires: None };
         self.lock_tokens().insert(token.clone(), owner);
+        self.save_tokens();
+        token
+    }
+
+    /// A token for an existing ServiceAccount (a TokenRequest), bound to its UID, that stops
+    /// authenticating after `seconds`. Expired tokens are dropped when the next one is minted.
+    pub fn mint_expiring_token(&self, namespace: &str, name: &str, store: &Store, seconds: i64) -> String {
+        let token = format!("sa-{}", uuid::Uuid::new_v4().simple());
+        let now = jiff::Timestamp::now().as_second();
+        let owner = TokenOwner {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid: account_uid(store, namespace, name),
+            expires: Some(now.saturating_add(seconds)),
+        };
+        {
+            let mut tokens = self.lock_tokens();
+            tokens.retain(|_, o| o.expires.is_none_or(|e| e > now));
+            tokens.insert(token.clone(), owner);
+        }
         self.save_tokens();
         token
     }
@@ -128,6 +151,9 @@ impl Auth {
     fn service_account_of(&self, token: &str, store: &Store) -> Option<(String, String)> {
         let mut tokens = self.lock_tokens();
         let owner = tokens.get_mut(token)?;
+        if owner.expires.is_some_and(|e| e <= jiff::Timestamp::now().as_second()) {
+            return None;
+        }
         let uid = account_uid(store, &owner.namespace, &owner.name)?;
         match &owner.uid {
             Some(bound) if *bound != uid => return None,

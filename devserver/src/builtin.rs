@@ -2,7 +2,7 @@
 //! malformed object gets a 400 instead of being stored (or crashing anything).
 
 use crate::resource::ResourceType;
-use k8s_openapi::api::{apps, authorization, coordination, core, events, rbac};
+use k8s_openapi::api::{apps, authorization, batch, coordination, core, events, networking, policy, rbac, scheduling};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -85,7 +85,20 @@ pub fn builtin_types() -> Vec<ResourceType> {
         rt("", "ConfigMap", "configmaps", true, &["cm"], false, false, check::<core::v1::ConfigMap>),
         rt("", "ServiceAccount", "serviceaccounts", true, &["sa"], false, false, check::<core::v1::ServiceAccount>),
         rt("", "Event", "events", true, &["ev"], false, false, check::<core::v1::Event>),
+        rt("", "ResourceQuota", "resourcequotas", true, &["quota"], false, true, check::<core::v1::ResourceQuota>),
         rt("apps", "StatefulSet", "statefulsets", true, &["sts"], true, true, check::<apps::v1::StatefulSet>),
+        rt("apps", "Deployment", "deployments", true, &["deploy"], true, true, check::<apps::v1::Deployment>),
+        rt("apps", "ReplicaSet", "replicasets", true, &["rs"], true, true, check::<apps::v1::ReplicaSet>),
+        rt(
+            "apps",
+            "ControllerRevision",
+            "controllerrevisions",
+            true,
+            &[],
+            false,
+            false,
+            check::<apps::v1::ControllerRevision>,
+        ),
         rt("events.k8s.io", "Event", "events", true, &["ev"], false, false, check::<events::v1::Event>),
         rt("coordination.k8s.io", "Lease", "leases", true, &[], false, false, check::<coordination::v1::Lease>),
         rt("rbac.authorization.k8s.io", "Role", "roles", true, &[], false, false, check::<rbac::v1::Role>),
@@ -139,6 +152,29 @@ pub fn builtin_types() -> Vec<ResourceType> {
             check::<authorization::v1::SelfSubjectAccessReview>,
         ),
         review("SelfSubjectRulesReview", "selfsubjectrulesreviews", check::<authorization::v1::SelfSubjectRulesReview>),
+        rt("batch", "Job", "jobs", true, &[], true, true, check::<batch::v1::Job>),
+        rt("batch", "CronJob", "cronjobs", true, &["cj"], true, true, check::<batch::v1::CronJob>),
+        rt("networking.k8s.io", "Ingress", "ingresses", true, &["ing"], false, true, check::<networking::v1::Ingress>),
+        rt(
+            "policy",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+            &["pdb"],
+            false,
+            true,
+            check::<policy::v1::PodDisruptionBudget>,
+        ),
+        rt(
+            "scheduling.k8s.io",
+            "PriorityClass",
+            "priorityclasses",
+            false,
+            &["pc"],
+            false,
+            false,
+            check::<scheduling::v1::PriorityClass>,
+        ),
     ]
 }
 

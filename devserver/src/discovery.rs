@@ -126,6 +126,17 @@ pub fn api_resource_list(types: &[ResourceType], group: &str, version: &str) -> 
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if t.has_token_subresource() {
+            resources.push(json!({
+                "name": format!("{}/token", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "authentication.k8s.io",
+                "version": "v1",
+                "kind": "TokenRequest",
+                "verbs": ["create"],
+            }));
+        }
         if t.scale.is_some() {
             resources.push(json!({
                 "name": format!("{}/scale", t.plural),
@@ -208,6 +219,13 @@ pub fn aggregated(types: &[ResourceType], core: bool) -> Value {
                                     "subresource": "scale",
                                     "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
                                     "verbs": ["get", "patch", "update"],
+                                }));
+                            }
+                            if t.has_token_subresource() {
+                                subresources.push(json!({
+                                    "subresource": "token",
+                                    "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"},
+                                    "verbs": ["create"],
                                 }));
                             }
                             if !subresources.is_empty() {

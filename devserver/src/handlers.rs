@@ -15,6 +15,7 @@ use crate::{builtin, crd, discovery, negotiation, openapi, protobuf, schema, tab
 mod delete;
 mod list;
 mod scale;
+mod token;
 mod write;
 
 pub use delete::deleted_status;
@@ -323,6 +324,8 @@ async fn route(
     let verb = match (method, rp.name.is_some()) {
         (&Method::GET, _) => info.verb.as_str(),
         (&Method::POST, false) => "create",
+        // Creating a subresource of an object: a ServiceAccount's token.
+        (&Method::POST, true) if rp.sub.is_some() => "create",
         (&Method::PUT, true) => "update",
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
@@ -399,6 +402,7 @@ async fn dispatch(
         let served = match sub.as_str() {
             "status" => rt.status_subresource,
             "scale" => rt.scale.is_some(),
+            "token" => rt.has_token_subresource(),
             _ => false,
         };
         if !served {
@@ -406,7 +410,8 @@ async fn dispatch(
             // the object.
             return Err(if rt.custom { not_found_plain(rt, rp) } else { ApiError::resource_not_found() });
         }
-        if !matches!(verb, "get" | "update" | "patch") {
+        let allowed: &[&str] = if sub == "token" { &["create"] } else { &["get", "update", "patch"] };
+        if !allowed.contains(&verb) {
             return Err(ApiError::method_not_allowed(
                 "the server does not allow this method on the requested resource",
             ));
@@ -422,6 +427,9 @@ async fn dispatch(
     let name = rp.name.as_deref().unwrap_or("");
     let sub = rp.sub.as_deref();
     let ctx = Ctx { app, rt, user, query, headers };
+    if sub == Some("token") {
+        return ctx.create_token(ns, name, &body);
+    }
     if sub == Some("scale") {
         return match verb {
             "get" => ctx.get_scale(ns, name),
@@ -455,23 +463,35 @@ async fn dispatch(
 /// A request body as a JSON object: JSON, or protobuf for the kinds [`protobuf`] decodes; 415
 /// for other media types, 400 for a body that does not decode.
 fn request_object(rt: &ResourceType, headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
+    if rt.custom && content_type(headers) == protobuf::MEDIA_TYPE {
+        return Err(protobuf::unsupported(protobuf::MEDIA_TYPE));
+    }
+    request_object_of(headers, body, &rt.api_version(), &rt.kind)
+}
+
+/// The base media type of the request body (without parameters).
+fn content_type(headers: &HeaderMap) -> &str {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let base = ct.split(';').next().unwrap_or("").trim();
-    match base {
-        protobuf::MEDIA_TYPE if protobuf::decodes(rt) => return protobuf::decode(rt, body),
+    ct.split(';').next().unwrap_or("").trim()
+}
+
+/// [`request_object`] for a body of kind `kind` (a subresource's kind may differ from its
+/// resource's: a ServiceAccount's `token` takes a TokenRequest).
+fn request_object_of(headers: &HeaderMap, body: &[u8], api_version: &str, kind: &str) -> ApiResult<Value> {
+    let version = api_version.rsplit('/').next().unwrap_or(api_version);
+    match content_type(headers) {
+        protobuf::MEDIA_TYPE if protobuf::decodes(api_version, kind) => {
+            return protobuf::decode(api_version, kind, body);
+        }
         "" | "application/json" | "*/*" => {}
         other => return Err(protobuf::unsupported(other)),
     }
     let v: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "{} in version \"{}\" cannot be handled as a {}: {e}",
-            rt.kind, rt.version, rt.kind
-        ))
+        ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {e}"))
     })?;
     if !v.is_object() {
         return Err(ApiError::bad_request(format!(
-            "{} in version \"{}\" cannot be handled as a {}: the body must be a JSON object",
-            rt.kind, rt.version, rt.kind
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: the body must be a JSON object"
         )));
     }
     Ok(v)

@@ -108,6 +108,11 @@ impl ResourceType {
         obj.to_string()
     }
 
+    /// ServiceAccounts have a `token` subresource (TokenRequest).
+    pub fn has_token_subresource(&self) -> bool {
+        !self.custom && self.group.is_empty() && self.plural == "serviceaccounts"
+    }
+
     /// The field paths a field selector may use for this resource.
     pub fn field_selector_fields(&self) -> Vec<String> {
         let mut f = vec!["metadata.name".to_string()];

@@ -283,35 +283,146 @@ fn crd_example_nodes(dir: &Path) -> String {
     v["spec"]["nodes"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "<none>".into())
 }
 
+/// Every `kubectl create <type>` subcommand of kubectl v1.32. kubectl sends these bodies as
+/// protobuf (`application/vnd.kubernetes.protobuf`); what it sent must come back as JSON with the
+/// values given on the command line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_create_sends_protobuf_for_built_in_kinds() {
-    // kubectl sends `application/vnd.kubernetes.protobuf` for these; the devserver decodes it.
+async fn every_kubectl_create_subcommand_works() {
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kubeconfig");
-    let server = devserver::DevServer::builder().kubeconfig_path(&kc).start().await.unwrap();
-    let out = ok(&kc, &["create", "namespace", "team"]).await;
-    assert_eq!(out.trim(), "namespace/team created");
-    let out = ok(
-        &kc,
-        &["create", "configmap", "settings", "-n", "team", "--from-literal=mode=fast", "--from-literal=level=3"],
-    )
-    .await;
-    assert_eq!(out.trim(), "configmap/settings created");
-    let out = ok(&kc, &["create", "secret", "generic", "rpc", "-n", "team", "--from-literal=password=s3cret"]).await;
-    assert_eq!(out.trim(), "secret/rpc created");
-    let out = ok(&kc, &["create", "serviceaccount", "bot", "-n", "team"]).await;
-    assert_eq!(out.trim(), "serviceaccount/bot created");
-    let cm: serde_json::Value =
-        serde_json::from_str(&ok(&kc, &["get", "configmap", "settings", "-n", "team", "-o", "json"]).await).unwrap();
+    let server = devserver::DevServer::builder().tls(true).rbac(true).kubeconfig_path(&kc).start().await.unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["example.com".to_string()]).unwrap();
+    let (cert_file, key_file) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let (cert_arg, key_arg) = (format!("--cert={}", cert_file.display()), format!("--key={}", key_file.display()));
+    let n = ["-n", "team"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["namespace", "team"], "namespace/team created"),
+        (
+            vec!["clusterrole", "reader", "--verb=get,list", "--resource=pods"],
+            "clusterrole.rbac.authorization.k8s.io/reader created",
+        ),
+        (
+            vec!["clusterrolebinding", "reader", "--clusterrole=reader", "--user=alice"],
+            "clusterrolebinding.rbac.authorization.k8s.io/reader created",
+        ),
+        (
+            vec!["configmap", "settings", "--from-literal=mode=fast", "--from-literal=level=3"],
+            "configmap/settings created",
+        ),
+        (
+            vec!["cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"],
+            "cronjob.batch/tick created",
+        ),
+        (vec!["deployment", "web", "--image=nginx", "--replicas=0", "--port=80"], "deployment.apps/web created"),
+        (vec!["ingress", "site", "--rule=example.com/=web:80"], "ingress.networking.k8s.io/site created"),
+        (vec!["job", "once", "--image=busybox", "--", "date"], "job.batch/once created"),
+        (
+            vec!["poddisruptionbudget", "web", "--selector=app=web", "--min-available=1"],
+            "poddisruptionbudget.policy/web created",
+        ),
+        (
+            vec!["priorityclass", "low", "--value=0", "--description=zero"],
+            "priorityclass.scheduling.k8s.io/low created",
+        ),
+        (vec!["quota", "small", "--hard=cpu=1,memory=1G,pods=2"], "resourcequota/small created"),
+        (
+            vec!["role", "pod-reader", "--verb=get,list", "--resource=pods"],
+            "role.rbac.authorization.k8s.io/pod-reader created",
+        ),
+        (
+            vec!["rolebinding", "pod-reader", "--role=pod-reader", "--serviceaccount=team:bot"],
+            "rolebinding.rbac.authorization.k8s.io/pod-reader created",
+        ),
+        (
+            vec![
+                "secret",
+                "docker-registry",
+                "pull",
+                "--docker-username=u",
+                "--docker-password=p",
+                "--docker-server=registry.example",
+            ],
+            "secret/pull created",
+        ),
+        (vec!["secret", "generic", "rpc", "--from-literal=password=s3cret"], "secret/rpc created"),
+        (vec!["secret", "tls", "cert", &cert_arg, &key_arg], "secret/cert created"),
+        (vec!["service", "clusterip", "api", "--tcp=80:8080"], "service/api created"),
+        (vec!["service", "externalname", "ext", "--external-name=example.com"], "service/ext created"),
+        (vec!["service", "loadbalancer", "lb", "--tcp=80:8080"], "service/lb created"),
+        (vec!["service", "nodeport", "np", "--tcp=80:8080"], "service/np created"),
+        (vec!["serviceaccount", "bot"], "serviceaccount/bot created"),
+    ];
+    for (args, want) in &cases {
+        // The namespace goes first: anything after `--` is the container's command.
+        let mut full = vec!["create"];
+        if args[0] != "namespace" && !args[0].starts_with("cluster") && args[0] != "priorityclass" {
+            full.extend(n);
+        }
+        full.extend(args);
+        let out = ok(&kc, &full).await;
+        assert_eq!(out.trim(), *want, "kubectl {full:?}");
+    }
+    let get = |what: &'static str| {
+        let kc = kc.clone();
+        async move {
+            let mut args = vec!["get"];
+            args.extend(what.split(' '));
+            args.extend(["-n", "team", "-o", "json"]);
+            serde_json::from_str::<serde_json::Value>(&ok(&kc, &args).await).unwrap()
+        }
+    };
+    let cm = get("configmap settings").await;
     assert_eq!(cm["data"], serde_json::json!({"mode": "fast", "level": "3"}));
-    let secret: serde_json::Value =
-        serde_json::from_str(&ok(&kc, &["get", "secret", "rpc", "-n", "team", "-o", "json"]).await).unwrap();
+    let secret = get("secret rpc").await;
     assert_eq!((secret["data"]["password"].as_str(), secret["type"].as_str()), (Some("czNjcmV0"), Some("Opaque")));
-    let ns: serde_json::Value =
-        serde_json::from_str(&ok(&kc, &["get", "namespace", "team", "-o", "json"]).await).unwrap();
-    assert_eq!(ns["status"]["phase"], "Active");
-    // Deployments are not served yet (issue 13): the Status 404 of an unknown resource.
-    let (success, _, stderr) = kubectl(&kc, &["create", "deployment", "web", "--image=nginx", "-n", "team"]).await;
-    assert!(!success && stderr.contains("the server could not find the requested resource"), "{stderr}");
+    assert_eq!(get("secret pull").await["type"], "kubernetes.io/dockerconfigjson");
+    assert_eq!(get("secret cert").await["type"], "kubernetes.io/tls");
+    let deploy = get("deployment web").await;
+    assert_eq!(deploy["spec"]["replicas"], 0, "a pointer field's zero is kept");
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["ports"][0],
+        serde_json::json!({"containerPort": 80})
+    );
+    assert!(deploy["spec"].get("paused").is_none(), "a non-pointer omitempty zero is left out, as Go's JSON does");
+    assert_eq!(get("cronjob tick").await["spec"]["schedule"], "*/5 * * * *");
+    assert_eq!(
+        get("job once").await["spec"]["template"]["spec"]["containers"][0]["command"],
+        serde_json::json!(["date"])
+    );
+    assert_eq!(get("ingress site").await["spec"]["rules"][0]["host"], "example.com");
+    assert_eq!(get("pdb web").await["spec"]["minAvailable"], 1, "an IntOrString int");
+    assert_eq!(get("quota small").await["spec"]["hard"]["memory"], "1G", "a Quantity");
+    assert_eq!(get("service np").await["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(get("service ext").await["spec"]["externalName"], "example.com");
+    assert_eq!(get("priorityclass low").await["value"], 0, "a required int's zero is kept");
+    assert_eq!(get("rolebinding pod-reader").await["subjects"][0]["kind"], "ServiceAccount");
+    assert_eq!(get("namespace team").await["status"]["phase"], "Active");
+
+    // `kubectl create token`: the token authenticates as the account, which RBAC then governs.
+    let token = ok(&kc, &["create", "token", "bot", "-n", "team"]).await;
+    let token = token.trim();
+    assert!(!token.is_empty());
+    let as_bot = |args: &'static [&'static str]| {
+        let kc = kc.clone();
+        let flag = format!("--token={token}");
+        async move {
+            let mut full = vec![flag.as_str()];
+            full.extend(args);
+            kubectl(&kc, &full).await
+        }
+    };
+    let (success, _, stderr) = as_bot(&["get", "pods", "-n", "team"]).await;
+    assert!(success, "the bound Role lets the account list pods: {stderr}");
+    let (success, _, stderr) = as_bot(&["get", "secrets", "-n", "team"]).await;
+    assert!(
+        !success && stderr.contains("User \"system:serviceaccount:team:bot\" cannot list resource \"secrets\""),
+        "{stderr}"
+    );
+    let (success, _, stderr) = kubectl(&kc, &["create", "token", "bot", "-n", "team", "--duration=1m"]).await;
+    assert!(!success && stderr.contains("may not specify a duration less than 10 minutes"), "{stderr}");
+    let (success, _, stderr) = kubectl(&kc, &["create", "token", "nobody", "-n", "team"]).await;
+    assert!(!success && stderr.contains("serviceaccounts \"nobody\" not found"), "{stderr}");
     server.shutdown().await;
 }

@@ -53,7 +53,10 @@ pub fn codegen_config(root: &Path, check: bool) -> codegen::Config {
         .output(root.join("generated"))
         .kubernetes(root.join("kubernetes"))
         .crd_dir(root.join("deploy/crd"))
-        .protobuf(root.join("devserver/src/protobuf/generated.rs"), PROTOBUF_KINDS.iter().map(|k| k.to_string()).collect())
+        .protobuf(
+            root.join("devserver/src/protobuf/generated.rs"),
+            PROTOBUF_KINDS.iter().map(|k| k.to_string()).collect(),
+        )
         .rbac(codegen::generators::rbac::RbacConfig {
             sources: root.join("controller/src"),
             output: root.join("deploy/rbac.yaml"),

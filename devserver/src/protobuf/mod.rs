@@ -21,26 +21,25 @@ pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 const MAGIC: &[u8] = b"k8s\0";
 
-/// Whether `rt`'s kind can be sent as protobuf.
-pub fn decodes(rt: &ResourceType) -> bool {
-    !rt.custom && generated::KINDS.contains(&(rt.api_version().as_str(), rt.kind.as_str()))
+/// Whether a built-in `kind` can be sent as protobuf.
+pub fn decodes(api_version: &str, kind: &str) -> bool {
+    generated::KINDS.contains(&(api_version, kind))
 }
 
-/// The JSON object of a protobuf body of kind `rt` (400 for a malformed envelope or message).
-pub fn decode(rt: &ResourceType, body: &[u8]) -> ApiResult<Value> {
-    let bad = |why: String| ApiError::bad_request(format!("error decoding {} from protobuf: {why}", rt.kind));
+/// The JSON object of a protobuf body of a built-in kind (400 for a malformed envelope or message).
+pub fn decode(api_version: &str, kind: &str, body: &[u8]) -> ApiResult<Value> {
+    let bad = |why: String| ApiError::bad_request(format!("error decoding {kind} from protobuf: {why}"));
     let envelope =
         body.strip_prefix(MAGIC).ok_or_else(|| bad("the body does not start with the k8s protobuf prefix".into()))?;
     let unknown = Unknown::decode(envelope).map_err(|e| bad(e.to_string()))?;
     let raw = unknown.raw.unwrap_or_default();
-    let api_version = rt.api_version();
-    let mut obj = match generated::decode(&api_version, &rt.kind, &raw) {
+    let mut obj = match generated::decode(api_version, kind, &raw) {
         Some(decoded) => decoded.map_err(bad)?,
-        None => return Err(unsupported(&format!("{MEDIA_TYPE} for {}", rt.kind))),
+        None => return Err(unsupported(&format!("{MEDIA_TYPE} for {kind}"))),
     };
     if let Some(o) = obj.as_object_mut() {
         o.insert("apiVersion".into(), json!(api_version));
-        o.insert("kind".into(), json!(rt.kind));
+        o.insert("kind".into(), json!(kind));
     }
     Ok(obj)
 }
@@ -98,6 +97,10 @@ mod tests {
         crate::builtin::builtin_types().into_iter().find(|t| t.kind == kind).unwrap()
     }
 
+    fn decode_rt(t: &ResourceType, body: &[u8]) -> ApiResult<Value> {
+        decode(&t.api_version(), &t.kind, body)
+    }
+
     fn wrap(raw: Vec<u8>) -> Vec<u8> {
         envelope("v1", "X", raw)
     }
@@ -117,7 +120,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let v = decode(&rt("SelfSubjectAccessReview"), &wrap(review.encode_to_vec())).unwrap();
+        let v = decode_rt(&rt("SelfSubjectAccessReview"), &wrap(review.encode_to_vec())).unwrap();
         assert_eq!(
             v["spec"],
             json!({"resourceAttributes": {"namespace": "team", "verb": "list", "resource": "configmaps"}})
@@ -143,7 +146,7 @@ mod tests {
             },
         });
         let body = encode(&pod).unwrap();
-        let back = decode(&rt("Pod"), &body).unwrap();
+        let back = decode_rt(&rt("Pod"), &body).unwrap();
         let c = &back["spec"]["containers"][0];
         assert_eq!(c["ports"][0]["containerPort"], 80);
         assert_eq!(c["resources"]["limits"]["cpu"], "500m");
@@ -167,7 +170,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let v = decode(&rt("ConfigMap"), &wrap(cm.encode_to_vec())).unwrap();
+        let v = decode_rt(&rt("ConfigMap"), &wrap(cm.encode_to_vec())).unwrap();
         assert_eq!(v["metadata"], json!({"name": "a"}));
     }
 
@@ -187,7 +190,7 @@ mod tests {
         for kind in ["SelfSubjectRulesReview", "Pod", "ConfigMap", "Deployment"] {
             let Some(t) = crate::builtin::builtin_types().into_iter().find(|t| t.kind == kind) else { continue };
             for body in [&b""[..], b"k8s", b"k8s\0\xff\xff\xff", b"{\"json\": true}", b"k8s\0\x1a\x03\xff\xff\xff"] {
-                let e = decode(&t, body).unwrap_err();
+                let e = decode_rt(&t, body).unwrap_err();
                 assert_eq!(e.code, 400, "{kind} {body:?}");
             }
         }
