@@ -188,11 +188,23 @@ pub const UNDELETABLE_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-p
 /// registry strategies add and what clients rely on).
 pub fn default_on_create(rt: &ResourceType, obj: &mut Value) {
     normalize_secret(rt, obj);
+    crate::defaults::apply(&rt.group, &rt.plural, obj, true);
+    if (rt.group.as_str(), rt.plural.as_str()) == ("batch", "jobs") {
+        let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+        crate::defaults::job_selector(obj, &uid);
+    }
     // The initial status kube-apiserver 1.37's strategies set (checked kind by kind).
     let initial_status = match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "services") => Some(serde_json::json!({"loadBalancer": {}})),
         ("apps", "statefulsets") => Some(serde_json::json!({"replicas": 0, "availableReplicas": 0})),
-        ("apps", "deployments") => Some(serde_json::json!({})),
+        ("apps", "deployments") | ("batch", "jobs" | "cronjobs") | ("", "resourcequotas") => {
+            Some(serde_json::json!({}))
+        }
+        ("apps", "replicasets") => Some(serde_json::json!({"replicas": 0})),
+        ("networking.k8s.io", "ingresses") => Some(serde_json::json!({"loadBalancer": {}})),
+        ("policy", "poddisruptionbudgets") => Some(
+            serde_json::json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0}),
+        ),
         _ => None,
     };
     if let (Some(status), Some(o)) = (initial_status, obj.as_object_mut()) {

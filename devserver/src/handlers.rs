@@ -343,10 +343,17 @@ async fn route(
         return e.into_response();
     }
     let result = dispatch(app, &rt, &rp, verb, user, query, headers, body).await;
-    match result {
+    let response = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
+    };
+    if verb != "watch" && negotiation::wants_yaml(headers) {
+        return negotiation::to_yaml(response).await;
     }
+    if verb != "watch" && !rt.custom && protobuf::preferred(headers) {
+        return protobuf::reencode(&rt, response).await;
+    }
+    response
 }
 
 /// `/version`: the fields kube-apiserver 1.37 sends (k8s-openapi's `Info` requires nine of them).
@@ -379,7 +386,7 @@ async fn dispatch(
     headers: &HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    check_accept(headers)?;
+    check_accept(headers, rt, verb)?;
     if rt.namespaced && rp.namespace.is_none() && rp.name.is_some() {
         return Err(not_found_plain(rt, rp));
     }
@@ -520,19 +527,37 @@ fn not_found_plain(rt: &ResourceType, rp: &ResourcePath) -> ApiError {
     ApiError::not_found(&rt.target(rp.name.as_deref().unwrap_or("")))
 }
 
-fn check_accept(headers: &HeaderMap) -> ApiResult<()> {
+/// 406 unless the Accept header allows JSON, YAML, or protobuf for a built-in kind (custom
+/// resources have no protobuf form, as in Kubernetes). The refusal names what is available in
+/// kube-apiserver's words, which differ between built-in and custom resources.
+fn check_accept(headers: &HeaderMap, rt: &ResourceType, verb: &str) -> ApiResult<()> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
     let ok = accept.split(',').any(|part| {
         let base = part.split(';').next().unwrap_or("").trim();
-        matches!(base, "" | "*/*" | "application/*" | "application/json")
+        matches!(base, "" | "*/*" | "application/*" | "application/json" | negotiation::YAML)
+            || (base == protobuf::MEDIA_TYPE && !rt.custom)
     });
     if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(406, "NotAcceptable", "only the following media types are accepted: application/json"))
+        return Ok(());
     }
+    let all = format!("application/json, application/yaml, {}", protobuf::MEDIA_TYPE);
+    if rt.custom {
+        return Err(ApiError::new(406, "NotAcceptable", format!("only the following media types are accepted: {all}")));
+    }
+    let streams = if matches!(verb, "list" | "watch") {
+        format!(", application/json;stream=watch, {};stream=watch", protobuf::MEDIA_TYPE)
+    } else {
+        String::new()
+    };
+    let mut e = ApiError::new(
+        406,
+        "NotAcceptable",
+        format!("406: Not Acceptable\n\nAvailable representations: {all}{streams}"),
+    );
+    e.details = Some(json!({}));
+    Err(e)
 }
 
 struct Ctx<'a> {
@@ -731,6 +756,9 @@ impl Ctx<'_> {
         let mut causes = validation::validate_meta(obj, name_is_label);
         if !self.rt.custom {
             causes.extend(validation::validate_kind(&self.rt.group, &self.rt.kind, obj));
+            if let Some(old) = old {
+                causes.extend(validation::validate_kind_update(&self.rt.group, &self.rt.kind, old, obj));
+            }
         }
         if let Some(schema) = &self.rt.schema {
             let mut schema_causes = match old {

@@ -22,6 +22,7 @@ pub mod authn;
 pub mod authz;
 pub mod builtin;
 pub mod crd;
+pub mod defaults;
 pub mod discovery;
 pub mod error;
 pub mod escalation;

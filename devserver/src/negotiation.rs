@@ -4,6 +4,49 @@
 
 use serde_json::{Value, json};
 
+/// The YAML media type kube-apiserver also serves.
+pub const YAML: &str = "application/yaml";
+
+/// True when the client's first choice is YAML (`kubectl get --raw` with `-H Accept:`, curl).
+pub fn wants_yaml(headers: &axum::http::HeaderMap) -> bool {
+    let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.split(',').next().is_some_and(|first| first.split(';').next().map(str::trim) == Some(YAML))
+}
+
+/// A JSON reply as YAML (keys sorted, as Go's JSON-to-YAML conversion writes them).
+pub async fn to_yaml(response: axum::response::Response) -> axum::response::Response {
+    transcode(response, |v| serde_yaml::to_string(&v).ok().map(|t| (t.into_bytes(), YAML))).await
+}
+
+/// A JSON reply in another representation: `convert` gives the new body and its media type, or
+/// `None` to keep the JSON (a reply with no such form). Other replies pass unchanged.
+pub async fn transcode(
+    response: axum::response::Response,
+    convert: impl FnOnce(Value) -> Option<(Vec<u8>, &'static str)>,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    match serde_json::from_slice::<Value>(&bytes).ok().and_then(convert) {
+        Some((converted, media_type)) => {
+            parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+            parts.headers.remove(header::CONTENT_LENGTH);
+            axum::response::Response::from_parts(parts, axum::body::Body::from(converted))
+        }
+        None => axum::response::Response::from_parts(parts, axum::body::Body::from(bytes)),
+    }
+}
+
 /// True when the first Accept entry asks for metadata-only objects.
 pub fn wants_partial(accept: &str) -> bool {
     accept.split(',').next().is_some_and(|first| {

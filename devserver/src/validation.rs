@@ -186,6 +186,8 @@ pub fn validate_kind(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
                 ));
             }
         }
+        ("", "Event") => out.extend(event(obj, false)),
+        ("events.k8s.io", "Event") => out.extend(event(obj, true)),
         ("", "ConfigMap" | "Secret") => {
             for field in ["data", "binaryData"] {
                 for key in obj.get(field).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
@@ -204,6 +206,104 @@ pub fn validate_kind(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
             }
         }
         _ => {}
+    }
+    out
+}
+
+/// What kube-apiserver checks of a new Event (`ValidateEventCreate`, on its internal form, so
+/// the paths are core/v1's). An Event without `eventTime` (the old way, core/v1 only) must be
+/// about an object in its own namespace, or in `default` when it names none. One with
+/// `eventTime` must say who reported what: controller, instance, action and reason. Through
+/// events.k8s.io (`strict`) `eventTime` is required and `type` is Normal or Warning.
+fn event(obj: &Value, strict: bool) -> Vec<Cause> {
+    let mut out = vec![];
+    let s = |path: &str| obj.pointer(path).and_then(Value::as_str).unwrap_or("");
+    let ns = s("/metadata/namespace");
+    let (involved, controller_field) = if strict {
+        (s("/regarding/namespace"), "reportingController")
+    } else {
+        (s("/involvedObject/namespace"), "reportingComponent")
+    };
+    let not_matching = || {
+        Cause::new(
+            "FieldValueInvalid",
+            "involvedObject.namespace",
+            format!("Invalid value: {}: does not match event.namespace", Value::String(involved.into())),
+        )
+    };
+    let event_time = obj.get("eventTime").is_some_and(|t| !t.is_null());
+    if !event_time {
+        let matches = if involved.is_empty() { ns.is_empty() || ns == "default" } else { involved == ns };
+        if !matches {
+            out.push(not_matching());
+        }
+    } else {
+        if involved.is_empty() && ns != "default" && ns != "kube-system" {
+            out.push(not_matching());
+        }
+        let controller = s(if strict { "/reportingController" } else { "/reportingComponent" });
+        if controller.is_empty() {
+            out.push(Cause::new("FieldValueRequired", controller_field, "Required value"));
+            out.push(Cause::new(
+                "FieldValueInvalid",
+                controller_field,
+                "Invalid value: \"\": name part must be non-empty",
+            ));
+        }
+        if !is_qualified_name(controller) {
+            out.push(Cause::new(
+                "FieldValueInvalid",
+                controller_field,
+                format!("Invalid value: {}: {QUALIFIED_NAME_PART}", Value::String(controller.into())),
+            ));
+        }
+        for field in ["reportingInstance", "action", "reason"] {
+            let v = s(&format!("/{field}"));
+            if v.is_empty() {
+                out.push(Cause::new("FieldValueRequired", field, "Required value"));
+            } else if v.len() > 128 {
+                out.push(Cause::new(
+                    "FieldValueInvalid",
+                    field,
+                    "Invalid value: \"\": can have at most 128 characters",
+                ));
+            }
+        }
+    }
+    if strict {
+        if !event_time {
+            out.push(Cause::new("FieldValueRequired", "eventTime", "Required value"));
+        }
+        let kind = s("/type");
+        if kind != "Normal" && kind != "Warning" {
+            out.push(Cause::new(
+                "FieldValueInvalid",
+                "type",
+                format!("Invalid value: \"\": has invalid value: {kind}"),
+            ));
+        }
+    }
+    out
+}
+
+/// Why a qualified name's name part is invalid, in apimachinery's words.
+const QUALIFIED_NAME_PART: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+/// What an update of a built-in kind may not change (its strategy's `ValidateUpdate` beyond
+/// the object's own validation).
+pub fn validate_kind_update(group: &str, kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
+    let mut out = Vec::new();
+    if (group, kind) == ("", "Pod") {
+        for list in ["containers", "initContainers"] {
+            let len = |v: &Value| v.pointer(&format!("/spec/{list}")).and_then(Value::as_array).map_or(0, Vec::len);
+            if len(old) != len(new) {
+                out.push(Cause::new(
+                    "FieldValueForbidden",
+                    format!("spec.{list}"),
+                    "Forbidden: pod updates may not add or remove containers",
+                ));
+            }
+        }
     }
     out
 }

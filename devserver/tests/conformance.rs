@@ -911,7 +911,158 @@ async fn strategic_merge_on_builtin_merges_lists_by_key() {
         .patch("/api/v1/namespaces/default/pods/p", json!({"spec": {"containers": [{"name": "b", "image": "z"}]}}), SMP)
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["spec"]["containers"], json!([{"name": "a", "image": "x"}, {"name": "b", "image": "z"}]));
+    // Merged by name, and defaulted as every built-in write is (an untagged image pulls Always).
+    let defaulted = |name: &str, image: &str| {
+        json!({
+            "name": name, "image": image, "imagePullPolicy": "Always", "resources": {},
+            "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+        })
+    };
+    assert_eq!(r.body["spec"]["containers"], json!([defaulted("a", "x"), defaulted("b", "z")]));
+}
+
+#[tokio::test]
+async fn pod_updates_may_not_add_or_remove_containers() {
+    let e = start().await;
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x:1"}]}});
+    assert_eq!(e.post("/api/v1/namespaces/default/pods", pod).await.status, 201);
+    let more = json!({"spec": {"containers": [{"name": "b", "image": "y:1"}]}});
+    let r = e.patch("/api/v1/namespaces/default/pods/p", more, SMP).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{}", r.text);
+    assert_eq!(
+        r.body["message"],
+        "Pod \"p\" is invalid: spec.containers: Forbidden: pod updates may not add or remove containers"
+    );
+    // The image may change.
+    let image = json!({"spec": {"containers": [{"name": "a", "image": "x:2"}]}});
+    let r = e.patch("/api/v1/namespaces/default/pods/p", image, SMP).await;
+    assert_eq!((r.status, r.body["spec"]["containers"][0]["image"].as_str()), (200, Some("x:2")), "{}", r.text);
+}
+
+#[tokio::test]
+async fn workloads_are_defaulted_like_kube_apiserver() {
+    let e = start().await;
+    let template = json!({
+        "metadata": {"labels": {"app": "w"}},
+        "spec": {"containers": [{
+            "name": "c", "image": "nginx:1.25",
+            "ports": [{"containerPort": 80}],
+            "readinessProbe": {"httpGet": {"path": "/", "port": 80}},
+            "env": [{"name": "N", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        }],
+        "volumes": [{"name": "v", "configMap": {"name": "cm"}}]},
+    });
+    let selector = json!({"matchLabels": {"app": "w"}});
+    let d = json!({"metadata": {"name": "d"}, "spec": {"selector": selector, "template": template}});
+    let r = e.post("/apis/apps/v1/namespaces/default/deployments", d).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    assert_eq!(
+        (&spec["replicas"], &spec["revisionHistoryLimit"], &spec["progressDeadlineSeconds"]),
+        (&json!(1), &json!(10), &json!(600))
+    );
+    assert_eq!(
+        spec["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+    );
+    let pod = &spec["template"]["spec"];
+    assert_eq!(
+        (&pod["dnsPolicy"], &pod["restartPolicy"], &pod["schedulerName"], &pod["terminationGracePeriodSeconds"]),
+        (&json!("ClusterFirst"), &json!("Always"), &json!("default-scheduler"), &json!(30))
+    );
+    assert_eq!(pod["securityContext"], json!({}));
+    let c = &pod["containers"][0];
+    assert_eq!(c["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(c["ports"][0], json!({"containerPort": 80, "protocol": "TCP"}));
+    assert_eq!(
+        c["readinessProbe"],
+        json!({"httpGet": {"path": "/", "port": 80, "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
+    );
+    assert_eq!(c["env"][0]["valueFrom"]["fieldRef"]["apiVersion"], "v1");
+    assert_eq!(pod["volumes"][0]["configMap"]["defaultMode"], 420);
+    assert!(r.body["metadata"]["generation"] == 1);
+
+    let s = json!({"metadata": {"name": "s"}, "spec": {"serviceName": "s", "selector": {"matchLabels": {"app": "w"}}, "template": template,
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}});
+    let r = e.post("/apis/apps/v1/namespaces/default/statefulsets", s).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    assert_eq!(spec["podManagementPolicy"], "OrderedReady");
+    assert_eq!(
+        spec["updateStrategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": 1}})
+    );
+    assert_eq!(spec["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+    let claim = &spec["volumeClaimTemplates"][0];
+    assert_eq!(
+        (&claim["kind"], &claim["spec"]["volumeMode"], &claim["status"]),
+        (&json!("PersistentVolumeClaim"), &json!("Filesystem"), &json!({"phase": "Pending"}))
+    );
+
+    let job_template = json!({"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}});
+    let r = e
+        .post(
+            "/apis/batch/v1/namespaces/default/jobs",
+            json!({"metadata": {"name": "j"}, "spec": {"template": job_template}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    let uid = r.body["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        (
+            &spec["completions"],
+            &spec["parallelism"],
+            &spec["backoffLimit"],
+            &spec["completionMode"],
+            &spec["suspend"],
+            &spec["manualSelector"]
+        ),
+        (&json!(1), &json!(1), &json!(6), &json!("NonIndexed"), &json!(false), &json!(false))
+    );
+    assert_eq!(spec["podReplacementPolicy"], "TerminatingOrFailed");
+    assert_eq!(spec["selector"], json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}));
+    let labels = json!({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": "j", "controller-uid": uid, "job-name": "j"});
+    assert_eq!(spec["template"]["metadata"]["labels"], labels);
+    assert_eq!(r.body["metadata"]["labels"], labels);
+    assert_eq!(spec["template"]["spec"]["containers"][0]["imagePullPolicy"], "Always");
+
+    let cj = json!({"metadata": {"name": "cj"}, "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": job_template}}}});
+    let r = e.post("/apis/batch/v1/namespaces/default/cronjobs", cj).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    assert_eq!(
+        (
+            &spec["concurrencyPolicy"],
+            &spec["suspend"],
+            &spec["successfulJobsHistoryLimit"],
+            &spec["failedJobsHistoryLimit"]
+        ),
+        (&json!("Allow"), &json!(false), &json!(3), &json!(1))
+    );
+    assert_eq!(spec["jobTemplate"]["spec"]["template"]["metadata"], json!({}));
+    assert!(spec["jobTemplate"]["spec"].get("backoffLimit").is_none(), "a CronJob's job template is not defaulted");
+
+    let pc = json!({"metadata": {"name": "defaulted-pc-example.com"}, "value": 7});
+    let r = e.post("/apis/scheduling.k8s.io/v1/priorityclasses", pc).await;
+    assert_eq!((r.status, &r.body["preemptionPolicy"]), (201, &json!("PreemptLowerPriority")), "{}", r.text);
+    e.delete("/apis/scheduling.k8s.io/v1/priorityclasses/defaulted-pc-example.com", None).await;
+
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+    let r = e.post("/api/v1/namespaces/default/pods", pod).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    assert_eq!(
+        (&spec["enableServiceLinks"], &spec["priority"], &spec["preemptionPolicy"]),
+        (&json!(true), &json!(0), &json!("PreemptLowerPriority"))
+    );
+    let keys: Vec<&str> = spec["tolerations"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]);
+    assert_eq!(spec["tolerations"][0]["tolerationSeconds"], 300);
+    assert_eq!(r.body["metadata"]["generation"], 1);
+    // Kinds without a spec generation get none.
+    let r = e.post("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": "c"}})).await;
+    assert!(r.body["metadata"].get("generation").is_none(), "{}", r.text);
 }
 
 #[tokio::test]
@@ -1186,8 +1337,125 @@ async fn table_with_printer_columns() {
 #[tokio::test]
 async fn unsupported_accept_is_406() {
     let e = start().await;
-    let r = e.raw(Method::GET, "/api/v1/namespaces", vec![], "application/json", Some("application/yaml")).await;
+    let r = e.raw(Method::GET, "/api/v1/namespaces", vec![], "application/json", Some("text/html")).await;
     assert_eq!((r.status, reason(&r)), (406, "NotAcceptable"));
+    assert_eq!(
+        r.body["message"],
+        "406: Not Acceptable\n\nAvailable representations: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/json;stream=watch, application/vnd.kubernetes.protobuf;stream=watch"
+    );
+    let r = e.raw(Method::GET, "/api/v1/namespaces/kube-system", vec![], "application/json", Some("text/html")).await;
+    assert_eq!(
+        r.body["message"],
+        "406: Not Acceptable\n\nAvailable representations: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+    );
+    e.install_crd().await;
+    let r = e.raw(Method::GET, FOOS, vec![], "application/json", Some("text/html")).await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str()),
+        (
+            406,
+            Some(
+                "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+            )
+        )
+    );
+    // Custom resources have no protobuf form.
+    let r = e.raw_quiet(Method::GET, FOOS, "application/vnd.kubernetes.protobuf").await;
+    assert_eq!(r.status, 406);
+}
+
+#[tokio::test]
+async fn yaml_is_served_for_objects_lists_and_errors() {
+    let e = start().await;
+    let r = e.raw_quiet(Method::GET, "/api/v1/namespaces/kube-system", "application/yaml").await;
+    assert_eq!((r.status, r.headers["content-type"].to_str().unwrap()), (200, "application/yaml"));
+    let v: Value = serde_yaml::from_slice(&r.bytes).unwrap();
+    assert_eq!((v["kind"].as_str(), v["metadata"]["name"].as_str()), (Some("Namespace"), Some("kube-system")));
+    assert!(r.text.starts_with("apiVersion: v1\nkind: Namespace\nmetadata:\n"), "keys sorted: {}", r.text);
+    let r = e.raw_quiet(Method::GET, "/api/v1/namespaces/kube-system/nothing-here", "application/yaml").await;
+    assert_eq!(r.status, 404);
+    let r = e.raw_quiet(Method::GET, "/api/v1/namespaces/default/configmaps/missing", "application/yaml").await;
+    let v: Value = serde_yaml::from_slice(&r.bytes).unwrap();
+    assert_eq!((r.status, v["kind"].as_str(), v["reason"].as_str()), (404, Some("Status"), Some("NotFound")));
+    e.install_crd().await;
+    e.create_foo("a", 1).await;
+    let r = e.raw_quiet(Method::GET, FOOS, "application/yaml").await;
+    let v: Value = serde_yaml::from_slice(&r.bytes).unwrap();
+    assert_eq!((r.status, v["items"][0]["metadata"]["name"].as_str()), (200, Some("a")));
+}
+
+#[tokio::test]
+async fn protobuf_replies_for_clients_that_prefer_it() {
+    use k8s_pb::apimachinery::pkg::runtime::Unknown;
+    use prost::Message;
+    let e = start().await;
+    let cm = json!({"metadata": {"name": "pbr", "labels": {"a": "b"}}, "data": {"mode": "fast"}});
+    assert_eq!(e.post("/api/v1/namespaces/default/configmaps", cm).await.status, 201);
+    const PB: &str = "application/vnd.kubernetes.protobuf, application/json";
+    let unknown = |r: &Reply| -> Unknown {
+        assert_eq!(r.headers["content-type"].to_str().unwrap(), "application/vnd.kubernetes.protobuf", "{}", r.text);
+        assert_eq!(&r.bytes[..4], b"k8s\0");
+        Unknown::decode(&r.bytes[4..]).expect("a runtime.Unknown")
+    };
+    let r = e.raw_quiet(Method::GET, "/api/v1/namespaces/default/configmaps/pbr", PB).await;
+    let u = unknown(&r);
+    let tm = u.type_meta.clone().unwrap();
+    assert_eq!((r.status, tm.api_version.as_deref(), tm.kind.as_deref()), (200, Some("v1"), Some("ConfigMap")));
+    let got = k8s_pb::api::core::v1::ConfigMap::decode(u.raw.unwrap().as_slice()).unwrap();
+    assert_eq!(got.data.get("mode").map(String::as_str), Some("fast"));
+    let meta = got.metadata.unwrap();
+    assert_eq!((meta.name.as_deref(), meta.labels.get("a").map(String::as_str)), (Some("pbr"), Some("b")));
+
+    let r = e.raw_quiet(Method::GET, "/api/v1/namespaces/default/configmaps", PB).await;
+    let u = unknown(&r);
+    assert_eq!(u.type_meta.unwrap().kind.as_deref(), Some("ConfigMapList"));
+    let list = k8s_pb::api::core::v1::ConfigMapList::decode(u.raw.unwrap().as_slice()).unwrap();
+    assert!(list.items.iter().any(|i| i.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some("pbr")));
+    assert!(list.metadata.unwrap().resource_version.is_some_and(|rv| !rv.is_empty()));
+
+    let r = e.raw_quiet(Method::GET, "/api/v1/namespaces/default/configmaps/missing", PB).await;
+    let u = unknown(&r);
+    assert_eq!(u.type_meta.unwrap().kind.as_deref(), Some("Status"));
+    let status = k8s_pb::apimachinery::pkg::apis::meta::v1::Status::decode(u.raw.unwrap().as_slice()).unwrap();
+    assert_eq!((r.status, status.code, status.reason.as_deref()), (404, Some(404), Some("NotFound")));
+
+    // JSON first, or a Table: JSON.
+    let r = e
+        .raw_quiet(
+            Method::GET,
+            "/api/v1/namespaces/default/configmaps/pbr",
+            "application/json, application/vnd.kubernetes.protobuf",
+        )
+        .await;
+    assert_eq!((r.status, r.body["data"]["mode"].as_str()), (200, Some("fast")));
+}
+
+#[tokio::test]
+async fn service_account_tokens_are_requested_through_the_token_subresource() {
+    let e = start().await;
+    assert_eq!(
+        e.post("/api/v1/namespaces/default/serviceaccounts", json!({"metadata": {"name": "bot"}})).await.status,
+        201
+    );
+    let path = "/api/v1/namespaces/default/serviceaccounts/bot/token";
+    let request = |spec: Value| json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec});
+    let r = e.post_quiet(path, request(json!({}))).await;
+    assert_eq!((r.status, r.body["kind"].as_str()), (201, Some("TokenRequest")), "{}", r.text);
+    assert!(r.body["status"]["token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(r.body["status"]["expirationTimestamp"].is_string());
+    assert_eq!(r.body["spec"]["expirationSeconds"], 3600);
+    assert!(r.body["spec"]["audiences"].as_array().is_some_and(|a| !a.is_empty()));
+    let r = e.post(path, request(json!({"expirationSeconds": 60}))).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{}", r.text);
+    assert_eq!(
+        r.body["details"]["causes"][0],
+        json!({"reason": "FieldValueInvalid", "field": "spec.expirationSeconds", "message": "Invalid value: 60: may not specify a duration less than 10 minutes"})
+    );
+    let r = e.post("/api/v1/namespaces/default/serviceaccounts/nobody/token", request(json!({}))).await;
+    assert_eq!((r.status, reason(&r)), (404, "NotFound"), "{}", r.text);
+    assert_eq!(r.body["message"], "serviceaccounts \"nobody\" not found");
+    let r = e.get(path).await;
+    assert_eq!((r.status, reason(&r)), (405, "MethodNotAllowed"), "{}", r.text);
 }
 
 // ---- CRD handling, validation, pruning, defaults ----
@@ -1389,10 +1657,46 @@ async fn builtin_kinds_are_served() {
             "/apis/coordination.k8s.io/v1/namespaces/default/leases",
             json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "me"}}),
         ),
-        ("/api/v1/namespaces/default/events", json!({"metadata": {"name": "ev"}, "involvedObject": {"name": "x"}})),
+        (
+            "/api/v1/namespaces/default/events",
+            json!({"metadata": {"name": "ev"}, "involvedObject": {"name": "x", "namespace": "default"}}),
+        ),
+        (
+            "/api/v1/namespaces/default/resourcequotas",
+            json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "2"}}}),
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/deployments",
+            json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}),
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/replicasets",
+            json!({"metadata": {"name": "rs"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}),
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/controllerrevisions",
+            json!({"metadata": {"name": "cr"}, "revision": 1, "data": {}}),
+        ),
+        (
+            "/apis/batch/v1/namespaces/default/jobs",
+            json!({"metadata": {"name": "j"}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}),
+        ),
+        (
+            "/apis/batch/v1/namespaces/default/cronjobs",
+            json!({"metadata": {"name": "cj"}, "spec": {"schedule": "@hourly", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}}),
+        ),
+        (
+            "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+            json!({"metadata": {"name": "i"}, "spec": {"defaultBackend": {"service": {"name": "s", "port": {"number": 80}}}}}),
+        ),
+        (
+            "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+            json!({"metadata": {"name": "p"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"a": "b"}}}}),
+        ),
         (
             "/apis/events.k8s.io/v1/namespaces/default/events",
-            json!({"metadata": {"name": "ev2"}, "eventTime": "2026-01-01T00:00:00.000000Z"}),
+            json!({"metadata": {"name": "ev2"}, "eventTime": "2026-01-01T00:00:00.000000Z", "regarding": {"name": "x", "namespace": "default"},
+                   "reportingController": "example.com/c", "reportingInstance": "c-1", "action": "Test", "reason": "Tested", "type": "Normal"}),
         ),
         (
             "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
@@ -1412,6 +1716,50 @@ async fn builtin_kinds_are_served() {
         assert_eq!(r.status, 201, "{path}: {}", r.text);
         let name = r.body["metadata"]["name"].as_str().unwrap().to_string();
         assert_eq!(e.get(&format!("{path}/{name}")).await.status, 200);
+    }
+    // An Event about an object elsewhere is refused (core/v1's legacy rule).
+    let ev = json!({"metadata": {"name": "ev3"}, "involvedObject": {"name": "x", "namespace": "elsewhere"}});
+    let r = e.post("/api/v1/namespaces/default/events", ev).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{}", r.text);
+    assert_eq!(
+        r.body["details"]["causes"][0]["message"],
+        "Invalid value: \"elsewhere\": does not match event.namespace"
+    );
+}
+
+#[tokio::test]
+async fn new_objects_start_with_the_status_kube_apiserver_gives_them() {
+    let e = start().await;
+    let template = json!({"metadata": {"labels": {"a": "b"}}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}});
+    for (path, body, status) in [
+        (
+            "/apis/apps/v1/namespaces/default/replicasets",
+            json!({"metadata": {"name": "rs"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}),
+            json!({"replicas": 0}),
+        ),
+        (
+            "/apis/batch/v1/namespaces/default/jobs",
+            json!({"metadata": {"name": "j"}, "spec": {"template": template}}),
+            json!({}),
+        ),
+        (
+            "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+            json!({"metadata": {"name": "i"}, "spec": {"defaultBackend": {"service": {"name": "s", "port": {"number": 80}}}}}),
+            json!({"loadBalancer": {}}),
+        ),
+        (
+            "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+            json!({"metadata": {"name": "p"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"a": "b"}}}}),
+            json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0}),
+        ),
+        (
+            "/api/v1/namespaces/default/resourcequotas",
+            json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "2"}}}),
+            json!({}),
+        ),
+    ] {
+        let r = e.post(path, body).await;
+        assert_eq!((r.status, &r.body["status"]), (201, &status), "{path}: {}", r.text);
     }
 }
 
@@ -1744,14 +2092,22 @@ async fn apply_list_map_elements_are_owned_per_key() {
 #[tokio::test]
 async fn apply_on_builtins_owns_containers_by_name() {
     let e = start().await;
-    let pod = |containers: Value| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers}});
-    let path = |m: &str| format!("/api/v1/namespaces/default/pods/p?fieldManager={m}");
-    let r = e.patch(&path("alice"), pod(json!([{"name": "a", "image": "x"}])), APPLY).await;
+    let deployment = |containers: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": containers}}}})
+    };
+    let path = |m: &str| format!("/apis/apps/v1/namespaces/default/deployments/d?fieldManager={m}");
+    let r = e.patch(&path("alice"), deployment(json!([{"name": "a", "image": "x"}])), APPLY).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let r = e.patch(&path("bob"), pod(json!([{"name": "b", "image": "y"}])), APPLY).await;
+    let r = e.patch(&path("bob"), deployment(json!([{"name": "b", "image": "y"}])), APPLY).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let names: Vec<&str> =
-        r.body["spec"]["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = r.body["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["a", "b"]);
 }
 

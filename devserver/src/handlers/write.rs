@@ -36,7 +36,11 @@ impl Ctx<'_> {
             }
             meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
             meta.insert("creationTimestamp".into(), Value::String(now.to_string()));
-            meta.insert("generation".into(), json!(1));
+            if rt.has_generation() {
+                meta.insert("generation".into(), json!(1));
+            } else {
+                meta.remove("generation");
+            }
             meta.remove("deletionTimestamp");
             meta.remove("deletionGracePeriodSeconds");
             meta.remove("resourceVersion");
@@ -157,6 +161,9 @@ impl Ctx<'_> {
     ) -> ApiResult<Write> {
         let rt = self.rt;
         builtin::normalize_secret(rt, &mut new);
+        if !rt.custom {
+            crate::defaults::apply(&rt.group, &rt.plural, &mut new, false);
+        }
         let name = meta_str(cur, "name").unwrap_or("").to_string();
         let target = rt.target(&name);
         // A uid in the body is a precondition (as kube-apiserver's update makes it): another uid
@@ -289,7 +296,7 @@ impl Ctx<'_> {
                     ));
                 }
             }
-            if spec_part(&new, rt.status_subresource) != spec_part(cur, rt.status_subresource) {
+            if rt.has_generation() && spec_part(&new, rt.status_subresource) != spec_part(cur, rt.status_subresource) {
                 let g = cur.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
                 if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
                     m.insert("generation".into(), json!(g + 1));

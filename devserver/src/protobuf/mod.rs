@@ -76,6 +76,33 @@ pub fn encode_list(rt: &ResourceType, list_meta: &Value, items: &[&Value]) -> Op
     Some(envelope(&api_version, &format!("{}List", rt.kind), raw))
 }
 
+/// True when the client's first choice is protobuf (client-go's protobuf clients ask for
+/// `application/vnd.kubernetes.protobuf, application/json`).
+pub fn preferred(headers: &axum::http::HeaderMap) -> bool {
+    let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.split(',').next().is_some_and(|first| {
+        let mut params = first.split(';').map(str::trim);
+        params.next() == Some(MEDIA_TYPE) && params.all(|p| !p.starts_with("as="))
+    })
+}
+
+/// A JSON reply of a built-in resource as protobuf: the object, its list or a Status (what
+/// kube-apiserver sends a client that prefers protobuf). Replies without a protobuf form (a
+/// Table, metadata-only objects) stay JSON, which such clients accept too.
+pub async fn reencode(rt: &ResourceType, response: axum::response::Response) -> axum::response::Response {
+    crate::negotiation::transcode(response, |v| {
+        let kind = v.get("kind").and_then(Value::as_str)?;
+        let encoded = if kind == format!("{}List", rt.kind) {
+            let items: Vec<&Value> = v.get("items").and_then(Value::as_array)?.iter().collect();
+            encode_list(rt, v.get("metadata").unwrap_or(&Value::Null), &items)
+        } else {
+            encode(&v)
+        };
+        encoded.map(|pb| (pb, MEDIA_TYPE))
+    })
+    .await
+}
+
 /// 415 for a body the server cannot read.
 pub fn unsupported(got: &str) -> ApiError {
     ApiError::new(
@@ -176,7 +203,8 @@ mod tests {
 
     #[test]
     fn lists_encode_with_the_list_kind() {
-        let item = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}});
+        // List items carry no apiVersion and kind.
+        let item = json!({"metadata": {"name": "a"}, "data": {"k": "v"}});
         let body = encode_list(&rt("ConfigMap"), &json!({"resourceVersion": "7"}), &[&item]).unwrap();
         let unknown = Unknown::decode(&body[MAGIC.len()..]).unwrap();
         assert_eq!(unknown.type_meta.unwrap().kind.as_deref(), Some("ConfigMapList"));

@@ -78,6 +78,8 @@ pub struct Reply {
     pub body: Value,
     pub text: String,
     pub headers: http::HeaderMap,
+    /// The body as sent (protobuf replies are binary; names are not mapped back here).
+    pub bytes: Vec<u8>,
 }
 
 impl Env {
@@ -157,7 +159,7 @@ impl Env {
             text = t.to_case(&text);
         }
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-        Reply { status, body, text, headers }
+        Reply { status, body, text, headers, bytes: bytes.to_vec() }
     }
 
     /// kube-apiserver establishes a new CRD, and installs its handlers and schema, a moment
@@ -233,6 +235,11 @@ impl Env {
     /// A GET with an Accept header that is not written to the transcript.
     pub async fn raw_quiet(&self, method: Method, path: &str, accept: &str) -> Reply {
         self.send(method, path, Vec::new(), "application/json", Some(accept)).await
+    }
+
+    /// A POST that is not written to the transcript (its reply holds a secret or a random value).
+    pub async fn post_quiet(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, body.to_string().into_bytes(), "application/json", None).await
     }
 
     /// A GET that is not written to the transcript (polling differs between servers in count).
