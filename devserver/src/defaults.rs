@@ -81,6 +81,19 @@ pub fn apply(group: &str, plural: &str, obj: &mut Value, create: bool) {
             let job = object(object(spec, "jobTemplate"), "spec");
             template(job);
         }
+        ("", "events") => {
+            // Not defaults but Go's JSON: these core/v1 Event fields have no `omitempty`.
+            for (k, v) in [
+                ("eventTime", Value::Null),
+                ("firstTimestamp", Value::Null),
+                ("lastTimestamp", Value::Null),
+                ("reportingComponent", json!("")),
+                ("reportingInstance", json!("")),
+                ("source", json!({})),
+            ] {
+                o.entry(k).or_insert(v);
+            }
+        }
         ("scheduling.k8s.io", "priorityclasses") => set(o, "preemptionPolicy", json!("PreemptLowerPriority")),
         _ => {}
     }

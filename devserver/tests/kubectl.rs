@@ -383,9 +383,10 @@ async fn every_kubectl_create_subcommand_works() {
     assert_eq!(deploy["spec"]["replicas"], 0, "a pointer field's zero is kept");
     assert_eq!(
         deploy["spec"]["template"]["spec"]["containers"][0]["ports"][0],
-        serde_json::json!({"containerPort": 80})
+        serde_json::json!({"containerPort": 80, "protocol": "TCP"})
     );
     assert!(deploy["spec"].get("paused").is_none(), "a non-pointer omitempty zero is left out, as Go's JSON does");
+    assert_eq!(deploy["spec"]["revisionHistoryLimit"], 10, "defaulted");
     assert_eq!(get("cronjob tick").await["spec"]["schedule"], "*/5 * * * *");
     assert_eq!(
         get("job once").await["spec"]["template"]["spec"]["containers"][0]["command"],

@@ -45,9 +45,12 @@ impl Ctx<'_> {
             obj.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
         let policy = opts.get("propagationPolicy").and_then(Value::as_str);
         let orphan = opts.get("orphanDependents").and_then(Value::as_bool);
+        // batch/v1 Jobs orphan their pods unless told otherwise (kept for old clients).
+        let orphans_by_default = (self.rt.group.as_str(), self.rt.plural.as_str()) == ("batch", "jobs");
         let add = match (policy, orphan) {
             (Some("Foreground"), _) => Some("foregroundDeletion"),
             (Some("Orphan"), _) | (None, Some(true)) => Some("orphan"),
+            (None, None) if orphans_by_default => Some("orphan"),
             _ => None,
         };
         let already_deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
@@ -219,11 +222,12 @@ impl Ctx<'_> {
 /// object (checked against kube-apiserver 1.37: ConfigMaps and Secrets do; Pods, Services,
 /// ServiceAccounts and Namespaces return the object).
 fn returns_status_on_delete(rt: &ResourceType) -> bool {
-    rt.group.is_empty() && matches!(rt.plural.as_str(), "configmaps" | "secrets")
+    // The registries that set `ReturnDeletedObject` (checked against kube-apiserver 1.37).
+    !(rt.group.is_empty() && matches!(rt.plural.as_str(), "services" | "serviceaccounts" | "resourcequotas" | "pods"))
 }
 
 /// The Status returned when an object is deleted outright (custom resources, and the built-in
-/// kinds whose registry returns a Status: ConfigMaps and Secrets).
+/// kinds whose registry does not return the deleted object).
 pub fn deleted_status(rt: &ResourceType, last: &Value) -> Value {
     let mut details = json!({
         "name": meta_str(last, "name").unwrap_or(""),
