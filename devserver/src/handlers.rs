@@ -631,6 +631,33 @@ impl Ctx<'_> {
         object_key(if self.rt.namespaced { ns } else { None }, name)
     }
 
+    /// The stored object at `key`, in this resource's form (see [`Self::transact`]).
+    fn stored(&self, key: &str) -> Option<Arc<Value>> {
+        let obj = self.app.store.get(&self.rt.key(), key)?;
+        Some(if self.rt.is_events_view() { Arc::new(crate::events_view::to_events_v1(&obj)) } else { obj })
+    }
+
+    /// [`Store::transact`] on this resource. The events.k8s.io view decides on the object in its
+    /// own form and stores what it decided in core/v1's (see [`crate::events_view`]); replies
+    /// convert back through [`ResourceType::to_wire`].
+    fn transact(
+        &self,
+        key: &str,
+        f: impl FnOnce(Option<&Arc<Value>>, u64) -> Result<Write, ApiError>,
+    ) -> Result<crate::store::Outcome, ApiError> {
+        if !self.rt.is_events_view() {
+            return self.app.store.transact::<ApiError>(&self.rt.key(), key, f);
+        }
+        self.app.store.transact::<ApiError>(&self.rt.key(), key, |cur, rv| {
+            let view = cur.map(|c| Arc::new(crate::events_view::to_events_v1(c)));
+            Ok(match f(view.as_ref(), rv)? {
+                Write::Put(v) => Write::Put(crate::events_view::to_core(&v)),
+                Write::Keep(_) => Write::Keep(cur.cloned().unwrap_or_default()),
+                Write::Delete => Write::Delete,
+            })
+        })
+    }
+
     fn wants_partial(&self) -> bool {
         self.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(negotiation::wants_partial)
     }

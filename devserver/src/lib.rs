@@ -26,6 +26,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod error;
 pub mod escalation;
+pub mod events_view;
 pub mod faults;
 pub mod filters;
 pub mod gc;

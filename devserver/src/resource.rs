@@ -79,7 +79,16 @@ impl ResourceType {
 
     /// Storage key of this resource (group and plural; one stored version per resource).
     pub fn key(&self) -> String {
+        if !self.custom && crate::events_view::is_view(&self.group, &self.plural) {
+            return crate::events_view::STORAGE_KEY.to_string();
+        }
         format!("{}/{}", self.group, self.plural)
+    }
+
+    /// True for events.k8s.io/v1 Events: a view of the core/v1 Event store (see
+    /// [`crate::events_view`]).
+    pub fn is_events_view(&self) -> bool {
+        !self.custom && crate::events_view::is_view(&self.group, &self.plural)
     }
 
     /// The target used in error details for an object named `name`.
@@ -96,6 +105,9 @@ impl ResourceType {
     /// another version of its CRD is relabelled with this version (the `None` conversion
     /// strategy: the same fields under a different apiVersion).
     pub fn to_wire(&self, obj: &serde_json::Value) -> String {
+        if self.is_events_view() {
+            return crate::events_view::to_events_v1(obj).to_string();
+        }
         let api_version = self.api_version();
         if self.custom
             && obj.get("apiVersion").and_then(serde_json::Value::as_str) != Some(api_version.as_str())
@@ -141,11 +153,15 @@ impl ResourceType {
         if !self.custom && self.plural == "events" {
             f.extend(
                 [
-                    "involvedObject.name",
                     "involvedObject.kind",
                     "involvedObject.namespace",
+                    "involvedObject.name",
                     "involvedObject.uid",
+                    "involvedObject.apiVersion",
+                    "involvedObject.resourceVersion",
+                    "involvedObject.fieldPath",
                     "reason",
+                    "reportingComponent",
                     "type",
                 ]
                 .map(String::from),

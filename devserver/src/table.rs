@@ -90,8 +90,77 @@ fn cell(v: Option<&Value>, ty: &str) -> Value {
     }
 }
 
+/// The columns kube-apiserver's printer gives Events (both APIs; server tables are "wide").
+const EVENT_COLUMNS: [(&str, &str, i32); 10] = [
+    ("Last Seen", "The time at which the most recent occurrence of this event was recorded.", 0),
+    ("Type", "Type of this event (Normal, Warning), new types could be added in the future", 0),
+    (
+        "Reason",
+        "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+        0,
+    ),
+    ("Object", "The object that this event is about.", 0),
+    (
+        "Subobject",
+        "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement.",
+        1,
+    ),
+    ("Source", "The component reporting this event. Should be a short machine understandable string.", 1),
+    ("Message", "A human-readable description of the status of this operation.", 0),
+    ("First Seen", "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)", 1),
+    ("Count", "The number of times this event has occurred.", 1),
+    ("Name", "Name must be unique within a namespace.", 1),
+];
+
+/// One Event's cells (a stored core/v1 Event), as kube-apiserver's printer fills them.
+fn event_cells(o: &Value) -> Vec<Value> {
+    let s = |p: &str| o.pointer(p).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let first = s("/firstTimestamp").or(s("/eventTime"));
+    let mut last = s("/lastTimestamp").or(first);
+    let mut count = o.get("count").and_then(Value::as_i64).unwrap_or(0);
+    if o.get("series").is_some_and(Value::is_object) {
+        last = s("/series/lastObservedTime");
+        count = o.pointer("/series/count").and_then(Value::as_i64).unwrap_or(0);
+    } else if count == 0 {
+        count = 1;
+    }
+    let kind = s("/involvedObject/kind").unwrap_or("").to_lowercase();
+    let target = match s("/involvedObject/name") {
+        Some(name) => format!("{kind}/{name}"),
+        None => kind,
+    };
+    let component = s("/source/component").or(s("/reportingComponent")).unwrap_or("");
+    let source = match s("/source/host").or(s("/reportingInstance")) {
+        Some(instance) => format!("{component}, {instance}"),
+        None => component.to_string(),
+    };
+    vec![
+        age(last),
+        json!(s("/type").unwrap_or("")),
+        json!(s("/reason").unwrap_or("")),
+        json!(target),
+        json!(s("/involvedObject/fieldPath").unwrap_or("")),
+        json!(source),
+        json!(s("/message").unwrap_or("").trim()),
+        age(first),
+        json!(count),
+        o.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+    ]
+}
+
 /// Builds the Table for `items`.
 pub fn render<B: Borrow<Value>>(rt: &ResourceType, items: &[B], list_meta: Value, include: &str) -> Value {
+    if !rt.custom && rt.plural == "events" {
+        let columns: Vec<Value> = EVENT_COLUMNS
+            .iter()
+            .map(|(name, description, priority)| {
+                let format = if *name == "Name" { "name" } else { "" };
+                json!({"name": name, "type": "string", "format": format, "description": description, "priority": priority})
+            })
+            .collect();
+        let rows = items.iter().map(|o| row(event_cells(o.borrow()), o.borrow(), include)).collect();
+        return table(list_meta, columns, rows);
+    }
     let mut columns = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
     ];
@@ -116,18 +185,27 @@ pub fn render<B: Borrow<Value>>(rt: &ResourceType, items: &[B], list_meta: Value
             for (_, ty, path, _) in &cols {
                 cells.push(cell(eval_jsonpath(o, path), ty));
             }
-            let object = match include {
-                "None" => Value::Null,
-                "Object" => o.clone(),
-                _ => json!({
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": o.get("metadata").cloned().unwrap_or(json!({})),
-                }),
-            };
-            json!({"cells": cells, "object": object})
+            row(cells, o, include)
         })
         .collect();
+    table(list_meta, columns, rows)
+}
+
+/// A row: its cells and the object as `includeObject` asks.
+fn row(cells: Vec<Value>, o: &Value, include: &str) -> Value {
+    let object = match include {
+        "None" => Value::Null,
+        "Object" => o.clone(),
+        _ => json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": o.get("metadata").cloned().unwrap_or(json!({})),
+        }),
+    };
+    json!({"cells": cells, "object": object})
+}
+
+fn table(list_meta: Value, columns: Vec<Value>, rows: Vec<Value>) -> Value {
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

@@ -1702,14 +1702,18 @@ async fn builtin_kinds_are_served() {
             "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
             json!({"metadata": {"name": "r"}, "rules": []}),
         ),
-        ("/apis/rbac.authorization.k8s.io/v1/clusterroles", json!({"metadata": {"name": "cr"}, "rules": []})),
+        // Cluster-scoped names carry example.com: on a shared real server each run gets its own.
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            json!({"metadata": {"name": "cr.example.com"}, "rules": []}),
+        ),
         (
             "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
             json!({"metadata": {"name": "rb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}}),
         ),
         (
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-            json!({"metadata": {"name": "crb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cr"}}),
+            json!({"metadata": {"name": "crb.example.com"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cr.example.com"}}),
         ),
     ] {
         let r = e.post(path, body).await;
@@ -1725,6 +1729,61 @@ async fn builtin_kinds_are_served() {
         r.body["details"]["causes"][0]["message"],
         "Invalid value: \"elsewhere\": does not match event.namespace"
     );
+}
+
+#[tokio::test]
+async fn events_are_one_store_with_two_views() {
+    let e = start().await;
+    let v1 = json!({
+        "metadata": {"name": "from-v1"}, "eventTime": "2026-12-03T06:00:00.000000Z",
+        "regarding": {"kind": "ConfigMap", "name": "c", "namespace": "default"},
+        "reportingController": "example.com/tester", "reportingInstance": "tester-1",
+        "action": "Check", "reason": "Checked", "type": "Normal", "note": "all good",
+    });
+    let created = e.post("/apis/events.k8s.io/v1/namespaces/default/events", v1).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let core = e.get("/api/v1/namespaces/default/events/from-v1").await;
+    assert_eq!((core.status, core.body["apiVersion"].as_str()), (200, Some("v1")), "{}", core.text);
+    assert_eq!(core.body["metadata"]["uid"], created.body["metadata"]["uid"]);
+    assert_eq!(core.body["metadata"]["resourceVersion"], created.body["metadata"]["resourceVersion"]);
+    assert_eq!(
+        (&core.body["involvedObject"]["name"], &core.body["message"], &core.body["reportingComponent"]),
+        (&json!("c"), &json!("all good"), &json!("example.com/tester"))
+    );
+    let old = json!({"metadata": {"name": "from-core"}, "involvedObject": {"kind": "ConfigMap", "name": "c", "namespace": "default"},
+        "reason": "Old", "message": "the old way", "type": "Warning", "source": {"component": "legacy"}, "count": 2});
+    assert_eq!(e.post("/api/v1/namespaces/default/events", old).await.status, 201);
+    let view = e.get("/apis/events.k8s.io/v1/namespaces/default/events/from-core").await;
+    assert_eq!((view.status, view.body["apiVersion"].as_str()), (200, Some("events.k8s.io/v1")), "{}", view.text);
+    assert_eq!(
+        (
+            &view.body["regarding"]["name"],
+            &view.body["note"],
+            &view.body["deprecatedSource"],
+            &view.body["deprecatedCount"]
+        ),
+        (&json!("c"), &json!("the old way"), &json!({"component": "legacy"}), &json!(2))
+    );
+    // Both lists hold both; a patch through one view shows through the other.
+    for path in ["/api/v1/namespaces/default/events", "/apis/events.k8s.io/v1/namespaces/default/events"] {
+        let list = e.get(path).await;
+        let mut names: Vec<&str> =
+            list.body["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["from-core", "from-v1"], "{path}");
+    }
+    let r = e
+        .patch(
+            "/apis/events.k8s.io/v1/namespaces/default/events/from-v1",
+            json!({"series": {"count": 2, "lastObservedTime": "2026-12-03T06:01:00.000000Z"}}),
+            MERGE,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let core = e.get("/api/v1/namespaces/default/events/from-v1").await;
+    assert_eq!(core.body["series"]["count"], 2);
+    assert_eq!(e.delete("/api/v1/namespaces/default/events/from-v1", None).await.status, 200);
+    assert_eq!(e.get("/apis/events.k8s.io/v1/namespaces/default/events/from-v1").await.status, 404);
 }
 
 #[tokio::test]

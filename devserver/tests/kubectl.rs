@@ -427,3 +427,44 @@ async fn every_kubectl_create_subcommand_works() {
     assert!(!success && stderr.contains("serviceaccounts \"nobody\" not found"), "{stderr}");
     server.shutdown().await;
 }
+
+/// Events written through events.k8s.io/v1 (what client-go's, kube-rs's and this project's
+/// recorders use) are the core/v1 Events kubectl reads: one store, two views.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_shows_events_recorded_through_events_k8s_io() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let server = devserver::DevServer::builder().kubeconfig_path(&kc).start().await.unwrap();
+    ok(&kc, &["create", "configmap", "settings"]).await;
+    let uid = ok(&kc, &["get", "configmap", "settings", "-o", "jsonpath={.metadata.uid}"]).await;
+    let event = serde_json::json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "settings.checked", "namespace": "default"},
+        "eventTime": "2026-12-03T06:00:00.000000Z",
+        "regarding": {"apiVersion": "v1", "kind": "ConfigMap", "name": "settings", "namespace": "default", "uid": uid},
+        "reportingController": "example.com/checker", "reportingInstance": "checker-1",
+        "action": "Check", "reason": "Checked", "type": "Warning", "note": "the mode is missing",
+    });
+    let file = dir.path().join("event.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    ok(&kc, &["create", "-f", file.to_str().unwrap()]).await;
+    let table = ok(&kc, &["get", "events"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], "{table}");
+    assert!(
+        table.lines().any(|l| l.contains("Warning")
+            && l.contains("Checked")
+            && l.contains("configmap/settings")
+            && l.contains("the mode is missing")),
+        "{table}"
+    );
+    let events = ok(&kc, &["events", "--for", "configmap/settings"]).await;
+    assert!(events.contains("the mode is missing"), "{events}");
+    let describe = ok(&kc, &["describe", "configmap", "settings"]).await;
+    let tail = describe.split("Events:").nth(1).unwrap_or_default();
+    assert!(
+        tail.contains("Checked") && tail.contains("example.com/checker") && tail.contains("the mode is missing"),
+        "{describe}"
+    );
+    server.shutdown().await;
+}

@@ -113,7 +113,7 @@ impl Ctx<'_> {
             return self.delete_crd(name, &opts, &now);
         }
         let dry = self.dry_run();
-        let outcome = self.app.store.transact::<ApiError>(&self.rt.key(), &self.key(ns, name), |cur, _| {
+        let outcome = self.transact(&self.key(ns, name), |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let w = self.delete_decision(cur, &opts, &now)?;
             if dry {
@@ -126,7 +126,7 @@ impl Ctx<'_> {
                 if self.rt.custom || returns_status_on_delete(self.rt) {
                     json_reply(200, &deleted_status(self.rt, &last), &[])
                 } else {
-                    json_text_reply(200, last.to_string(), &[])
+                    json_text_reply(200, self.rt.to_wire(&last), &[])
                 }
             }
             other => self.reply_for(other, 200, &[]),
@@ -136,9 +136,9 @@ impl Ctx<'_> {
     /// CRD deletion: Terminating, delete every CR, then remove the CRD.
     pub(super) fn delete_crd(&self, name: &str, opts: &Value, now: &str) -> ApiResult<Response> {
         let target = self.rt.target(name);
-        let cur = self.app.store.get(&self.rt.key(), name).ok_or_else(|| ApiError::not_found(&target))?;
+        let cur = self.stored(name).ok_or_else(|| ApiError::not_found(&target))?;
         // Preconditions and user finalizers use the ordinary rules first.
-        let decision = self.app.store.transact::<ApiError>(&self.rt.key(), name, |cur, _| {
+        let decision = self.transact(name, |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let mut w = self.delete_decision(cur, opts, now)?;
             if let Write::Delete = w {
@@ -177,7 +177,7 @@ impl Ctx<'_> {
         if !user_finalizers.is_empty() {
             return Ok(json_text_reply(200, terminating.to_string(), &[]));
         }
-        let outcome = self.app.store.transact::<ApiError>(&self.rt.key(), name, |_, _| Ok(Write::Delete))?;
+        let outcome = self.transact(name, |_, _| Ok(Write::Delete))?;
         self.after_write(&outcome);
         Ok(json_text_reply(200, terminating.to_string(), &[]))
     }
@@ -195,12 +195,16 @@ impl Ctx<'_> {
         for it in items.iter().filter(|o| labels.matches(o) && fields.matches(o)) {
             let name = meta_str(it, "name").unwrap_or("").to_string();
             let key = self.key(meta_str(it, "namespace"), &name);
-            let res = self.app.store.transact::<ApiError>(&self.rt.key(), &key, |cur, _| match cur {
+            let res = self.transact(&key, |cur, _| match cur {
                 None => Ok(Write::Keep(Arc::new(Value::Null))),
                 Some(cur) => self.delete_decision(cur, &opts, &now),
             });
             match res {
-                Ok(o) if !o.object().is_null() => deleted.push(o.object().as_ref().clone()),
+                Ok(o) if !o.object().is_null() => deleted.push(if self.rt.is_events_view() {
+                    crate::events_view::to_events_v1(o.object())
+                } else {
+                    o.object().as_ref().clone()
+                }),
                 Ok(_) => {}
                 Err(e) => return Err(e),
             }

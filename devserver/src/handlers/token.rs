@@ -17,7 +17,7 @@ impl Ctx<'_> {
     pub(super) fn create_token(&self, ns: Option<&str>, name: &str, body: &[u8]) -> ApiResult<Response> {
         let namespace = ns.unwrap_or("default");
         let mut request = super::request_object_of(self.headers, body, "authentication.k8s.io/v1", "TokenRequest")?;
-        if self.app.store.get(&self.rt.key(), &self.key(ns, name)).is_none() {
+        if self.stored(&self.key(ns, name)).is_none() {
             return Err(ApiError::not_found(&self.rt.target(name)));
         }
         let seconds = match request.pointer("/spec/expirationSeconds") {

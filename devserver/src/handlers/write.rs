@@ -94,7 +94,7 @@ impl Ctx<'_> {
             let key = self.key(ns, &name);
             let target = self.rt.target(&name);
             let candidate = obj.clone();
-            let res = self.app.store.transact::<ApiError>(&self.rt.key(), &key, |cur, _| {
+            let res = self.transact(&key, |cur, _| {
                 if cur.is_some() { Err(ApiError::already_exists(&target)) } else { Ok(Write::Put(candidate)) }
             });
             match res {
@@ -103,7 +103,7 @@ impl Ctx<'_> {
                     if self.rt.group == "apiextensions.k8s.io" {
                         self.crd_established(&name);
                     }
-                    return Ok(json_text_reply(201, created.to_string(), &warnings));
+                    return Ok(json_text_reply(201, self.rt.to_wire(&created), &warnings));
                 }
                 Err(e) if e.code == 409 && generated && attempt < 8 => {
                     attempt += 1;
@@ -121,7 +121,7 @@ impl Ctx<'_> {
 
     /// After a CRD is stored: accept its names (CR endpoints work), then establish it.
     pub(super) fn crd_established(&self, name: &str) {
-        let Some(stored) = self.app.store.get(&self.rt.key(), name) else {
+        let Some(stored) = self.stored(name) else {
             return;
         };
         let Ok(c) = serde_json::from_value(stored.as_ref().clone()) else {
@@ -130,14 +130,14 @@ impl Ctx<'_> {
         let types = crd::resource_types(&c, false);
         let now = now();
         self.app.registry.set_crd(name, types.clone(), false);
-        let _ = self.app.store.transact::<ApiError>(&self.rt.key(), name, |cur, _| {
+        let _ = self.transact(name, |cur, _| {
             let Some(cur) = cur else { return Ok(Write::Keep(Arc::new(Value::Null))) };
             let mut o = (**cur).clone();
             o["status"] = crd::names_accepted_status(&o, &now);
             Ok(Write::Put(o))
         });
         self.app.registry.set_crd(name, types, true);
-        let _ = self.app.store.transact::<ApiError>(&self.rt.key(), name, |cur, _| {
+        let _ = self.transact(name, |cur, _| {
             let Some(cur) = cur else { return Ok(Write::Keep(Arc::new(Value::Null))) };
             let mut o = (**cur).clone();
             let st = o.get("status").cloned().unwrap_or(json!({}));
@@ -376,7 +376,7 @@ impl Ctx<'_> {
         let dry = self.dry_run();
         let mut dry_result = None;
         let mut warnings = Vec::new();
-        let outcome = self.app.store.transact::<ApiError>(&self.rt.key(), &self.key(ns, name), |cur, _| {
+        let outcome = self.transact(&self.key(ns, name), |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let (w, warned) = decide(cur)?;
             warnings = warned;
@@ -451,7 +451,7 @@ impl Ctx<'_> {
             // Checked before taking the store lock (the check reads the store itself).
             let namespace_check = self.check_namespace(ns, name);
             let api_version = self.rt.api_version();
-            let outcome = self.app.store.transact::<ApiError>(&self.rt.key(), &key, |cur, _| match cur {
+            let outcome = self.transact(&key, |cur, _| match cur {
                 None => {
                     if sub.is_some() {
                         return Err(ApiError::not_found(&target));
