@@ -107,13 +107,17 @@ fn merge_key(field: &str) -> Option<&'static str> {
 }
 
 /// Strategic merge patch over JSON: maps merge recursively, `null` deletes, lists with a known
-/// merge key merge element-wise, `$patch: delete|replace` and `$deleteFromPrimitiveList` are
-/// honoured, other `$` directives are dropped.
+/// merge key merge element-wise, `$patch: delete|replace` (on a map, a merge-key list or its
+/// elements) and `$deleteFromPrimitiveList` are honoured, other `$` directives are dropped.
 pub fn strategic_merge(doc: &mut Value, patch: &Value) {
     let Some(pmap) = patch.as_object() else {
         *doc = patch.clone();
         return;
     };
+    if pmap.get("$patch").and_then(Value::as_str) == Some("delete") {
+        *doc = Value::Object(Map::new());
+        return;
+    }
     if pmap.get("$patch").and_then(Value::as_str) == Some("replace") {
         let mut p = pmap.clone();
         p.remove("$patch");
@@ -136,7 +140,7 @@ pub fn strategic_merge(doc: &mut Value, patch: &Value) {
         if k.starts_with('$') {
             continue;
         }
-        if pv.is_null() {
+        if pv.is_null() || pv.get("$patch").and_then(Value::as_str) == Some("delete") {
             dmap.remove(k);
             continue;
         }
@@ -167,7 +171,14 @@ fn strip_directives(items: &[Value]) -> Vec<Value> {
 }
 
 fn merge_list(cur: &mut Vec<Value>, items: &[Value], key: &str) {
+    // `{"$patch": "replace"}` among the elements: the list becomes the other elements.
+    if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace") && i.get(key).is_none()) {
+        cur.clear();
+    }
     for it in items {
+        if it.get(key).is_none() && it.get("$patch").is_some() {
+            continue;
+        }
         let Some(kv) = it.get(key) else {
             cur.push(it.clone());
             continue;

@@ -922,6 +922,46 @@ async fn strategic_merge_on_builtin_merges_lists_by_key() {
 }
 
 #[tokio::test]
+async fn strategic_merge_patch_directives() {
+    let e = start().await;
+    let cm = json!({"metadata": {"name": "c", "labels": {"a": "1", "b": "2"}}, "data": {"a": "1", "b": "2"}});
+    assert_eq!(e.post("/api/v1/namespaces/default/configmaps", cm).await.status, 201);
+    let path = "/api/v1/namespaces/default/configmaps/c";
+    let r = e.patch(path, json!({"data": {"$patch": "delete"}}), SMP).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("data").is_none(), "the map is deleted: {}", r.text);
+    let r = e.patch(path, json!({"metadata": {"labels": {"$patch": "replace", "x": "y"}}}), SMP).await;
+    assert_eq!((r.status, &r.body["metadata"]["labels"]), (200, &json!({"x": "y"})), "{}", r.text);
+    // A whole-object delete leaves nothing to name.
+    let r = e.patch(path, json!({"$patch": "delete"}), SMP).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"), "{}", r.text);
+    assert_eq!(r.body["message"], "the name of the object (c based on URL) was undeterminable: name must be provided");
+    // A merge-key list: one element deleted, then the list replaced.
+    let containers =
+        json!([{"name": "a", "image": "x:1"}, {"name": "b", "image": "y:1"}, {"name": "c", "image": "z:1"}]);
+    let d = json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "d"}},
+        "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": containers}}}});
+    assert_eq!(e.post("/apis/apps/v1/namespaces/default/deployments", d).await.status, 201);
+    let path = "/apis/apps/v1/namespaces/default/deployments/d";
+    let names = |r: &Reply| -> Vec<String> {
+        r.body["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = e
+        .patch(path, json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "$patch": "delete"}]}}}}), SMP)
+        .await;
+    assert_eq!((r.status, names(&r)), (200, vec!["b".to_string(), "c".to_string()]), "{}", r.text);
+    let replace =
+        json!({"spec": {"template": {"spec": {"containers": [{"$patch": "replace"}, {"name": "n", "image": "n:1"}]}}}});
+    let r = e.patch(path, replace, SMP).await;
+    assert_eq!((r.status, names(&r)), (200, vec!["n".to_string()]), "{}", r.text);
+}
+
+#[tokio::test]
 async fn pod_updates_may_not_add_or_remove_containers() {
     let e = start().await;
     let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x:1"}]}});

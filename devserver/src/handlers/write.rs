@@ -503,6 +503,12 @@ impl Ctx<'_> {
             let mut doc = (**cur).clone();
             patch::apply_json_or_merge(kind, &mut doc, body)?;
             let warnings = self.decode(&mut doc, false)?;
+            if meta_str(&doc, "name").is_none_or(str::is_empty) {
+                // What is left of a patch that removed the name (a whole-object `$patch: delete`).
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({name} based on URL) was undeterminable: name must be provided"
+                )));
+            }
             if meta_str(&doc, "name") != Some(name) {
                 return Err(ApiError::bad_request(format!(
                     "the name of the object ({}) does not match the name on the URL ({name})",
