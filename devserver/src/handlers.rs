@@ -453,6 +453,8 @@ async fn dispatch(
                 crate::watch::Format::Table(query.get("includeObject").cloned().unwrap_or_else(|| "Metadata".into()))
             } else if negotiation::wants_partial(accept) {
                 crate::watch::Format::Metadata
+            } else if !rt.custom && protobuf::preferred(headers) {
+                crate::watch::Format::Protobuf
             } else {
                 crate::watch::Format::Object
             };

@@ -39,16 +39,12 @@ impl Filter {
 /// Initial events are sent in chunks of about this size.
 const INITIAL_CHUNK_BYTES: usize = 256 * 1024;
 
-fn event_line(out: &mut String, ty: &str, obj: &Value) {
-    event_text(out, ty, &obj.to_string());
-}
-
-fn event_text(out: &mut String, ty: &str, json: &str) {
-    out.push_str("{\"type\":\"");
-    out.push_str(ty);
-    out.push_str("\",\"object\":");
-    out.push_str(json);
-    out.push_str("}\n");
+fn event_text(out: &mut Vec<u8>, ty: &str, json: &str) {
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(ty.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(json.as_bytes());
+    out.extend_from_slice(b"}\n");
 }
 
 fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Value {
@@ -69,6 +65,9 @@ pub enum Format {
     /// A one-row `Table` (`as=Table`, what `kubectl get -w` asks for), with `includeObject`.
     /// Only the first event carries the column definitions, as kube-apiserver sends them.
     Table(String),
+    /// Length-prefixed protobuf `WatchEvent`s (`application/vnd.kubernetes.protobuf;stream=watch`,
+    /// built-in kinds only).
+    Protobuf,
 }
 
 /// Starts a watch; parameter errors are ordinary HTTP errors, later ones are ERROR events.
@@ -81,8 +80,15 @@ pub fn watch(
     format: Format,
 ) -> ApiResult<Response> {
     let mut first_table = true;
-    let mut wire = move |rt: &ResourceType, o: &Value| -> String {
-        match &format {
+    let content_type = if format == Format::Protobuf { crate::protobuf::WATCH_MEDIA_TYPE } else { "application/json" };
+    // One event into the stream: `o` is a stored object, or (`raw`) a bookmark or Status.
+    let mut emit = move |out: &mut Vec<u8>, rt: &ResourceType, ty: &str, o: &Value, raw: bool| {
+        let json = match &format {
+            Format::Protobuf => {
+                let obj = if raw { o.clone() } else { serde_json::from_str(&rt.to_wire(o)).unwrap_or(Value::Null) };
+                return crate::protobuf::watch_frame(out, ty, &obj);
+            }
+            _ if raw => o.to_string(),
             Format::Object => rt.to_wire(o),
             Format::Metadata => crate::negotiation::partial(o).to_string(),
             Format::Table(include) => {
@@ -93,7 +99,8 @@ pub fn watch(
                 }
                 table.to_string()
             }
-        }
+        };
+        event_text(out, ty, &json);
     };
     let labels = match q.get("labelSelector") {
         Some(s) => LabelSelector::parse(s).map_err(ApiError::bad_request)?,
@@ -195,16 +202,16 @@ pub fn watch(
         }
         // Initial events go out in chunks as they are encoded, as the API server writes each
         // event to the stream: a client decodes the first objects while later ones are encoded.
-        let mut chunk = String::new();
+        let mut chunk = Vec::new();
         for o in snapshot.iter().filter(|o| filter.matches(o)) {
-            event_text(&mut chunk, "ADDED", &wire(&rt, o));
+            emit(&mut chunk, &rt, "ADDED", o, false);
             if chunk.len() >= INITIAL_CHUNK_BYTES && tx.send(Bytes::from(std::mem::take(&mut chunk))).await.is_err() {
                 return;
             }
         }
         drop(snapshot);
         if initial_end_bookmark {
-            event_line(&mut chunk, "BOOKMARK", &bookmark(&rt, cursor, true));
+            emit(&mut chunk, &rt, "BOOKMARK", &bookmark(&rt, cursor, true), true);
         }
         if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
             return;
@@ -218,8 +225,8 @@ pub fn watch(
                 Err(oldest) => {
                     let status =
                         ApiError::expired(format!("too old resource version: {cursor} ({oldest})")).to_status();
-                    let mut line = String::new();
-                    event_line(&mut line, "ERROR", &status);
+                    let mut line = Vec::new();
+                    emit(&mut line, &rt, "ERROR", &status, true);
                     let _ = tx.send(Bytes::from(line)).await;
                     return;
                 }
@@ -233,8 +240,8 @@ pub fn watch(
                         _ = tokio::time::sleep_until(next_bookmark) => {
                             next_bookmark = tokio::time::Instant::now() + bookmark_every;
                             if bookmarks {
-                                let mut line = String::new();
-                                event_line(&mut line, "BOOKMARK", &bookmark(&rt, cursor, false));
+                                let mut line = Vec::new();
+                                emit(&mut line, &rt, "BOOKMARK", &bookmark(&rt, cursor, false), true);
                                 if tx.send(Bytes::from(line)).await.is_err() { return; }
                             }
                         }
@@ -242,7 +249,7 @@ pub fn watch(
                     }
                 }
                 Ok((events, _)) => {
-                    let mut out = String::new();
+                    let mut out = Vec::new();
                     let limit = app.faults.watch_event_limit();
                     let mut limit_reached = limit.is_some_and(|n| sent >= n);
                     for e in &events {
@@ -261,7 +268,7 @@ pub fn watch(
                             _ => None,
                         };
                         if let Some(ty) = ty {
-                            event_text(&mut out, ty, &wire(&rt, &e.object));
+                            emit(&mut out, &rt, ty, &e.object, false);
                             sent += 1;
                             limit_reached = limit.is_some_and(|n| sent >= n);
                         }
@@ -281,12 +288,12 @@ pub fn watch(
     });
     let stream =
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(Ok::<Bytes, std::convert::Infallible>)));
-    Ok(streaming_reply(Body::from_stream(stream)))
+    Ok(streaming_reply(Body::from_stream(stream), content_type))
 }
 
-/// The chunked JSON reply a watch streams its events into.
-fn streaming_reply(body: Body) -> Response {
+/// The chunked reply a watch streams its events into.
+fn streaming_reply(body: Body, content_type: &'static str) -> Response {
     let mut r = Response::new(body);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }

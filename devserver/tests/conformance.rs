@@ -1471,6 +1471,38 @@ async fn protobuf_replies_for_clients_that_prefer_it() {
 }
 
 #[tokio::test]
+async fn protobuf_watch_streams_length_prefixed_watch_events() {
+    use k8s_pb::apimachinery::pkg::apis::meta::v1::WatchEvent;
+    use k8s_pb::apimachinery::pkg::runtime::Unknown;
+    use prost::Message;
+    let e = start().await;
+    let cm = json!({"metadata": {"name": "watched"}, "data": {"k": "v"}});
+    assert_eq!(e.post("/api/v1/namespaces/default/configmaps", cm).await.status, 201);
+    let q = "watch=true&timeoutSeconds=1&fieldSelector=metadata.name%3Dwatched";
+    let r = e
+        .raw_quiet(
+            Method::GET,
+            &format!("/api/v1/namespaces/default/configmaps?{q}"),
+            "application/vnd.kubernetes.protobuf;stream=watch",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.headers["content-type"].to_str().unwrap()),
+        (200, "application/vnd.kubernetes.protobuf;stream=watch")
+    );
+    let len = u32::from_be_bytes(r.bytes[..4].try_into().unwrap()) as usize;
+    assert_eq!(r.bytes.len(), 4 + len, "one frame: a 4-byte length and the event");
+    let event = WatchEvent::decode(&r.bytes[4..]).expect("a WatchEvent without an envelope");
+    assert_eq!(event.r#type.as_deref(), Some("ADDED"));
+    let raw = event.object.unwrap().raw.unwrap();
+    assert_eq!(&raw[..4], b"k8s\0", "the object carries its own envelope");
+    let unknown = Unknown::decode(&raw[4..]).unwrap();
+    assert_eq!(unknown.type_meta.unwrap().kind.as_deref(), Some("ConfigMap"));
+    let cm = k8s_pb::api::core::v1::ConfigMap::decode(unknown.raw.unwrap().as_slice()).unwrap();
+    assert_eq!(cm.data.get("k").map(String::as_str), Some("v"));
+}
+
+#[tokio::test]
 async fn service_account_tokens_are_requested_through_the_token_subresource() {
     let e = start().await;
     assert_eq!(

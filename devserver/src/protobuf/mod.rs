@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::resource::ResourceType;
 use k8s_pb::apimachinery::pkg::runtime::{TypeMeta, Unknown};
 use prost::Message;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The protobuf media type.
@@ -74,6 +75,40 @@ pub fn encode_list(rt: &ResourceType, list_meta: &Value, items: &[&Value]) -> Op
     let api_version = rt.api_version();
     let raw = generated::encode_list(&api_version, &rt.kind, list_meta, items)?.ok()?;
     Some(envelope(&api_version, &format!("{}List", rt.kind), raw))
+}
+
+/// The Content-Type of a protobuf watch stream.
+pub const WATCH_MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf;stream=watch";
+
+/// A message holding only `metadata`, field 1 of every Kubernetes object's message: what a
+/// bookmark carries, whatever its kind.
+#[derive(Clone, PartialEq, prost::Message)]
+struct MetadataOnly {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+}
+
+/// Appends one watch event to a protobuf watch stream: a 4-byte big-endian length, then a
+/// `WatchEvent` (no envelope of its own) whose object is the enveloped object, as kube-apiserver
+/// frames them. An object that does not convert whole (a bookmark: only its kind and
+/// resourceVersion) is sent with its metadata alone.
+pub fn watch_frame(out: &mut Vec<u8>, event_type: &str, obj: &Value) {
+    use convert::Pb;
+    let object = encode(obj).unwrap_or_else(|| {
+        let meta = obj
+            .get("metadata")
+            .and_then(|m| k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta::deserialize(m).ok())
+            .unwrap_or_default();
+        let s = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        envelope(&s("apiVersion"), &s("kind"), MetadataOnly { metadata: Some(meta.pb()) }.encode_to_vec())
+    });
+    let event = k8s_pb::apimachinery::pkg::apis::meta::v1::WatchEvent {
+        r#type: Some(event_type.to_string()),
+        object: Some(k8s_pb::apimachinery::pkg::runtime::RawExtension { raw: Some(object) }),
+    };
+    let bytes = event.encode_to_vec();
+    out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(&bytes);
 }
 
 /// True when the client's first choice is protobuf (client-go's protobuf clients ask for
