@@ -166,10 +166,15 @@ impl DevServerBuilder {
             limits: crate::limits::Limits::new(self.limits.clone()),
         });
         seed_namespaces(&app);
+        let mut server = InProcessServer { app, log, gc: None };
         if self.garbage_collection {
-            crate::gc::spawn(&app);
+            if tokio::runtime::Handle::try_current().is_ok() {
+                server.gc = Some(tokio::spawn(crate::gc::run(server.client(), None)));
+            } else {
+                tracing::warn!("garbage collection needs a Tokio runtime; not started");
+            }
         }
-        InProcessServer { app, log }
+        server
     }
 
     /// Binds, seeds the bootstrap namespaces, writes the kubeconfig and starts serving.
@@ -217,9 +222,6 @@ impl DevServerBuilder {
             None => None,
         };
         seed_namespaces(&app);
-        if self.garbage_collection {
-            crate::gc::spawn(&app);
-        }
         let text = match &tls {
             Some(t) => kubeconfig::render_tls(&url, &t.ca_pem, &t.token),
             None => kubeconfig::render(&url),
@@ -236,6 +238,11 @@ impl DevServerBuilder {
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&text)?;
         let client_config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
+        // The collector talks to the server as kube-controller-manager would: through its API.
+        let gc = match self.garbage_collection {
+            true => Some(tokio::spawn(crate::gc::run(kube::Client::try_from(client_config.clone())?, None))),
+            false => None,
+        };
         let router = axum::Router::new().fallback(crate::handlers::handle).with_state(app.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.server_config.clone()));
@@ -262,6 +269,7 @@ impl DevServerBuilder {
             router,
             acceptor,
             persist,
+            gc,
         })
     }
 }
@@ -330,6 +338,16 @@ async fn serve_connections(
 pub struct InProcessServer {
     app: Arc<App>,
     log: Arc<RequestLog>,
+    /// The garbage collector's task, with `garbage_collection`.
+    gc: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for InProcessServer {
+    fn drop(&mut self) {
+        if let Some(gc) = self.gc.take() {
+            gc.abort();
+        }
+    }
 }
 
 impl InProcessServer {
@@ -435,6 +453,8 @@ pub struct DevServerHandle {
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// The data directory in use (`--data-dir`).
     persist: Option<crate::persist::DataDir>,
+    /// The garbage collector's task, with `garbage_collection`.
+    gc: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl DevServerHandle {
@@ -594,6 +614,9 @@ impl DevServerHandle {
     }
 
     fn stop_now(&mut self) {
+        if let Some(gc) = self.gc.take() {
+            gc.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

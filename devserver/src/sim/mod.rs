@@ -16,8 +16,8 @@
 //! - [`bitcoind`]: an in-process Bitcoin Core JSON-RPC server ([`rpc`]) on `podIP:port` for every
 //!   running pod that runs bitcoind (see [`bitcoind`] for how a pod is recognised and which port
 //!   and credentials it uses);
-//! - [`gc`]: the garbage collector (background and foreground cascading deletion, orphaning),
-//!   switchable with [`SimOptions::garbage_collection`].
+//! - [`crate::gc`]: the garbage collector (background and foreground cascading deletion,
+//!   orphaning), the same one `--gc` runs, switchable with [`SimOptions::garbage_collection`].
 //!
 //! Everything it logs says "simulated"; pods it runs get container ids `sim://...`.
 //!
@@ -35,7 +35,6 @@
 //! ```
 
 pub mod bitcoind;
-pub mod gc;
 pub mod ipam;
 pub mod kubelet;
 pub mod rpc;
@@ -203,7 +202,7 @@ pub async fn start(client: kube::Client, options: SimOptions) -> anyhow::Result<
     handle.tasks.push(tokio::spawn(statefulset::run(shared.clone())));
     handle.tasks.push(tokio::spawn(bitcoind::run(shared.clone())));
     if shared.options.garbage_collection {
-        handle.tasks.push(tokio::spawn(gc::run(client, shared.options.namespace.clone())));
+        handle.tasks.push(tokio::spawn(crate::gc::run(client, shared.options.namespace.clone())));
     }
     tracing::info!(options = ?shared.options, "simulation started (statefulset controller, kubelet, bitcoind, gc)");
     Ok(handle)
