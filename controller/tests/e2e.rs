@@ -215,6 +215,26 @@ async fn three_node_network_becomes_ready_with_a_full_mesh() {
     assert!(created[0].series.is_none(), "{:?}", created[0].series);
     let events_json = serde_json::to_string(&events.items).unwrap();
     assert!(!events_json.contains(&password));
+    // kubectl reads core/v1 Events: the controller's events.k8s.io ones show there too.
+    let kubeconfig = env.env.kubeconfig_path();
+    let kubectl = |args: &[&str]| {
+        let out = std::process::Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+            .env("KUBECONFIG", &kubeconfig)
+            .args(args)
+            .args(["-n", &env.ns])
+            .output()
+            .expect("kubectl must be installed (set KUBECTL)");
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let describe = tokio::task::block_in_place(|| kubectl(&["describe", "bitcoinnetwork", "alpha"]));
+    let shown = describe.split("Events:").nth(1).unwrap_or_default();
+    assert!(
+        shown.contains("Created") && shown.contains("PeersAdded") && shown.contains("bitcoin-controller"),
+        "{describe}"
+    );
+    let table = tokio::task::block_in_place(|| kubectl(&["get", "events"]));
+    assert!(table.lines().any(|l| l.contains("Created") && l.contains("bitcoinnetwork/alpha")), "{table}");
     let log = String::from_utf8_lossy(&logs().lock().unwrap()).to_string();
     assert!(log.contains("peers added"), "logs are captured");
     assert!(!log.contains(&password), "password in logs");

@@ -6,7 +6,8 @@
 //! Fields with no counterpart in the other crate (left at their default): api/authentication/v1/TokenRequestSpec.attestations, api/batch/v1/JobSpec.scheduling, api/core/v1/ClusterTrustBundleProjection.user, api/core/v1/ConfigMapVolumeSource.default_user, api/core/v1/DownwardAPIVolumeFile.user, api/core/v1/DownwardAPIVolumeSource.default_user, api/core/v1/EmptyDirVolumeSource.mode, api/core/v1/GRPCAction.mode, api/core/v1/HTTPGetAction.protocol, api/core/v1/KeyToPath.user, api/core/v1/NodeSpec.pod_preemption_policy, api/core/v1/NodeSystemInfo.running_in_user_namespace, api/core/v1/PersistentVolumeClaimStatus.health_status, api/core/v1/PodCertificateProjection.user, api/core/v1/PodSpec.eviction_responders, api/core/v1/PodSpec.scheduling_group, api/core/v1/PodStatus.node_allocatable_resource_claim_statuses, api/core/v1/PodStatus.volume_health, api/core/v1/ProjectedVolumeSource.default_user, api/core/v1/ResourceHealth.message, api/core/v1/SecretVolumeSource.default_user, api/core/v1/ServiceAccountTokenProjection.user, api/core/v1/VolumeMount.bind_mount_options, api/core/v1/VolumeMountStatus.volume_status, api/core/v1/WorkloadReference.name (protobuf only), api/core/v1/WorkloadReference.pod_group (protobuf only), api/core/v1/WorkloadReference.pod_group_replica_key (protobuf only), apimachinery/pkg/apis/meta/v1/ListMeta.shard_info.
 #![allow(clippy::all, unused_imports, unused_variables)]
 use super::convert::{
-    Pb, decode_as, encode_as, encode_list_as, map, map_opt, nz, opt, opt_map, opt_vec, req, some, vec, vec_opt,
+    Pb, decode_as, encode_as, encode_list_as, map, map_opt, nz, opt, opt_map, opt_vec,
+    req, some, vec, vec_opt,
 };
 /// The kinds with a protobuf form, as (apiVersion, kind).
 pub const KINDS: &[(&str, &str)] = &[
@@ -41,178 +42,376 @@ pub const KINDS: &[(&str, &str)] = &[
     ("v1", "Status"),
 ];
 /// The JSON object of the protobuf message `raw` of a kind in [`KINDS`]; `None` for other kinds.
-pub fn decode(api_version: &str, kind: &str, raw: &[u8]) -> Option<Result<serde_json::Value, String>> {
-    Some(match (api_version, kind) {
-        ("v1", "Namespace") => {
-            decode_as::<k8s_pb::api::core::v1::Namespace, k8s_openapi::api::core::v1::Namespace>(raw)
-        }
-        ("v1", "Node") => decode_as::<k8s_pb::api::core::v1::Node, k8s_openapi::api::core::v1::Node>(raw),
-        ("v1", "Pod") => decode_as::<k8s_pb::api::core::v1::Pod, k8s_openapi::api::core::v1::Pod>(raw),
-        ("v1", "Service") => decode_as::<k8s_pb::api::core::v1::Service, k8s_openapi::api::core::v1::Service>(raw),
-        ("v1", "Secret") => decode_as::<k8s_pb::api::core::v1::Secret, k8s_openapi::api::core::v1::Secret>(raw),
-        ("v1", "ConfigMap") => {
-            decode_as::<k8s_pb::api::core::v1::ConfigMap, k8s_openapi::api::core::v1::ConfigMap>(raw)
-        }
-        ("v1", "ServiceAccount") => {
-            decode_as::<k8s_pb::api::core::v1::ServiceAccount, k8s_openapi::api::core::v1::ServiceAccount>(raw)
-        }
-        ("v1", "Event") => decode_as::<k8s_pb::api::core::v1::Event, k8s_openapi::api::core::v1::Event>(raw),
-        ("v1", "ResourceQuota") => {
-            decode_as::<k8s_pb::api::core::v1::ResourceQuota, k8s_openapi::api::core::v1::ResourceQuota>(raw)
-        }
-        ("apps/v1", "StatefulSet") => {
-            decode_as::<k8s_pb::api::apps::v1::StatefulSet, k8s_openapi::api::apps::v1::StatefulSet>(raw)
-        }
-        ("apps/v1", "Deployment") => {
-            decode_as::<k8s_pb::api::apps::v1::Deployment, k8s_openapi::api::apps::v1::Deployment>(raw)
-        }
-        ("apps/v1", "ReplicaSet") => {
-            decode_as::<k8s_pb::api::apps::v1::ReplicaSet, k8s_openapi::api::apps::v1::ReplicaSet>(raw)
-        }
-        ("apps/v1", "ControllerRevision") => {
-            decode_as::<k8s_pb::api::apps::v1::ControllerRevision, k8s_openapi::api::apps::v1::ControllerRevision>(raw)
-        }
-        ("batch/v1", "Job") => decode_as::<k8s_pb::api::batch::v1::Job, k8s_openapi::api::batch::v1::Job>(raw),
-        ("batch/v1", "CronJob") => {
-            decode_as::<k8s_pb::api::batch::v1::CronJob, k8s_openapi::api::batch::v1::CronJob>(raw)
-        }
-        ("networking.k8s.io/v1", "Ingress") => {
-            decode_as::<k8s_pb::api::networking::v1::Ingress, k8s_openapi::api::networking::v1::Ingress>(raw)
-        }
-        ("policy/v1", "PodDisruptionBudget") => decode_as::<
-            k8s_pb::api::policy::v1::PodDisruptionBudget,
-            k8s_openapi::api::policy::v1::PodDisruptionBudget,
-        >(raw),
-        ("scheduling.k8s.io/v1", "PriorityClass") => decode_as::<
-            k8s_pb::api::scheduling::v1::PriorityClass,
-            k8s_openapi::api::scheduling::v1::PriorityClass,
-        >(raw),
-        ("events.k8s.io/v1", "Event") => {
-            decode_as::<k8s_pb::api::events::v1::Event, k8s_openapi::api::events::v1::Event>(raw)
-        }
-        ("coordination.k8s.io/v1", "Lease") => {
-            decode_as::<k8s_pb::api::coordination::v1::Lease, k8s_openapi::api::coordination::v1::Lease>(raw)
-        }
-        ("rbac.authorization.k8s.io/v1", "Role") => {
-            decode_as::<k8s_pb::api::rbac::v1::Role, k8s_openapi::api::rbac::v1::Role>(raw)
-        }
-        ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
-            decode_as::<k8s_pb::api::rbac::v1::ClusterRole, k8s_openapi::api::rbac::v1::ClusterRole>(raw)
-        }
-        ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
-            decode_as::<k8s_pb::api::rbac::v1::RoleBinding, k8s_openapi::api::rbac::v1::RoleBinding>(raw)
-        }
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
-            decode_as::<k8s_pb::api::rbac::v1::ClusterRoleBinding, k8s_openapi::api::rbac::v1::ClusterRoleBinding>(raw)
-        }
-        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => decode_as::<
-            k8s_pb::api::authorization::v1::SelfSubjectAccessReview,
-            k8s_openapi::api::authorization::v1::SelfSubjectAccessReview,
-        >(raw),
-        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => decode_as::<
-            k8s_pb::api::authorization::v1::SelfSubjectRulesReview,
-            k8s_openapi::api::authorization::v1::SelfSubjectRulesReview,
-        >(raw),
-        ("authentication.k8s.io/v1", "TokenRequest") => decode_as::<
-            k8s_pb::api::authentication::v1::TokenRequest,
-            k8s_openapi::api::authentication::v1::TokenRequest,
-        >(raw),
-        ("autoscaling/v1", "Scale") => {
-            decode_as::<k8s_pb::api::autoscaling::v1::Scale, k8s_openapi::api::autoscaling::v1::Scale>(raw)
-        }
-        ("v1", "Status") => decode_as::<
-            k8s_pb::apimachinery::pkg::apis::meta::v1::Status,
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
-        >(raw),
-        _ => return None,
-    })
+pub fn decode(
+    api_version: &str,
+    kind: &str,
+    raw: &[u8],
+) -> Option<Result<serde_json::Value, String>> {
+    Some(
+        match (api_version, kind) {
+            ("v1", "Namespace") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::Namespace,
+                    k8s_openapi::api::core::v1::Namespace,
+                >(raw)
+            }
+            ("v1", "Node") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::Node,
+                    k8s_openapi::api::core::v1::Node,
+                >(raw)
+            }
+            ("v1", "Pod") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::Pod,
+                    k8s_openapi::api::core::v1::Pod,
+                >(raw)
+            }
+            ("v1", "Service") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::Service,
+                    k8s_openapi::api::core::v1::Service,
+                >(raw)
+            }
+            ("v1", "Secret") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::Secret,
+                    k8s_openapi::api::core::v1::Secret,
+                >(raw)
+            }
+            ("v1", "ConfigMap") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::ConfigMap,
+                    k8s_openapi::api::core::v1::ConfigMap,
+                >(raw)
+            }
+            ("v1", "ServiceAccount") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::ServiceAccount,
+                    k8s_openapi::api::core::v1::ServiceAccount,
+                >(raw)
+            }
+            ("v1", "Event") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::Event,
+                    k8s_openapi::api::core::v1::Event,
+                >(raw)
+            }
+            ("v1", "ResourceQuota") => {
+                decode_as::<
+                    k8s_pb::api::core::v1::ResourceQuota,
+                    k8s_openapi::api::core::v1::ResourceQuota,
+                >(raw)
+            }
+            ("apps/v1", "StatefulSet") => {
+                decode_as::<
+                    k8s_pb::api::apps::v1::StatefulSet,
+                    k8s_openapi::api::apps::v1::StatefulSet,
+                >(raw)
+            }
+            ("apps/v1", "Deployment") => {
+                decode_as::<
+                    k8s_pb::api::apps::v1::Deployment,
+                    k8s_openapi::api::apps::v1::Deployment,
+                >(raw)
+            }
+            ("apps/v1", "ReplicaSet") => {
+                decode_as::<
+                    k8s_pb::api::apps::v1::ReplicaSet,
+                    k8s_openapi::api::apps::v1::ReplicaSet,
+                >(raw)
+            }
+            ("apps/v1", "ControllerRevision") => {
+                decode_as::<
+                    k8s_pb::api::apps::v1::ControllerRevision,
+                    k8s_openapi::api::apps::v1::ControllerRevision,
+                >(raw)
+            }
+            ("batch/v1", "Job") => {
+                decode_as::<
+                    k8s_pb::api::batch::v1::Job,
+                    k8s_openapi::api::batch::v1::Job,
+                >(raw)
+            }
+            ("batch/v1", "CronJob") => {
+                decode_as::<
+                    k8s_pb::api::batch::v1::CronJob,
+                    k8s_openapi::api::batch::v1::CronJob,
+                >(raw)
+            }
+            ("networking.k8s.io/v1", "Ingress") => {
+                decode_as::<
+                    k8s_pb::api::networking::v1::Ingress,
+                    k8s_openapi::api::networking::v1::Ingress,
+                >(raw)
+            }
+            ("policy/v1", "PodDisruptionBudget") => {
+                decode_as::<
+                    k8s_pb::api::policy::v1::PodDisruptionBudget,
+                    k8s_openapi::api::policy::v1::PodDisruptionBudget,
+                >(raw)
+            }
+            ("scheduling.k8s.io/v1", "PriorityClass") => {
+                decode_as::<
+                    k8s_pb::api::scheduling::v1::PriorityClass,
+                    k8s_openapi::api::scheduling::v1::PriorityClass,
+                >(raw)
+            }
+            ("events.k8s.io/v1", "Event") => {
+                decode_as::<
+                    k8s_pb::api::events::v1::Event,
+                    k8s_openapi::api::events::v1::Event,
+                >(raw)
+            }
+            ("coordination.k8s.io/v1", "Lease") => {
+                decode_as::<
+                    k8s_pb::api::coordination::v1::Lease,
+                    k8s_openapi::api::coordination::v1::Lease,
+                >(raw)
+            }
+            ("rbac.authorization.k8s.io/v1", "Role") => {
+                decode_as::<
+                    k8s_pb::api::rbac::v1::Role,
+                    k8s_openapi::api::rbac::v1::Role,
+                >(raw)
+            }
+            ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
+                decode_as::<
+                    k8s_pb::api::rbac::v1::ClusterRole,
+                    k8s_openapi::api::rbac::v1::ClusterRole,
+                >(raw)
+            }
+            ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
+                decode_as::<
+                    k8s_pb::api::rbac::v1::RoleBinding,
+                    k8s_openapi::api::rbac::v1::RoleBinding,
+                >(raw)
+            }
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+                decode_as::<
+                    k8s_pb::api::rbac::v1::ClusterRoleBinding,
+                    k8s_openapi::api::rbac::v1::ClusterRoleBinding,
+                >(raw)
+            }
+            ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+                decode_as::<
+                    k8s_pb::api::authorization::v1::SelfSubjectAccessReview,
+                    k8s_openapi::api::authorization::v1::SelfSubjectAccessReview,
+                >(raw)
+            }
+            ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+                decode_as::<
+                    k8s_pb::api::authorization::v1::SelfSubjectRulesReview,
+                    k8s_openapi::api::authorization::v1::SelfSubjectRulesReview,
+                >(raw)
+            }
+            ("authentication.k8s.io/v1", "TokenRequest") => {
+                decode_as::<
+                    k8s_pb::api::authentication::v1::TokenRequest,
+                    k8s_openapi::api::authentication::v1::TokenRequest,
+                >(raw)
+            }
+            ("autoscaling/v1", "Scale") => {
+                decode_as::<
+                    k8s_pb::api::autoscaling::v1::Scale,
+                    k8s_openapi::api::autoscaling::v1::Scale,
+                >(raw)
+            }
+            ("v1", "Status") => {
+                decode_as::<
+                    k8s_pb::apimachinery::pkg::apis::meta::v1::Status,
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
+                >(raw)
+            }
+            _ => return None,
+        },
+    )
 }
 /// The protobuf message of the JSON object `obj` of a kind in [`KINDS`]; `None` for other kinds.
-pub fn encode(api_version: &str, kind: &str, obj: &serde_json::Value) -> Option<Result<Vec<u8>, String>> {
-    Some(match (api_version, kind) {
-        ("v1", "Namespace") => {
-            encode_as::<k8s_openapi::api::core::v1::Namespace, k8s_pb::api::core::v1::Namespace>(obj)
-        }
-        ("v1", "Node") => encode_as::<k8s_openapi::api::core::v1::Node, k8s_pb::api::core::v1::Node>(obj),
-        ("v1", "Pod") => encode_as::<k8s_openapi::api::core::v1::Pod, k8s_pb::api::core::v1::Pod>(obj),
-        ("v1", "Service") => encode_as::<k8s_openapi::api::core::v1::Service, k8s_pb::api::core::v1::Service>(obj),
-        ("v1", "Secret") => encode_as::<k8s_openapi::api::core::v1::Secret, k8s_pb::api::core::v1::Secret>(obj),
-        ("v1", "ConfigMap") => {
-            encode_as::<k8s_openapi::api::core::v1::ConfigMap, k8s_pb::api::core::v1::ConfigMap>(obj)
-        }
-        ("v1", "ServiceAccount") => {
-            encode_as::<k8s_openapi::api::core::v1::ServiceAccount, k8s_pb::api::core::v1::ServiceAccount>(obj)
-        }
-        ("v1", "Event") => encode_as::<k8s_openapi::api::core::v1::Event, k8s_pb::api::core::v1::Event>(obj),
-        ("v1", "ResourceQuota") => {
-            encode_as::<k8s_openapi::api::core::v1::ResourceQuota, k8s_pb::api::core::v1::ResourceQuota>(obj)
-        }
-        ("apps/v1", "StatefulSet") => {
-            encode_as::<k8s_openapi::api::apps::v1::StatefulSet, k8s_pb::api::apps::v1::StatefulSet>(obj)
-        }
-        ("apps/v1", "Deployment") => {
-            encode_as::<k8s_openapi::api::apps::v1::Deployment, k8s_pb::api::apps::v1::Deployment>(obj)
-        }
-        ("apps/v1", "ReplicaSet") => {
-            encode_as::<k8s_openapi::api::apps::v1::ReplicaSet, k8s_pb::api::apps::v1::ReplicaSet>(obj)
-        }
-        ("apps/v1", "ControllerRevision") => {
-            encode_as::<k8s_openapi::api::apps::v1::ControllerRevision, k8s_pb::api::apps::v1::ControllerRevision>(obj)
-        }
-        ("batch/v1", "Job") => encode_as::<k8s_openapi::api::batch::v1::Job, k8s_pb::api::batch::v1::Job>(obj),
-        ("batch/v1", "CronJob") => {
-            encode_as::<k8s_openapi::api::batch::v1::CronJob, k8s_pb::api::batch::v1::CronJob>(obj)
-        }
-        ("networking.k8s.io/v1", "Ingress") => {
-            encode_as::<k8s_openapi::api::networking::v1::Ingress, k8s_pb::api::networking::v1::Ingress>(obj)
-        }
-        ("policy/v1", "PodDisruptionBudget") => encode_as::<
-            k8s_openapi::api::policy::v1::PodDisruptionBudget,
-            k8s_pb::api::policy::v1::PodDisruptionBudget,
-        >(obj),
-        ("scheduling.k8s.io/v1", "PriorityClass") => encode_as::<
-            k8s_openapi::api::scheduling::v1::PriorityClass,
-            k8s_pb::api::scheduling::v1::PriorityClass,
-        >(obj),
-        ("events.k8s.io/v1", "Event") => {
-            encode_as::<k8s_openapi::api::events::v1::Event, k8s_pb::api::events::v1::Event>(obj)
-        }
-        ("coordination.k8s.io/v1", "Lease") => {
-            encode_as::<k8s_openapi::api::coordination::v1::Lease, k8s_pb::api::coordination::v1::Lease>(obj)
-        }
-        ("rbac.authorization.k8s.io/v1", "Role") => {
-            encode_as::<k8s_openapi::api::rbac::v1::Role, k8s_pb::api::rbac::v1::Role>(obj)
-        }
-        ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
-            encode_as::<k8s_openapi::api::rbac::v1::ClusterRole, k8s_pb::api::rbac::v1::ClusterRole>(obj)
-        }
-        ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
-            encode_as::<k8s_openapi::api::rbac::v1::RoleBinding, k8s_pb::api::rbac::v1::RoleBinding>(obj)
-        }
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
-            encode_as::<k8s_openapi::api::rbac::v1::ClusterRoleBinding, k8s_pb::api::rbac::v1::ClusterRoleBinding>(obj)
-        }
-        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => encode_as::<
-            k8s_openapi::api::authorization::v1::SelfSubjectAccessReview,
-            k8s_pb::api::authorization::v1::SelfSubjectAccessReview,
-        >(obj),
-        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => encode_as::<
-            k8s_openapi::api::authorization::v1::SelfSubjectRulesReview,
-            k8s_pb::api::authorization::v1::SelfSubjectRulesReview,
-        >(obj),
-        ("authentication.k8s.io/v1", "TokenRequest") => encode_as::<
-            k8s_openapi::api::authentication::v1::TokenRequest,
-            k8s_pb::api::authentication::v1::TokenRequest,
-        >(obj),
-        ("autoscaling/v1", "Scale") => {
-            encode_as::<k8s_openapi::api::autoscaling::v1::Scale, k8s_pb::api::autoscaling::v1::Scale>(obj)
-        }
-        ("v1", "Status") => encode_as::<
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
-            k8s_pb::apimachinery::pkg::apis::meta::v1::Status,
-        >(obj),
-        _ => return None,
-    })
+pub fn encode(
+    api_version: &str,
+    kind: &str,
+    obj: &serde_json::Value,
+) -> Option<Result<Vec<u8>, String>> {
+    Some(
+        match (api_version, kind) {
+            ("v1", "Namespace") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::Namespace,
+                    k8s_pb::api::core::v1::Namespace,
+                >(obj)
+            }
+            ("v1", "Node") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::Node,
+                    k8s_pb::api::core::v1::Node,
+                >(obj)
+            }
+            ("v1", "Pod") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::Pod,
+                    k8s_pb::api::core::v1::Pod,
+                >(obj)
+            }
+            ("v1", "Service") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::Service,
+                    k8s_pb::api::core::v1::Service,
+                >(obj)
+            }
+            ("v1", "Secret") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::Secret,
+                    k8s_pb::api::core::v1::Secret,
+                >(obj)
+            }
+            ("v1", "ConfigMap") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::ConfigMap,
+                    k8s_pb::api::core::v1::ConfigMap,
+                >(obj)
+            }
+            ("v1", "ServiceAccount") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::ServiceAccount,
+                    k8s_pb::api::core::v1::ServiceAccount,
+                >(obj)
+            }
+            ("v1", "Event") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::Event,
+                    k8s_pb::api::core::v1::Event,
+                >(obj)
+            }
+            ("v1", "ResourceQuota") => {
+                encode_as::<
+                    k8s_openapi::api::core::v1::ResourceQuota,
+                    k8s_pb::api::core::v1::ResourceQuota,
+                >(obj)
+            }
+            ("apps/v1", "StatefulSet") => {
+                encode_as::<
+                    k8s_openapi::api::apps::v1::StatefulSet,
+                    k8s_pb::api::apps::v1::StatefulSet,
+                >(obj)
+            }
+            ("apps/v1", "Deployment") => {
+                encode_as::<
+                    k8s_openapi::api::apps::v1::Deployment,
+                    k8s_pb::api::apps::v1::Deployment,
+                >(obj)
+            }
+            ("apps/v1", "ReplicaSet") => {
+                encode_as::<
+                    k8s_openapi::api::apps::v1::ReplicaSet,
+                    k8s_pb::api::apps::v1::ReplicaSet,
+                >(obj)
+            }
+            ("apps/v1", "ControllerRevision") => {
+                encode_as::<
+                    k8s_openapi::api::apps::v1::ControllerRevision,
+                    k8s_pb::api::apps::v1::ControllerRevision,
+                >(obj)
+            }
+            ("batch/v1", "Job") => {
+                encode_as::<
+                    k8s_openapi::api::batch::v1::Job,
+                    k8s_pb::api::batch::v1::Job,
+                >(obj)
+            }
+            ("batch/v1", "CronJob") => {
+                encode_as::<
+                    k8s_openapi::api::batch::v1::CronJob,
+                    k8s_pb::api::batch::v1::CronJob,
+                >(obj)
+            }
+            ("networking.k8s.io/v1", "Ingress") => {
+                encode_as::<
+                    k8s_openapi::api::networking::v1::Ingress,
+                    k8s_pb::api::networking::v1::Ingress,
+                >(obj)
+            }
+            ("policy/v1", "PodDisruptionBudget") => {
+                encode_as::<
+                    k8s_openapi::api::policy::v1::PodDisruptionBudget,
+                    k8s_pb::api::policy::v1::PodDisruptionBudget,
+                >(obj)
+            }
+            ("scheduling.k8s.io/v1", "PriorityClass") => {
+                encode_as::<
+                    k8s_openapi::api::scheduling::v1::PriorityClass,
+                    k8s_pb::api::scheduling::v1::PriorityClass,
+                >(obj)
+            }
+            ("events.k8s.io/v1", "Event") => {
+                encode_as::<
+                    k8s_openapi::api::events::v1::Event,
+                    k8s_pb::api::events::v1::Event,
+                >(obj)
+            }
+            ("coordination.k8s.io/v1", "Lease") => {
+                encode_as::<
+                    k8s_openapi::api::coordination::v1::Lease,
+                    k8s_pb::api::coordination::v1::Lease,
+                >(obj)
+            }
+            ("rbac.authorization.k8s.io/v1", "Role") => {
+                encode_as::<
+                    k8s_openapi::api::rbac::v1::Role,
+                    k8s_pb::api::rbac::v1::Role,
+                >(obj)
+            }
+            ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
+                encode_as::<
+                    k8s_openapi::api::rbac::v1::ClusterRole,
+                    k8s_pb::api::rbac::v1::ClusterRole,
+                >(obj)
+            }
+            ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
+                encode_as::<
+                    k8s_openapi::api::rbac::v1::RoleBinding,
+                    k8s_pb::api::rbac::v1::RoleBinding,
+                >(obj)
+            }
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+                encode_as::<
+                    k8s_openapi::api::rbac::v1::ClusterRoleBinding,
+                    k8s_pb::api::rbac::v1::ClusterRoleBinding,
+                >(obj)
+            }
+            ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+                encode_as::<
+                    k8s_openapi::api::authorization::v1::SelfSubjectAccessReview,
+                    k8s_pb::api::authorization::v1::SelfSubjectAccessReview,
+                >(obj)
+            }
+            ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+                encode_as::<
+                    k8s_openapi::api::authorization::v1::SelfSubjectRulesReview,
+                    k8s_pb::api::authorization::v1::SelfSubjectRulesReview,
+                >(obj)
+            }
+            ("authentication.k8s.io/v1", "TokenRequest") => {
+                encode_as::<
+                    k8s_openapi::api::authentication::v1::TokenRequest,
+                    k8s_pb::api::authentication::v1::TokenRequest,
+                >(obj)
+            }
+            ("autoscaling/v1", "Scale") => {
+                encode_as::<
+                    k8s_openapi::api::autoscaling::v1::Scale,
+                    k8s_pb::api::autoscaling::v1::Scale,
+                >(obj)
+            }
+            ("v1", "Status") => {
+                encode_as::<
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
+                    k8s_pb::apimachinery::pkg::apis::meta::v1::Status,
+                >(obj)
+            }
+            _ => return None,
+        },
+    )
 }
 /// The protobuf list message (`<Kind>List`) of items of a kind in [`KINDS`].
 pub fn encode_list(
@@ -221,179 +420,350 @@ pub fn encode_list(
     list_meta: &serde_json::Value,
     items: &[&serde_json::Value],
 ) -> Option<Result<Vec<u8>, String>> {
-    Some(match (api_version, kind) {
-        ("v1", "Namespace") => {
-            encode_list_as::<
-                k8s_openapi::api::core::v1::Namespace,
-                k8s_pb::api::core::v1::Namespace,
-                k8s_pb::api::core::v1::NamespaceList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::core::v1::NamespaceList { metadata, items })
-        }
-        ("v1", "Node") => {
-            encode_list_as::<
-                k8s_openapi::api::core::v1::Node,
-                k8s_pb::api::core::v1::Node,
-                k8s_pb::api::core::v1::NodeList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::core::v1::NodeList { metadata, items })
-        }
-        ("v1", "Pod") => {
-            encode_list_as::<k8s_openapi::api::core::v1::Pod, k8s_pb::api::core::v1::Pod, k8s_pb::api::core::v1::PodList>(
-                list_meta,
-                items,
-                |metadata, items| k8s_pb::api::core::v1::PodList { metadata, items },
-            )
-        }
-        ("v1", "Service") => {
-            encode_list_as::<
-                k8s_openapi::api::core::v1::Service,
-                k8s_pb::api::core::v1::Service,
-                k8s_pb::api::core::v1::ServiceList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::core::v1::ServiceList { metadata, items })
-        }
-        ("v1", "Secret") => {
-            encode_list_as::<
-                k8s_openapi::api::core::v1::Secret,
-                k8s_pb::api::core::v1::Secret,
-                k8s_pb::api::core::v1::SecretList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::core::v1::SecretList { metadata, items })
-        }
-        ("v1", "ConfigMap") => {
-            encode_list_as::<
-                k8s_openapi::api::core::v1::ConfigMap,
-                k8s_pb::api::core::v1::ConfigMap,
-                k8s_pb::api::core::v1::ConfigMapList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::core::v1::ConfigMapList { metadata, items })
-        }
-        ("v1", "ServiceAccount") => encode_list_as::<
-            k8s_openapi::api::core::v1::ServiceAccount,
-            k8s_pb::api::core::v1::ServiceAccount,
-            k8s_pb::api::core::v1::ServiceAccountList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::core::v1::ServiceAccountList { metadata, items }
-        }),
-        ("v1", "Event") => {
-            encode_list_as::<
-                k8s_openapi::api::core::v1::Event,
-                k8s_pb::api::core::v1::Event,
-                k8s_pb::api::core::v1::EventList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::core::v1::EventList { metadata, items })
-        }
-        ("v1", "ResourceQuota") => encode_list_as::<
-            k8s_openapi::api::core::v1::ResourceQuota,
-            k8s_pb::api::core::v1::ResourceQuota,
-            k8s_pb::api::core::v1::ResourceQuotaList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::core::v1::ResourceQuotaList { metadata, items }
-        }),
-        ("apps/v1", "StatefulSet") => encode_list_as::<
-            k8s_openapi::api::apps::v1::StatefulSet,
-            k8s_pb::api::apps::v1::StatefulSet,
-            k8s_pb::api::apps::v1::StatefulSetList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::apps::v1::StatefulSetList { metadata, items }
-        }),
-        ("apps/v1", "Deployment") => {
-            encode_list_as::<
-                k8s_openapi::api::apps::v1::Deployment,
-                k8s_pb::api::apps::v1::Deployment,
-                k8s_pb::api::apps::v1::DeploymentList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::apps::v1::DeploymentList { metadata, items })
-        }
-        ("apps/v1", "ReplicaSet") => {
-            encode_list_as::<
-                k8s_openapi::api::apps::v1::ReplicaSet,
-                k8s_pb::api::apps::v1::ReplicaSet,
-                k8s_pb::api::apps::v1::ReplicaSetList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::apps::v1::ReplicaSetList { metadata, items })
-        }
-        ("apps/v1", "ControllerRevision") => encode_list_as::<
-            k8s_openapi::api::apps::v1::ControllerRevision,
-            k8s_pb::api::apps::v1::ControllerRevision,
-            k8s_pb::api::apps::v1::ControllerRevisionList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::apps::v1::ControllerRevisionList { metadata, items }
-        }),
-        ("batch/v1", "Job") => {
-            encode_list_as::<
-                k8s_openapi::api::batch::v1::Job,
-                k8s_pb::api::batch::v1::Job,
-                k8s_pb::api::batch::v1::JobList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::batch::v1::JobList { metadata, items })
-        }
-        ("batch/v1", "CronJob") => {
-            encode_list_as::<
-                k8s_openapi::api::batch::v1::CronJob,
-                k8s_pb::api::batch::v1::CronJob,
-                k8s_pb::api::batch::v1::CronJobList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::batch::v1::CronJobList { metadata, items })
-        }
-        ("networking.k8s.io/v1", "Ingress") => encode_list_as::<
-            k8s_openapi::api::networking::v1::Ingress,
-            k8s_pb::api::networking::v1::Ingress,
-            k8s_pb::api::networking::v1::IngressList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::networking::v1::IngressList { metadata, items }
-        }),
-        ("policy/v1", "PodDisruptionBudget") => encode_list_as::<
-            k8s_openapi::api::policy::v1::PodDisruptionBudget,
-            k8s_pb::api::policy::v1::PodDisruptionBudget,
-            k8s_pb::api::policy::v1::PodDisruptionBudgetList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::policy::v1::PodDisruptionBudgetList { metadata, items }
-        }),
-        ("scheduling.k8s.io/v1", "PriorityClass") => encode_list_as::<
-            k8s_openapi::api::scheduling::v1::PriorityClass,
-            k8s_pb::api::scheduling::v1::PriorityClass,
-            k8s_pb::api::scheduling::v1::PriorityClassList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::scheduling::v1::PriorityClassList { metadata, items }
-        }),
-        ("events.k8s.io/v1", "Event") => {
-            encode_list_as::<
-                k8s_openapi::api::events::v1::Event,
-                k8s_pb::api::events::v1::Event,
-                k8s_pb::api::events::v1::EventList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::events::v1::EventList { metadata, items })
-        }
-        ("coordination.k8s.io/v1", "Lease") => encode_list_as::<
-            k8s_openapi::api::coordination::v1::Lease,
-            k8s_pb::api::coordination::v1::Lease,
-            k8s_pb::api::coordination::v1::LeaseList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::coordination::v1::LeaseList { metadata, items }
-        }),
-        ("rbac.authorization.k8s.io/v1", "Role") => {
-            encode_list_as::<
-                k8s_openapi::api::rbac::v1::Role,
-                k8s_pb::api::rbac::v1::Role,
-                k8s_pb::api::rbac::v1::RoleList,
-            >(list_meta, items, |metadata, items| k8s_pb::api::rbac::v1::RoleList { metadata, items })
-        }
-        ("rbac.authorization.k8s.io/v1", "ClusterRole") => encode_list_as::<
-            k8s_openapi::api::rbac::v1::ClusterRole,
-            k8s_pb::api::rbac::v1::ClusterRole,
-            k8s_pb::api::rbac::v1::ClusterRoleList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::rbac::v1::ClusterRoleList { metadata, items }
-        }),
-        ("rbac.authorization.k8s.io/v1", "RoleBinding") => encode_list_as::<
-            k8s_openapi::api::rbac::v1::RoleBinding,
-            k8s_pb::api::rbac::v1::RoleBinding,
-            k8s_pb::api::rbac::v1::RoleBindingList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::rbac::v1::RoleBindingList { metadata, items }
-        }),
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => encode_list_as::<
-            k8s_openapi::api::rbac::v1::ClusterRoleBinding,
-            k8s_pb::api::rbac::v1::ClusterRoleBinding,
-            k8s_pb::api::rbac::v1::ClusterRoleBindingList,
-        >(list_meta, items, |metadata, items| {
-            k8s_pb::api::rbac::v1::ClusterRoleBindingList { metadata, items }
-        }),
-        _ => return None,
-    })
+    Some(
+        match (api_version, kind) {
+            ("v1", "Namespace") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::Namespace,
+                    k8s_pb::api::core::v1::Namespace,
+                    k8s_pb::api::core::v1::NamespaceList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::NamespaceList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("v1", "Node") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::Node,
+                    k8s_pb::api::core::v1::Node,
+                    k8s_pb::api::core::v1::NodeList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::NodeList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("v1", "Pod") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::Pod,
+                    k8s_pb::api::core::v1::Pod,
+                    k8s_pb::api::core::v1::PodList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::PodList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("v1", "Service") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::Service,
+                    k8s_pb::api::core::v1::Service,
+                    k8s_pb::api::core::v1::ServiceList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::ServiceList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("v1", "Secret") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::Secret,
+                    k8s_pb::api::core::v1::Secret,
+                    k8s_pb::api::core::v1::SecretList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::SecretList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("v1", "ConfigMap") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::ConfigMap,
+                    k8s_pb::api::core::v1::ConfigMap,
+                    k8s_pb::api::core::v1::ConfigMapList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::ConfigMapList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("v1", "ServiceAccount") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::ServiceAccount,
+                    k8s_pb::api::core::v1::ServiceAccount,
+                    k8s_pb::api::core::v1::ServiceAccountList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::ServiceAccountList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("v1", "Event") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::Event,
+                    k8s_pb::api::core::v1::Event,
+                    k8s_pb::api::core::v1::EventList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::EventList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("v1", "ResourceQuota") => {
+                encode_list_as::<
+                    k8s_openapi::api::core::v1::ResourceQuota,
+                    k8s_pb::api::core::v1::ResourceQuota,
+                    k8s_pb::api::core::v1::ResourceQuotaList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::core::v1::ResourceQuotaList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("apps/v1", "StatefulSet") => {
+                encode_list_as::<
+                    k8s_openapi::api::apps::v1::StatefulSet,
+                    k8s_pb::api::apps::v1::StatefulSet,
+                    k8s_pb::api::apps::v1::StatefulSetList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::apps::v1::StatefulSetList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("apps/v1", "Deployment") => {
+                encode_list_as::<
+                    k8s_openapi::api::apps::v1::Deployment,
+                    k8s_pb::api::apps::v1::Deployment,
+                    k8s_pb::api::apps::v1::DeploymentList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::apps::v1::DeploymentList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("apps/v1", "ReplicaSet") => {
+                encode_list_as::<
+                    k8s_openapi::api::apps::v1::ReplicaSet,
+                    k8s_pb::api::apps::v1::ReplicaSet,
+                    k8s_pb::api::apps::v1::ReplicaSetList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::apps::v1::ReplicaSetList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("apps/v1", "ControllerRevision") => {
+                encode_list_as::<
+                    k8s_openapi::api::apps::v1::ControllerRevision,
+                    k8s_pb::api::apps::v1::ControllerRevision,
+                    k8s_pb::api::apps::v1::ControllerRevisionList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::apps::v1::ControllerRevisionList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("batch/v1", "Job") => {
+                encode_list_as::<
+                    k8s_openapi::api::batch::v1::Job,
+                    k8s_pb::api::batch::v1::Job,
+                    k8s_pb::api::batch::v1::JobList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::batch::v1::JobList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("batch/v1", "CronJob") => {
+                encode_list_as::<
+                    k8s_openapi::api::batch::v1::CronJob,
+                    k8s_pb::api::batch::v1::CronJob,
+                    k8s_pb::api::batch::v1::CronJobList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::batch::v1::CronJobList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("networking.k8s.io/v1", "Ingress") => {
+                encode_list_as::<
+                    k8s_openapi::api::networking::v1::Ingress,
+                    k8s_pb::api::networking::v1::Ingress,
+                    k8s_pb::api::networking::v1::IngressList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::networking::v1::IngressList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("policy/v1", "PodDisruptionBudget") => {
+                encode_list_as::<
+                    k8s_openapi::api::policy::v1::PodDisruptionBudget,
+                    k8s_pb::api::policy::v1::PodDisruptionBudget,
+                    k8s_pb::api::policy::v1::PodDisruptionBudgetList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::policy::v1::PodDisruptionBudgetList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("scheduling.k8s.io/v1", "PriorityClass") => {
+                encode_list_as::<
+                    k8s_openapi::api::scheduling::v1::PriorityClass,
+                    k8s_pb::api::scheduling::v1::PriorityClass,
+                    k8s_pb::api::scheduling::v1::PriorityClassList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::scheduling::v1::PriorityClassList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("events.k8s.io/v1", "Event") => {
+                encode_list_as::<
+                    k8s_openapi::api::events::v1::Event,
+                    k8s_pb::api::events::v1::Event,
+                    k8s_pb::api::events::v1::EventList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::events::v1::EventList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("coordination.k8s.io/v1", "Lease") => {
+                encode_list_as::<
+                    k8s_openapi::api::coordination::v1::Lease,
+                    k8s_pb::api::coordination::v1::Lease,
+                    k8s_pb::api::coordination::v1::LeaseList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::coordination::v1::LeaseList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("rbac.authorization.k8s.io/v1", "Role") => {
+                encode_list_as::<
+                    k8s_openapi::api::rbac::v1::Role,
+                    k8s_pb::api::rbac::v1::Role,
+                    k8s_pb::api::rbac::v1::RoleList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::rbac::v1::RoleList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
+                encode_list_as::<
+                    k8s_openapi::api::rbac::v1::ClusterRole,
+                    k8s_pb::api::rbac::v1::ClusterRole,
+                    k8s_pb::api::rbac::v1::ClusterRoleList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::rbac::v1::ClusterRoleList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
+                encode_list_as::<
+                    k8s_openapi::api::rbac::v1::RoleBinding,
+                    k8s_pb::api::rbac::v1::RoleBinding,
+                    k8s_pb::api::rbac::v1::RoleBindingList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::rbac::v1::RoleBindingList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+                encode_list_as::<
+                    k8s_openapi::api::rbac::v1::ClusterRoleBinding,
+                    k8s_pb::api::rbac::v1::ClusterRoleBinding,
+                    k8s_pb::api::rbac::v1::ClusterRoleBindingList,
+                >(
+                    list_meta,
+                    items,
+                    |metadata, items| k8s_pb::api::rbac::v1::ClusterRoleBindingList {
+                        metadata,
+                        items,
+                    },
+                )
+            }
+            _ => return None,
+        },
+    )
 }
-impl Pb<k8s_openapi::api::apps::v1::ControllerRevision> for k8s_pb::api::apps::v1::ControllerRevision {
+impl Pb<k8s_openapi::api::apps::v1::ControllerRevision>
+for k8s_pb::api::apps::v1::ControllerRevision {
     fn pb(self) -> k8s_openapi::api::apps::v1::ControllerRevision {
         k8s_openapi::api::apps::v1::ControllerRevision {
             data: req(self.data),
@@ -402,7 +772,8 @@ impl Pb<k8s_openapi::api::apps::v1::ControllerRevision> for k8s_pb::api::apps::v
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::ControllerRevision> for k8s_openapi::api::apps::v1::ControllerRevision {
+impl Pb<k8s_pb::api::apps::v1::ControllerRevision>
+for k8s_openapi::api::apps::v1::ControllerRevision {
     fn pb(self) -> k8s_pb::api::apps::v1::ControllerRevision {
         k8s_pb::api::apps::v1::ControllerRevision {
             metadata: some(self.metadata),
@@ -431,7 +802,8 @@ impl Pb<k8s_pb::api::apps::v1::Deployment> for k8s_openapi::api::apps::v1::Deplo
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::DeploymentCondition> for k8s_pb::api::apps::v1::DeploymentCondition {
+impl Pb<k8s_openapi::api::apps::v1::DeploymentCondition>
+for k8s_pb::api::apps::v1::DeploymentCondition {
     fn pb(self) -> k8s_openapi::api::apps::v1::DeploymentCondition {
         k8s_openapi::api::apps::v1::DeploymentCondition {
             last_transition_time: opt(self.last_transition_time),
@@ -443,7 +815,8 @@ impl Pb<k8s_openapi::api::apps::v1::DeploymentCondition> for k8s_pb::api::apps::
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::DeploymentCondition> for k8s_openapi::api::apps::v1::DeploymentCondition {
+impl Pb<k8s_pb::api::apps::v1::DeploymentCondition>
+for k8s_openapi::api::apps::v1::DeploymentCondition {
     fn pb(self) -> k8s_pb::api::apps::v1::DeploymentCondition {
         k8s_pb::api::apps::v1::DeploymentCondition {
             r#type: opt(self.type_),
@@ -456,7 +829,8 @@ impl Pb<k8s_pb::api::apps::v1::DeploymentCondition> for k8s_openapi::api::apps::
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::DeploymentSpec> for k8s_pb::api::apps::v1::DeploymentSpec {
+impl Pb<k8s_openapi::api::apps::v1::DeploymentSpec>
+for k8s_pb::api::apps::v1::DeploymentSpec {
     fn pb(self) -> k8s_openapi::api::apps::v1::DeploymentSpec {
         k8s_openapi::api::apps::v1::DeploymentSpec {
             min_ready_seconds: nz(self.min_ready_seconds),
@@ -470,7 +844,8 @@ impl Pb<k8s_openapi::api::apps::v1::DeploymentSpec> for k8s_pb::api::apps::v1::D
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::DeploymentSpec> for k8s_openapi::api::apps::v1::DeploymentSpec {
+impl Pb<k8s_pb::api::apps::v1::DeploymentSpec>
+for k8s_openapi::api::apps::v1::DeploymentSpec {
     fn pb(self) -> k8s_pb::api::apps::v1::DeploymentSpec {
         k8s_pb::api::apps::v1::DeploymentSpec {
             replicas: opt(self.replicas),
@@ -485,7 +860,8 @@ impl Pb<k8s_pb::api::apps::v1::DeploymentSpec> for k8s_openapi::api::apps::v1::D
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::DeploymentStatus> for k8s_pb::api::apps::v1::DeploymentStatus {
+impl Pb<k8s_openapi::api::apps::v1::DeploymentStatus>
+for k8s_pb::api::apps::v1::DeploymentStatus {
     fn pb(self) -> k8s_openapi::api::apps::v1::DeploymentStatus {
         k8s_openapi::api::apps::v1::DeploymentStatus {
             available_replicas: nz(self.available_replicas),
@@ -500,7 +876,8 @@ impl Pb<k8s_openapi::api::apps::v1::DeploymentStatus> for k8s_pb::api::apps::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::DeploymentStatus> for k8s_openapi::api::apps::v1::DeploymentStatus {
+impl Pb<k8s_pb::api::apps::v1::DeploymentStatus>
+for k8s_openapi::api::apps::v1::DeploymentStatus {
     fn pb(self) -> k8s_pb::api::apps::v1::DeploymentStatus {
         k8s_pb::api::apps::v1::DeploymentStatus {
             observed_generation: opt(self.observed_generation),
@@ -516,7 +893,8 @@ impl Pb<k8s_pb::api::apps::v1::DeploymentStatus> for k8s_openapi::api::apps::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::DeploymentStrategy> for k8s_pb::api::apps::v1::DeploymentStrategy {
+impl Pb<k8s_openapi::api::apps::v1::DeploymentStrategy>
+for k8s_pb::api::apps::v1::DeploymentStrategy {
     fn pb(self) -> k8s_openapi::api::apps::v1::DeploymentStrategy {
         k8s_openapi::api::apps::v1::DeploymentStrategy {
             rolling_update: opt(self.rolling_update),
@@ -524,7 +902,8 @@ impl Pb<k8s_openapi::api::apps::v1::DeploymentStrategy> for k8s_pb::api::apps::v
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::DeploymentStrategy> for k8s_openapi::api::apps::v1::DeploymentStrategy {
+impl Pb<k8s_pb::api::apps::v1::DeploymentStrategy>
+for k8s_openapi::api::apps::v1::DeploymentStrategy {
     fn pb(self) -> k8s_pb::api::apps::v1::DeploymentStrategy {
         k8s_pb::api::apps::v1::DeploymentStrategy {
             r#type: opt(self.type_),
@@ -552,7 +931,8 @@ impl Pb<k8s_pb::api::apps::v1::ReplicaSet> for k8s_openapi::api::apps::v1::Repli
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::ReplicaSetCondition> for k8s_pb::api::apps::v1::ReplicaSetCondition {
+impl Pb<k8s_openapi::api::apps::v1::ReplicaSetCondition>
+for k8s_pb::api::apps::v1::ReplicaSetCondition {
     fn pb(self) -> k8s_openapi::api::apps::v1::ReplicaSetCondition {
         k8s_openapi::api::apps::v1::ReplicaSetCondition {
             last_transition_time: opt(self.last_transition_time),
@@ -563,7 +943,8 @@ impl Pb<k8s_openapi::api::apps::v1::ReplicaSetCondition> for k8s_pb::api::apps::
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::ReplicaSetCondition> for k8s_openapi::api::apps::v1::ReplicaSetCondition {
+impl Pb<k8s_pb::api::apps::v1::ReplicaSetCondition>
+for k8s_openapi::api::apps::v1::ReplicaSetCondition {
     fn pb(self) -> k8s_pb::api::apps::v1::ReplicaSetCondition {
         k8s_pb::api::apps::v1::ReplicaSetCondition {
             r#type: opt(self.type_),
@@ -575,7 +956,8 @@ impl Pb<k8s_pb::api::apps::v1::ReplicaSetCondition> for k8s_openapi::api::apps::
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::ReplicaSetSpec> for k8s_pb::api::apps::v1::ReplicaSetSpec {
+impl Pb<k8s_openapi::api::apps::v1::ReplicaSetSpec>
+for k8s_pb::api::apps::v1::ReplicaSetSpec {
     fn pb(self) -> k8s_openapi::api::apps::v1::ReplicaSetSpec {
         k8s_openapi::api::apps::v1::ReplicaSetSpec {
             min_ready_seconds: nz(self.min_ready_seconds),
@@ -585,7 +967,8 @@ impl Pb<k8s_openapi::api::apps::v1::ReplicaSetSpec> for k8s_pb::api::apps::v1::R
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::ReplicaSetSpec> for k8s_openapi::api::apps::v1::ReplicaSetSpec {
+impl Pb<k8s_pb::api::apps::v1::ReplicaSetSpec>
+for k8s_openapi::api::apps::v1::ReplicaSetSpec {
     fn pb(self) -> k8s_pb::api::apps::v1::ReplicaSetSpec {
         k8s_pb::api::apps::v1::ReplicaSetSpec {
             replicas: opt(self.replicas),
@@ -596,7 +979,8 @@ impl Pb<k8s_pb::api::apps::v1::ReplicaSetSpec> for k8s_openapi::api::apps::v1::R
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::ReplicaSetStatus> for k8s_pb::api::apps::v1::ReplicaSetStatus {
+impl Pb<k8s_openapi::api::apps::v1::ReplicaSetStatus>
+for k8s_pb::api::apps::v1::ReplicaSetStatus {
     fn pb(self) -> k8s_openapi::api::apps::v1::ReplicaSetStatus {
         k8s_openapi::api::apps::v1::ReplicaSetStatus {
             available_replicas: nz(self.available_replicas),
@@ -609,7 +993,8 @@ impl Pb<k8s_openapi::api::apps::v1::ReplicaSetStatus> for k8s_pb::api::apps::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::ReplicaSetStatus> for k8s_openapi::api::apps::v1::ReplicaSetStatus {
+impl Pb<k8s_pb::api::apps::v1::ReplicaSetStatus>
+for k8s_openapi::api::apps::v1::ReplicaSetStatus {
     fn pb(self) -> k8s_pb::api::apps::v1::ReplicaSetStatus {
         k8s_pb::api::apps::v1::ReplicaSetStatus {
             replicas: some(self.replicas),
@@ -623,7 +1008,8 @@ impl Pb<k8s_pb::api::apps::v1::ReplicaSetStatus> for k8s_openapi::api::apps::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::RollingUpdateDeployment> for k8s_pb::api::apps::v1::RollingUpdateDeployment {
+impl Pb<k8s_openapi::api::apps::v1::RollingUpdateDeployment>
+for k8s_pb::api::apps::v1::RollingUpdateDeployment {
     fn pb(self) -> k8s_openapi::api::apps::v1::RollingUpdateDeployment {
         k8s_openapi::api::apps::v1::RollingUpdateDeployment {
             max_surge: opt(self.max_surge),
@@ -631,7 +1017,8 @@ impl Pb<k8s_openapi::api::apps::v1::RollingUpdateDeployment> for k8s_pb::api::ap
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::RollingUpdateDeployment> for k8s_openapi::api::apps::v1::RollingUpdateDeployment {
+impl Pb<k8s_pb::api::apps::v1::RollingUpdateDeployment>
+for k8s_openapi::api::apps::v1::RollingUpdateDeployment {
     fn pb(self) -> k8s_pb::api::apps::v1::RollingUpdateDeployment {
         k8s_pb::api::apps::v1::RollingUpdateDeployment {
             max_unavailable: opt(self.max_unavailable),
@@ -641,8 +1028,7 @@ impl Pb<k8s_pb::api::apps::v1::RollingUpdateDeployment> for k8s_openapi::api::ap
     }
 }
 impl Pb<k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy>
-    for k8s_pb::api::apps::v1::RollingUpdateStatefulSetStrategy
-{
+for k8s_pb::api::apps::v1::RollingUpdateStatefulSetStrategy {
     fn pb(self) -> k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy {
         k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy {
             max_unavailable: opt(self.max_unavailable),
@@ -651,8 +1037,7 @@ impl Pb<k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy>
     }
 }
 impl Pb<k8s_pb::api::apps::v1::RollingUpdateStatefulSetStrategy>
-    for k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy
-{
+for k8s_openapi::api::apps::v1::RollingUpdateStatefulSetStrategy {
     fn pb(self) -> k8s_pb::api::apps::v1::RollingUpdateStatefulSetStrategy {
         k8s_pb::api::apps::v1::RollingUpdateStatefulSetStrategy {
             partition: opt(self.partition),
@@ -680,7 +1065,8 @@ impl Pb<k8s_pb::api::apps::v1::StatefulSet> for k8s_openapi::api::apps::v1::Stat
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::StatefulSetCondition> for k8s_pb::api::apps::v1::StatefulSetCondition {
+impl Pb<k8s_openapi::api::apps::v1::StatefulSetCondition>
+for k8s_pb::api::apps::v1::StatefulSetCondition {
     fn pb(self) -> k8s_openapi::api::apps::v1::StatefulSetCondition {
         k8s_openapi::api::apps::v1::StatefulSetCondition {
             last_transition_time: opt(self.last_transition_time),
@@ -691,7 +1077,8 @@ impl Pb<k8s_openapi::api::apps::v1::StatefulSetCondition> for k8s_pb::api::apps:
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::StatefulSetCondition> for k8s_openapi::api::apps::v1::StatefulSetCondition {
+impl Pb<k8s_pb::api::apps::v1::StatefulSetCondition>
+for k8s_openapi::api::apps::v1::StatefulSetCondition {
     fn pb(self) -> k8s_pb::api::apps::v1::StatefulSetCondition {
         k8s_pb::api::apps::v1::StatefulSetCondition {
             r#type: opt(self.type_),
@@ -703,20 +1090,28 @@ impl Pb<k8s_pb::api::apps::v1::StatefulSetCondition> for k8s_openapi::api::apps:
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::StatefulSetOrdinals> for k8s_pb::api::apps::v1::StatefulSetOrdinals {
+impl Pb<k8s_openapi::api::apps::v1::StatefulSetOrdinals>
+for k8s_pb::api::apps::v1::StatefulSetOrdinals {
     fn pb(self) -> k8s_openapi::api::apps::v1::StatefulSetOrdinals {
-        k8s_openapi::api::apps::v1::StatefulSetOrdinals { start: opt(self.start) }
+        k8s_openapi::api::apps::v1::StatefulSetOrdinals {
+            start: opt(self.start),
+        }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::StatefulSetOrdinals> for k8s_openapi::api::apps::v1::StatefulSetOrdinals {
+impl Pb<k8s_pb::api::apps::v1::StatefulSetOrdinals>
+for k8s_openapi::api::apps::v1::StatefulSetOrdinals {
     fn pb(self) -> k8s_pb::api::apps::v1::StatefulSetOrdinals {
-        k8s_pb::api::apps::v1::StatefulSetOrdinals { start: opt(self.start), ..::core::default::Default::default() }
+        k8s_pb::api::apps::v1::StatefulSetOrdinals {
+            start: opt(self.start),
+            ..::core::default::Default::default()
+        }
     }
 }
 impl Pb<k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy>
-    for k8s_pb::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy
-{
-    fn pb(self) -> k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
+for k8s_pb::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
+    fn pb(
+        self,
+    ) -> k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
         k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
             when_deleted: nz(self.when_deleted),
             when_scaled: nz(self.when_scaled),
@@ -724,9 +1119,10 @@ impl Pb<k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPol
     }
 }
 impl Pb<k8s_pb::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy>
-    for k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy
-{
-    fn pb(self) -> k8s_pb::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
+for k8s_openapi::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
+    fn pb(
+        self,
+    ) -> k8s_pb::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
         k8s_pb::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy {
             when_deleted: opt(self.when_deleted),
             when_scaled: opt(self.when_scaled),
@@ -734,12 +1130,15 @@ impl Pb<k8s_pb::api::apps::v1::StatefulSetPersistentVolumeClaimRetentionPolicy>
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::StatefulSetSpec> for k8s_pb::api::apps::v1::StatefulSetSpec {
+impl Pb<k8s_openapi::api::apps::v1::StatefulSetSpec>
+for k8s_pb::api::apps::v1::StatefulSetSpec {
     fn pb(self) -> k8s_openapi::api::apps::v1::StatefulSetSpec {
         k8s_openapi::api::apps::v1::StatefulSetSpec {
             min_ready_seconds: nz(self.min_ready_seconds),
             ordinals: opt(self.ordinals),
-            persistent_volume_claim_retention_policy: opt(self.persistent_volume_claim_retention_policy),
+            persistent_volume_claim_retention_policy: opt(
+                self.persistent_volume_claim_retention_policy,
+            ),
             pod_management_policy: nz(self.pod_management_policy),
             replicas: opt(self.replicas),
             revision_history_limit: opt(self.revision_history_limit),
@@ -751,7 +1150,8 @@ impl Pb<k8s_openapi::api::apps::v1::StatefulSetSpec> for k8s_pb::api::apps::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::StatefulSetSpec> for k8s_openapi::api::apps::v1::StatefulSetSpec {
+impl Pb<k8s_pb::api::apps::v1::StatefulSetSpec>
+for k8s_openapi::api::apps::v1::StatefulSetSpec {
     fn pb(self) -> k8s_pb::api::apps::v1::StatefulSetSpec {
         k8s_pb::api::apps::v1::StatefulSetSpec {
             replicas: opt(self.replicas),
@@ -763,13 +1163,16 @@ impl Pb<k8s_pb::api::apps::v1::StatefulSetSpec> for k8s_openapi::api::apps::v1::
             update_strategy: opt(self.update_strategy),
             revision_history_limit: opt(self.revision_history_limit),
             min_ready_seconds: opt(self.min_ready_seconds),
-            persistent_volume_claim_retention_policy: opt(self.persistent_volume_claim_retention_policy),
+            persistent_volume_claim_retention_policy: opt(
+                self.persistent_volume_claim_retention_policy,
+            ),
             ordinals: opt(self.ordinals),
             ..::core::default::Default::default()
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::StatefulSetStatus> for k8s_pb::api::apps::v1::StatefulSetStatus {
+impl Pb<k8s_openapi::api::apps::v1::StatefulSetStatus>
+for k8s_pb::api::apps::v1::StatefulSetStatus {
     fn pb(self) -> k8s_openapi::api::apps::v1::StatefulSetStatus {
         k8s_openapi::api::apps::v1::StatefulSetStatus {
             available_replicas: opt(self.available_replicas),
@@ -785,7 +1188,8 @@ impl Pb<k8s_openapi::api::apps::v1::StatefulSetStatus> for k8s_pb::api::apps::v1
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::StatefulSetStatus> for k8s_openapi::api::apps::v1::StatefulSetStatus {
+impl Pb<k8s_pb::api::apps::v1::StatefulSetStatus>
+for k8s_openapi::api::apps::v1::StatefulSetStatus {
     fn pb(self) -> k8s_pb::api::apps::v1::StatefulSetStatus {
         k8s_pb::api::apps::v1::StatefulSetStatus {
             observed_generation: opt(self.observed_generation),
@@ -802,7 +1206,8 @@ impl Pb<k8s_pb::api::apps::v1::StatefulSetStatus> for k8s_openapi::api::apps::v1
         }
     }
 }
-impl Pb<k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy> for k8s_pb::api::apps::v1::StatefulSetUpdateStrategy {
+impl Pb<k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy>
+for k8s_pb::api::apps::v1::StatefulSetUpdateStrategy {
     fn pb(self) -> k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
         k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
             rolling_update: opt(self.rolling_update),
@@ -810,7 +1215,8 @@ impl Pb<k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy> for k8s_pb::api::
         }
     }
 }
-impl Pb<k8s_pb::api::apps::v1::StatefulSetUpdateStrategy> for k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
+impl Pb<k8s_pb::api::apps::v1::StatefulSetUpdateStrategy>
+for k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
     fn pb(self) -> k8s_pb::api::apps::v1::StatefulSetUpdateStrategy {
         k8s_pb::api::apps::v1::StatefulSetUpdateStrategy {
             r#type: opt(self.type_),
@@ -820,8 +1226,7 @@ impl Pb<k8s_pb::api::apps::v1::StatefulSetUpdateStrategy> for k8s_openapi::api::
     }
 }
 impl Pb<k8s_openapi::api::authentication::v1::BoundObjectReference>
-    for k8s_pb::api::authentication::v1::BoundObjectReference
-{
+for k8s_pb::api::authentication::v1::BoundObjectReference {
     fn pb(self) -> k8s_openapi::api::authentication::v1::BoundObjectReference {
         k8s_openapi::api::authentication::v1::BoundObjectReference {
             api_version: nz(self.api_version),
@@ -832,8 +1237,7 @@ impl Pb<k8s_openapi::api::authentication::v1::BoundObjectReference>
     }
 }
 impl Pb<k8s_pb::api::authentication::v1::BoundObjectReference>
-    for k8s_openapi::api::authentication::v1::BoundObjectReference
-{
+for k8s_openapi::api::authentication::v1::BoundObjectReference {
     fn pb(self) -> k8s_pb::api::authentication::v1::BoundObjectReference {
         k8s_pb::api::authentication::v1::BoundObjectReference {
             kind: opt(self.kind),
@@ -844,7 +1248,8 @@ impl Pb<k8s_pb::api::authentication::v1::BoundObjectReference>
         }
     }
 }
-impl Pb<k8s_openapi::api::authentication::v1::TokenRequest> for k8s_pb::api::authentication::v1::TokenRequest {
+impl Pb<k8s_openapi::api::authentication::v1::TokenRequest>
+for k8s_pb::api::authentication::v1::TokenRequest {
     fn pb(self) -> k8s_openapi::api::authentication::v1::TokenRequest {
         k8s_openapi::api::authentication::v1::TokenRequest {
             metadata: req(self.metadata),
@@ -853,7 +1258,8 @@ impl Pb<k8s_openapi::api::authentication::v1::TokenRequest> for k8s_pb::api::aut
         }
     }
 }
-impl Pb<k8s_pb::api::authentication::v1::TokenRequest> for k8s_openapi::api::authentication::v1::TokenRequest {
+impl Pb<k8s_pb::api::authentication::v1::TokenRequest>
+for k8s_openapi::api::authentication::v1::TokenRequest {
     fn pb(self) -> k8s_pb::api::authentication::v1::TokenRequest {
         k8s_pb::api::authentication::v1::TokenRequest {
             metadata: some(self.metadata),
@@ -863,7 +1269,8 @@ impl Pb<k8s_pb::api::authentication::v1::TokenRequest> for k8s_openapi::api::aut
         }
     }
 }
-impl Pb<k8s_openapi::api::authentication::v1::TokenRequestSpec> for k8s_pb::api::authentication::v1::TokenRequestSpec {
+impl Pb<k8s_openapi::api::authentication::v1::TokenRequestSpec>
+for k8s_pb::api::authentication::v1::TokenRequestSpec {
     fn pb(self) -> k8s_openapi::api::authentication::v1::TokenRequestSpec {
         k8s_openapi::api::authentication::v1::TokenRequestSpec {
             attestations: ::core::default::Default::default(),
@@ -873,7 +1280,8 @@ impl Pb<k8s_openapi::api::authentication::v1::TokenRequestSpec> for k8s_pb::api:
         }
     }
 }
-impl Pb<k8s_pb::api::authentication::v1::TokenRequestSpec> for k8s_openapi::api::authentication::v1::TokenRequestSpec {
+impl Pb<k8s_pb::api::authentication::v1::TokenRequestSpec>
+for k8s_openapi::api::authentication::v1::TokenRequestSpec {
     fn pb(self) -> k8s_pb::api::authentication::v1::TokenRequestSpec {
         k8s_pb::api::authentication::v1::TokenRequestSpec {
             audiences: opt_vec(self.audiences),
@@ -884,8 +1292,7 @@ impl Pb<k8s_pb::api::authentication::v1::TokenRequestSpec> for k8s_openapi::api:
     }
 }
 impl Pb<k8s_openapi::api::authentication::v1::TokenRequestStatus>
-    for k8s_pb::api::authentication::v1::TokenRequestStatus
-{
+for k8s_pb::api::authentication::v1::TokenRequestStatus {
     fn pb(self) -> k8s_openapi::api::authentication::v1::TokenRequestStatus {
         k8s_openapi::api::authentication::v1::TokenRequestStatus {
             expiration_timestamp: opt(self.expiration_timestamp),
@@ -894,8 +1301,7 @@ impl Pb<k8s_openapi::api::authentication::v1::TokenRequestStatus>
     }
 }
 impl Pb<k8s_pb::api::authentication::v1::TokenRequestStatus>
-    for k8s_openapi::api::authentication::v1::TokenRequestStatus
-{
+for k8s_openapi::api::authentication::v1::TokenRequestStatus {
     fn pb(self) -> k8s_pb::api::authentication::v1::TokenRequestStatus {
         k8s_pb::api::authentication::v1::TokenRequestStatus {
             token: opt(self.token),
@@ -905,8 +1311,7 @@ impl Pb<k8s_pb::api::authentication::v1::TokenRequestStatus>
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::FieldSelectorAttributes>
-    for k8s_pb::api::authorization::v1::FieldSelectorAttributes
-{
+for k8s_pb::api::authorization::v1::FieldSelectorAttributes {
     fn pb(self) -> k8s_openapi::api::authorization::v1::FieldSelectorAttributes {
         k8s_openapi::api::authorization::v1::FieldSelectorAttributes {
             raw_selector: nz(self.raw_selector),
@@ -915,8 +1320,7 @@ impl Pb<k8s_openapi::api::authorization::v1::FieldSelectorAttributes>
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::FieldSelectorAttributes>
-    for k8s_openapi::api::authorization::v1::FieldSelectorAttributes
-{
+for k8s_openapi::api::authorization::v1::FieldSelectorAttributes {
     fn pb(self) -> k8s_pb::api::authorization::v1::FieldSelectorAttributes {
         k8s_pb::api::authorization::v1::FieldSelectorAttributes {
             raw_selector: opt(self.raw_selector),
@@ -926,8 +1330,7 @@ impl Pb<k8s_pb::api::authorization::v1::FieldSelectorAttributes>
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::LabelSelectorAttributes>
-    for k8s_pb::api::authorization::v1::LabelSelectorAttributes
-{
+for k8s_pb::api::authorization::v1::LabelSelectorAttributes {
     fn pb(self) -> k8s_openapi::api::authorization::v1::LabelSelectorAttributes {
         k8s_openapi::api::authorization::v1::LabelSelectorAttributes {
             raw_selector: nz(self.raw_selector),
@@ -936,8 +1339,7 @@ impl Pb<k8s_openapi::api::authorization::v1::LabelSelectorAttributes>
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::LabelSelectorAttributes>
-    for k8s_openapi::api::authorization::v1::LabelSelectorAttributes
-{
+for k8s_openapi::api::authorization::v1::LabelSelectorAttributes {
     fn pb(self) -> k8s_pb::api::authorization::v1::LabelSelectorAttributes {
         k8s_pb::api::authorization::v1::LabelSelectorAttributes {
             raw_selector: opt(self.raw_selector),
@@ -947,15 +1349,16 @@ impl Pb<k8s_pb::api::authorization::v1::LabelSelectorAttributes>
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::NonResourceAttributes>
-    for k8s_pb::api::authorization::v1::NonResourceAttributes
-{
+for k8s_pb::api::authorization::v1::NonResourceAttributes {
     fn pb(self) -> k8s_openapi::api::authorization::v1::NonResourceAttributes {
-        k8s_openapi::api::authorization::v1::NonResourceAttributes { path: nz(self.path), verb: nz(self.verb) }
+        k8s_openapi::api::authorization::v1::NonResourceAttributes {
+            path: nz(self.path),
+            verb: nz(self.verb),
+        }
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::NonResourceAttributes>
-    for k8s_openapi::api::authorization::v1::NonResourceAttributes
-{
+for k8s_openapi::api::authorization::v1::NonResourceAttributes {
     fn pb(self) -> k8s_pb::api::authorization::v1::NonResourceAttributes {
         k8s_pb::api::authorization::v1::NonResourceAttributes {
             path: opt(self.path),
@@ -964,7 +1367,8 @@ impl Pb<k8s_pb::api::authorization::v1::NonResourceAttributes>
         }
     }
 }
-impl Pb<k8s_openapi::api::authorization::v1::NonResourceRule> for k8s_pb::api::authorization::v1::NonResourceRule {
+impl Pb<k8s_openapi::api::authorization::v1::NonResourceRule>
+for k8s_pb::api::authorization::v1::NonResourceRule {
     fn pb(self) -> k8s_openapi::api::authorization::v1::NonResourceRule {
         k8s_openapi::api::authorization::v1::NonResourceRule {
             non_resource_urls: vec_opt(self.non_resource_ur_ls),
@@ -972,7 +1376,8 @@ impl Pb<k8s_openapi::api::authorization::v1::NonResourceRule> for k8s_pb::api::a
         }
     }
 }
-impl Pb<k8s_pb::api::authorization::v1::NonResourceRule> for k8s_openapi::api::authorization::v1::NonResourceRule {
+impl Pb<k8s_pb::api::authorization::v1::NonResourceRule>
+for k8s_openapi::api::authorization::v1::NonResourceRule {
     fn pb(self) -> k8s_pb::api::authorization::v1::NonResourceRule {
         k8s_pb::api::authorization::v1::NonResourceRule {
             verbs: vec(self.verbs),
@@ -982,8 +1387,7 @@ impl Pb<k8s_pb::api::authorization::v1::NonResourceRule> for k8s_openapi::api::a
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::ResourceAttributes>
-    for k8s_pb::api::authorization::v1::ResourceAttributes
-{
+for k8s_pb::api::authorization::v1::ResourceAttributes {
     fn pb(self) -> k8s_openapi::api::authorization::v1::ResourceAttributes {
         k8s_openapi::api::authorization::v1::ResourceAttributes {
             field_selector: opt(self.field_selector),
@@ -999,8 +1403,7 @@ impl Pb<k8s_openapi::api::authorization::v1::ResourceAttributes>
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::ResourceAttributes>
-    for k8s_openapi::api::authorization::v1::ResourceAttributes
-{
+for k8s_openapi::api::authorization::v1::ResourceAttributes {
     fn pb(self) -> k8s_pb::api::authorization::v1::ResourceAttributes {
         k8s_pb::api::authorization::v1::ResourceAttributes {
             namespace: opt(self.namespace),
@@ -1016,7 +1419,8 @@ impl Pb<k8s_pb::api::authorization::v1::ResourceAttributes>
         }
     }
 }
-impl Pb<k8s_openapi::api::authorization::v1::ResourceRule> for k8s_pb::api::authorization::v1::ResourceRule {
+impl Pb<k8s_openapi::api::authorization::v1::ResourceRule>
+for k8s_pb::api::authorization::v1::ResourceRule {
     fn pb(self) -> k8s_openapi::api::authorization::v1::ResourceRule {
         k8s_openapi::api::authorization::v1::ResourceRule {
             api_groups: vec_opt(self.api_groups),
@@ -1026,7 +1430,8 @@ impl Pb<k8s_openapi::api::authorization::v1::ResourceRule> for k8s_pb::api::auth
         }
     }
 }
-impl Pb<k8s_pb::api::authorization::v1::ResourceRule> for k8s_openapi::api::authorization::v1::ResourceRule {
+impl Pb<k8s_pb::api::authorization::v1::ResourceRule>
+for k8s_openapi::api::authorization::v1::ResourceRule {
     fn pb(self) -> k8s_pb::api::authorization::v1::ResourceRule {
         k8s_pb::api::authorization::v1::ResourceRule {
             verbs: vec(self.verbs),
@@ -1038,8 +1443,7 @@ impl Pb<k8s_pb::api::authorization::v1::ResourceRule> for k8s_openapi::api::auth
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::SelfSubjectAccessReview>
-    for k8s_pb::api::authorization::v1::SelfSubjectAccessReview
-{
+for k8s_pb::api::authorization::v1::SelfSubjectAccessReview {
     fn pb(self) -> k8s_openapi::api::authorization::v1::SelfSubjectAccessReview {
         k8s_openapi::api::authorization::v1::SelfSubjectAccessReview {
             metadata: req(self.metadata),
@@ -1049,8 +1453,7 @@ impl Pb<k8s_openapi::api::authorization::v1::SelfSubjectAccessReview>
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::SelfSubjectAccessReview>
-    for k8s_openapi::api::authorization::v1::SelfSubjectAccessReview
-{
+for k8s_openapi::api::authorization::v1::SelfSubjectAccessReview {
     fn pb(self) -> k8s_pb::api::authorization::v1::SelfSubjectAccessReview {
         k8s_pb::api::authorization::v1::SelfSubjectAccessReview {
             metadata: some(self.metadata),
@@ -1061,8 +1464,7 @@ impl Pb<k8s_pb::api::authorization::v1::SelfSubjectAccessReview>
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec>
-    for k8s_pb::api::authorization::v1::SelfSubjectAccessReviewSpec
-{
+for k8s_pb::api::authorization::v1::SelfSubjectAccessReviewSpec {
     fn pb(self) -> k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec {
         k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec {
             non_resource_attributes: opt(self.non_resource_attributes),
@@ -1071,8 +1473,7 @@ impl Pb<k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec>
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::SelfSubjectAccessReviewSpec>
-    for k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec
-{
+for k8s_openapi::api::authorization::v1::SelfSubjectAccessReviewSpec {
     fn pb(self) -> k8s_pb::api::authorization::v1::SelfSubjectAccessReviewSpec {
         k8s_pb::api::authorization::v1::SelfSubjectAccessReviewSpec {
             resource_attributes: opt(self.resource_attributes),
@@ -1082,8 +1483,7 @@ impl Pb<k8s_pb::api::authorization::v1::SelfSubjectAccessReviewSpec>
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::SelfSubjectRulesReview>
-    for k8s_pb::api::authorization::v1::SelfSubjectRulesReview
-{
+for k8s_pb::api::authorization::v1::SelfSubjectRulesReview {
     fn pb(self) -> k8s_openapi::api::authorization::v1::SelfSubjectRulesReview {
         k8s_openapi::api::authorization::v1::SelfSubjectRulesReview {
             metadata: req(self.metadata),
@@ -1093,8 +1493,7 @@ impl Pb<k8s_openapi::api::authorization::v1::SelfSubjectRulesReview>
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::SelfSubjectRulesReview>
-    for k8s_openapi::api::authorization::v1::SelfSubjectRulesReview
-{
+for k8s_openapi::api::authorization::v1::SelfSubjectRulesReview {
     fn pb(self) -> k8s_pb::api::authorization::v1::SelfSubjectRulesReview {
         k8s_pb::api::authorization::v1::SelfSubjectRulesReview {
             metadata: some(self.metadata),
@@ -1105,15 +1504,15 @@ impl Pb<k8s_pb::api::authorization::v1::SelfSubjectRulesReview>
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec>
-    for k8s_pb::api::authorization::v1::SelfSubjectRulesReviewSpec
-{
+for k8s_pb::api::authorization::v1::SelfSubjectRulesReviewSpec {
     fn pb(self) -> k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec {
-        k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec { namespace: nz(self.namespace) }
+        k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec {
+            namespace: nz(self.namespace),
+        }
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::SelfSubjectRulesReviewSpec>
-    for k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec
-{
+for k8s_openapi::api::authorization::v1::SelfSubjectRulesReviewSpec {
     fn pb(self) -> k8s_pb::api::authorization::v1::SelfSubjectRulesReviewSpec {
         k8s_pb::api::authorization::v1::SelfSubjectRulesReviewSpec {
             namespace: opt(self.namespace),
@@ -1122,8 +1521,7 @@ impl Pb<k8s_pb::api::authorization::v1::SelfSubjectRulesReviewSpec>
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus>
-    for k8s_pb::api::authorization::v1::SubjectAccessReviewStatus
-{
+for k8s_pb::api::authorization::v1::SubjectAccessReviewStatus {
     fn pb(self) -> k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
         k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
             allowed: req(self.allowed),
@@ -1134,8 +1532,7 @@ impl Pb<k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus>
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::SubjectAccessReviewStatus>
-    for k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus
-{
+for k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
     fn pb(self) -> k8s_pb::api::authorization::v1::SubjectAccessReviewStatus {
         k8s_pb::api::authorization::v1::SubjectAccessReviewStatus {
             allowed: some(self.allowed),
@@ -1147,8 +1544,7 @@ impl Pb<k8s_pb::api::authorization::v1::SubjectAccessReviewStatus>
     }
 }
 impl Pb<k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus>
-    for k8s_pb::api::authorization::v1::SubjectRulesReviewStatus
-{
+for k8s_pb::api::authorization::v1::SubjectRulesReviewStatus {
     fn pb(self) -> k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus {
         k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus {
             evaluation_error: nz(self.evaluation_error),
@@ -1159,8 +1555,7 @@ impl Pb<k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus>
     }
 }
 impl Pb<k8s_pb::api::authorization::v1::SubjectRulesReviewStatus>
-    for k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus
-{
+for k8s_openapi::api::authorization::v1::SubjectRulesReviewStatus {
     fn pb(self) -> k8s_pb::api::authorization::v1::SubjectRulesReviewStatus {
         k8s_pb::api::authorization::v1::SubjectRulesReviewStatus {
             resource_rules: vec(self.resource_rules),
@@ -1171,7 +1566,8 @@ impl Pb<k8s_pb::api::authorization::v1::SubjectRulesReviewStatus>
         }
     }
 }
-impl Pb<k8s_openapi::api::autoscaling::v1::Scale> for k8s_pb::api::autoscaling::v1::Scale {
+impl Pb<k8s_openapi::api::autoscaling::v1::Scale>
+for k8s_pb::api::autoscaling::v1::Scale {
     fn pb(self) -> k8s_openapi::api::autoscaling::v1::Scale {
         k8s_openapi::api::autoscaling::v1::Scale {
             metadata: req(self.metadata),
@@ -1180,7 +1576,8 @@ impl Pb<k8s_openapi::api::autoscaling::v1::Scale> for k8s_pb::api::autoscaling::
         }
     }
 }
-impl Pb<k8s_pb::api::autoscaling::v1::Scale> for k8s_openapi::api::autoscaling::v1::Scale {
+impl Pb<k8s_pb::api::autoscaling::v1::Scale>
+for k8s_openapi::api::autoscaling::v1::Scale {
     fn pb(self) -> k8s_pb::api::autoscaling::v1::Scale {
         k8s_pb::api::autoscaling::v1::Scale {
             metadata: some(self.metadata),
@@ -1190,22 +1587,34 @@ impl Pb<k8s_pb::api::autoscaling::v1::Scale> for k8s_openapi::api::autoscaling::
         }
     }
 }
-impl Pb<k8s_openapi::api::autoscaling::v1::ScaleSpec> for k8s_pb::api::autoscaling::v1::ScaleSpec {
+impl Pb<k8s_openapi::api::autoscaling::v1::ScaleSpec>
+for k8s_pb::api::autoscaling::v1::ScaleSpec {
     fn pb(self) -> k8s_openapi::api::autoscaling::v1::ScaleSpec {
-        k8s_openapi::api::autoscaling::v1::ScaleSpec { replicas: nz(self.replicas) }
+        k8s_openapi::api::autoscaling::v1::ScaleSpec {
+            replicas: nz(self.replicas),
+        }
     }
 }
-impl Pb<k8s_pb::api::autoscaling::v1::ScaleSpec> for k8s_openapi::api::autoscaling::v1::ScaleSpec {
+impl Pb<k8s_pb::api::autoscaling::v1::ScaleSpec>
+for k8s_openapi::api::autoscaling::v1::ScaleSpec {
     fn pb(self) -> k8s_pb::api::autoscaling::v1::ScaleSpec {
-        k8s_pb::api::autoscaling::v1::ScaleSpec { replicas: opt(self.replicas), ..::core::default::Default::default() }
+        k8s_pb::api::autoscaling::v1::ScaleSpec {
+            replicas: opt(self.replicas),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::autoscaling::v1::ScaleStatus> for k8s_pb::api::autoscaling::v1::ScaleStatus {
+impl Pb<k8s_openapi::api::autoscaling::v1::ScaleStatus>
+for k8s_pb::api::autoscaling::v1::ScaleStatus {
     fn pb(self) -> k8s_openapi::api::autoscaling::v1::ScaleStatus {
-        k8s_openapi::api::autoscaling::v1::ScaleStatus { replicas: req(self.replicas), selector: nz(self.selector) }
+        k8s_openapi::api::autoscaling::v1::ScaleStatus {
+            replicas: req(self.replicas),
+            selector: nz(self.selector),
+        }
     }
 }
-impl Pb<k8s_pb::api::autoscaling::v1::ScaleStatus> for k8s_openapi::api::autoscaling::v1::ScaleStatus {
+impl Pb<k8s_pb::api::autoscaling::v1::ScaleStatus>
+for k8s_openapi::api::autoscaling::v1::ScaleStatus {
     fn pb(self) -> k8s_pb::api::autoscaling::v1::ScaleStatus {
         k8s_pb::api::autoscaling::v1::ScaleStatus {
             replicas: some(self.replicas),
@@ -1233,7 +1642,8 @@ impl Pb<k8s_pb::api::batch::v1::CronJob> for k8s_openapi::api::batch::v1::CronJo
         }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::CronJobSpec> for k8s_pb::api::batch::v1::CronJobSpec {
+impl Pb<k8s_openapi::api::batch::v1::CronJobSpec>
+for k8s_pb::api::batch::v1::CronJobSpec {
     fn pb(self) -> k8s_openapi::api::batch::v1::CronJobSpec {
         k8s_openapi::api::batch::v1::CronJobSpec {
             concurrency_policy: nz(self.concurrency_policy),
@@ -1247,7 +1657,8 @@ impl Pb<k8s_openapi::api::batch::v1::CronJobSpec> for k8s_pb::api::batch::v1::Cr
         }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::CronJobSpec> for k8s_openapi::api::batch::v1::CronJobSpec {
+impl Pb<k8s_pb::api::batch::v1::CronJobSpec>
+for k8s_openapi::api::batch::v1::CronJobSpec {
     fn pb(self) -> k8s_pb::api::batch::v1::CronJobSpec {
         k8s_pb::api::batch::v1::CronJobSpec {
             schedule: some(self.schedule),
@@ -1262,7 +1673,8 @@ impl Pb<k8s_pb::api::batch::v1::CronJobSpec> for k8s_openapi::api::batch::v1::Cr
         }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::CronJobStatus> for k8s_pb::api::batch::v1::CronJobStatus {
+impl Pb<k8s_openapi::api::batch::v1::CronJobStatus>
+for k8s_pb::api::batch::v1::CronJobStatus {
     fn pb(self) -> k8s_openapi::api::batch::v1::CronJobStatus {
         k8s_openapi::api::batch::v1::CronJobStatus {
             active: vec_opt(self.active),
@@ -1271,7 +1683,8 @@ impl Pb<k8s_openapi::api::batch::v1::CronJobStatus> for k8s_pb::api::batch::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::CronJobStatus> for k8s_openapi::api::batch::v1::CronJobStatus {
+impl Pb<k8s_pb::api::batch::v1::CronJobStatus>
+for k8s_openapi::api::batch::v1::CronJobStatus {
     fn pb(self) -> k8s_pb::api::batch::v1::CronJobStatus {
         k8s_pb::api::batch::v1::CronJobStatus {
             active: opt_vec(self.active),
@@ -1300,7 +1713,8 @@ impl Pb<k8s_pb::api::batch::v1::Job> for k8s_openapi::api::batch::v1::Job {
         }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::JobCondition> for k8s_pb::api::batch::v1::JobCondition {
+impl Pb<k8s_openapi::api::batch::v1::JobCondition>
+for k8s_pb::api::batch::v1::JobCondition {
     fn pb(self) -> k8s_openapi::api::batch::v1::JobCondition {
         k8s_openapi::api::batch::v1::JobCondition {
             last_probe_time: opt(self.last_probe_time),
@@ -1312,7 +1726,8 @@ impl Pb<k8s_openapi::api::batch::v1::JobCondition> for k8s_pb::api::batch::v1::J
         }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::JobCondition> for k8s_openapi::api::batch::v1::JobCondition {
+impl Pb<k8s_pb::api::batch::v1::JobCondition>
+for k8s_openapi::api::batch::v1::JobCondition {
     fn pb(self) -> k8s_pb::api::batch::v1::JobCondition {
         k8s_pb::api::batch::v1::JobCondition {
             r#type: some(self.type_),
@@ -1406,12 +1821,17 @@ impl Pb<k8s_pb::api::batch::v1::JobStatus> for k8s_openapi::api::batch::v1::JobS
         }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::JobTemplateSpec> for k8s_pb::api::batch::v1::JobTemplateSpec {
+impl Pb<k8s_openapi::api::batch::v1::JobTemplateSpec>
+for k8s_pb::api::batch::v1::JobTemplateSpec {
     fn pb(self) -> k8s_openapi::api::batch::v1::JobTemplateSpec {
-        k8s_openapi::api::batch::v1::JobTemplateSpec { metadata: opt(self.metadata), spec: opt(self.spec) }
+        k8s_openapi::api::batch::v1::JobTemplateSpec {
+            metadata: opt(self.metadata),
+            spec: opt(self.spec),
+        }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::JobTemplateSpec> for k8s_openapi::api::batch::v1::JobTemplateSpec {
+impl Pb<k8s_pb::api::batch::v1::JobTemplateSpec>
+for k8s_openapi::api::batch::v1::JobTemplateSpec {
     fn pb(self) -> k8s_pb::api::batch::v1::JobTemplateSpec {
         k8s_pb::api::batch::v1::JobTemplateSpec {
             metadata: opt(self.metadata),
@@ -1420,19 +1840,25 @@ impl Pb<k8s_pb::api::batch::v1::JobTemplateSpec> for k8s_openapi::api::batch::v1
         }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicy> for k8s_pb::api::batch::v1::PodFailurePolicy {
+impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicy>
+for k8s_pb::api::batch::v1::PodFailurePolicy {
     fn pb(self) -> k8s_openapi::api::batch::v1::PodFailurePolicy {
-        k8s_openapi::api::batch::v1::PodFailurePolicy { rules: vec(self.rules) }
+        k8s_openapi::api::batch::v1::PodFailurePolicy {
+            rules: vec(self.rules),
+        }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::PodFailurePolicy> for k8s_openapi::api::batch::v1::PodFailurePolicy {
+impl Pb<k8s_pb::api::batch::v1::PodFailurePolicy>
+for k8s_openapi::api::batch::v1::PodFailurePolicy {
     fn pb(self) -> k8s_pb::api::batch::v1::PodFailurePolicy {
-        k8s_pb::api::batch::v1::PodFailurePolicy { rules: vec(self.rules), ..::core::default::Default::default() }
+        k8s_pb::api::batch::v1::PodFailurePolicy {
+            rules: vec(self.rules),
+            ..::core::default::Default::default()
+        }
     }
 }
 impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement>
-    for k8s_pb::api::batch::v1::PodFailurePolicyOnExitCodesRequirement
-{
+for k8s_pb::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
     fn pb(self) -> k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
         k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
             container_name: opt(self.container_name),
@@ -1442,8 +1868,7 @@ impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement>
     }
 }
 impl Pb<k8s_pb::api::batch::v1::PodFailurePolicyOnExitCodesRequirement>
-    for k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement
-{
+for k8s_openapi::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
     fn pb(self) -> k8s_pb::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
         k8s_pb::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
             container_name: opt(self.container_name),
@@ -1454,8 +1879,7 @@ impl Pb<k8s_pb::api::batch::v1::PodFailurePolicyOnExitCodesRequirement>
     }
 }
 impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern>
-    for k8s_pb::api::batch::v1::PodFailurePolicyOnPodConditionsPattern
-{
+for k8s_pb::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
     fn pb(self) -> k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
         k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
             status: opt(self.status),
@@ -1464,8 +1888,7 @@ impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern>
     }
 }
 impl Pb<k8s_pb::api::batch::v1::PodFailurePolicyOnPodConditionsPattern>
-    for k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern
-{
+for k8s_openapi::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
     fn pb(self) -> k8s_pb::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
         k8s_pb::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
             r#type: some(self.type_),
@@ -1474,7 +1897,8 @@ impl Pb<k8s_pb::api::batch::v1::PodFailurePolicyOnPodConditionsPattern>
         }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicyRule> for k8s_pb::api::batch::v1::PodFailurePolicyRule {
+impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicyRule>
+for k8s_pb::api::batch::v1::PodFailurePolicyRule {
     fn pb(self) -> k8s_openapi::api::batch::v1::PodFailurePolicyRule {
         k8s_openapi::api::batch::v1::PodFailurePolicyRule {
             action: req(self.action),
@@ -1483,7 +1907,8 @@ impl Pb<k8s_openapi::api::batch::v1::PodFailurePolicyRule> for k8s_pb::api::batc
         }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::PodFailurePolicyRule> for k8s_openapi::api::batch::v1::PodFailurePolicyRule {
+impl Pb<k8s_pb::api::batch::v1::PodFailurePolicyRule>
+for k8s_openapi::api::batch::v1::PodFailurePolicyRule {
     fn pb(self) -> k8s_pb::api::batch::v1::PodFailurePolicyRule {
         k8s_pb::api::batch::v1::PodFailurePolicyRule {
             action: some(self.action),
@@ -1493,17 +1918,25 @@ impl Pb<k8s_pb::api::batch::v1::PodFailurePolicyRule> for k8s_openapi::api::batc
         }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::SuccessPolicy> for k8s_pb::api::batch::v1::SuccessPolicy {
+impl Pb<k8s_openapi::api::batch::v1::SuccessPolicy>
+for k8s_pb::api::batch::v1::SuccessPolicy {
     fn pb(self) -> k8s_openapi::api::batch::v1::SuccessPolicy {
-        k8s_openapi::api::batch::v1::SuccessPolicy { rules: vec(self.rules) }
+        k8s_openapi::api::batch::v1::SuccessPolicy {
+            rules: vec(self.rules),
+        }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::SuccessPolicy> for k8s_openapi::api::batch::v1::SuccessPolicy {
+impl Pb<k8s_pb::api::batch::v1::SuccessPolicy>
+for k8s_openapi::api::batch::v1::SuccessPolicy {
     fn pb(self) -> k8s_pb::api::batch::v1::SuccessPolicy {
-        k8s_pb::api::batch::v1::SuccessPolicy { rules: vec(self.rules), ..::core::default::Default::default() }
+        k8s_pb::api::batch::v1::SuccessPolicy {
+            rules: vec(self.rules),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::SuccessPolicyRule> for k8s_pb::api::batch::v1::SuccessPolicyRule {
+impl Pb<k8s_openapi::api::batch::v1::SuccessPolicyRule>
+for k8s_pb::api::batch::v1::SuccessPolicyRule {
     fn pb(self) -> k8s_openapi::api::batch::v1::SuccessPolicyRule {
         k8s_openapi::api::batch::v1::SuccessPolicyRule {
             succeeded_count: opt(self.succeeded_count),
@@ -1511,7 +1944,8 @@ impl Pb<k8s_openapi::api::batch::v1::SuccessPolicyRule> for k8s_pb::api::batch::
         }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::SuccessPolicyRule> for k8s_openapi::api::batch::v1::SuccessPolicyRule {
+impl Pb<k8s_pb::api::batch::v1::SuccessPolicyRule>
+for k8s_openapi::api::batch::v1::SuccessPolicyRule {
     fn pb(self) -> k8s_pb::api::batch::v1::SuccessPolicyRule {
         k8s_pb::api::batch::v1::SuccessPolicyRule {
             succeeded_indexes: opt(self.succeeded_indexes),
@@ -1520,7 +1954,8 @@ impl Pb<k8s_pb::api::batch::v1::SuccessPolicyRule> for k8s_openapi::api::batch::
         }
     }
 }
-impl Pb<k8s_openapi::api::batch::v1::UncountedTerminatedPods> for k8s_pb::api::batch::v1::UncountedTerminatedPods {
+impl Pb<k8s_openapi::api::batch::v1::UncountedTerminatedPods>
+for k8s_pb::api::batch::v1::UncountedTerminatedPods {
     fn pb(self) -> k8s_openapi::api::batch::v1::UncountedTerminatedPods {
         k8s_openapi::api::batch::v1::UncountedTerminatedPods {
             failed: vec_opt(self.failed),
@@ -1528,7 +1963,8 @@ impl Pb<k8s_openapi::api::batch::v1::UncountedTerminatedPods> for k8s_pb::api::b
         }
     }
 }
-impl Pb<k8s_pb::api::batch::v1::UncountedTerminatedPods> for k8s_openapi::api::batch::v1::UncountedTerminatedPods {
+impl Pb<k8s_pb::api::batch::v1::UncountedTerminatedPods>
+for k8s_openapi::api::batch::v1::UncountedTerminatedPods {
     fn pb(self) -> k8s_pb::api::batch::v1::UncountedTerminatedPods {
         k8s_pb::api::batch::v1::UncountedTerminatedPods {
             succeeded: opt_vec(self.succeeded),
@@ -1537,12 +1973,17 @@ impl Pb<k8s_pb::api::batch::v1::UncountedTerminatedPods> for k8s_openapi::api::b
         }
     }
 }
-impl Pb<k8s_openapi::api::coordination::v1::Lease> for k8s_pb::api::coordination::v1::Lease {
+impl Pb<k8s_openapi::api::coordination::v1::Lease>
+for k8s_pb::api::coordination::v1::Lease {
     fn pb(self) -> k8s_openapi::api::coordination::v1::Lease {
-        k8s_openapi::api::coordination::v1::Lease { metadata: req(self.metadata), spec: opt(self.spec) }
+        k8s_openapi::api::coordination::v1::Lease {
+            metadata: req(self.metadata),
+            spec: opt(self.spec),
+        }
     }
 }
-impl Pb<k8s_pb::api::coordination::v1::Lease> for k8s_openapi::api::coordination::v1::Lease {
+impl Pb<k8s_pb::api::coordination::v1::Lease>
+for k8s_openapi::api::coordination::v1::Lease {
     fn pb(self) -> k8s_pb::api::coordination::v1::Lease {
         k8s_pb::api::coordination::v1::Lease {
             metadata: some(self.metadata),
@@ -1551,7 +1992,8 @@ impl Pb<k8s_pb::api::coordination::v1::Lease> for k8s_openapi::api::coordination
         }
     }
 }
-impl Pb<k8s_openapi::api::coordination::v1::LeaseSpec> for k8s_pb::api::coordination::v1::LeaseSpec {
+impl Pb<k8s_openapi::api::coordination::v1::LeaseSpec>
+for k8s_pb::api::coordination::v1::LeaseSpec {
     fn pb(self) -> k8s_openapi::api::coordination::v1::LeaseSpec {
         k8s_openapi::api::coordination::v1::LeaseSpec {
             acquire_time: opt(self.acquire_time),
@@ -1564,7 +2006,8 @@ impl Pb<k8s_openapi::api::coordination::v1::LeaseSpec> for k8s_pb::api::coordina
         }
     }
 }
-impl Pb<k8s_pb::api::coordination::v1::LeaseSpec> for k8s_openapi::api::coordination::v1::LeaseSpec {
+impl Pb<k8s_pb::api::coordination::v1::LeaseSpec>
+for k8s_openapi::api::coordination::v1::LeaseSpec {
     fn pb(self) -> k8s_pb::api::coordination::v1::LeaseSpec {
         k8s_pb::api::coordination::v1::LeaseSpec {
             holder_identity: opt(self.holder_identity),
@@ -1579,8 +2022,7 @@ impl Pb<k8s_pb::api::coordination::v1::LeaseSpec> for k8s_openapi::api::coordina
     }
 }
 impl Pb<k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource>
-    for k8s_pb::api::core::v1::AwsElasticBlockStoreVolumeSource
-{
+for k8s_pb::api::core::v1::AwsElasticBlockStoreVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource {
         k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource {
             fs_type: nz(self.fs_type),
@@ -1591,8 +2033,7 @@ impl Pb<k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource>
     }
 }
 impl Pb<k8s_pb::api::core::v1::AwsElasticBlockStoreVolumeSource>
-    for k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource
-{
+for k8s_openapi::api::core::v1::AWSElasticBlockStoreVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::AwsElasticBlockStoreVolumeSource {
         k8s_pb::api::core::v1::AwsElasticBlockStoreVolumeSource {
             volume_id: some(self.volume_id),
@@ -1622,7 +2063,8 @@ impl Pb<k8s_pb::api::core::v1::Affinity> for k8s_openapi::api::core::v1::Affinit
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::AppArmorProfile> for k8s_pb::api::core::v1::AppArmorProfile {
+impl Pb<k8s_openapi::api::core::v1::AppArmorProfile>
+for k8s_pb::api::core::v1::AppArmorProfile {
     fn pb(self) -> k8s_openapi::api::core::v1::AppArmorProfile {
         k8s_openapi::api::core::v1::AppArmorProfile {
             localhost_profile: opt(self.localhost_profile),
@@ -1630,7 +2072,8 @@ impl Pb<k8s_openapi::api::core::v1::AppArmorProfile> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::AppArmorProfile> for k8s_openapi::api::core::v1::AppArmorProfile {
+impl Pb<k8s_pb::api::core::v1::AppArmorProfile>
+for k8s_openapi::api::core::v1::AppArmorProfile {
     fn pb(self) -> k8s_pb::api::core::v1::AppArmorProfile {
         k8s_pb::api::core::v1::AppArmorProfile {
             r#type: some(self.type_),
@@ -1639,12 +2082,17 @@ impl Pb<k8s_pb::api::core::v1::AppArmorProfile> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::AttachedVolume> for k8s_pb::api::core::v1::AttachedVolume {
+impl Pb<k8s_openapi::api::core::v1::AttachedVolume>
+for k8s_pb::api::core::v1::AttachedVolume {
     fn pb(self) -> k8s_openapi::api::core::v1::AttachedVolume {
-        k8s_openapi::api::core::v1::AttachedVolume { device_path: req(self.device_path), name: req(self.name) }
+        k8s_openapi::api::core::v1::AttachedVolume {
+            device_path: req(self.device_path),
+            name: req(self.name),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::AttachedVolume> for k8s_openapi::api::core::v1::AttachedVolume {
+impl Pb<k8s_pb::api::core::v1::AttachedVolume>
+for k8s_openapi::api::core::v1::AttachedVolume {
     fn pb(self) -> k8s_pb::api::core::v1::AttachedVolume {
         k8s_pb::api::core::v1::AttachedVolume {
             name: some(self.name),
@@ -1653,7 +2101,8 @@ impl Pb<k8s_pb::api::core::v1::AttachedVolume> for k8s_openapi::api::core::v1::A
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::AzureDiskVolumeSource> for k8s_pb::api::core::v1::AzureDiskVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::AzureDiskVolumeSource>
+for k8s_pb::api::core::v1::AzureDiskVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::AzureDiskVolumeSource {
         k8s_openapi::api::core::v1::AzureDiskVolumeSource {
             caching_mode: opt(self.caching_mode),
@@ -1665,7 +2114,8 @@ impl Pb<k8s_openapi::api::core::v1::AzureDiskVolumeSource> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::AzureDiskVolumeSource> for k8s_openapi::api::core::v1::AzureDiskVolumeSource {
+impl Pb<k8s_pb::api::core::v1::AzureDiskVolumeSource>
+for k8s_openapi::api::core::v1::AzureDiskVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::AzureDiskVolumeSource {
         k8s_pb::api::core::v1::AzureDiskVolumeSource {
             disk_name: some(self.disk_name),
@@ -1678,7 +2128,8 @@ impl Pb<k8s_pb::api::core::v1::AzureDiskVolumeSource> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::AzureFileVolumeSource> for k8s_pb::api::core::v1::AzureFileVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::AzureFileVolumeSource>
+for k8s_pb::api::core::v1::AzureFileVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::AzureFileVolumeSource {
         k8s_openapi::api::core::v1::AzureFileVolumeSource {
             read_only: nz(self.read_only),
@@ -1687,7 +2138,8 @@ impl Pb<k8s_openapi::api::core::v1::AzureFileVolumeSource> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::AzureFileVolumeSource> for k8s_openapi::api::core::v1::AzureFileVolumeSource {
+impl Pb<k8s_pb::api::core::v1::AzureFileVolumeSource>
+for k8s_openapi::api::core::v1::AzureFileVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::AzureFileVolumeSource {
         k8s_pb::api::core::v1::AzureFileVolumeSource {
             secret_name: some(self.secret_name),
@@ -1697,7 +2149,8 @@ impl Pb<k8s_pb::api::core::v1::AzureFileVolumeSource> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::CSIVolumeSource> for k8s_pb::api::core::v1::CSIVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::CSIVolumeSource>
+for k8s_pb::api::core::v1::CSIVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::CSIVolumeSource {
         k8s_openapi::api::core::v1::CSIVolumeSource {
             driver: req(self.driver),
@@ -1708,7 +2161,8 @@ impl Pb<k8s_openapi::api::core::v1::CSIVolumeSource> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::CSIVolumeSource> for k8s_openapi::api::core::v1::CSIVolumeSource {
+impl Pb<k8s_pb::api::core::v1::CSIVolumeSource>
+for k8s_openapi::api::core::v1::CSIVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::CSIVolumeSource {
         k8s_pb::api::core::v1::CSIVolumeSource {
             driver: some(self.driver),
@@ -1720,12 +2174,17 @@ impl Pb<k8s_pb::api::core::v1::CSIVolumeSource> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::Capabilities> for k8s_pb::api::core::v1::Capabilities {
+impl Pb<k8s_openapi::api::core::v1::Capabilities>
+for k8s_pb::api::core::v1::Capabilities {
     fn pb(self) -> k8s_openapi::api::core::v1::Capabilities {
-        k8s_openapi::api::core::v1::Capabilities { add: vec_opt(self.add), drop: vec_opt(self.drop) }
+        k8s_openapi::api::core::v1::Capabilities {
+            add: vec_opt(self.add),
+            drop: vec_opt(self.drop),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::Capabilities> for k8s_openapi::api::core::v1::Capabilities {
+impl Pb<k8s_pb::api::core::v1::Capabilities>
+for k8s_openapi::api::core::v1::Capabilities {
     fn pb(self) -> k8s_pb::api::core::v1::Capabilities {
         k8s_pb::api::core::v1::Capabilities {
             add: opt_vec(self.add),
@@ -1734,7 +2193,8 @@ impl Pb<k8s_pb::api::core::v1::Capabilities> for k8s_openapi::api::core::v1::Cap
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::CephFSVolumeSource> for k8s_pb::api::core::v1::CephFsVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::CephFSVolumeSource>
+for k8s_pb::api::core::v1::CephFsVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::CephFSVolumeSource {
         k8s_openapi::api::core::v1::CephFSVolumeSource {
             monitors: vec(self.monitors),
@@ -1746,7 +2206,8 @@ impl Pb<k8s_openapi::api::core::v1::CephFSVolumeSource> for k8s_pb::api::core::v
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::CephFsVolumeSource> for k8s_openapi::api::core::v1::CephFSVolumeSource {
+impl Pb<k8s_pb::api::core::v1::CephFsVolumeSource>
+for k8s_openapi::api::core::v1::CephFSVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::CephFsVolumeSource {
         k8s_pb::api::core::v1::CephFsVolumeSource {
             monitors: vec(self.monitors),
@@ -1759,7 +2220,8 @@ impl Pb<k8s_pb::api::core::v1::CephFsVolumeSource> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::CinderVolumeSource> for k8s_pb::api::core::v1::CinderVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::CinderVolumeSource>
+for k8s_pb::api::core::v1::CinderVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::CinderVolumeSource {
         k8s_openapi::api::core::v1::CinderVolumeSource {
             fs_type: nz(self.fs_type),
@@ -1769,7 +2231,8 @@ impl Pb<k8s_openapi::api::core::v1::CinderVolumeSource> for k8s_pb::api::core::v
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::CinderVolumeSource> for k8s_openapi::api::core::v1::CinderVolumeSource {
+impl Pb<k8s_pb::api::core::v1::CinderVolumeSource>
+for k8s_openapi::api::core::v1::CinderVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::CinderVolumeSource {
         k8s_pb::api::core::v1::CinderVolumeSource {
             volume_id: some(self.volume_id),
@@ -1780,12 +2243,16 @@ impl Pb<k8s_pb::api::core::v1::CinderVolumeSource> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ClientIPConfig> for k8s_pb::api::core::v1::ClientIpConfig {
+impl Pb<k8s_openapi::api::core::v1::ClientIPConfig>
+for k8s_pb::api::core::v1::ClientIpConfig {
     fn pb(self) -> k8s_openapi::api::core::v1::ClientIPConfig {
-        k8s_openapi::api::core::v1::ClientIPConfig { timeout_seconds: opt(self.timeout_seconds) }
+        k8s_openapi::api::core::v1::ClientIPConfig {
+            timeout_seconds: opt(self.timeout_seconds),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ClientIpConfig> for k8s_openapi::api::core::v1::ClientIPConfig {
+impl Pb<k8s_pb::api::core::v1::ClientIpConfig>
+for k8s_openapi::api::core::v1::ClientIPConfig {
     fn pb(self) -> k8s_pb::api::core::v1::ClientIpConfig {
         k8s_pb::api::core::v1::ClientIpConfig {
             timeout_seconds: opt(self.timeout_seconds),
@@ -1794,8 +2261,7 @@ impl Pb<k8s_pb::api::core::v1::ClientIpConfig> for k8s_openapi::api::core::v1::C
     }
 }
 impl Pb<k8s_openapi::api::core::v1::ClusterTrustBundleProjection>
-    for k8s_pb::api::core::v1::ClusterTrustBundleProjection
-{
+for k8s_pb::api::core::v1::ClusterTrustBundleProjection {
     fn pb(self) -> k8s_openapi::api::core::v1::ClusterTrustBundleProjection {
         k8s_openapi::api::core::v1::ClusterTrustBundleProjection {
             label_selector: opt(self.label_selector),
@@ -1808,8 +2274,7 @@ impl Pb<k8s_openapi::api::core::v1::ClusterTrustBundleProjection>
     }
 }
 impl Pb<k8s_pb::api::core::v1::ClusterTrustBundleProjection>
-    for k8s_openapi::api::core::v1::ClusterTrustBundleProjection
-{
+for k8s_openapi::api::core::v1::ClusterTrustBundleProjection {
     fn pb(self) -> k8s_pb::api::core::v1::ClusterTrustBundleProjection {
         k8s_pb::api::core::v1::ClusterTrustBundleProjection {
             name: opt(self.name),
@@ -1842,13 +2307,18 @@ impl Pb<k8s_pb::api::core::v1::ConfigMap> for k8s_openapi::api::core::v1::Config
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ConfigMapEnvSource> for k8s_pb::api::core::v1::ConfigMapEnvSource {
+impl Pb<k8s_openapi::api::core::v1::ConfigMapEnvSource>
+for k8s_pb::api::core::v1::ConfigMapEnvSource {
     fn pb(self) -> k8s_openapi::api::core::v1::ConfigMapEnvSource {
         let embedded_0 = self.local_object_reference.unwrap_or_default();
-        k8s_openapi::api::core::v1::ConfigMapEnvSource { name: req(embedded_0.name), optional: opt(self.optional) }
+        k8s_openapi::api::core::v1::ConfigMapEnvSource {
+            name: req(embedded_0.name),
+            optional: opt(self.optional),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ConfigMapEnvSource> for k8s_openapi::api::core::v1::ConfigMapEnvSource {
+impl Pb<k8s_pb::api::core::v1::ConfigMapEnvSource>
+for k8s_openapi::api::core::v1::ConfigMapEnvSource {
     fn pb(self) -> k8s_pb::api::core::v1::ConfigMapEnvSource {
         k8s_pb::api::core::v1::ConfigMapEnvSource {
             optional: opt(self.optional),
@@ -1860,7 +2330,8 @@ impl Pb<k8s_pb::api::core::v1::ConfigMapEnvSource> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ConfigMapKeySelector> for k8s_pb::api::core::v1::ConfigMapKeySelector {
+impl Pb<k8s_openapi::api::core::v1::ConfigMapKeySelector>
+for k8s_pb::api::core::v1::ConfigMapKeySelector {
     fn pb(self) -> k8s_openapi::api::core::v1::ConfigMapKeySelector {
         let embedded_0 = self.local_object_reference.unwrap_or_default();
         k8s_openapi::api::core::v1::ConfigMapKeySelector {
@@ -1870,7 +2341,8 @@ impl Pb<k8s_openapi::api::core::v1::ConfigMapKeySelector> for k8s_pb::api::core:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ConfigMapKeySelector> for k8s_openapi::api::core::v1::ConfigMapKeySelector {
+impl Pb<k8s_pb::api::core::v1::ConfigMapKeySelector>
+for k8s_openapi::api::core::v1::ConfigMapKeySelector {
     fn pb(self) -> k8s_pb::api::core::v1::ConfigMapKeySelector {
         k8s_pb::api::core::v1::ConfigMapKeySelector {
             key: some(self.key),
@@ -1883,7 +2355,8 @@ impl Pb<k8s_pb::api::core::v1::ConfigMapKeySelector> for k8s_openapi::api::core:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ConfigMapNodeConfigSource> for k8s_pb::api::core::v1::ConfigMapNodeConfigSource {
+impl Pb<k8s_openapi::api::core::v1::ConfigMapNodeConfigSource>
+for k8s_pb::api::core::v1::ConfigMapNodeConfigSource {
     fn pb(self) -> k8s_openapi::api::core::v1::ConfigMapNodeConfigSource {
         k8s_openapi::api::core::v1::ConfigMapNodeConfigSource {
             kubelet_config_key: req(self.kubelet_config_key),
@@ -1894,7 +2367,8 @@ impl Pb<k8s_openapi::api::core::v1::ConfigMapNodeConfigSource> for k8s_pb::api::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ConfigMapNodeConfigSource> for k8s_openapi::api::core::v1::ConfigMapNodeConfigSource {
+impl Pb<k8s_pb::api::core::v1::ConfigMapNodeConfigSource>
+for k8s_openapi::api::core::v1::ConfigMapNodeConfigSource {
     fn pb(self) -> k8s_pb::api::core::v1::ConfigMapNodeConfigSource {
         k8s_pb::api::core::v1::ConfigMapNodeConfigSource {
             namespace: some(self.namespace),
@@ -1906,7 +2380,8 @@ impl Pb<k8s_pb::api::core::v1::ConfigMapNodeConfigSource> for k8s_openapi::api::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ConfigMapProjection> for k8s_pb::api::core::v1::ConfigMapProjection {
+impl Pb<k8s_openapi::api::core::v1::ConfigMapProjection>
+for k8s_pb::api::core::v1::ConfigMapProjection {
     fn pb(self) -> k8s_openapi::api::core::v1::ConfigMapProjection {
         let embedded_0 = self.local_object_reference.unwrap_or_default();
         k8s_openapi::api::core::v1::ConfigMapProjection {
@@ -1916,7 +2391,8 @@ impl Pb<k8s_openapi::api::core::v1::ConfigMapProjection> for k8s_pb::api::core::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ConfigMapProjection> for k8s_openapi::api::core::v1::ConfigMapProjection {
+impl Pb<k8s_pb::api::core::v1::ConfigMapProjection>
+for k8s_openapi::api::core::v1::ConfigMapProjection {
     fn pb(self) -> k8s_pb::api::core::v1::ConfigMapProjection {
         k8s_pb::api::core::v1::ConfigMapProjection {
             items: opt_vec(self.items),
@@ -1929,7 +2405,8 @@ impl Pb<k8s_pb::api::core::v1::ConfigMapProjection> for k8s_openapi::api::core::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ConfigMapVolumeSource> for k8s_pb::api::core::v1::ConfigMapVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::ConfigMapVolumeSource>
+for k8s_pb::api::core::v1::ConfigMapVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::ConfigMapVolumeSource {
         let embedded_0 = self.local_object_reference.unwrap_or_default();
         k8s_openapi::api::core::v1::ConfigMapVolumeSource {
@@ -1941,7 +2418,8 @@ impl Pb<k8s_openapi::api::core::v1::ConfigMapVolumeSource> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ConfigMapVolumeSource> for k8s_openapi::api::core::v1::ConfigMapVolumeSource {
+impl Pb<k8s_pb::api::core::v1::ConfigMapVolumeSource>
+for k8s_openapi::api::core::v1::ConfigMapVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::ConfigMapVolumeSource {
         k8s_pb::api::core::v1::ConfigMapVolumeSource {
             items: opt_vec(self.items),
@@ -2019,8 +2497,7 @@ impl Pb<k8s_pb::api::core::v1::Container> for k8s_openapi::api::core::v1::Contai
     }
 }
 impl Pb<k8s_openapi::api::core::v1::ContainerExtendedResourceRequest>
-    for k8s_pb::api::core::v1::ContainerExtendedResourceRequest
-{
+for k8s_pb::api::core::v1::ContainerExtendedResourceRequest {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerExtendedResourceRequest {
         k8s_openapi::api::core::v1::ContainerExtendedResourceRequest {
             container_name: req(self.container_name),
@@ -2030,8 +2507,7 @@ impl Pb<k8s_openapi::api::core::v1::ContainerExtendedResourceRequest>
     }
 }
 impl Pb<k8s_pb::api::core::v1::ContainerExtendedResourceRequest>
-    for k8s_openapi::api::core::v1::ContainerExtendedResourceRequest
-{
+for k8s_openapi::api::core::v1::ContainerExtendedResourceRequest {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerExtendedResourceRequest {
         k8s_pb::api::core::v1::ContainerExtendedResourceRequest {
             container_name: some(self.container_name),
@@ -2041,12 +2517,17 @@ impl Pb<k8s_pb::api::core::v1::ContainerExtendedResourceRequest>
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerImage> for k8s_pb::api::core::v1::ContainerImage {
+impl Pb<k8s_openapi::api::core::v1::ContainerImage>
+for k8s_pb::api::core::v1::ContainerImage {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerImage {
-        k8s_openapi::api::core::v1::ContainerImage { names: vec_opt(self.names), size_bytes: nz(self.size_bytes) }
+        k8s_openapi::api::core::v1::ContainerImage {
+            names: vec_opt(self.names),
+            size_bytes: nz(self.size_bytes),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerImage> for k8s_openapi::api::core::v1::ContainerImage {
+impl Pb<k8s_pb::api::core::v1::ContainerImage>
+for k8s_openapi::api::core::v1::ContainerImage {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerImage {
         k8s_pb::api::core::v1::ContainerImage {
             names: opt_vec(self.names),
@@ -2055,7 +2536,8 @@ impl Pb<k8s_pb::api::core::v1::ContainerImage> for k8s_openapi::api::core::v1::C
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerPort> for k8s_pb::api::core::v1::ContainerPort {
+impl Pb<k8s_openapi::api::core::v1::ContainerPort>
+for k8s_pb::api::core::v1::ContainerPort {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerPort {
         k8s_openapi::api::core::v1::ContainerPort {
             container_port: req(self.container_port),
@@ -2066,7 +2548,8 @@ impl Pb<k8s_openapi::api::core::v1::ContainerPort> for k8s_pb::api::core::v1::Co
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerPort> for k8s_openapi::api::core::v1::ContainerPort {
+impl Pb<k8s_pb::api::core::v1::ContainerPort>
+for k8s_openapi::api::core::v1::ContainerPort {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerPort {
         k8s_pb::api::core::v1::ContainerPort {
             name: opt(self.name),
@@ -2078,7 +2561,8 @@ impl Pb<k8s_pb::api::core::v1::ContainerPort> for k8s_openapi::api::core::v1::Co
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerResizePolicy> for k8s_pb::api::core::v1::ContainerResizePolicy {
+impl Pb<k8s_openapi::api::core::v1::ContainerResizePolicy>
+for k8s_pb::api::core::v1::ContainerResizePolicy {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerResizePolicy {
         k8s_openapi::api::core::v1::ContainerResizePolicy {
             resource_name: req(self.resource_name),
@@ -2086,7 +2570,8 @@ impl Pb<k8s_openapi::api::core::v1::ContainerResizePolicy> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerResizePolicy> for k8s_openapi::api::core::v1::ContainerResizePolicy {
+impl Pb<k8s_pb::api::core::v1::ContainerResizePolicy>
+for k8s_openapi::api::core::v1::ContainerResizePolicy {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerResizePolicy {
         k8s_pb::api::core::v1::ContainerResizePolicy {
             resource_name: some(self.resource_name),
@@ -2095,12 +2580,17 @@ impl Pb<k8s_pb::api::core::v1::ContainerResizePolicy> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerRestartRule> for k8s_pb::api::core::v1::ContainerRestartRule {
+impl Pb<k8s_openapi::api::core::v1::ContainerRestartRule>
+for k8s_pb::api::core::v1::ContainerRestartRule {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerRestartRule {
-        k8s_openapi::api::core::v1::ContainerRestartRule { action: req(self.action), exit_codes: opt(self.exit_codes) }
+        k8s_openapi::api::core::v1::ContainerRestartRule {
+            action: req(self.action),
+            exit_codes: opt(self.exit_codes),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerRestartRule> for k8s_openapi::api::core::v1::ContainerRestartRule {
+impl Pb<k8s_pb::api::core::v1::ContainerRestartRule>
+for k8s_openapi::api::core::v1::ContainerRestartRule {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerRestartRule {
         k8s_pb::api::core::v1::ContainerRestartRule {
             action: some(self.action),
@@ -2110,8 +2600,7 @@ impl Pb<k8s_pb::api::core::v1::ContainerRestartRule> for k8s_openapi::api::core:
     }
 }
 impl Pb<k8s_openapi::api::core::v1::ContainerRestartRuleOnExitCodes>
-    for k8s_pb::api::core::v1::ContainerRestartRuleOnExitCodes
-{
+for k8s_pb::api::core::v1::ContainerRestartRuleOnExitCodes {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerRestartRuleOnExitCodes {
         k8s_openapi::api::core::v1::ContainerRestartRuleOnExitCodes {
             operator: req(self.operator),
@@ -2120,8 +2609,7 @@ impl Pb<k8s_openapi::api::core::v1::ContainerRestartRuleOnExitCodes>
     }
 }
 impl Pb<k8s_pb::api::core::v1::ContainerRestartRuleOnExitCodes>
-    for k8s_openapi::api::core::v1::ContainerRestartRuleOnExitCodes
-{
+for k8s_openapi::api::core::v1::ContainerRestartRuleOnExitCodes {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerRestartRuleOnExitCodes {
         k8s_pb::api::core::v1::ContainerRestartRuleOnExitCodes {
             operator: some(self.operator),
@@ -2130,7 +2618,8 @@ impl Pb<k8s_pb::api::core::v1::ContainerRestartRuleOnExitCodes>
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerState> for k8s_pb::api::core::v1::ContainerState {
+impl Pb<k8s_openapi::api::core::v1::ContainerState>
+for k8s_pb::api::core::v1::ContainerState {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerState {
         k8s_openapi::api::core::v1::ContainerState {
             running: opt(self.running),
@@ -2139,7 +2628,8 @@ impl Pb<k8s_openapi::api::core::v1::ContainerState> for k8s_pb::api::core::v1::C
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerState> for k8s_openapi::api::core::v1::ContainerState {
+impl Pb<k8s_pb::api::core::v1::ContainerState>
+for k8s_openapi::api::core::v1::ContainerState {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerState {
         k8s_pb::api::core::v1::ContainerState {
             waiting: opt(self.waiting),
@@ -2149,12 +2639,16 @@ impl Pb<k8s_pb::api::core::v1::ContainerState> for k8s_openapi::api::core::v1::C
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerStateRunning> for k8s_pb::api::core::v1::ContainerStateRunning {
+impl Pb<k8s_openapi::api::core::v1::ContainerStateRunning>
+for k8s_pb::api::core::v1::ContainerStateRunning {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerStateRunning {
-        k8s_openapi::api::core::v1::ContainerStateRunning { started_at: opt(self.started_at) }
+        k8s_openapi::api::core::v1::ContainerStateRunning {
+            started_at: opt(self.started_at),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerStateRunning> for k8s_openapi::api::core::v1::ContainerStateRunning {
+impl Pb<k8s_pb::api::core::v1::ContainerStateRunning>
+for k8s_openapi::api::core::v1::ContainerStateRunning {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerStateRunning {
         k8s_pb::api::core::v1::ContainerStateRunning {
             started_at: opt(self.started_at),
@@ -2162,7 +2656,8 @@ impl Pb<k8s_pb::api::core::v1::ContainerStateRunning> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerStateTerminated> for k8s_pb::api::core::v1::ContainerStateTerminated {
+impl Pb<k8s_openapi::api::core::v1::ContainerStateTerminated>
+for k8s_pb::api::core::v1::ContainerStateTerminated {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerStateTerminated {
         k8s_openapi::api::core::v1::ContainerStateTerminated {
             container_id: nz(self.container_id),
@@ -2175,7 +2670,8 @@ impl Pb<k8s_openapi::api::core::v1::ContainerStateTerminated> for k8s_pb::api::c
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerStateTerminated> for k8s_openapi::api::core::v1::ContainerStateTerminated {
+impl Pb<k8s_pb::api::core::v1::ContainerStateTerminated>
+for k8s_openapi::api::core::v1::ContainerStateTerminated {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerStateTerminated {
         k8s_pb::api::core::v1::ContainerStateTerminated {
             exit_code: some(self.exit_code),
@@ -2189,12 +2685,17 @@ impl Pb<k8s_pb::api::core::v1::ContainerStateTerminated> for k8s_openapi::api::c
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerStateWaiting> for k8s_pb::api::core::v1::ContainerStateWaiting {
+impl Pb<k8s_openapi::api::core::v1::ContainerStateWaiting>
+for k8s_pb::api::core::v1::ContainerStateWaiting {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerStateWaiting {
-        k8s_openapi::api::core::v1::ContainerStateWaiting { message: nz(self.message), reason: nz(self.reason) }
+        k8s_openapi::api::core::v1::ContainerStateWaiting {
+            message: nz(self.message),
+            reason: nz(self.reason),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerStateWaiting> for k8s_openapi::api::core::v1::ContainerStateWaiting {
+impl Pb<k8s_pb::api::core::v1::ContainerStateWaiting>
+for k8s_openapi::api::core::v1::ContainerStateWaiting {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerStateWaiting {
         k8s_pb::api::core::v1::ContainerStateWaiting {
             reason: opt(self.reason),
@@ -2203,7 +2704,8 @@ impl Pb<k8s_pb::api::core::v1::ContainerStateWaiting> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerStatus> for k8s_pb::api::core::v1::ContainerStatus {
+impl Pb<k8s_openapi::api::core::v1::ContainerStatus>
+for k8s_pb::api::core::v1::ContainerStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerStatus {
         k8s_openapi::api::core::v1::ContainerStatus {
             allocated_resources: map_opt(self.allocated_resources),
@@ -2224,7 +2726,8 @@ impl Pb<k8s_openapi::api::core::v1::ContainerStatus> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerStatus> for k8s_openapi::api::core::v1::ContainerStatus {
+impl Pb<k8s_pb::api::core::v1::ContainerStatus>
+for k8s_openapi::api::core::v1::ContainerStatus {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerStatus {
         k8s_pb::api::core::v1::ContainerStatus {
             name: some(self.name),
@@ -2246,32 +2749,50 @@ impl Pb<k8s_pb::api::core::v1::ContainerStatus> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ContainerUser> for k8s_pb::api::core::v1::ContainerUser {
+impl Pb<k8s_openapi::api::core::v1::ContainerUser>
+for k8s_pb::api::core::v1::ContainerUser {
     fn pb(self) -> k8s_openapi::api::core::v1::ContainerUser {
-        k8s_openapi::api::core::v1::ContainerUser { linux: opt(self.linux) }
+        k8s_openapi::api::core::v1::ContainerUser {
+            linux: opt(self.linux),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ContainerUser> for k8s_openapi::api::core::v1::ContainerUser {
+impl Pb<k8s_pb::api::core::v1::ContainerUser>
+for k8s_openapi::api::core::v1::ContainerUser {
     fn pb(self) -> k8s_pb::api::core::v1::ContainerUser {
-        k8s_pb::api::core::v1::ContainerUser { linux: opt(self.linux), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::ContainerUser {
+            linux: opt(self.linux),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::DaemonEndpoint> for k8s_pb::api::core::v1::DaemonEndpoint {
+impl Pb<k8s_openapi::api::core::v1::DaemonEndpoint>
+for k8s_pb::api::core::v1::DaemonEndpoint {
     fn pb(self) -> k8s_openapi::api::core::v1::DaemonEndpoint {
-        k8s_openapi::api::core::v1::DaemonEndpoint { port: req(self.port) }
+        k8s_openapi::api::core::v1::DaemonEndpoint {
+            port: req(self.port),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::DaemonEndpoint> for k8s_openapi::api::core::v1::DaemonEndpoint {
+impl Pb<k8s_pb::api::core::v1::DaemonEndpoint>
+for k8s_openapi::api::core::v1::DaemonEndpoint {
     fn pb(self) -> k8s_pb::api::core::v1::DaemonEndpoint {
-        k8s_pb::api::core::v1::DaemonEndpoint { port: some(self.port), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::DaemonEndpoint {
+            port: some(self.port),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::DownwardAPIProjection> for k8s_pb::api::core::v1::DownwardAPIProjection {
+impl Pb<k8s_openapi::api::core::v1::DownwardAPIProjection>
+for k8s_pb::api::core::v1::DownwardAPIProjection {
     fn pb(self) -> k8s_openapi::api::core::v1::DownwardAPIProjection {
-        k8s_openapi::api::core::v1::DownwardAPIProjection { items: vec_opt(self.items) }
+        k8s_openapi::api::core::v1::DownwardAPIProjection {
+            items: vec_opt(self.items),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::DownwardAPIProjection> for k8s_openapi::api::core::v1::DownwardAPIProjection {
+impl Pb<k8s_pb::api::core::v1::DownwardAPIProjection>
+for k8s_openapi::api::core::v1::DownwardAPIProjection {
     fn pb(self) -> k8s_pb::api::core::v1::DownwardAPIProjection {
         k8s_pb::api::core::v1::DownwardAPIProjection {
             items: opt_vec(self.items),
@@ -2279,7 +2800,8 @@ impl Pb<k8s_pb::api::core::v1::DownwardAPIProjection> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::DownwardAPIVolumeFile> for k8s_pb::api::core::v1::DownwardAPIVolumeFile {
+impl Pb<k8s_openapi::api::core::v1::DownwardAPIVolumeFile>
+for k8s_pb::api::core::v1::DownwardAPIVolumeFile {
     fn pb(self) -> k8s_openapi::api::core::v1::DownwardAPIVolumeFile {
         k8s_openapi::api::core::v1::DownwardAPIVolumeFile {
             field_ref: opt(self.field_ref),
@@ -2290,7 +2812,8 @@ impl Pb<k8s_openapi::api::core::v1::DownwardAPIVolumeFile> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::DownwardAPIVolumeFile> for k8s_openapi::api::core::v1::DownwardAPIVolumeFile {
+impl Pb<k8s_pb::api::core::v1::DownwardAPIVolumeFile>
+for k8s_openapi::api::core::v1::DownwardAPIVolumeFile {
     fn pb(self) -> k8s_pb::api::core::v1::DownwardAPIVolumeFile {
         k8s_pb::api::core::v1::DownwardAPIVolumeFile {
             path: some(self.path),
@@ -2301,7 +2824,8 @@ impl Pb<k8s_pb::api::core::v1::DownwardAPIVolumeFile> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::DownwardAPIVolumeSource> for k8s_pb::api::core::v1::DownwardAPIVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::DownwardAPIVolumeSource>
+for k8s_pb::api::core::v1::DownwardAPIVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::DownwardAPIVolumeSource {
         k8s_openapi::api::core::v1::DownwardAPIVolumeSource {
             default_mode: opt(self.default_mode),
@@ -2310,7 +2834,8 @@ impl Pb<k8s_openapi::api::core::v1::DownwardAPIVolumeSource> for k8s_pb::api::co
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::DownwardAPIVolumeSource> for k8s_openapi::api::core::v1::DownwardAPIVolumeSource {
+impl Pb<k8s_pb::api::core::v1::DownwardAPIVolumeSource>
+for k8s_openapi::api::core::v1::DownwardAPIVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::DownwardAPIVolumeSource {
         k8s_pb::api::core::v1::DownwardAPIVolumeSource {
             items: opt_vec(self.items),
@@ -2319,7 +2844,8 @@ impl Pb<k8s_pb::api::core::v1::DownwardAPIVolumeSource> for k8s_openapi::api::co
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::EmptyDirVolumeSource> for k8s_pb::api::core::v1::EmptyDirVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::EmptyDirVolumeSource>
+for k8s_pb::api::core::v1::EmptyDirVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::EmptyDirVolumeSource {
         k8s_openapi::api::core::v1::EmptyDirVolumeSource {
             medium: nz(self.medium),
@@ -2328,7 +2854,8 @@ impl Pb<k8s_openapi::api::core::v1::EmptyDirVolumeSource> for k8s_pb::api::core:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::EmptyDirVolumeSource> for k8s_openapi::api::core::v1::EmptyDirVolumeSource {
+impl Pb<k8s_pb::api::core::v1::EmptyDirVolumeSource>
+for k8s_openapi::api::core::v1::EmptyDirVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::EmptyDirVolumeSource {
         k8s_pb::api::core::v1::EmptyDirVolumeSource {
             medium: opt(self.medium),
@@ -2337,7 +2864,8 @@ impl Pb<k8s_pb::api::core::v1::EmptyDirVolumeSource> for k8s_openapi::api::core:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::EnvFromSource> for k8s_pb::api::core::v1::EnvFromSource {
+impl Pb<k8s_openapi::api::core::v1::EnvFromSource>
+for k8s_pb::api::core::v1::EnvFromSource {
     fn pb(self) -> k8s_openapi::api::core::v1::EnvFromSource {
         k8s_openapi::api::core::v1::EnvFromSource {
             config_map_ref: opt(self.config_map_ref),
@@ -2346,7 +2874,8 @@ impl Pb<k8s_openapi::api::core::v1::EnvFromSource> for k8s_pb::api::core::v1::En
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::EnvFromSource> for k8s_openapi::api::core::v1::EnvFromSource {
+impl Pb<k8s_pb::api::core::v1::EnvFromSource>
+for k8s_openapi::api::core::v1::EnvFromSource {
     fn pb(self) -> k8s_pb::api::core::v1::EnvFromSource {
         k8s_pb::api::core::v1::EnvFromSource {
             prefix: opt(self.prefix),
@@ -2375,7 +2904,8 @@ impl Pb<k8s_pb::api::core::v1::EnvVar> for k8s_openapi::api::core::v1::EnvVar {
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::EnvVarSource> for k8s_pb::api::core::v1::EnvVarSource {
+impl Pb<k8s_openapi::api::core::v1::EnvVarSource>
+for k8s_pb::api::core::v1::EnvVarSource {
     fn pb(self) -> k8s_openapi::api::core::v1::EnvVarSource {
         k8s_openapi::api::core::v1::EnvVarSource {
             config_map_key_ref: opt(self.config_map_key_ref),
@@ -2386,7 +2916,8 @@ impl Pb<k8s_openapi::api::core::v1::EnvVarSource> for k8s_pb::api::core::v1::Env
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::EnvVarSource> for k8s_openapi::api::core::v1::EnvVarSource {
+impl Pb<k8s_pb::api::core::v1::EnvVarSource>
+for k8s_openapi::api::core::v1::EnvVarSource {
     fn pb(self) -> k8s_pb::api::core::v1::EnvVarSource {
         k8s_pb::api::core::v1::EnvVarSource {
             field_ref: opt(self.field_ref),
@@ -2398,7 +2929,8 @@ impl Pb<k8s_pb::api::core::v1::EnvVarSource> for k8s_openapi::api::core::v1::Env
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::EphemeralContainer> for k8s_pb::api::core::v1::EphemeralContainer {
+impl Pb<k8s_openapi::api::core::v1::EphemeralContainer>
+for k8s_pb::api::core::v1::EphemeralContainer {
     fn pb(self) -> k8s_openapi::api::core::v1::EphemeralContainer {
         let embedded_0 = self.ephemeral_container_common.unwrap_or_default();
         k8s_openapi::api::core::v1::EphemeralContainer {
@@ -2431,7 +2963,8 @@ impl Pb<k8s_openapi::api::core::v1::EphemeralContainer> for k8s_pb::api::core::v
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::EphemeralContainer> for k8s_openapi::api::core::v1::EphemeralContainer {
+impl Pb<k8s_pb::api::core::v1::EphemeralContainer>
+for k8s_openapi::api::core::v1::EphemeralContainer {
     fn pb(self) -> k8s_pb::api::core::v1::EphemeralContainer {
         k8s_pb::api::core::v1::EphemeralContainer {
             target_container_name: opt(self.target_container_name),
@@ -2467,12 +3000,16 @@ impl Pb<k8s_pb::api::core::v1::EphemeralContainer> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::EphemeralVolumeSource> for k8s_pb::api::core::v1::EphemeralVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::EphemeralVolumeSource>
+for k8s_pb::api::core::v1::EphemeralVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::EphemeralVolumeSource {
-        k8s_openapi::api::core::v1::EphemeralVolumeSource { volume_claim_template: opt(self.volume_claim_template) }
+        k8s_openapi::api::core::v1::EphemeralVolumeSource {
+            volume_claim_template: opt(self.volume_claim_template),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::EphemeralVolumeSource> for k8s_openapi::api::core::v1::EphemeralVolumeSource {
+impl Pb<k8s_pb::api::core::v1::EphemeralVolumeSource>
+for k8s_openapi::api::core::v1::EphemeralVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::EphemeralVolumeSource {
         k8s_pb::api::core::v1::EphemeralVolumeSource {
             volume_claim_template: opt(self.volume_claim_template),
@@ -2542,7 +3079,10 @@ impl Pb<k8s_pb::api::core::v1::EventSeries> for k8s_openapi::api::core::v1::Even
 }
 impl Pb<k8s_openapi::api::core::v1::EventSource> for k8s_pb::api::core::v1::EventSource {
     fn pb(self) -> k8s_openapi::api::core::v1::EventSource {
-        k8s_openapi::api::core::v1::EventSource { component: nz(self.component), host: nz(self.host) }
+        k8s_openapi::api::core::v1::EventSource {
+            component: nz(self.component),
+            host: nz(self.host),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::EventSource> for k8s_openapi::api::core::v1::EventSource {
@@ -2556,15 +3096,21 @@ impl Pb<k8s_pb::api::core::v1::EventSource> for k8s_openapi::api::core::v1::Even
 }
 impl Pb<k8s_openapi::api::core::v1::ExecAction> for k8s_pb::api::core::v1::ExecAction {
     fn pb(self) -> k8s_openapi::api::core::v1::ExecAction {
-        k8s_openapi::api::core::v1::ExecAction { command: vec_opt(self.command) }
+        k8s_openapi::api::core::v1::ExecAction {
+            command: vec_opt(self.command),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::ExecAction> for k8s_openapi::api::core::v1::ExecAction {
     fn pb(self) -> k8s_pb::api::core::v1::ExecAction {
-        k8s_pb::api::core::v1::ExecAction { command: opt_vec(self.command), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::ExecAction {
+            command: opt_vec(self.command),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::FCVolumeSource> for k8s_pb::api::core::v1::FcVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::FCVolumeSource>
+for k8s_pb::api::core::v1::FcVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::FCVolumeSource {
         k8s_openapi::api::core::v1::FCVolumeSource {
             fs_type: nz(self.fs_type),
@@ -2575,7 +3121,8 @@ impl Pb<k8s_openapi::api::core::v1::FCVolumeSource> for k8s_pb::api::core::v1::F
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::FcVolumeSource> for k8s_openapi::api::core::v1::FCVolumeSource {
+impl Pb<k8s_pb::api::core::v1::FcVolumeSource>
+for k8s_openapi::api::core::v1::FCVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::FcVolumeSource {
         k8s_pb::api::core::v1::FcVolumeSource {
             target_ww_ns: opt_vec(self.target_wwns),
@@ -2587,7 +3134,8 @@ impl Pb<k8s_pb::api::core::v1::FcVolumeSource> for k8s_openapi::api::core::v1::F
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::FileKeySelector> for k8s_pb::api::core::v1::FileKeySelector {
+impl Pb<k8s_openapi::api::core::v1::FileKeySelector>
+for k8s_pb::api::core::v1::FileKeySelector {
     fn pb(self) -> k8s_openapi::api::core::v1::FileKeySelector {
         k8s_openapi::api::core::v1::FileKeySelector {
             key: req(self.key),
@@ -2597,7 +3145,8 @@ impl Pb<k8s_openapi::api::core::v1::FileKeySelector> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::FileKeySelector> for k8s_openapi::api::core::v1::FileKeySelector {
+impl Pb<k8s_pb::api::core::v1::FileKeySelector>
+for k8s_openapi::api::core::v1::FileKeySelector {
     fn pb(self) -> k8s_pb::api::core::v1::FileKeySelector {
         k8s_pb::api::core::v1::FileKeySelector {
             volume_name: some(self.volume_name),
@@ -2608,7 +3157,8 @@ impl Pb<k8s_pb::api::core::v1::FileKeySelector> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::FlexVolumeSource> for k8s_pb::api::core::v1::FlexVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::FlexVolumeSource>
+for k8s_pb::api::core::v1::FlexVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::FlexVolumeSource {
         k8s_openapi::api::core::v1::FlexVolumeSource {
             driver: req(self.driver),
@@ -2619,7 +3169,8 @@ impl Pb<k8s_openapi::api::core::v1::FlexVolumeSource> for k8s_pb::api::core::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::FlexVolumeSource> for k8s_openapi::api::core::v1::FlexVolumeSource {
+impl Pb<k8s_pb::api::core::v1::FlexVolumeSource>
+for k8s_openapi::api::core::v1::FlexVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::FlexVolumeSource {
         k8s_pb::api::core::v1::FlexVolumeSource {
             driver: some(self.driver),
@@ -2631,7 +3182,8 @@ impl Pb<k8s_pb::api::core::v1::FlexVolumeSource> for k8s_openapi::api::core::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::FlockerVolumeSource> for k8s_pb::api::core::v1::FlockerVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::FlockerVolumeSource>
+for k8s_pb::api::core::v1::FlockerVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::FlockerVolumeSource {
         k8s_openapi::api::core::v1::FlockerVolumeSource {
             dataset_name: nz(self.dataset_name),
@@ -2639,7 +3191,8 @@ impl Pb<k8s_openapi::api::core::v1::FlockerVolumeSource> for k8s_pb::api::core::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::FlockerVolumeSource> for k8s_openapi::api::core::v1::FlockerVolumeSource {
+impl Pb<k8s_pb::api::core::v1::FlockerVolumeSource>
+for k8s_openapi::api::core::v1::FlockerVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::FlockerVolumeSource {
         k8s_pb::api::core::v1::FlockerVolumeSource {
             dataset_name: opt(self.dataset_name),
@@ -2649,8 +3202,7 @@ impl Pb<k8s_pb::api::core::v1::FlockerVolumeSource> for k8s_openapi::api::core::
     }
 }
 impl Pb<k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSource>
-    for k8s_pb::api::core::v1::GcePersistentDiskVolumeSource
-{
+for k8s_pb::api::core::v1::GcePersistentDiskVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSource {
         k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSource {
             fs_type: nz(self.fs_type),
@@ -2661,8 +3213,7 @@ impl Pb<k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSource>
     }
 }
 impl Pb<k8s_pb::api::core::v1::GcePersistentDiskVolumeSource>
-    for k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSource
-{
+for k8s_openapi::api::core::v1::GCEPersistentDiskVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::GcePersistentDiskVolumeSource {
         k8s_pb::api::core::v1::GcePersistentDiskVolumeSource {
             pd_name: some(self.pd_name),
@@ -2691,7 +3242,8 @@ impl Pb<k8s_pb::api::core::v1::GrpcAction> for k8s_openapi::api::core::v1::GRPCA
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::GitRepoVolumeSource> for k8s_pb::api::core::v1::GitRepoVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::GitRepoVolumeSource>
+for k8s_pb::api::core::v1::GitRepoVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::GitRepoVolumeSource {
         k8s_openapi::api::core::v1::GitRepoVolumeSource {
             directory: nz(self.directory),
@@ -2700,7 +3252,8 @@ impl Pb<k8s_openapi::api::core::v1::GitRepoVolumeSource> for k8s_pb::api::core::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::GitRepoVolumeSource> for k8s_openapi::api::core::v1::GitRepoVolumeSource {
+impl Pb<k8s_pb::api::core::v1::GitRepoVolumeSource>
+for k8s_openapi::api::core::v1::GitRepoVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::GitRepoVolumeSource {
         k8s_pb::api::core::v1::GitRepoVolumeSource {
             repository: some(self.repository),
@@ -2710,7 +3263,8 @@ impl Pb<k8s_pb::api::core::v1::GitRepoVolumeSource> for k8s_openapi::api::core::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::GlusterfsVolumeSource> for k8s_pb::api::core::v1::GlusterfsVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::GlusterfsVolumeSource>
+for k8s_pb::api::core::v1::GlusterfsVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::GlusterfsVolumeSource {
         k8s_openapi::api::core::v1::GlusterfsVolumeSource {
             endpoints: req(self.endpoints),
@@ -2719,7 +3273,8 @@ impl Pb<k8s_openapi::api::core::v1::GlusterfsVolumeSource> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::GlusterfsVolumeSource> for k8s_openapi::api::core::v1::GlusterfsVolumeSource {
+impl Pb<k8s_pb::api::core::v1::GlusterfsVolumeSource>
+for k8s_openapi::api::core::v1::GlusterfsVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::GlusterfsVolumeSource {
         k8s_pb::api::core::v1::GlusterfsVolumeSource {
             endpoints: some(self.endpoints),
@@ -2729,7 +3284,8 @@ impl Pb<k8s_pb::api::core::v1::GlusterfsVolumeSource> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::HTTPGetAction> for k8s_pb::api::core::v1::HttpGetAction {
+impl Pb<k8s_openapi::api::core::v1::HTTPGetAction>
+for k8s_pb::api::core::v1::HttpGetAction {
     fn pb(self) -> k8s_openapi::api::core::v1::HTTPGetAction {
         k8s_openapi::api::core::v1::HTTPGetAction {
             host: nz(self.host),
@@ -2741,7 +3297,8 @@ impl Pb<k8s_openapi::api::core::v1::HTTPGetAction> for k8s_pb::api::core::v1::Ht
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::HttpGetAction> for k8s_openapi::api::core::v1::HTTPGetAction {
+impl Pb<k8s_pb::api::core::v1::HttpGetAction>
+for k8s_openapi::api::core::v1::HTTPGetAction {
     fn pb(self) -> k8s_pb::api::core::v1::HttpGetAction {
         k8s_pb::api::core::v1::HttpGetAction {
             path: opt(self.path),
@@ -2755,7 +3312,10 @@ impl Pb<k8s_pb::api::core::v1::HttpGetAction> for k8s_openapi::api::core::v1::HT
 }
 impl Pb<k8s_openapi::api::core::v1::HTTPHeader> for k8s_pb::api::core::v1::HttpHeader {
     fn pb(self) -> k8s_openapi::api::core::v1::HTTPHeader {
-        k8s_openapi::api::core::v1::HTTPHeader { name: req(self.name), value: req(self.value) }
+        k8s_openapi::api::core::v1::HTTPHeader {
+            name: req(self.name),
+            value: req(self.value),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::HttpHeader> for k8s_openapi::api::core::v1::HTTPHeader {
@@ -2769,7 +3329,10 @@ impl Pb<k8s_pb::api::core::v1::HttpHeader> for k8s_openapi::api::core::v1::HTTPH
 }
 impl Pb<k8s_openapi::api::core::v1::HostAlias> for k8s_pb::api::core::v1::HostAlias {
     fn pb(self) -> k8s_openapi::api::core::v1::HostAlias {
-        k8s_openapi::api::core::v1::HostAlias { hostnames: vec_opt(self.hostnames), ip: req(self.ip) }
+        k8s_openapi::api::core::v1::HostAlias {
+            hostnames: vec_opt(self.hostnames),
+            ip: req(self.ip),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::HostAlias> for k8s_openapi::api::core::v1::HostAlias {
@@ -2783,20 +3346,30 @@ impl Pb<k8s_pb::api::core::v1::HostAlias> for k8s_openapi::api::core::v1::HostAl
 }
 impl Pb<k8s_openapi::api::core::v1::HostIP> for k8s_pb::api::core::v1::HostIp {
     fn pb(self) -> k8s_openapi::api::core::v1::HostIP {
-        k8s_openapi::api::core::v1::HostIP { ip: req(self.ip) }
+        k8s_openapi::api::core::v1::HostIP {
+            ip: req(self.ip),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::HostIp> for k8s_openapi::api::core::v1::HostIP {
     fn pb(self) -> k8s_pb::api::core::v1::HostIp {
-        k8s_pb::api::core::v1::HostIp { ip: some(self.ip), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::HostIp {
+            ip: some(self.ip),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::HostPathVolumeSource> for k8s_pb::api::core::v1::HostPathVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::HostPathVolumeSource>
+for k8s_pb::api::core::v1::HostPathVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::HostPathVolumeSource {
-        k8s_openapi::api::core::v1::HostPathVolumeSource { path: req(self.path), type_: opt(self.r#type) }
+        k8s_openapi::api::core::v1::HostPathVolumeSource {
+            path: req(self.path),
+            type_: opt(self.r#type),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::HostPathVolumeSource> for k8s_openapi::api::core::v1::HostPathVolumeSource {
+impl Pb<k8s_pb::api::core::v1::HostPathVolumeSource>
+for k8s_openapi::api::core::v1::HostPathVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::HostPathVolumeSource {
         k8s_pb::api::core::v1::HostPathVolumeSource {
             path: some(self.path),
@@ -2805,7 +3378,8 @@ impl Pb<k8s_pb::api::core::v1::HostPathVolumeSource> for k8s_openapi::api::core:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ISCSIVolumeSource> for k8s_pb::api::core::v1::IscsiVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::ISCSIVolumeSource>
+for k8s_pb::api::core::v1::IscsiVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::ISCSIVolumeSource {
         k8s_openapi::api::core::v1::ISCSIVolumeSource {
             chap_auth_discovery: nz(self.chap_auth_discovery),
@@ -2822,7 +3396,8 @@ impl Pb<k8s_openapi::api::core::v1::ISCSIVolumeSource> for k8s_pb::api::core::v1
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::IscsiVolumeSource> for k8s_openapi::api::core::v1::ISCSIVolumeSource {
+impl Pb<k8s_pb::api::core::v1::IscsiVolumeSource>
+for k8s_openapi::api::core::v1::ISCSIVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::IscsiVolumeSource {
         k8s_pb::api::core::v1::IscsiVolumeSource {
             target_portal: some(self.target_portal),
@@ -2840,7 +3415,8 @@ impl Pb<k8s_pb::api::core::v1::IscsiVolumeSource> for k8s_openapi::api::core::v1
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ImageVolumeSource> for k8s_pb::api::core::v1::ImageVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::ImageVolumeSource>
+for k8s_pb::api::core::v1::ImageVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::ImageVolumeSource {
         k8s_openapi::api::core::v1::ImageVolumeSource {
             pull_policy: nz(self.pull_policy),
@@ -2848,7 +3424,8 @@ impl Pb<k8s_openapi::api::core::v1::ImageVolumeSource> for k8s_pb::api::core::v1
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ImageVolumeSource> for k8s_openapi::api::core::v1::ImageVolumeSource {
+impl Pb<k8s_pb::api::core::v1::ImageVolumeSource>
+for k8s_openapi::api::core::v1::ImageVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::ImageVolumeSource {
         k8s_pb::api::core::v1::ImageVolumeSource {
             reference: opt(self.reference),
@@ -2896,7 +3473,8 @@ impl Pb<k8s_pb::api::core::v1::Lifecycle> for k8s_openapi::api::core::v1::Lifecy
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::LifecycleHandler> for k8s_pb::api::core::v1::LifecycleHandler {
+impl Pb<k8s_openapi::api::core::v1::LifecycleHandler>
+for k8s_pb::api::core::v1::LifecycleHandler {
     fn pb(self) -> k8s_openapi::api::core::v1::LifecycleHandler {
         k8s_openapi::api::core::v1::LifecycleHandler {
             exec: opt(self.exec),
@@ -2906,7 +3484,8 @@ impl Pb<k8s_openapi::api::core::v1::LifecycleHandler> for k8s_pb::api::core::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::LifecycleHandler> for k8s_openapi::api::core::v1::LifecycleHandler {
+impl Pb<k8s_pb::api::core::v1::LifecycleHandler>
+for k8s_openapi::api::core::v1::LifecycleHandler {
     fn pb(self) -> k8s_pb::api::core::v1::LifecycleHandler {
         k8s_pb::api::core::v1::LifecycleHandler {
             exec: opt(self.exec),
@@ -2917,7 +3496,8 @@ impl Pb<k8s_pb::api::core::v1::LifecycleHandler> for k8s_openapi::api::core::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::LinuxContainerUser> for k8s_pb::api::core::v1::LinuxContainerUser {
+impl Pb<k8s_openapi::api::core::v1::LinuxContainerUser>
+for k8s_pb::api::core::v1::LinuxContainerUser {
     fn pb(self) -> k8s_openapi::api::core::v1::LinuxContainerUser {
         k8s_openapi::api::core::v1::LinuxContainerUser {
             gid: req(self.gid),
@@ -2926,7 +3506,8 @@ impl Pb<k8s_openapi::api::core::v1::LinuxContainerUser> for k8s_pb::api::core::v
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::LinuxContainerUser> for k8s_openapi::api::core::v1::LinuxContainerUser {
+impl Pb<k8s_pb::api::core::v1::LinuxContainerUser>
+for k8s_openapi::api::core::v1::LinuxContainerUser {
     fn pb(self) -> k8s_pb::api::core::v1::LinuxContainerUser {
         k8s_pb::api::core::v1::LinuxContainerUser {
             uid: some(self.uid),
@@ -2936,7 +3517,8 @@ impl Pb<k8s_pb::api::core::v1::LinuxContainerUser> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::LoadBalancerIngress> for k8s_pb::api::core::v1::LoadBalancerIngress {
+impl Pb<k8s_openapi::api::core::v1::LoadBalancerIngress>
+for k8s_pb::api::core::v1::LoadBalancerIngress {
     fn pb(self) -> k8s_openapi::api::core::v1::LoadBalancerIngress {
         k8s_openapi::api::core::v1::LoadBalancerIngress {
             hostname: nz(self.hostname),
@@ -2946,7 +3528,8 @@ impl Pb<k8s_openapi::api::core::v1::LoadBalancerIngress> for k8s_pb::api::core::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::LoadBalancerIngress> for k8s_openapi::api::core::v1::LoadBalancerIngress {
+impl Pb<k8s_pb::api::core::v1::LoadBalancerIngress>
+for k8s_openapi::api::core::v1::LoadBalancerIngress {
     fn pb(self) -> k8s_pb::api::core::v1::LoadBalancerIngress {
         k8s_pb::api::core::v1::LoadBalancerIngress {
             ip: opt(self.ip),
@@ -2957,12 +3540,16 @@ impl Pb<k8s_pb::api::core::v1::LoadBalancerIngress> for k8s_openapi::api::core::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::LoadBalancerStatus> for k8s_pb::api::core::v1::LoadBalancerStatus {
+impl Pb<k8s_openapi::api::core::v1::LoadBalancerStatus>
+for k8s_pb::api::core::v1::LoadBalancerStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::LoadBalancerStatus {
-        k8s_openapi::api::core::v1::LoadBalancerStatus { ingress: vec_opt(self.ingress) }
+        k8s_openapi::api::core::v1::LoadBalancerStatus {
+            ingress: vec_opt(self.ingress),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::LoadBalancerStatus> for k8s_openapi::api::core::v1::LoadBalancerStatus {
+impl Pb<k8s_pb::api::core::v1::LoadBalancerStatus>
+for k8s_openapi::api::core::v1::LoadBalancerStatus {
     fn pb(self) -> k8s_pb::api::core::v1::LoadBalancerStatus {
         k8s_pb::api::core::v1::LoadBalancerStatus {
             ingress: opt_vec(self.ingress),
@@ -2970,34 +3557,48 @@ impl Pb<k8s_pb::api::core::v1::LoadBalancerStatus> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::LocalObjectReference> for k8s_pb::api::core::v1::LocalObjectReference {
+impl Pb<k8s_openapi::api::core::v1::LocalObjectReference>
+for k8s_pb::api::core::v1::LocalObjectReference {
     fn pb(self) -> k8s_openapi::api::core::v1::LocalObjectReference {
-        k8s_openapi::api::core::v1::LocalObjectReference { name: req(self.name) }
-    }
-}
-impl Pb<k8s_pb::api::core::v1::LocalObjectReference> for k8s_openapi::api::core::v1::LocalObjectReference {
-    fn pb(self) -> k8s_pb::api::core::v1::LocalObjectReference {
-        k8s_pb::api::core::v1::LocalObjectReference { name: some(self.name), ..::core::default::Default::default() }
-    }
-}
-impl Pb<k8s_openapi::api::core::v1::ModifyVolumeStatus> for k8s_pb::api::core::v1::ModifyVolumeStatus {
-    fn pb(self) -> k8s_openapi::api::core::v1::ModifyVolumeStatus {
-        k8s_openapi::api::core::v1::ModifyVolumeStatus {
-            status: req(self.status),
-            target_volume_attributes_class_name: nz(self.target_volume_attributes_class_name),
+        k8s_openapi::api::core::v1::LocalObjectReference {
+            name: req(self.name),
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ModifyVolumeStatus> for k8s_openapi::api::core::v1::ModifyVolumeStatus {
+impl Pb<k8s_pb::api::core::v1::LocalObjectReference>
+for k8s_openapi::api::core::v1::LocalObjectReference {
+    fn pb(self) -> k8s_pb::api::core::v1::LocalObjectReference {
+        k8s_pb::api::core::v1::LocalObjectReference {
+            name: some(self.name),
+            ..::core::default::Default::default()
+        }
+    }
+}
+impl Pb<k8s_openapi::api::core::v1::ModifyVolumeStatus>
+for k8s_pb::api::core::v1::ModifyVolumeStatus {
+    fn pb(self) -> k8s_openapi::api::core::v1::ModifyVolumeStatus {
+        k8s_openapi::api::core::v1::ModifyVolumeStatus {
+            status: req(self.status),
+            target_volume_attributes_class_name: nz(
+                self.target_volume_attributes_class_name,
+            ),
+        }
+    }
+}
+impl Pb<k8s_pb::api::core::v1::ModifyVolumeStatus>
+for k8s_openapi::api::core::v1::ModifyVolumeStatus {
     fn pb(self) -> k8s_pb::api::core::v1::ModifyVolumeStatus {
         k8s_pb::api::core::v1::ModifyVolumeStatus {
-            target_volume_attributes_class_name: opt(self.target_volume_attributes_class_name),
+            target_volume_attributes_class_name: opt(
+                self.target_volume_attributes_class_name,
+            ),
             status: some(self.status),
             ..::core::default::Default::default()
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NFSVolumeSource> for k8s_pb::api::core::v1::NfsVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::NFSVolumeSource>
+for k8s_pb::api::core::v1::NfsVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::NFSVolumeSource {
         k8s_openapi::api::core::v1::NFSVolumeSource {
             path: req(self.path),
@@ -3006,7 +3607,8 @@ impl Pb<k8s_openapi::api::core::v1::NFSVolumeSource> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NfsVolumeSource> for k8s_openapi::api::core::v1::NFSVolumeSource {
+impl Pb<k8s_pb::api::core::v1::NfsVolumeSource>
+for k8s_openapi::api::core::v1::NFSVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::NfsVolumeSource {
         k8s_pb::api::core::v1::NfsVolumeSource {
             server: some(self.server),
@@ -3035,7 +3637,8 @@ impl Pb<k8s_pb::api::core::v1::Namespace> for k8s_openapi::api::core::v1::Namesp
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NamespaceCondition> for k8s_pb::api::core::v1::NamespaceCondition {
+impl Pb<k8s_openapi::api::core::v1::NamespaceCondition>
+for k8s_pb::api::core::v1::NamespaceCondition {
     fn pb(self) -> k8s_openapi::api::core::v1::NamespaceCondition {
         k8s_openapi::api::core::v1::NamespaceCondition {
             last_transition_time: opt(self.last_transition_time),
@@ -3046,7 +3649,8 @@ impl Pb<k8s_openapi::api::core::v1::NamespaceCondition> for k8s_pb::api::core::v
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NamespaceCondition> for k8s_openapi::api::core::v1::NamespaceCondition {
+impl Pb<k8s_pb::api::core::v1::NamespaceCondition>
+for k8s_openapi::api::core::v1::NamespaceCondition {
     fn pb(self) -> k8s_pb::api::core::v1::NamespaceCondition {
         k8s_pb::api::core::v1::NamespaceCondition {
             r#type: some(self.type_),
@@ -3058,12 +3662,16 @@ impl Pb<k8s_pb::api::core::v1::NamespaceCondition> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NamespaceSpec> for k8s_pb::api::core::v1::NamespaceSpec {
+impl Pb<k8s_openapi::api::core::v1::NamespaceSpec>
+for k8s_pb::api::core::v1::NamespaceSpec {
     fn pb(self) -> k8s_openapi::api::core::v1::NamespaceSpec {
-        k8s_openapi::api::core::v1::NamespaceSpec { finalizers: vec_opt(self.finalizers) }
+        k8s_openapi::api::core::v1::NamespaceSpec {
+            finalizers: vec_opt(self.finalizers),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NamespaceSpec> for k8s_openapi::api::core::v1::NamespaceSpec {
+impl Pb<k8s_pb::api::core::v1::NamespaceSpec>
+for k8s_openapi::api::core::v1::NamespaceSpec {
     fn pb(self) -> k8s_pb::api::core::v1::NamespaceSpec {
         k8s_pb::api::core::v1::NamespaceSpec {
             finalizers: opt_vec(self.finalizers),
@@ -3071,12 +3679,17 @@ impl Pb<k8s_pb::api::core::v1::NamespaceSpec> for k8s_openapi::api::core::v1::Na
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NamespaceStatus> for k8s_pb::api::core::v1::NamespaceStatus {
+impl Pb<k8s_openapi::api::core::v1::NamespaceStatus>
+for k8s_pb::api::core::v1::NamespaceStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::NamespaceStatus {
-        k8s_openapi::api::core::v1::NamespaceStatus { conditions: vec_opt(self.conditions), phase: nz(self.phase) }
+        k8s_openapi::api::core::v1::NamespaceStatus {
+            conditions: vec_opt(self.conditions),
+            phase: nz(self.phase),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NamespaceStatus> for k8s_openapi::api::core::v1::NamespaceStatus {
+impl Pb<k8s_pb::api::core::v1::NamespaceStatus>
+for k8s_openapi::api::core::v1::NamespaceStatus {
     fn pb(self) -> k8s_pb::api::core::v1::NamespaceStatus {
         k8s_pb::api::core::v1::NamespaceStatus {
             phase: opt(self.phase),
@@ -3106,7 +3719,10 @@ impl Pb<k8s_pb::api::core::v1::Node> for k8s_openapi::api::core::v1::Node {
 }
 impl Pb<k8s_openapi::api::core::v1::NodeAddress> for k8s_pb::api::core::v1::NodeAddress {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeAddress {
-        k8s_openapi::api::core::v1::NodeAddress { address: req(self.address), type_: req(self.r#type) }
+        k8s_openapi::api::core::v1::NodeAddress {
+            address: req(self.address),
+            type_: req(self.r#type),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::NodeAddress> for k8s_openapi::api::core::v1::NodeAddress {
@@ -3118,23 +3734,25 @@ impl Pb<k8s_pb::api::core::v1::NodeAddress> for k8s_openapi::api::core::v1::Node
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeAffinity> for k8s_pb::api::core::v1::NodeAffinity {
+impl Pb<k8s_openapi::api::core::v1::NodeAffinity>
+for k8s_pb::api::core::v1::NodeAffinity {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeAffinity {
         k8s_openapi::api::core::v1::NodeAffinity {
             preferred_during_scheduling_ignored_during_execution: vec_opt(
                 self.preferred_during_scheduling_ignored_during_execution,
             ),
             required_during_scheduling_ignored_during_execution: opt(
-                self.required_during_scheduling_ignored_during_execution
+                self.required_during_scheduling_ignored_during_execution,
             ),
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeAffinity> for k8s_openapi::api::core::v1::NodeAffinity {
+impl Pb<k8s_pb::api::core::v1::NodeAffinity>
+for k8s_openapi::api::core::v1::NodeAffinity {
     fn pb(self) -> k8s_pb::api::core::v1::NodeAffinity {
         k8s_pb::api::core::v1::NodeAffinity {
             required_during_scheduling_ignored_during_execution: opt(
-                self.required_during_scheduling_ignored_during_execution
+                self.required_during_scheduling_ignored_during_execution,
             ),
             preferred_during_scheduling_ignored_during_execution: opt_vec(
                 self.preferred_during_scheduling_ignored_during_execution,
@@ -3143,7 +3761,8 @@ impl Pb<k8s_pb::api::core::v1::NodeAffinity> for k8s_openapi::api::core::v1::Nod
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeCondition> for k8s_pb::api::core::v1::NodeCondition {
+impl Pb<k8s_openapi::api::core::v1::NodeCondition>
+for k8s_pb::api::core::v1::NodeCondition {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeCondition {
         k8s_openapi::api::core::v1::NodeCondition {
             last_heartbeat_time: opt(self.last_heartbeat_time),
@@ -3155,7 +3774,8 @@ impl Pb<k8s_openapi::api::core::v1::NodeCondition> for k8s_pb::api::core::v1::No
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeCondition> for k8s_openapi::api::core::v1::NodeCondition {
+impl Pb<k8s_pb::api::core::v1::NodeCondition>
+for k8s_openapi::api::core::v1::NodeCondition {
     fn pb(self) -> k8s_pb::api::core::v1::NodeCondition {
         k8s_pb::api::core::v1::NodeCondition {
             r#type: some(self.type_),
@@ -3168,12 +3788,16 @@ impl Pb<k8s_pb::api::core::v1::NodeCondition> for k8s_openapi::api::core::v1::No
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeConfigSource> for k8s_pb::api::core::v1::NodeConfigSource {
+impl Pb<k8s_openapi::api::core::v1::NodeConfigSource>
+for k8s_pb::api::core::v1::NodeConfigSource {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeConfigSource {
-        k8s_openapi::api::core::v1::NodeConfigSource { config_map: opt(self.config_map) }
+        k8s_openapi::api::core::v1::NodeConfigSource {
+            config_map: opt(self.config_map),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeConfigSource> for k8s_openapi::api::core::v1::NodeConfigSource {
+impl Pb<k8s_pb::api::core::v1::NodeConfigSource>
+for k8s_openapi::api::core::v1::NodeConfigSource {
     fn pb(self) -> k8s_pb::api::core::v1::NodeConfigSource {
         k8s_pb::api::core::v1::NodeConfigSource {
             config_map: opt(self.config_map),
@@ -3181,7 +3805,8 @@ impl Pb<k8s_pb::api::core::v1::NodeConfigSource> for k8s_openapi::api::core::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeConfigStatus> for k8s_pb::api::core::v1::NodeConfigStatus {
+impl Pb<k8s_openapi::api::core::v1::NodeConfigStatus>
+for k8s_pb::api::core::v1::NodeConfigStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeConfigStatus {
         k8s_openapi::api::core::v1::NodeConfigStatus {
             active: opt(self.active),
@@ -3191,7 +3816,8 @@ impl Pb<k8s_openapi::api::core::v1::NodeConfigStatus> for k8s_pb::api::core::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeConfigStatus> for k8s_openapi::api::core::v1::NodeConfigStatus {
+impl Pb<k8s_pb::api::core::v1::NodeConfigStatus>
+for k8s_openapi::api::core::v1::NodeConfigStatus {
     fn pb(self) -> k8s_pb::api::core::v1::NodeConfigStatus {
         k8s_pb::api::core::v1::NodeConfigStatus {
             assigned: opt(self.assigned),
@@ -3202,12 +3828,16 @@ impl Pb<k8s_pb::api::core::v1::NodeConfigStatus> for k8s_openapi::api::core::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeDaemonEndpoints> for k8s_pb::api::core::v1::NodeDaemonEndpoints {
+impl Pb<k8s_openapi::api::core::v1::NodeDaemonEndpoints>
+for k8s_pb::api::core::v1::NodeDaemonEndpoints {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeDaemonEndpoints {
-        k8s_openapi::api::core::v1::NodeDaemonEndpoints { kubelet_endpoint: opt(self.kubelet_endpoint) }
+        k8s_openapi::api::core::v1::NodeDaemonEndpoints {
+            kubelet_endpoint: opt(self.kubelet_endpoint),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeDaemonEndpoints> for k8s_openapi::api::core::v1::NodeDaemonEndpoints {
+impl Pb<k8s_pb::api::core::v1::NodeDaemonEndpoints>
+for k8s_openapi::api::core::v1::NodeDaemonEndpoints {
     fn pb(self) -> k8s_pb::api::core::v1::NodeDaemonEndpoints {
         k8s_pb::api::core::v1::NodeDaemonEndpoints {
             kubelet_endpoint: opt(self.kubelet_endpoint),
@@ -3215,12 +3845,16 @@ impl Pb<k8s_pb::api::core::v1::NodeDaemonEndpoints> for k8s_openapi::api::core::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeFeatures> for k8s_pb::api::core::v1::NodeFeatures {
+impl Pb<k8s_openapi::api::core::v1::NodeFeatures>
+for k8s_pb::api::core::v1::NodeFeatures {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeFeatures {
-        k8s_openapi::api::core::v1::NodeFeatures { supplemental_groups_policy: opt(self.supplemental_groups_policy) }
+        k8s_openapi::api::core::v1::NodeFeatures {
+            supplemental_groups_policy: opt(self.supplemental_groups_policy),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeFeatures> for k8s_openapi::api::core::v1::NodeFeatures {
+impl Pb<k8s_pb::api::core::v1::NodeFeatures>
+for k8s_openapi::api::core::v1::NodeFeatures {
     fn pb(self) -> k8s_pb::api::core::v1::NodeFeatures {
         k8s_pb::api::core::v1::NodeFeatures {
             supplemental_groups_policy: opt(self.supplemental_groups_policy),
@@ -3228,12 +3862,17 @@ impl Pb<k8s_pb::api::core::v1::NodeFeatures> for k8s_openapi::api::core::v1::Nod
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeRuntimeHandler> for k8s_pb::api::core::v1::NodeRuntimeHandler {
+impl Pb<k8s_openapi::api::core::v1::NodeRuntimeHandler>
+for k8s_pb::api::core::v1::NodeRuntimeHandler {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeRuntimeHandler {
-        k8s_openapi::api::core::v1::NodeRuntimeHandler { features: opt(self.features), name: opt(self.name) }
+        k8s_openapi::api::core::v1::NodeRuntimeHandler {
+            features: opt(self.features),
+            name: opt(self.name),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeRuntimeHandler> for k8s_openapi::api::core::v1::NodeRuntimeHandler {
+impl Pb<k8s_pb::api::core::v1::NodeRuntimeHandler>
+for k8s_openapi::api::core::v1::NodeRuntimeHandler {
     fn pb(self) -> k8s_pb::api::core::v1::NodeRuntimeHandler {
         k8s_pb::api::core::v1::NodeRuntimeHandler {
             name: opt(self.name),
@@ -3242,7 +3881,8 @@ impl Pb<k8s_pb::api::core::v1::NodeRuntimeHandler> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures> for k8s_pb::api::core::v1::NodeRuntimeHandlerFeatures {
+impl Pb<k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures>
+for k8s_pb::api::core::v1::NodeRuntimeHandlerFeatures {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures {
         k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures {
             recursive_read_only_mounts: opt(self.recursive_read_only_mounts),
@@ -3250,7 +3890,8 @@ impl Pb<k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures> for k8s_pb::api:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeRuntimeHandlerFeatures> for k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures {
+impl Pb<k8s_pb::api::core::v1::NodeRuntimeHandlerFeatures>
+for k8s_openapi::api::core::v1::NodeRuntimeHandlerFeatures {
     fn pb(self) -> k8s_pb::api::core::v1::NodeRuntimeHandlerFeatures {
         k8s_pb::api::core::v1::NodeRuntimeHandlerFeatures {
             recursive_read_only_mounts: opt(self.recursive_read_only_mounts),
@@ -3259,12 +3900,16 @@ impl Pb<k8s_pb::api::core::v1::NodeRuntimeHandlerFeatures> for k8s_openapi::api:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeSelector> for k8s_pb::api::core::v1::NodeSelector {
+impl Pb<k8s_openapi::api::core::v1::NodeSelector>
+for k8s_pb::api::core::v1::NodeSelector {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeSelector {
-        k8s_openapi::api::core::v1::NodeSelector { node_selector_terms: vec(self.node_selector_terms) }
+        k8s_openapi::api::core::v1::NodeSelector {
+            node_selector_terms: vec(self.node_selector_terms),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeSelector> for k8s_openapi::api::core::v1::NodeSelector {
+impl Pb<k8s_pb::api::core::v1::NodeSelector>
+for k8s_openapi::api::core::v1::NodeSelector {
     fn pb(self) -> k8s_pb::api::core::v1::NodeSelector {
         k8s_pb::api::core::v1::NodeSelector {
             node_selector_terms: vec(self.node_selector_terms),
@@ -3272,7 +3917,8 @@ impl Pb<k8s_pb::api::core::v1::NodeSelector> for k8s_openapi::api::core::v1::Nod
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeSelectorRequirement> for k8s_pb::api::core::v1::NodeSelectorRequirement {
+impl Pb<k8s_openapi::api::core::v1::NodeSelectorRequirement>
+for k8s_pb::api::core::v1::NodeSelectorRequirement {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeSelectorRequirement {
         k8s_openapi::api::core::v1::NodeSelectorRequirement {
             key: req(self.key),
@@ -3281,7 +3927,8 @@ impl Pb<k8s_openapi::api::core::v1::NodeSelectorRequirement> for k8s_pb::api::co
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeSelectorRequirement> for k8s_openapi::api::core::v1::NodeSelectorRequirement {
+impl Pb<k8s_pb::api::core::v1::NodeSelectorRequirement>
+for k8s_openapi::api::core::v1::NodeSelectorRequirement {
     fn pb(self) -> k8s_pb::api::core::v1::NodeSelectorRequirement {
         k8s_pb::api::core::v1::NodeSelectorRequirement {
             key: some(self.key),
@@ -3291,7 +3938,8 @@ impl Pb<k8s_pb::api::core::v1::NodeSelectorRequirement> for k8s_openapi::api::co
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeSelectorTerm> for k8s_pb::api::core::v1::NodeSelectorTerm {
+impl Pb<k8s_openapi::api::core::v1::NodeSelectorTerm>
+for k8s_pb::api::core::v1::NodeSelectorTerm {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeSelectorTerm {
         k8s_openapi::api::core::v1::NodeSelectorTerm {
             match_expressions: vec_opt(self.match_expressions),
@@ -3299,7 +3947,8 @@ impl Pb<k8s_openapi::api::core::v1::NodeSelectorTerm> for k8s_pb::api::core::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeSelectorTerm> for k8s_openapi::api::core::v1::NodeSelectorTerm {
+impl Pb<k8s_pb::api::core::v1::NodeSelectorTerm>
+for k8s_openapi::api::core::v1::NodeSelectorTerm {
     fn pb(self) -> k8s_pb::api::core::v1::NodeSelectorTerm {
         k8s_pb::api::core::v1::NodeSelectorTerm {
             match_expressions: opt_vec(self.match_expressions),
@@ -3377,17 +4026,25 @@ impl Pb<k8s_pb::api::core::v1::NodeStatus> for k8s_openapi::api::core::v1::NodeS
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeSwapStatus> for k8s_pb::api::core::v1::NodeSwapStatus {
+impl Pb<k8s_openapi::api::core::v1::NodeSwapStatus>
+for k8s_pb::api::core::v1::NodeSwapStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeSwapStatus {
-        k8s_openapi::api::core::v1::NodeSwapStatus { capacity: opt(self.capacity) }
+        k8s_openapi::api::core::v1::NodeSwapStatus {
+            capacity: opt(self.capacity),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeSwapStatus> for k8s_openapi::api::core::v1::NodeSwapStatus {
+impl Pb<k8s_pb::api::core::v1::NodeSwapStatus>
+for k8s_openapi::api::core::v1::NodeSwapStatus {
     fn pb(self) -> k8s_pb::api::core::v1::NodeSwapStatus {
-        k8s_pb::api::core::v1::NodeSwapStatus { capacity: opt(self.capacity), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::NodeSwapStatus {
+            capacity: opt(self.capacity),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::NodeSystemInfo> for k8s_pb::api::core::v1::NodeSystemInfo {
+impl Pb<k8s_openapi::api::core::v1::NodeSystemInfo>
+for k8s_pb::api::core::v1::NodeSystemInfo {
     fn pb(self) -> k8s_openapi::api::core::v1::NodeSystemInfo {
         k8s_openapi::api::core::v1::NodeSystemInfo {
             architecture: req(self.architecture),
@@ -3405,7 +4062,8 @@ impl Pb<k8s_openapi::api::core::v1::NodeSystemInfo> for k8s_pb::api::core::v1::N
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::NodeSystemInfo> for k8s_openapi::api::core::v1::NodeSystemInfo {
+impl Pb<k8s_pb::api::core::v1::NodeSystemInfo>
+for k8s_openapi::api::core::v1::NodeSystemInfo {
     fn pb(self) -> k8s_pb::api::core::v1::NodeSystemInfo {
         k8s_pb::api::core::v1::NodeSystemInfo {
             machine_id: some(self.machine_id),
@@ -3423,7 +4081,8 @@ impl Pb<k8s_pb::api::core::v1::NodeSystemInfo> for k8s_openapi::api::core::v1::N
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ObjectFieldSelector> for k8s_pb::api::core::v1::ObjectFieldSelector {
+impl Pb<k8s_openapi::api::core::v1::ObjectFieldSelector>
+for k8s_pb::api::core::v1::ObjectFieldSelector {
     fn pb(self) -> k8s_openapi::api::core::v1::ObjectFieldSelector {
         k8s_openapi::api::core::v1::ObjectFieldSelector {
             api_version: nz(self.api_version),
@@ -3431,7 +4090,8 @@ impl Pb<k8s_openapi::api::core::v1::ObjectFieldSelector> for k8s_pb::api::core::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ObjectFieldSelector> for k8s_openapi::api::core::v1::ObjectFieldSelector {
+impl Pb<k8s_pb::api::core::v1::ObjectFieldSelector>
+for k8s_openapi::api::core::v1::ObjectFieldSelector {
     fn pb(self) -> k8s_pb::api::core::v1::ObjectFieldSelector {
         k8s_pb::api::core::v1::ObjectFieldSelector {
             api_version: opt(self.api_version),
@@ -3440,7 +4100,8 @@ impl Pb<k8s_pb::api::core::v1::ObjectFieldSelector> for k8s_openapi::api::core::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ObjectReference> for k8s_pb::api::core::v1::ObjectReference {
+impl Pb<k8s_openapi::api::core::v1::ObjectReference>
+for k8s_pb::api::core::v1::ObjectReference {
     fn pb(self) -> k8s_openapi::api::core::v1::ObjectReference {
         k8s_openapi::api::core::v1::ObjectReference {
             api_version: nz(self.api_version),
@@ -3453,7 +4114,8 @@ impl Pb<k8s_openapi::api::core::v1::ObjectReference> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ObjectReference> for k8s_openapi::api::core::v1::ObjectReference {
+impl Pb<k8s_pb::api::core::v1::ObjectReference>
+for k8s_openapi::api::core::v1::ObjectReference {
     fn pb(self) -> k8s_pb::api::core::v1::ObjectReference {
         k8s_pb::api::core::v1::ObjectReference {
             kind: opt(self.kind),
@@ -3467,7 +4129,8 @@ impl Pb<k8s_pb::api::core::v1::ObjectReference> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaim> for k8s_pb::api::core::v1::PersistentVolumeClaim {
+impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaim>
+for k8s_pb::api::core::v1::PersistentVolumeClaim {
     fn pb(self) -> k8s_openapi::api::core::v1::PersistentVolumeClaim {
         k8s_openapi::api::core::v1::PersistentVolumeClaim {
             metadata: req(self.metadata),
@@ -3476,7 +4139,8 @@ impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaim> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaim> for k8s_openapi::api::core::v1::PersistentVolumeClaim {
+impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaim>
+for k8s_openapi::api::core::v1::PersistentVolumeClaim {
     fn pb(self) -> k8s_pb::api::core::v1::PersistentVolumeClaim {
         k8s_pb::api::core::v1::PersistentVolumeClaim {
             metadata: some(self.metadata),
@@ -3487,8 +4151,7 @@ impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaim> for k8s_openapi::api::core
     }
 }
 impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimCondition>
-    for k8s_pb::api::core::v1::PersistentVolumeClaimCondition
-{
+for k8s_pb::api::core::v1::PersistentVolumeClaimCondition {
     fn pb(self) -> k8s_openapi::api::core::v1::PersistentVolumeClaimCondition {
         k8s_openapi::api::core::v1::PersistentVolumeClaimCondition {
             last_probe_time: opt(self.last_probe_time),
@@ -3501,8 +4164,7 @@ impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimCondition>
     }
 }
 impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimCondition>
-    for k8s_openapi::api::core::v1::PersistentVolumeClaimCondition
-{
+for k8s_openapi::api::core::v1::PersistentVolumeClaimCondition {
     fn pb(self) -> k8s_pb::api::core::v1::PersistentVolumeClaimCondition {
         k8s_pb::api::core::v1::PersistentVolumeClaimCondition {
             r#type: some(self.type_),
@@ -3515,7 +4177,8 @@ impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimCondition>
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimSpec> for k8s_pb::api::core::v1::PersistentVolumeClaimSpec {
+impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>
+for k8s_pb::api::core::v1::PersistentVolumeClaimSpec {
     fn pb(self) -> k8s_openapi::api::core::v1::PersistentVolumeClaimSpec {
         k8s_openapi::api::core::v1::PersistentVolumeClaimSpec {
             access_modes: vec_opt(self.access_modes),
@@ -3530,7 +4193,8 @@ impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimSpec> for k8s_pb::api::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimSpec> for k8s_openapi::api::core::v1::PersistentVolumeClaimSpec {
+impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimSpec>
+for k8s_openapi::api::core::v1::PersistentVolumeClaimSpec {
     fn pb(self) -> k8s_pb::api::core::v1::PersistentVolumeClaimSpec {
         k8s_pb::api::core::v1::PersistentVolumeClaimSpec {
             access_modes: opt_vec(self.access_modes),
@@ -3547,8 +4211,7 @@ impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimSpec> for k8s_openapi::api::
     }
 }
 impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimStatus>
-    for k8s_pb::api::core::v1::PersistentVolumeClaimStatus
-{
+for k8s_pb::api::core::v1::PersistentVolumeClaimStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::PersistentVolumeClaimStatus {
         k8s_openapi::api::core::v1::PersistentVolumeClaimStatus {
             access_modes: vec_opt(self.access_modes),
@@ -3556,7 +4219,9 @@ impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimStatus>
             allocated_resources: map_opt(self.allocated_resources),
             capacity: map_opt(self.capacity),
             conditions: vec_opt(self.conditions),
-            current_volume_attributes_class_name: opt(self.current_volume_attributes_class_name),
+            current_volume_attributes_class_name: opt(
+                self.current_volume_attributes_class_name,
+            ),
             health_status: ::core::default::Default::default(),
             modify_volume_status: opt(self.modify_volume_status),
             phase: nz(self.phase),
@@ -3564,8 +4229,7 @@ impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimStatus>
     }
 }
 impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimStatus>
-    for k8s_openapi::api::core::v1::PersistentVolumeClaimStatus
-{
+for k8s_openapi::api::core::v1::PersistentVolumeClaimStatus {
     fn pb(self) -> k8s_pb::api::core::v1::PersistentVolumeClaimStatus {
         k8s_pb::api::core::v1::PersistentVolumeClaimStatus {
             phase: opt(self.phase),
@@ -3574,22 +4238,25 @@ impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimStatus>
             conditions: opt_vec(self.conditions),
             allocated_resources: opt_map(self.allocated_resources),
             allocated_resource_statuses: opt_map(self.allocated_resource_statuses),
-            current_volume_attributes_class_name: opt(self.current_volume_attributes_class_name),
+            current_volume_attributes_class_name: opt(
+                self.current_volume_attributes_class_name,
+            ),
             modify_volume_status: opt(self.modify_volume_status),
             ..::core::default::Default::default()
         }
     }
 }
 impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate>
-    for k8s_pb::api::core::v1::PersistentVolumeClaimTemplate
-{
+for k8s_pb::api::core::v1::PersistentVolumeClaimTemplate {
     fn pb(self) -> k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate {
-        k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate { metadata: opt(self.metadata), spec: req(self.spec) }
+        k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate {
+            metadata: opt(self.metadata),
+            spec: req(self.spec),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimTemplate>
-    for k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate
-{
+for k8s_openapi::api::core::v1::PersistentVolumeClaimTemplate {
     fn pb(self) -> k8s_pb::api::core::v1::PersistentVolumeClaimTemplate {
         k8s_pb::api::core::v1::PersistentVolumeClaimTemplate {
             metadata: opt(self.metadata),
@@ -3599,8 +4266,7 @@ impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimTemplate>
     }
 }
 impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource>
-    for k8s_pb::api::core::v1::PersistentVolumeClaimVolumeSource
-{
+for k8s_pb::api::core::v1::PersistentVolumeClaimVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
         k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
             claim_name: req(self.claim_name),
@@ -3609,8 +4275,7 @@ impl Pb<k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource>
     }
 }
 impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimVolumeSource>
-    for k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource
-{
+for k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::PersistentVolumeClaimVolumeSource {
         k8s_pb::api::core::v1::PersistentVolumeClaimVolumeSource {
             claim_name: some(self.claim_name),
@@ -3620,8 +4285,7 @@ impl Pb<k8s_pb::api::core::v1::PersistentVolumeClaimVolumeSource>
     }
 }
 impl Pb<k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource>
-    for k8s_pb::api::core::v1::PhotonPersistentDiskVolumeSource
-{
+for k8s_pb::api::core::v1::PhotonPersistentDiskVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource {
         k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource {
             fs_type: nz(self.fs_type),
@@ -3630,8 +4294,7 @@ impl Pb<k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource>
     }
 }
 impl Pb<k8s_pb::api::core::v1::PhotonPersistentDiskVolumeSource>
-    for k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource
-{
+for k8s_openapi::api::core::v1::PhotonPersistentDiskVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::PhotonPersistentDiskVolumeSource {
         k8s_pb::api::core::v1::PhotonPersistentDiskVolumeSource {
             pd_id: some(self.pd_id),
@@ -3642,7 +4305,11 @@ impl Pb<k8s_pb::api::core::v1::PhotonPersistentDiskVolumeSource>
 }
 impl Pb<k8s_openapi::api::core::v1::Pod> for k8s_pb::api::core::v1::Pod {
     fn pb(self) -> k8s_openapi::api::core::v1::Pod {
-        k8s_openapi::api::core::v1::Pod { metadata: req(self.metadata), spec: opt(self.spec), status: opt(self.status) }
+        k8s_openapi::api::core::v1::Pod {
+            metadata: req(self.metadata),
+            spec: opt(self.spec),
+            status: opt(self.status),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::Pod> for k8s_openapi::api::core::v1::Pod {
@@ -3680,7 +4347,8 @@ impl Pb<k8s_pb::api::core::v1::PodAffinity> for k8s_openapi::api::core::v1::PodA
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodAffinityTerm> for k8s_pb::api::core::v1::PodAffinityTerm {
+impl Pb<k8s_openapi::api::core::v1::PodAffinityTerm>
+for k8s_pb::api::core::v1::PodAffinityTerm {
     fn pb(self) -> k8s_openapi::api::core::v1::PodAffinityTerm {
         k8s_openapi::api::core::v1::PodAffinityTerm {
             label_selector: opt(self.label_selector),
@@ -3692,7 +4360,8 @@ impl Pb<k8s_openapi::api::core::v1::PodAffinityTerm> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodAffinityTerm> for k8s_openapi::api::core::v1::PodAffinityTerm {
+impl Pb<k8s_pb::api::core::v1::PodAffinityTerm>
+for k8s_openapi::api::core::v1::PodAffinityTerm {
     fn pb(self) -> k8s_pb::api::core::v1::PodAffinityTerm {
         k8s_pb::api::core::v1::PodAffinityTerm {
             label_selector: opt(self.label_selector),
@@ -3705,7 +4374,8 @@ impl Pb<k8s_pb::api::core::v1::PodAffinityTerm> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodAntiAffinity> for k8s_pb::api::core::v1::PodAntiAffinity {
+impl Pb<k8s_openapi::api::core::v1::PodAntiAffinity>
+for k8s_pb::api::core::v1::PodAntiAffinity {
     fn pb(self) -> k8s_openapi::api::core::v1::PodAntiAffinity {
         k8s_openapi::api::core::v1::PodAntiAffinity {
             preferred_during_scheduling_ignored_during_execution: vec_opt(
@@ -3717,7 +4387,8 @@ impl Pb<k8s_openapi::api::core::v1::PodAntiAffinity> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodAntiAffinity> for k8s_openapi::api::core::v1::PodAntiAffinity {
+impl Pb<k8s_pb::api::core::v1::PodAntiAffinity>
+for k8s_openapi::api::core::v1::PodAntiAffinity {
     fn pb(self) -> k8s_pb::api::core::v1::PodAntiAffinity {
         k8s_pb::api::core::v1::PodAntiAffinity {
             required_during_scheduling_ignored_during_execution: opt_vec(
@@ -3730,7 +4401,8 @@ impl Pb<k8s_pb::api::core::v1::PodAntiAffinity> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodCertificateProjection> for k8s_pb::api::core::v1::PodCertificateProjection {
+impl Pb<k8s_openapi::api::core::v1::PodCertificateProjection>
+for k8s_pb::api::core::v1::PodCertificateProjection {
     fn pb(self) -> k8s_openapi::api::core::v1::PodCertificateProjection {
         k8s_openapi::api::core::v1::PodCertificateProjection {
             certificate_chain_path: nz(self.certificate_chain_path),
@@ -3744,7 +4416,8 @@ impl Pb<k8s_openapi::api::core::v1::PodCertificateProjection> for k8s_pb::api::c
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodCertificateProjection> for k8s_openapi::api::core::v1::PodCertificateProjection {
+impl Pb<k8s_pb::api::core::v1::PodCertificateProjection>
+for k8s_openapi::api::core::v1::PodCertificateProjection {
     fn pb(self) -> k8s_pb::api::core::v1::PodCertificateProjection {
         k8s_pb::api::core::v1::PodCertificateProjection {
             signer_name: some(self.signer_name),
@@ -3758,7 +4431,8 @@ impl Pb<k8s_pb::api::core::v1::PodCertificateProjection> for k8s_openapi::api::c
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodCondition> for k8s_pb::api::core::v1::PodCondition {
+impl Pb<k8s_openapi::api::core::v1::PodCondition>
+for k8s_pb::api::core::v1::PodCondition {
     fn pb(self) -> k8s_openapi::api::core::v1::PodCondition {
         k8s_openapi::api::core::v1::PodCondition {
             last_probe_time: opt(self.last_probe_time),
@@ -3771,7 +4445,8 @@ impl Pb<k8s_openapi::api::core::v1::PodCondition> for k8s_pb::api::core::v1::Pod
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodCondition> for k8s_openapi::api::core::v1::PodCondition {
+impl Pb<k8s_pb::api::core::v1::PodCondition>
+for k8s_openapi::api::core::v1::PodCondition {
     fn pb(self) -> k8s_pb::api::core::v1::PodCondition {
         k8s_pb::api::core::v1::PodCondition {
             r#type: some(self.type_),
@@ -3785,7 +4460,8 @@ impl Pb<k8s_pb::api::core::v1::PodCondition> for k8s_openapi::api::core::v1::Pod
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodDNSConfig> for k8s_pb::api::core::v1::PodDnsConfig {
+impl Pb<k8s_openapi::api::core::v1::PodDNSConfig>
+for k8s_pb::api::core::v1::PodDnsConfig {
     fn pb(self) -> k8s_openapi::api::core::v1::PodDNSConfig {
         k8s_openapi::api::core::v1::PodDNSConfig {
             nameservers: vec_opt(self.nameservers),
@@ -3794,7 +4470,8 @@ impl Pb<k8s_openapi::api::core::v1::PodDNSConfig> for k8s_pb::api::core::v1::Pod
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodDnsConfig> for k8s_openapi::api::core::v1::PodDNSConfig {
+impl Pb<k8s_pb::api::core::v1::PodDnsConfig>
+for k8s_openapi::api::core::v1::PodDNSConfig {
     fn pb(self) -> k8s_pb::api::core::v1::PodDnsConfig {
         k8s_pb::api::core::v1::PodDnsConfig {
             nameservers: opt_vec(self.nameservers),
@@ -3804,12 +4481,17 @@ impl Pb<k8s_pb::api::core::v1::PodDnsConfig> for k8s_openapi::api::core::v1::Pod
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodDNSConfigOption> for k8s_pb::api::core::v1::PodDnsConfigOption {
+impl Pb<k8s_openapi::api::core::v1::PodDNSConfigOption>
+for k8s_pb::api::core::v1::PodDnsConfigOption {
     fn pb(self) -> k8s_openapi::api::core::v1::PodDNSConfigOption {
-        k8s_openapi::api::core::v1::PodDNSConfigOption { name: nz(self.name), value: opt(self.value) }
+        k8s_openapi::api::core::v1::PodDNSConfigOption {
+            name: nz(self.name),
+            value: opt(self.value),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodDnsConfigOption> for k8s_openapi::api::core::v1::PodDNSConfigOption {
+impl Pb<k8s_pb::api::core::v1::PodDnsConfigOption>
+for k8s_openapi::api::core::v1::PodDNSConfigOption {
     fn pb(self) -> k8s_pb::api::core::v1::PodDnsConfigOption {
         k8s_pb::api::core::v1::PodDnsConfigOption {
             name: opt(self.name),
@@ -3819,8 +4501,7 @@ impl Pb<k8s_pb::api::core::v1::PodDnsConfigOption> for k8s_openapi::api::core::v
     }
 }
 impl Pb<k8s_openapi::api::core::v1::PodExtendedResourceClaimStatus>
-    for k8s_pb::api::core::v1::PodExtendedResourceClaimStatus
-{
+for k8s_pb::api::core::v1::PodExtendedResourceClaimStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::PodExtendedResourceClaimStatus {
         k8s_openapi::api::core::v1::PodExtendedResourceClaimStatus {
             request_mappings: vec(self.request_mappings),
@@ -3829,8 +4510,7 @@ impl Pb<k8s_openapi::api::core::v1::PodExtendedResourceClaimStatus>
     }
 }
 impl Pb<k8s_pb::api::core::v1::PodExtendedResourceClaimStatus>
-    for k8s_openapi::api::core::v1::PodExtendedResourceClaimStatus
-{
+for k8s_openapi::api::core::v1::PodExtendedResourceClaimStatus {
     fn pb(self) -> k8s_pb::api::core::v1::PodExtendedResourceClaimStatus {
         k8s_pb::api::core::v1::PodExtendedResourceClaimStatus {
             request_mappings: vec(self.request_mappings),
@@ -3841,30 +4521,44 @@ impl Pb<k8s_pb::api::core::v1::PodExtendedResourceClaimStatus>
 }
 impl Pb<k8s_openapi::api::core::v1::PodIP> for k8s_pb::api::core::v1::PodIp {
     fn pb(self) -> k8s_openapi::api::core::v1::PodIP {
-        k8s_openapi::api::core::v1::PodIP { ip: req(self.ip) }
+        k8s_openapi::api::core::v1::PodIP {
+            ip: req(self.ip),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::PodIp> for k8s_openapi::api::core::v1::PodIP {
     fn pb(self) -> k8s_pb::api::core::v1::PodIp {
-        k8s_pb::api::core::v1::PodIp { ip: some(self.ip), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::PodIp {
+            ip: some(self.ip),
+            ..::core::default::Default::default()
+        }
     }
 }
 impl Pb<k8s_openapi::api::core::v1::PodOS> for k8s_pb::api::core::v1::PodOs {
     fn pb(self) -> k8s_openapi::api::core::v1::PodOS {
-        k8s_openapi::api::core::v1::PodOS { name: req(self.name) }
+        k8s_openapi::api::core::v1::PodOS {
+            name: req(self.name),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::PodOs> for k8s_openapi::api::core::v1::PodOS {
     fn pb(self) -> k8s_pb::api::core::v1::PodOs {
-        k8s_pb::api::core::v1::PodOs { name: some(self.name), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::PodOs {
+            name: some(self.name),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodReadinessGate> for k8s_pb::api::core::v1::PodReadinessGate {
+impl Pb<k8s_openapi::api::core::v1::PodReadinessGate>
+for k8s_pb::api::core::v1::PodReadinessGate {
     fn pb(self) -> k8s_openapi::api::core::v1::PodReadinessGate {
-        k8s_openapi::api::core::v1::PodReadinessGate { condition_type: req(self.condition_type) }
+        k8s_openapi::api::core::v1::PodReadinessGate {
+            condition_type: req(self.condition_type),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodReadinessGate> for k8s_openapi::api::core::v1::PodReadinessGate {
+impl Pb<k8s_pb::api::core::v1::PodReadinessGate>
+for k8s_openapi::api::core::v1::PodReadinessGate {
     fn pb(self) -> k8s_pb::api::core::v1::PodReadinessGate {
         k8s_pb::api::core::v1::PodReadinessGate {
             condition_type: some(self.condition_type),
@@ -3872,7 +4566,8 @@ impl Pb<k8s_pb::api::core::v1::PodReadinessGate> for k8s_openapi::api::core::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodResourceClaim> for k8s_pb::api::core::v1::PodResourceClaim {
+impl Pb<k8s_openapi::api::core::v1::PodResourceClaim>
+for k8s_pb::api::core::v1::PodResourceClaim {
     fn pb(self) -> k8s_openapi::api::core::v1::PodResourceClaim {
         k8s_openapi::api::core::v1::PodResourceClaim {
             name: req(self.name),
@@ -3881,7 +4576,8 @@ impl Pb<k8s_openapi::api::core::v1::PodResourceClaim> for k8s_pb::api::core::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodResourceClaim> for k8s_openapi::api::core::v1::PodResourceClaim {
+impl Pb<k8s_pb::api::core::v1::PodResourceClaim>
+for k8s_openapi::api::core::v1::PodResourceClaim {
     fn pb(self) -> k8s_pb::api::core::v1::PodResourceClaim {
         k8s_pb::api::core::v1::PodResourceClaim {
             name: some(self.name),
@@ -3891,7 +4587,8 @@ impl Pb<k8s_pb::api::core::v1::PodResourceClaim> for k8s_openapi::api::core::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodResourceClaimStatus> for k8s_pb::api::core::v1::PodResourceClaimStatus {
+impl Pb<k8s_openapi::api::core::v1::PodResourceClaimStatus>
+for k8s_pb::api::core::v1::PodResourceClaimStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::PodResourceClaimStatus {
         k8s_openapi::api::core::v1::PodResourceClaimStatus {
             name: req(self.name),
@@ -3899,7 +4596,8 @@ impl Pb<k8s_openapi::api::core::v1::PodResourceClaimStatus> for k8s_pb::api::cor
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodResourceClaimStatus> for k8s_openapi::api::core::v1::PodResourceClaimStatus {
+impl Pb<k8s_pb::api::core::v1::PodResourceClaimStatus>
+for k8s_openapi::api::core::v1::PodResourceClaimStatus {
     fn pb(self) -> k8s_pb::api::core::v1::PodResourceClaimStatus {
         k8s_pb::api::core::v1::PodResourceClaimStatus {
             name: some(self.name),
@@ -3908,17 +4606,25 @@ impl Pb<k8s_pb::api::core::v1::PodResourceClaimStatus> for k8s_openapi::api::cor
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodSchedulingGate> for k8s_pb::api::core::v1::PodSchedulingGate {
+impl Pb<k8s_openapi::api::core::v1::PodSchedulingGate>
+for k8s_pb::api::core::v1::PodSchedulingGate {
     fn pb(self) -> k8s_openapi::api::core::v1::PodSchedulingGate {
-        k8s_openapi::api::core::v1::PodSchedulingGate { name: req(self.name) }
+        k8s_openapi::api::core::v1::PodSchedulingGate {
+            name: req(self.name),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodSchedulingGate> for k8s_openapi::api::core::v1::PodSchedulingGate {
+impl Pb<k8s_pb::api::core::v1::PodSchedulingGate>
+for k8s_openapi::api::core::v1::PodSchedulingGate {
     fn pb(self) -> k8s_pb::api::core::v1::PodSchedulingGate {
-        k8s_pb::api::core::v1::PodSchedulingGate { name: some(self.name), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::PodSchedulingGate {
+            name: some(self.name),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodSecurityContext> for k8s_pb::api::core::v1::PodSecurityContext {
+impl Pb<k8s_openapi::api::core::v1::PodSecurityContext>
+for k8s_pb::api::core::v1::PodSecurityContext {
     fn pb(self) -> k8s_openapi::api::core::v1::PodSecurityContext {
         k8s_openapi::api::core::v1::PodSecurityContext {
             app_armor_profile: opt(self.app_armor_profile),
@@ -3937,7 +4643,8 @@ impl Pb<k8s_openapi::api::core::v1::PodSecurityContext> for k8s_pb::api::core::v
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodSecurityContext> for k8s_openapi::api::core::v1::PodSecurityContext {
+impl Pb<k8s_pb::api::core::v1::PodSecurityContext>
+for k8s_openapi::api::core::v1::PodSecurityContext {
     fn pb(self) -> k8s_pb::api::core::v1::PodSecurityContext {
         k8s_pb::api::core::v1::PodSecurityContext {
             se_linux_options: opt(self.se_linux_options),
@@ -4051,7 +4758,9 @@ impl Pb<k8s_pb::api::core::v1::PodSpec> for k8s_openapi::api::core::v1::PodSpec 
             resource_claims: opt_vec(self.resource_claims),
             resources: opt(self.resources),
             hostname_override: opt(self.hostname_override),
-            workload_ref: Some(k8s_pb::api::core::v1::WorkloadReference { ..::core::default::Default::default() }),
+            workload_ref: Some(k8s_pb::api::core::v1::WorkloadReference {
+                ..::core::default::Default::default()
+            }),
             ..::core::default::Default::default()
         }
     }
@@ -4111,12 +4820,17 @@ impl Pb<k8s_pb::api::core::v1::PodStatus> for k8s_openapi::api::core::v1::PodSta
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PodTemplateSpec> for k8s_pb::api::core::v1::PodTemplateSpec {
+impl Pb<k8s_openapi::api::core::v1::PodTemplateSpec>
+for k8s_pb::api::core::v1::PodTemplateSpec {
     fn pb(self) -> k8s_openapi::api::core::v1::PodTemplateSpec {
-        k8s_openapi::api::core::v1::PodTemplateSpec { metadata: opt(self.metadata), spec: opt(self.spec) }
+        k8s_openapi::api::core::v1::PodTemplateSpec {
+            metadata: opt(self.metadata),
+            spec: opt(self.spec),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PodTemplateSpec> for k8s_openapi::api::core::v1::PodTemplateSpec {
+impl Pb<k8s_pb::api::core::v1::PodTemplateSpec>
+for k8s_openapi::api::core::v1::PodTemplateSpec {
     fn pb(self) -> k8s_pb::api::core::v1::PodTemplateSpec {
         k8s_pb::api::core::v1::PodTemplateSpec {
             metadata: opt(self.metadata),
@@ -4144,7 +4858,8 @@ impl Pb<k8s_pb::api::core::v1::PortStatus> for k8s_openapi::api::core::v1::PortS
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PortworxVolumeSource> for k8s_pb::api::core::v1::PortworxVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::PortworxVolumeSource>
+for k8s_pb::api::core::v1::PortworxVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::PortworxVolumeSource {
         k8s_openapi::api::core::v1::PortworxVolumeSource {
             fs_type: nz(self.fs_type),
@@ -4153,7 +4868,8 @@ impl Pb<k8s_openapi::api::core::v1::PortworxVolumeSource> for k8s_pb::api::core:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PortworxVolumeSource> for k8s_openapi::api::core::v1::PortworxVolumeSource {
+impl Pb<k8s_pb::api::core::v1::PortworxVolumeSource>
+for k8s_openapi::api::core::v1::PortworxVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::PortworxVolumeSource {
         k8s_pb::api::core::v1::PortworxVolumeSource {
             volume_id: some(self.volume_id),
@@ -4163,7 +4879,8 @@ impl Pb<k8s_pb::api::core::v1::PortworxVolumeSource> for k8s_openapi::api::core:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::PreferredSchedulingTerm> for k8s_pb::api::core::v1::PreferredSchedulingTerm {
+impl Pb<k8s_openapi::api::core::v1::PreferredSchedulingTerm>
+for k8s_pb::api::core::v1::PreferredSchedulingTerm {
     fn pb(self) -> k8s_openapi::api::core::v1::PreferredSchedulingTerm {
         k8s_openapi::api::core::v1::PreferredSchedulingTerm {
             preference: req(self.preference),
@@ -4171,7 +4888,8 @@ impl Pb<k8s_openapi::api::core::v1::PreferredSchedulingTerm> for k8s_pb::api::co
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::PreferredSchedulingTerm> for k8s_openapi::api::core::v1::PreferredSchedulingTerm {
+impl Pb<k8s_pb::api::core::v1::PreferredSchedulingTerm>
+for k8s_openapi::api::core::v1::PreferredSchedulingTerm {
     fn pb(self) -> k8s_pb::api::core::v1::PreferredSchedulingTerm {
         k8s_pb::api::core::v1::PreferredSchedulingTerm {
             weight: some(self.weight),
@@ -4217,7 +4935,8 @@ impl Pb<k8s_pb::api::core::v1::Probe> for k8s_openapi::api::core::v1::Probe {
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ProjectedVolumeSource> for k8s_pb::api::core::v1::ProjectedVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::ProjectedVolumeSource>
+for k8s_pb::api::core::v1::ProjectedVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::ProjectedVolumeSource {
         k8s_openapi::api::core::v1::ProjectedVolumeSource {
             default_mode: opt(self.default_mode),
@@ -4226,7 +4945,8 @@ impl Pb<k8s_openapi::api::core::v1::ProjectedVolumeSource> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ProjectedVolumeSource> for k8s_openapi::api::core::v1::ProjectedVolumeSource {
+impl Pb<k8s_pb::api::core::v1::ProjectedVolumeSource>
+for k8s_openapi::api::core::v1::ProjectedVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::ProjectedVolumeSource {
         k8s_pb::api::core::v1::ProjectedVolumeSource {
             sources: opt_vec(self.sources),
@@ -4235,7 +4955,8 @@ impl Pb<k8s_pb::api::core::v1::ProjectedVolumeSource> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::QuobyteVolumeSource> for k8s_pb::api::core::v1::QuobyteVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::QuobyteVolumeSource>
+for k8s_pb::api::core::v1::QuobyteVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::QuobyteVolumeSource {
         k8s_openapi::api::core::v1::QuobyteVolumeSource {
             group: nz(self.group),
@@ -4247,7 +4968,8 @@ impl Pb<k8s_openapi::api::core::v1::QuobyteVolumeSource> for k8s_pb::api::core::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::QuobyteVolumeSource> for k8s_openapi::api::core::v1::QuobyteVolumeSource {
+impl Pb<k8s_pb::api::core::v1::QuobyteVolumeSource>
+for k8s_openapi::api::core::v1::QuobyteVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::QuobyteVolumeSource {
         k8s_pb::api::core::v1::QuobyteVolumeSource {
             registry: some(self.registry),
@@ -4260,7 +4982,8 @@ impl Pb<k8s_pb::api::core::v1::QuobyteVolumeSource> for k8s_openapi::api::core::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::RBDVolumeSource> for k8s_pb::api::core::v1::RbdVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::RBDVolumeSource>
+for k8s_pb::api::core::v1::RbdVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::RBDVolumeSource {
         k8s_openapi::api::core::v1::RBDVolumeSource {
             fs_type: nz(self.fs_type),
@@ -4274,7 +4997,8 @@ impl Pb<k8s_openapi::api::core::v1::RBDVolumeSource> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::RbdVolumeSource> for k8s_openapi::api::core::v1::RBDVolumeSource {
+impl Pb<k8s_pb::api::core::v1::RbdVolumeSource>
+for k8s_openapi::api::core::v1::RBDVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::RbdVolumeSource {
         k8s_pb::api::core::v1::RbdVolumeSource {
             monitors: vec(self.monitors),
@@ -4289,12 +5013,17 @@ impl Pb<k8s_pb::api::core::v1::RbdVolumeSource> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ResourceClaim> for k8s_pb::api::core::v1::ResourceClaim {
+impl Pb<k8s_openapi::api::core::v1::ResourceClaim>
+for k8s_pb::api::core::v1::ResourceClaim {
     fn pb(self) -> k8s_openapi::api::core::v1::ResourceClaim {
-        k8s_openapi::api::core::v1::ResourceClaim { name: req(self.name), request: nz(self.request) }
+        k8s_openapi::api::core::v1::ResourceClaim {
+            name: req(self.name),
+            request: nz(self.request),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ResourceClaim> for k8s_openapi::api::core::v1::ResourceClaim {
+impl Pb<k8s_pb::api::core::v1::ResourceClaim>
+for k8s_openapi::api::core::v1::ResourceClaim {
     fn pb(self) -> k8s_pb::api::core::v1::ResourceClaim {
         k8s_pb::api::core::v1::ResourceClaim {
             name: some(self.name),
@@ -4303,7 +5032,8 @@ impl Pb<k8s_pb::api::core::v1::ResourceClaim> for k8s_openapi::api::core::v1::Re
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ResourceFieldSelector> for k8s_pb::api::core::v1::ResourceFieldSelector {
+impl Pb<k8s_openapi::api::core::v1::ResourceFieldSelector>
+for k8s_pb::api::core::v1::ResourceFieldSelector {
     fn pb(self) -> k8s_openapi::api::core::v1::ResourceFieldSelector {
         k8s_openapi::api::core::v1::ResourceFieldSelector {
             container_name: nz(self.container_name),
@@ -4312,7 +5042,8 @@ impl Pb<k8s_openapi::api::core::v1::ResourceFieldSelector> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ResourceFieldSelector> for k8s_openapi::api::core::v1::ResourceFieldSelector {
+impl Pb<k8s_pb::api::core::v1::ResourceFieldSelector>
+for k8s_openapi::api::core::v1::ResourceFieldSelector {
     fn pb(self) -> k8s_pb::api::core::v1::ResourceFieldSelector {
         k8s_pb::api::core::v1::ResourceFieldSelector {
             container_name: opt(self.container_name),
@@ -4322,7 +5053,8 @@ impl Pb<k8s_pb::api::core::v1::ResourceFieldSelector> for k8s_openapi::api::core
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ResourceHealth> for k8s_pb::api::core::v1::ResourceHealth {
+impl Pb<k8s_openapi::api::core::v1::ResourceHealth>
+for k8s_pb::api::core::v1::ResourceHealth {
     fn pb(self) -> k8s_openapi::api::core::v1::ResourceHealth {
         k8s_openapi::api::core::v1::ResourceHealth {
             health: nz(self.health),
@@ -4331,7 +5063,8 @@ impl Pb<k8s_openapi::api::core::v1::ResourceHealth> for k8s_pb::api::core::v1::R
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ResourceHealth> for k8s_openapi::api::core::v1::ResourceHealth {
+impl Pb<k8s_pb::api::core::v1::ResourceHealth>
+for k8s_openapi::api::core::v1::ResourceHealth {
     fn pb(self) -> k8s_pb::api::core::v1::ResourceHealth {
         k8s_pb::api::core::v1::ResourceHealth {
             resource_id: some(self.resource_id),
@@ -4340,7 +5073,8 @@ impl Pb<k8s_pb::api::core::v1::ResourceHealth> for k8s_openapi::api::core::v1::R
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ResourceQuota> for k8s_pb::api::core::v1::ResourceQuota {
+impl Pb<k8s_openapi::api::core::v1::ResourceQuota>
+for k8s_pb::api::core::v1::ResourceQuota {
     fn pb(self) -> k8s_openapi::api::core::v1::ResourceQuota {
         k8s_openapi::api::core::v1::ResourceQuota {
             metadata: req(self.metadata),
@@ -4349,7 +5083,8 @@ impl Pb<k8s_openapi::api::core::v1::ResourceQuota> for k8s_pb::api::core::v1::Re
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ResourceQuota> for k8s_openapi::api::core::v1::ResourceQuota {
+impl Pb<k8s_pb::api::core::v1::ResourceQuota>
+for k8s_openapi::api::core::v1::ResourceQuota {
     fn pb(self) -> k8s_pb::api::core::v1::ResourceQuota {
         k8s_pb::api::core::v1::ResourceQuota {
             metadata: some(self.metadata),
@@ -4359,7 +5094,8 @@ impl Pb<k8s_pb::api::core::v1::ResourceQuota> for k8s_openapi::api::core::v1::Re
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ResourceQuotaSpec> for k8s_pb::api::core::v1::ResourceQuotaSpec {
+impl Pb<k8s_openapi::api::core::v1::ResourceQuotaSpec>
+for k8s_pb::api::core::v1::ResourceQuotaSpec {
     fn pb(self) -> k8s_openapi::api::core::v1::ResourceQuotaSpec {
         k8s_openapi::api::core::v1::ResourceQuotaSpec {
             hard: map_opt(self.hard),
@@ -4368,7 +5104,8 @@ impl Pb<k8s_openapi::api::core::v1::ResourceQuotaSpec> for k8s_pb::api::core::v1
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ResourceQuotaSpec> for k8s_openapi::api::core::v1::ResourceQuotaSpec {
+impl Pb<k8s_pb::api::core::v1::ResourceQuotaSpec>
+for k8s_openapi::api::core::v1::ResourceQuotaSpec {
     fn pb(self) -> k8s_pb::api::core::v1::ResourceQuotaSpec {
         k8s_pb::api::core::v1::ResourceQuotaSpec {
             hard: opt_map(self.hard),
@@ -4378,12 +5115,17 @@ impl Pb<k8s_pb::api::core::v1::ResourceQuotaSpec> for k8s_openapi::api::core::v1
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ResourceQuotaStatus> for k8s_pb::api::core::v1::ResourceQuotaStatus {
+impl Pb<k8s_openapi::api::core::v1::ResourceQuotaStatus>
+for k8s_pb::api::core::v1::ResourceQuotaStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::ResourceQuotaStatus {
-        k8s_openapi::api::core::v1::ResourceQuotaStatus { hard: map_opt(self.hard), used: map_opt(self.used) }
+        k8s_openapi::api::core::v1::ResourceQuotaStatus {
+            hard: map_opt(self.hard),
+            used: map_opt(self.used),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ResourceQuotaStatus> for k8s_openapi::api::core::v1::ResourceQuotaStatus {
+impl Pb<k8s_pb::api::core::v1::ResourceQuotaStatus>
+for k8s_openapi::api::core::v1::ResourceQuotaStatus {
     fn pb(self) -> k8s_pb::api::core::v1::ResourceQuotaStatus {
         k8s_pb::api::core::v1::ResourceQuotaStatus {
             hard: opt_map(self.hard),
@@ -4392,7 +5134,8 @@ impl Pb<k8s_pb::api::core::v1::ResourceQuotaStatus> for k8s_openapi::api::core::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ResourceRequirements> for k8s_pb::api::core::v1::ResourceRequirements {
+impl Pb<k8s_openapi::api::core::v1::ResourceRequirements>
+for k8s_pb::api::core::v1::ResourceRequirements {
     fn pb(self) -> k8s_openapi::api::core::v1::ResourceRequirements {
         k8s_openapi::api::core::v1::ResourceRequirements {
             claims: vec_opt(self.claims),
@@ -4401,7 +5144,8 @@ impl Pb<k8s_openapi::api::core::v1::ResourceRequirements> for k8s_pb::api::core:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ResourceRequirements> for k8s_openapi::api::core::v1::ResourceRequirements {
+impl Pb<k8s_pb::api::core::v1::ResourceRequirements>
+for k8s_openapi::api::core::v1::ResourceRequirements {
     fn pb(self) -> k8s_pb::api::core::v1::ResourceRequirements {
         k8s_pb::api::core::v1::ResourceRequirements {
             limits: opt_map(self.limits),
@@ -4411,12 +5155,17 @@ impl Pb<k8s_pb::api::core::v1::ResourceRequirements> for k8s_openapi::api::core:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ResourceStatus> for k8s_pb::api::core::v1::ResourceStatus {
+impl Pb<k8s_openapi::api::core::v1::ResourceStatus>
+for k8s_pb::api::core::v1::ResourceStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::ResourceStatus {
-        k8s_openapi::api::core::v1::ResourceStatus { name: req(self.name), resources: vec_opt(self.resources) }
+        k8s_openapi::api::core::v1::ResourceStatus {
+            name: req(self.name),
+            resources: vec_opt(self.resources),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ResourceStatus> for k8s_openapi::api::core::v1::ResourceStatus {
+impl Pb<k8s_pb::api::core::v1::ResourceStatus>
+for k8s_openapi::api::core::v1::ResourceStatus {
     fn pb(self) -> k8s_pb::api::core::v1::ResourceStatus {
         k8s_pb::api::core::v1::ResourceStatus {
             name: some(self.name),
@@ -4425,7 +5174,8 @@ impl Pb<k8s_pb::api::core::v1::ResourceStatus> for k8s_openapi::api::core::v1::R
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::SELinuxOptions> for k8s_pb::api::core::v1::SeLinuxOptions {
+impl Pb<k8s_openapi::api::core::v1::SELinuxOptions>
+for k8s_pb::api::core::v1::SeLinuxOptions {
     fn pb(self) -> k8s_openapi::api::core::v1::SELinuxOptions {
         k8s_openapi::api::core::v1::SELinuxOptions {
             level: nz(self.level),
@@ -4435,7 +5185,8 @@ impl Pb<k8s_openapi::api::core::v1::SELinuxOptions> for k8s_pb::api::core::v1::S
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::SeLinuxOptions> for k8s_openapi::api::core::v1::SELinuxOptions {
+impl Pb<k8s_pb::api::core::v1::SeLinuxOptions>
+for k8s_openapi::api::core::v1::SELinuxOptions {
     fn pb(self) -> k8s_pb::api::core::v1::SeLinuxOptions {
         k8s_pb::api::core::v1::SeLinuxOptions {
             user: opt(self.user),
@@ -4446,7 +5197,8 @@ impl Pb<k8s_pb::api::core::v1::SeLinuxOptions> for k8s_openapi::api::core::v1::S
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ScaleIOVolumeSource> for k8s_pb::api::core::v1::ScaleIoVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::ScaleIOVolumeSource>
+for k8s_pb::api::core::v1::ScaleIoVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::ScaleIOVolumeSource {
         k8s_openapi::api::core::v1::ScaleIOVolumeSource {
             fs_type: nz(self.fs_type),
@@ -4462,7 +5214,8 @@ impl Pb<k8s_openapi::api::core::v1::ScaleIOVolumeSource> for k8s_pb::api::core::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ScaleIoVolumeSource> for k8s_openapi::api::core::v1::ScaleIOVolumeSource {
+impl Pb<k8s_pb::api::core::v1::ScaleIoVolumeSource>
+for k8s_openapi::api::core::v1::ScaleIOVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::ScaleIoVolumeSource {
         k8s_pb::api::core::v1::ScaleIoVolumeSource {
             gateway: some(self.gateway),
@@ -4479,12 +5232,16 @@ impl Pb<k8s_pb::api::core::v1::ScaleIoVolumeSource> for k8s_openapi::api::core::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ScopeSelector> for k8s_pb::api::core::v1::ScopeSelector {
+impl Pb<k8s_openapi::api::core::v1::ScopeSelector>
+for k8s_pb::api::core::v1::ScopeSelector {
     fn pb(self) -> k8s_openapi::api::core::v1::ScopeSelector {
-        k8s_openapi::api::core::v1::ScopeSelector { match_expressions: vec_opt(self.match_expressions) }
+        k8s_openapi::api::core::v1::ScopeSelector {
+            match_expressions: vec_opt(self.match_expressions),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ScopeSelector> for k8s_openapi::api::core::v1::ScopeSelector {
+impl Pb<k8s_pb::api::core::v1::ScopeSelector>
+for k8s_openapi::api::core::v1::ScopeSelector {
     fn pb(self) -> k8s_pb::api::core::v1::ScopeSelector {
         k8s_pb::api::core::v1::ScopeSelector {
             match_expressions: opt_vec(self.match_expressions),
@@ -4493,8 +5250,7 @@ impl Pb<k8s_pb::api::core::v1::ScopeSelector> for k8s_openapi::api::core::v1::Sc
     }
 }
 impl Pb<k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement>
-    for k8s_pb::api::core::v1::ScopedResourceSelectorRequirement
-{
+for k8s_pb::api::core::v1::ScopedResourceSelectorRequirement {
     fn pb(self) -> k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement {
         k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement {
             operator: req(self.operator),
@@ -4504,8 +5260,7 @@ impl Pb<k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement>
     }
 }
 impl Pb<k8s_pb::api::core::v1::ScopedResourceSelectorRequirement>
-    for k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement
-{
+for k8s_openapi::api::core::v1::ScopedResourceSelectorRequirement {
     fn pb(self) -> k8s_pb::api::core::v1::ScopedResourceSelectorRequirement {
         k8s_pb::api::core::v1::ScopedResourceSelectorRequirement {
             scope_name: some(self.scope_name),
@@ -4515,7 +5270,8 @@ impl Pb<k8s_pb::api::core::v1::ScopedResourceSelectorRequirement>
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::SeccompProfile> for k8s_pb::api::core::v1::SeccompProfile {
+impl Pb<k8s_openapi::api::core::v1::SeccompProfile>
+for k8s_pb::api::core::v1::SeccompProfile {
     fn pb(self) -> k8s_openapi::api::core::v1::SeccompProfile {
         k8s_openapi::api::core::v1::SeccompProfile {
             localhost_profile: opt(self.localhost_profile),
@@ -4523,7 +5279,8 @@ impl Pb<k8s_openapi::api::core::v1::SeccompProfile> for k8s_pb::api::core::v1::S
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::SeccompProfile> for k8s_openapi::api::core::v1::SeccompProfile {
+impl Pb<k8s_pb::api::core::v1::SeccompProfile>
+for k8s_openapi::api::core::v1::SeccompProfile {
     fn pb(self) -> k8s_pb::api::core::v1::SeccompProfile {
         k8s_pb::api::core::v1::SeccompProfile {
             r#type: some(self.type_),
@@ -4555,13 +5312,18 @@ impl Pb<k8s_pb::api::core::v1::Secret> for k8s_openapi::api::core::v1::Secret {
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::SecretEnvSource> for k8s_pb::api::core::v1::SecretEnvSource {
+impl Pb<k8s_openapi::api::core::v1::SecretEnvSource>
+for k8s_pb::api::core::v1::SecretEnvSource {
     fn pb(self) -> k8s_openapi::api::core::v1::SecretEnvSource {
         let embedded_0 = self.local_object_reference.unwrap_or_default();
-        k8s_openapi::api::core::v1::SecretEnvSource { name: req(embedded_0.name), optional: opt(self.optional) }
+        k8s_openapi::api::core::v1::SecretEnvSource {
+            name: req(embedded_0.name),
+            optional: opt(self.optional),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::SecretEnvSource> for k8s_openapi::api::core::v1::SecretEnvSource {
+impl Pb<k8s_pb::api::core::v1::SecretEnvSource>
+for k8s_openapi::api::core::v1::SecretEnvSource {
     fn pb(self) -> k8s_pb::api::core::v1::SecretEnvSource {
         k8s_pb::api::core::v1::SecretEnvSource {
             optional: opt(self.optional),
@@ -4573,7 +5335,8 @@ impl Pb<k8s_pb::api::core::v1::SecretEnvSource> for k8s_openapi::api::core::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::SecretKeySelector> for k8s_pb::api::core::v1::SecretKeySelector {
+impl Pb<k8s_openapi::api::core::v1::SecretKeySelector>
+for k8s_pb::api::core::v1::SecretKeySelector {
     fn pb(self) -> k8s_openapi::api::core::v1::SecretKeySelector {
         let embedded_0 = self.local_object_reference.unwrap_or_default();
         k8s_openapi::api::core::v1::SecretKeySelector {
@@ -4583,7 +5346,8 @@ impl Pb<k8s_openapi::api::core::v1::SecretKeySelector> for k8s_pb::api::core::v1
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::SecretKeySelector> for k8s_openapi::api::core::v1::SecretKeySelector {
+impl Pb<k8s_pb::api::core::v1::SecretKeySelector>
+for k8s_openapi::api::core::v1::SecretKeySelector {
     fn pb(self) -> k8s_pb::api::core::v1::SecretKeySelector {
         k8s_pb::api::core::v1::SecretKeySelector {
             key: some(self.key),
@@ -4596,7 +5360,8 @@ impl Pb<k8s_pb::api::core::v1::SecretKeySelector> for k8s_openapi::api::core::v1
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::SecretProjection> for k8s_pb::api::core::v1::SecretProjection {
+impl Pb<k8s_openapi::api::core::v1::SecretProjection>
+for k8s_pb::api::core::v1::SecretProjection {
     fn pb(self) -> k8s_openapi::api::core::v1::SecretProjection {
         let embedded_0 = self.local_object_reference.unwrap_or_default();
         k8s_openapi::api::core::v1::SecretProjection {
@@ -4606,7 +5371,8 @@ impl Pb<k8s_openapi::api::core::v1::SecretProjection> for k8s_pb::api::core::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::SecretProjection> for k8s_openapi::api::core::v1::SecretProjection {
+impl Pb<k8s_pb::api::core::v1::SecretProjection>
+for k8s_openapi::api::core::v1::SecretProjection {
     fn pb(self) -> k8s_pb::api::core::v1::SecretProjection {
         k8s_pb::api::core::v1::SecretProjection {
             items: opt_vec(self.items),
@@ -4619,7 +5385,8 @@ impl Pb<k8s_pb::api::core::v1::SecretProjection> for k8s_openapi::api::core::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::SecretVolumeSource> for k8s_pb::api::core::v1::SecretVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::SecretVolumeSource>
+for k8s_pb::api::core::v1::SecretVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::SecretVolumeSource {
         k8s_openapi::api::core::v1::SecretVolumeSource {
             default_mode: opt(self.default_mode),
@@ -4630,7 +5397,8 @@ impl Pb<k8s_openapi::api::core::v1::SecretVolumeSource> for k8s_pb::api::core::v
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::SecretVolumeSource> for k8s_openapi::api::core::v1::SecretVolumeSource {
+impl Pb<k8s_pb::api::core::v1::SecretVolumeSource>
+for k8s_openapi::api::core::v1::SecretVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::SecretVolumeSource {
         k8s_pb::api::core::v1::SecretVolumeSource {
             secret_name: opt(self.secret_name),
@@ -4641,7 +5409,8 @@ impl Pb<k8s_pb::api::core::v1::SecretVolumeSource> for k8s_openapi::api::core::v
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::SecurityContext> for k8s_pb::api::core::v1::SecurityContext {
+impl Pb<k8s_openapi::api::core::v1::SecurityContext>
+for k8s_pb::api::core::v1::SecurityContext {
     fn pb(self) -> k8s_openapi::api::core::v1::SecurityContext {
         k8s_openapi::api::core::v1::SecurityContext {
             allow_privilege_escalation: opt(self.allow_privilege_escalation),
@@ -4659,7 +5428,8 @@ impl Pb<k8s_openapi::api::core::v1::SecurityContext> for k8s_pb::api::core::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::SecurityContext> for k8s_openapi::api::core::v1::SecurityContext {
+impl Pb<k8s_pb::api::core::v1::SecurityContext>
+for k8s_openapi::api::core::v1::SecurityContext {
     fn pb(self) -> k8s_pb::api::core::v1::SecurityContext {
         k8s_pb::api::core::v1::SecurityContext {
             capabilities: opt(self.capabilities),
@@ -4697,7 +5467,8 @@ impl Pb<k8s_pb::api::core::v1::Service> for k8s_openapi::api::core::v1::Service 
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ServiceAccount> for k8s_pb::api::core::v1::ServiceAccount {
+impl Pb<k8s_openapi::api::core::v1::ServiceAccount>
+for k8s_pb::api::core::v1::ServiceAccount {
     fn pb(self) -> k8s_openapi::api::core::v1::ServiceAccount {
         k8s_openapi::api::core::v1::ServiceAccount {
             automount_service_account_token: opt(self.automount_service_account_token),
@@ -4707,7 +5478,8 @@ impl Pb<k8s_openapi::api::core::v1::ServiceAccount> for k8s_pb::api::core::v1::S
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ServiceAccount> for k8s_openapi::api::core::v1::ServiceAccount {
+impl Pb<k8s_pb::api::core::v1::ServiceAccount>
+for k8s_openapi::api::core::v1::ServiceAccount {
     fn pb(self) -> k8s_pb::api::core::v1::ServiceAccount {
         k8s_pb::api::core::v1::ServiceAccount {
             metadata: some(self.metadata),
@@ -4719,8 +5491,7 @@ impl Pb<k8s_pb::api::core::v1::ServiceAccount> for k8s_openapi::api::core::v1::S
     }
 }
 impl Pb<k8s_openapi::api::core::v1::ServiceAccountTokenProjection>
-    for k8s_pb::api::core::v1::ServiceAccountTokenProjection
-{
+for k8s_pb::api::core::v1::ServiceAccountTokenProjection {
     fn pb(self) -> k8s_openapi::api::core::v1::ServiceAccountTokenProjection {
         k8s_openapi::api::core::v1::ServiceAccountTokenProjection {
             audience: nz(self.audience),
@@ -4731,8 +5502,7 @@ impl Pb<k8s_openapi::api::core::v1::ServiceAccountTokenProjection>
     }
 }
 impl Pb<k8s_pb::api::core::v1::ServiceAccountTokenProjection>
-    for k8s_openapi::api::core::v1::ServiceAccountTokenProjection
-{
+for k8s_openapi::api::core::v1::ServiceAccountTokenProjection {
     fn pb(self) -> k8s_pb::api::core::v1::ServiceAccountTokenProjection {
         k8s_pb::api::core::v1::ServiceAccountTokenProjection {
             audience: opt(self.audience),
@@ -4770,7 +5540,9 @@ impl Pb<k8s_pb::api::core::v1::ServicePort> for k8s_openapi::api::core::v1::Serv
 impl Pb<k8s_openapi::api::core::v1::ServiceSpec> for k8s_pb::api::core::v1::ServiceSpec {
     fn pb(self) -> k8s_openapi::api::core::v1::ServiceSpec {
         k8s_openapi::api::core::v1::ServiceSpec {
-            allocate_load_balancer_node_ports: opt(self.allocate_load_balancer_node_ports),
+            allocate_load_balancer_node_ports: opt(
+                self.allocate_load_balancer_node_ports,
+            ),
             cluster_ip: nz(self.cluster_ip),
             cluster_ips: vec_opt(self.cluster_ips),
             external_ips: vec_opt(self.external_ips),
@@ -4812,7 +5584,9 @@ impl Pb<k8s_pb::api::core::v1::ServiceSpec> for k8s_openapi::api::core::v1::Serv
             session_affinity_config: opt(self.session_affinity_config),
             ip_families: opt_vec(self.ip_families),
             ip_family_policy: opt(self.ip_family_policy),
-            allocate_load_balancer_node_ports: opt(self.allocate_load_balancer_node_ports),
+            allocate_load_balancer_node_ports: opt(
+                self.allocate_load_balancer_node_ports,
+            ),
             load_balancer_class: opt(self.load_balancer_class),
             internal_traffic_policy: opt(self.internal_traffic_policy),
             traffic_distribution: opt(self.traffic_distribution),
@@ -4820,7 +5594,8 @@ impl Pb<k8s_pb::api::core::v1::ServiceSpec> for k8s_openapi::api::core::v1::Serv
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::ServiceStatus> for k8s_pb::api::core::v1::ServiceStatus {
+impl Pb<k8s_openapi::api::core::v1::ServiceStatus>
+for k8s_pb::api::core::v1::ServiceStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::ServiceStatus {
         k8s_openapi::api::core::v1::ServiceStatus {
             conditions: vec_opt(self.conditions),
@@ -4828,7 +5603,8 @@ impl Pb<k8s_openapi::api::core::v1::ServiceStatus> for k8s_pb::api::core::v1::Se
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::ServiceStatus> for k8s_openapi::api::core::v1::ServiceStatus {
+impl Pb<k8s_pb::api::core::v1::ServiceStatus>
+for k8s_openapi::api::core::v1::ServiceStatus {
     fn pb(self) -> k8s_pb::api::core::v1::ServiceStatus {
         k8s_pb::api::core::v1::ServiceStatus {
             load_balancer: opt(self.load_balancer),
@@ -4837,12 +5613,16 @@ impl Pb<k8s_pb::api::core::v1::ServiceStatus> for k8s_openapi::api::core::v1::Se
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::SessionAffinityConfig> for k8s_pb::api::core::v1::SessionAffinityConfig {
+impl Pb<k8s_openapi::api::core::v1::SessionAffinityConfig>
+for k8s_pb::api::core::v1::SessionAffinityConfig {
     fn pb(self) -> k8s_openapi::api::core::v1::SessionAffinityConfig {
-        k8s_openapi::api::core::v1::SessionAffinityConfig { client_ip: opt(self.client_ip) }
+        k8s_openapi::api::core::v1::SessionAffinityConfig {
+            client_ip: opt(self.client_ip),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::SessionAffinityConfig> for k8s_openapi::api::core::v1::SessionAffinityConfig {
+impl Pb<k8s_pb::api::core::v1::SessionAffinityConfig>
+for k8s_openapi::api::core::v1::SessionAffinityConfig {
     fn pb(self) -> k8s_pb::api::core::v1::SessionAffinityConfig {
         k8s_pb::api::core::v1::SessionAffinityConfig {
             client_ip: opt(self.client_ip),
@@ -4852,15 +5632,21 @@ impl Pb<k8s_pb::api::core::v1::SessionAffinityConfig> for k8s_openapi::api::core
 }
 impl Pb<k8s_openapi::api::core::v1::SleepAction> for k8s_pb::api::core::v1::SleepAction {
     fn pb(self) -> k8s_openapi::api::core::v1::SleepAction {
-        k8s_openapi::api::core::v1::SleepAction { seconds: req(self.seconds) }
+        k8s_openapi::api::core::v1::SleepAction {
+            seconds: req(self.seconds),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::SleepAction> for k8s_openapi::api::core::v1::SleepAction {
     fn pb(self) -> k8s_pb::api::core::v1::SleepAction {
-        k8s_pb::api::core::v1::SleepAction { seconds: some(self.seconds), ..::core::default::Default::default() }
+        k8s_pb::api::core::v1::SleepAction {
+            seconds: some(self.seconds),
+            ..::core::default::Default::default()
+        }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::StorageOSVolumeSource> for k8s_pb::api::core::v1::StorageOsVolumeSource {
+impl Pb<k8s_openapi::api::core::v1::StorageOSVolumeSource>
+for k8s_pb::api::core::v1::StorageOsVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::StorageOSVolumeSource {
         k8s_openapi::api::core::v1::StorageOSVolumeSource {
             fs_type: nz(self.fs_type),
@@ -4871,7 +5657,8 @@ impl Pb<k8s_openapi::api::core::v1::StorageOSVolumeSource> for k8s_pb::api::core
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::StorageOsVolumeSource> for k8s_openapi::api::core::v1::StorageOSVolumeSource {
+impl Pb<k8s_pb::api::core::v1::StorageOsVolumeSource>
+for k8s_openapi::api::core::v1::StorageOSVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::StorageOsVolumeSource {
         k8s_pb::api::core::v1::StorageOsVolumeSource {
             volume_name: opt(self.volume_name),
@@ -4885,7 +5672,10 @@ impl Pb<k8s_pb::api::core::v1::StorageOsVolumeSource> for k8s_openapi::api::core
 }
 impl Pb<k8s_openapi::api::core::v1::Sysctl> for k8s_pb::api::core::v1::Sysctl {
     fn pb(self) -> k8s_openapi::api::core::v1::Sysctl {
-        k8s_openapi::api::core::v1::Sysctl { name: req(self.name), value: req(self.value) }
+        k8s_openapi::api::core::v1::Sysctl {
+            name: req(self.name),
+            value: req(self.value),
+        }
     }
 }
 impl Pb<k8s_pb::api::core::v1::Sysctl> for k8s_openapi::api::core::v1::Sysctl {
@@ -4897,12 +5687,17 @@ impl Pb<k8s_pb::api::core::v1::Sysctl> for k8s_openapi::api::core::v1::Sysctl {
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::TCPSocketAction> for k8s_pb::api::core::v1::TcpSocketAction {
+impl Pb<k8s_openapi::api::core::v1::TCPSocketAction>
+for k8s_pb::api::core::v1::TcpSocketAction {
     fn pb(self) -> k8s_openapi::api::core::v1::TCPSocketAction {
-        k8s_openapi::api::core::v1::TCPSocketAction { host: nz(self.host), port: req(self.port) }
+        k8s_openapi::api::core::v1::TCPSocketAction {
+            host: nz(self.host),
+            port: req(self.port),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::TcpSocketAction> for k8s_openapi::api::core::v1::TCPSocketAction {
+impl Pb<k8s_pb::api::core::v1::TcpSocketAction>
+for k8s_openapi::api::core::v1::TCPSocketAction {
     fn pb(self) -> k8s_pb::api::core::v1::TcpSocketAction {
         k8s_pb::api::core::v1::TcpSocketAction {
             port: some(self.port),
@@ -4955,7 +5750,8 @@ impl Pb<k8s_pb::api::core::v1::Toleration> for k8s_openapi::api::core::v1::Toler
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::TopologySpreadConstraint> for k8s_pb::api::core::v1::TopologySpreadConstraint {
+impl Pb<k8s_openapi::api::core::v1::TopologySpreadConstraint>
+for k8s_pb::api::core::v1::TopologySpreadConstraint {
     fn pb(self) -> k8s_openapi::api::core::v1::TopologySpreadConstraint {
         k8s_openapi::api::core::v1::TopologySpreadConstraint {
             label_selector: opt(self.label_selector),
@@ -4969,7 +5765,8 @@ impl Pb<k8s_openapi::api::core::v1::TopologySpreadConstraint> for k8s_pb::api::c
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::TopologySpreadConstraint> for k8s_openapi::api::core::v1::TopologySpreadConstraint {
+impl Pb<k8s_pb::api::core::v1::TopologySpreadConstraint>
+for k8s_openapi::api::core::v1::TopologySpreadConstraint {
     fn pb(self) -> k8s_pb::api::core::v1::TopologySpreadConstraint {
         k8s_pb::api::core::v1::TopologySpreadConstraint {
             max_skew: some(self.max_skew),
@@ -4984,7 +5781,8 @@ impl Pb<k8s_pb::api::core::v1::TopologySpreadConstraint> for k8s_openapi::api::c
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::TypedLocalObjectReference> for k8s_pb::api::core::v1::TypedLocalObjectReference {
+impl Pb<k8s_openapi::api::core::v1::TypedLocalObjectReference>
+for k8s_pb::api::core::v1::TypedLocalObjectReference {
     fn pb(self) -> k8s_openapi::api::core::v1::TypedLocalObjectReference {
         k8s_openapi::api::core::v1::TypedLocalObjectReference {
             api_group: opt(self.api_group),
@@ -4993,7 +5791,8 @@ impl Pb<k8s_openapi::api::core::v1::TypedLocalObjectReference> for k8s_pb::api::
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::TypedLocalObjectReference> for k8s_openapi::api::core::v1::TypedLocalObjectReference {
+impl Pb<k8s_pb::api::core::v1::TypedLocalObjectReference>
+for k8s_openapi::api::core::v1::TypedLocalObjectReference {
     fn pb(self) -> k8s_pb::api::core::v1::TypedLocalObjectReference {
         k8s_pb::api::core::v1::TypedLocalObjectReference {
             api_group: opt(self.api_group),
@@ -5003,7 +5802,8 @@ impl Pb<k8s_pb::api::core::v1::TypedLocalObjectReference> for k8s_openapi::api::
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::TypedObjectReference> for k8s_pb::api::core::v1::TypedObjectReference {
+impl Pb<k8s_openapi::api::core::v1::TypedObjectReference>
+for k8s_pb::api::core::v1::TypedObjectReference {
     fn pb(self) -> k8s_openapi::api::core::v1::TypedObjectReference {
         k8s_openapi::api::core::v1::TypedObjectReference {
             api_group: opt(self.api_group),
@@ -5013,7 +5813,8 @@ impl Pb<k8s_openapi::api::core::v1::TypedObjectReference> for k8s_pb::api::core:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::TypedObjectReference> for k8s_openapi::api::core::v1::TypedObjectReference {
+impl Pb<k8s_pb::api::core::v1::TypedObjectReference>
+for k8s_openapi::api::core::v1::TypedObjectReference {
     fn pb(self) -> k8s_pb::api::core::v1::TypedObjectReference {
         k8s_pb::api::core::v1::TypedObjectReference {
             api_group: opt(self.api_group),
@@ -5103,12 +5904,17 @@ impl Pb<k8s_pb::api::core::v1::Volume> for k8s_openapi::api::core::v1::Volume {
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::VolumeDevice> for k8s_pb::api::core::v1::VolumeDevice {
+impl Pb<k8s_openapi::api::core::v1::VolumeDevice>
+for k8s_pb::api::core::v1::VolumeDevice {
     fn pb(self) -> k8s_openapi::api::core::v1::VolumeDevice {
-        k8s_openapi::api::core::v1::VolumeDevice { device_path: req(self.device_path), name: req(self.name) }
+        k8s_openapi::api::core::v1::VolumeDevice {
+            device_path: req(self.device_path),
+            name: req(self.name),
+        }
     }
 }
-impl Pb<k8s_pb::api::core::v1::VolumeDevice> for k8s_openapi::api::core::v1::VolumeDevice {
+impl Pb<k8s_pb::api::core::v1::VolumeDevice>
+for k8s_openapi::api::core::v1::VolumeDevice {
     fn pb(self) -> k8s_pb::api::core::v1::VolumeDevice {
         k8s_pb::api::core::v1::VolumeDevice {
             name: some(self.name),
@@ -5145,7 +5951,8 @@ impl Pb<k8s_pb::api::core::v1::VolumeMount> for k8s_openapi::api::core::v1::Volu
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::VolumeMountStatus> for k8s_pb::api::core::v1::VolumeMountStatus {
+impl Pb<k8s_openapi::api::core::v1::VolumeMountStatus>
+for k8s_pb::api::core::v1::VolumeMountStatus {
     fn pb(self) -> k8s_openapi::api::core::v1::VolumeMountStatus {
         k8s_openapi::api::core::v1::VolumeMountStatus {
             mount_path: req(self.mount_path),
@@ -5156,7 +5963,8 @@ impl Pb<k8s_openapi::api::core::v1::VolumeMountStatus> for k8s_pb::api::core::v1
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::VolumeMountStatus> for k8s_openapi::api::core::v1::VolumeMountStatus {
+impl Pb<k8s_pb::api::core::v1::VolumeMountStatus>
+for k8s_openapi::api::core::v1::VolumeMountStatus {
     fn pb(self) -> k8s_pb::api::core::v1::VolumeMountStatus {
         k8s_pb::api::core::v1::VolumeMountStatus {
             name: some(self.name),
@@ -5167,7 +5975,8 @@ impl Pb<k8s_pb::api::core::v1::VolumeMountStatus> for k8s_openapi::api::core::v1
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::VolumeProjection> for k8s_pb::api::core::v1::VolumeProjection {
+impl Pb<k8s_openapi::api::core::v1::VolumeProjection>
+for k8s_pb::api::core::v1::VolumeProjection {
     fn pb(self) -> k8s_openapi::api::core::v1::VolumeProjection {
         k8s_openapi::api::core::v1::VolumeProjection {
             cluster_trust_bundle: opt(self.cluster_trust_bundle),
@@ -5179,7 +5988,8 @@ impl Pb<k8s_openapi::api::core::v1::VolumeProjection> for k8s_pb::api::core::v1:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::VolumeProjection> for k8s_openapi::api::core::v1::VolumeProjection {
+impl Pb<k8s_pb::api::core::v1::VolumeProjection>
+for k8s_openapi::api::core::v1::VolumeProjection {
     fn pb(self) -> k8s_pb::api::core::v1::VolumeProjection {
         k8s_pb::api::core::v1::VolumeProjection {
             secret: opt(self.secret),
@@ -5192,7 +6002,8 @@ impl Pb<k8s_pb::api::core::v1::VolumeProjection> for k8s_openapi::api::core::v1:
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::VolumeResourceRequirements> for k8s_pb::api::core::v1::VolumeResourceRequirements {
+impl Pb<k8s_openapi::api::core::v1::VolumeResourceRequirements>
+for k8s_pb::api::core::v1::VolumeResourceRequirements {
     fn pb(self) -> k8s_openapi::api::core::v1::VolumeResourceRequirements {
         k8s_openapi::api::core::v1::VolumeResourceRequirements {
             limits: map_opt(self.limits),
@@ -5200,7 +6011,8 @@ impl Pb<k8s_openapi::api::core::v1::VolumeResourceRequirements> for k8s_pb::api:
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::VolumeResourceRequirements> for k8s_openapi::api::core::v1::VolumeResourceRequirements {
+impl Pb<k8s_pb::api::core::v1::VolumeResourceRequirements>
+for k8s_openapi::api::core::v1::VolumeResourceRequirements {
     fn pb(self) -> k8s_pb::api::core::v1::VolumeResourceRequirements {
         k8s_pb::api::core::v1::VolumeResourceRequirements {
             limits: opt_map(self.limits),
@@ -5210,8 +6022,7 @@ impl Pb<k8s_pb::api::core::v1::VolumeResourceRequirements> for k8s_openapi::api:
     }
 }
 impl Pb<k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource>
-    for k8s_pb::api::core::v1::VsphereVirtualDiskVolumeSource
-{
+for k8s_pb::api::core::v1::VsphereVirtualDiskVolumeSource {
     fn pb(self) -> k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource {
         k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource {
             fs_type: nz(self.fs_type),
@@ -5222,8 +6033,7 @@ impl Pb<k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource>
     }
 }
 impl Pb<k8s_pb::api::core::v1::VsphereVirtualDiskVolumeSource>
-    for k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource
-{
+for k8s_openapi::api::core::v1::VsphereVirtualDiskVolumeSource {
     fn pb(self) -> k8s_pb::api::core::v1::VsphereVirtualDiskVolumeSource {
         k8s_pb::api::core::v1::VsphereVirtualDiskVolumeSource {
             volume_path: some(self.volume_path),
@@ -5234,7 +6044,8 @@ impl Pb<k8s_pb::api::core::v1::VsphereVirtualDiskVolumeSource>
         }
     }
 }
-impl Pb<k8s_openapi::api::core::v1::WeightedPodAffinityTerm> for k8s_pb::api::core::v1::WeightedPodAffinityTerm {
+impl Pb<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>
+for k8s_pb::api::core::v1::WeightedPodAffinityTerm {
     fn pb(self) -> k8s_openapi::api::core::v1::WeightedPodAffinityTerm {
         k8s_openapi::api::core::v1::WeightedPodAffinityTerm {
             pod_affinity_term: req(self.pod_affinity_term),
@@ -5242,7 +6053,8 @@ impl Pb<k8s_openapi::api::core::v1::WeightedPodAffinityTerm> for k8s_pb::api::co
         }
     }
 }
-impl Pb<k8s_pb::api::core::v1::WeightedPodAffinityTerm> for k8s_openapi::api::core::v1::WeightedPodAffinityTerm {
+impl Pb<k8s_pb::api::core::v1::WeightedPodAffinityTerm>
+for k8s_openapi::api::core::v1::WeightedPodAffinityTerm {
     fn pb(self) -> k8s_pb::api::core::v1::WeightedPodAffinityTerm {
         k8s_pb::api::core::v1::WeightedPodAffinityTerm {
             weight: some(self.weight),
@@ -5252,8 +6064,7 @@ impl Pb<k8s_pb::api::core::v1::WeightedPodAffinityTerm> for k8s_openapi::api::co
     }
 }
 impl Pb<k8s_openapi::api::core::v1::WindowsSecurityContextOptions>
-    for k8s_pb::api::core::v1::WindowsSecurityContextOptions
-{
+for k8s_pb::api::core::v1::WindowsSecurityContextOptions {
     fn pb(self) -> k8s_openapi::api::core::v1::WindowsSecurityContextOptions {
         k8s_openapi::api::core::v1::WindowsSecurityContextOptions {
             gmsa_credential_spec: opt(self.gmsa_credential_spec),
@@ -5264,8 +6075,7 @@ impl Pb<k8s_openapi::api::core::v1::WindowsSecurityContextOptions>
     }
 }
 impl Pb<k8s_pb::api::core::v1::WindowsSecurityContextOptions>
-    for k8s_openapi::api::core::v1::WindowsSecurityContextOptions
-{
+for k8s_openapi::api::core::v1::WindowsSecurityContextOptions {
     fn pb(self) -> k8s_pb::api::core::v1::WindowsSecurityContextOptions {
         k8s_pb::api::core::v1::WindowsSecurityContextOptions {
             gmsa_credential_spec_name: opt(self.gmsa_credential_spec_name),
@@ -5319,7 +6129,8 @@ impl Pb<k8s_pb::api::events::v1::Event> for k8s_openapi::api::events::v1::Event 
         }
     }
 }
-impl Pb<k8s_openapi::api::events::v1::EventSeries> for k8s_pb::api::events::v1::EventSeries {
+impl Pb<k8s_openapi::api::events::v1::EventSeries>
+for k8s_pb::api::events::v1::EventSeries {
     fn pb(self) -> k8s_openapi::api::events::v1::EventSeries {
         k8s_openapi::api::events::v1::EventSeries {
             count: req(self.count),
@@ -5327,7 +6138,8 @@ impl Pb<k8s_openapi::api::events::v1::EventSeries> for k8s_pb::api::events::v1::
         }
     }
 }
-impl Pb<k8s_pb::api::events::v1::EventSeries> for k8s_openapi::api::events::v1::EventSeries {
+impl Pb<k8s_pb::api::events::v1::EventSeries>
+for k8s_openapi::api::events::v1::EventSeries {
     fn pb(self) -> k8s_pb::api::events::v1::EventSeries {
         k8s_pb::api::events::v1::EventSeries {
             count: some(self.count),
@@ -5336,7 +6148,8 @@ impl Pb<k8s_pb::api::events::v1::EventSeries> for k8s_openapi::api::events::v1::
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::HTTPIngressPath> for k8s_pb::api::networking::v1::HttpIngressPath {
+impl Pb<k8s_openapi::api::networking::v1::HTTPIngressPath>
+for k8s_pb::api::networking::v1::HttpIngressPath {
     fn pb(self) -> k8s_openapi::api::networking::v1::HTTPIngressPath {
         k8s_openapi::api::networking::v1::HTTPIngressPath {
             backend: req(self.backend),
@@ -5345,7 +6158,8 @@ impl Pb<k8s_openapi::api::networking::v1::HTTPIngressPath> for k8s_pb::api::netw
         }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::HttpIngressPath> for k8s_openapi::api::networking::v1::HTTPIngressPath {
+impl Pb<k8s_pb::api::networking::v1::HttpIngressPath>
+for k8s_openapi::api::networking::v1::HTTPIngressPath {
     fn pb(self) -> k8s_pb::api::networking::v1::HttpIngressPath {
         k8s_pb::api::networking::v1::HttpIngressPath {
             path: opt(self.path),
@@ -5355,12 +6169,16 @@ impl Pb<k8s_pb::api::networking::v1::HttpIngressPath> for k8s_openapi::api::netw
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::HTTPIngressRuleValue> for k8s_pb::api::networking::v1::HttpIngressRuleValue {
+impl Pb<k8s_openapi::api::networking::v1::HTTPIngressRuleValue>
+for k8s_pb::api::networking::v1::HttpIngressRuleValue {
     fn pb(self) -> k8s_openapi::api::networking::v1::HTTPIngressRuleValue {
-        k8s_openapi::api::networking::v1::HTTPIngressRuleValue { paths: vec(self.paths) }
+        k8s_openapi::api::networking::v1::HTTPIngressRuleValue {
+            paths: vec(self.paths),
+        }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::HttpIngressRuleValue> for k8s_openapi::api::networking::v1::HTTPIngressRuleValue {
+impl Pb<k8s_pb::api::networking::v1::HttpIngressRuleValue>
+for k8s_openapi::api::networking::v1::HTTPIngressRuleValue {
     fn pb(self) -> k8s_pb::api::networking::v1::HttpIngressRuleValue {
         k8s_pb::api::networking::v1::HttpIngressRuleValue {
             paths: vec(self.paths),
@@ -5368,7 +6186,8 @@ impl Pb<k8s_pb::api::networking::v1::HttpIngressRuleValue> for k8s_openapi::api:
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::Ingress> for k8s_pb::api::networking::v1::Ingress {
+impl Pb<k8s_openapi::api::networking::v1::Ingress>
+for k8s_pb::api::networking::v1::Ingress {
     fn pb(self) -> k8s_openapi::api::networking::v1::Ingress {
         k8s_openapi::api::networking::v1::Ingress {
             metadata: req(self.metadata),
@@ -5377,7 +6196,8 @@ impl Pb<k8s_openapi::api::networking::v1::Ingress> for k8s_pb::api::networking::
         }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::Ingress> for k8s_openapi::api::networking::v1::Ingress {
+impl Pb<k8s_pb::api::networking::v1::Ingress>
+for k8s_openapi::api::networking::v1::Ingress {
     fn pb(self) -> k8s_pb::api::networking::v1::Ingress {
         k8s_pb::api::networking::v1::Ingress {
             metadata: some(self.metadata),
@@ -5387,12 +6207,17 @@ impl Pb<k8s_pb::api::networking::v1::Ingress> for k8s_openapi::api::networking::
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::IngressBackend> for k8s_pb::api::networking::v1::IngressBackend {
+impl Pb<k8s_openapi::api::networking::v1::IngressBackend>
+for k8s_pb::api::networking::v1::IngressBackend {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressBackend {
-        k8s_openapi::api::networking::v1::IngressBackend { resource: opt(self.resource), service: opt(self.service) }
+        k8s_openapi::api::networking::v1::IngressBackend {
+            resource: opt(self.resource),
+            service: opt(self.service),
+        }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::IngressBackend> for k8s_openapi::api::networking::v1::IngressBackend {
+impl Pb<k8s_pb::api::networking::v1::IngressBackend>
+for k8s_openapi::api::networking::v1::IngressBackend {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressBackend {
         k8s_pb::api::networking::v1::IngressBackend {
             service: opt(self.service),
@@ -5402,8 +6227,7 @@ impl Pb<k8s_pb::api::networking::v1::IngressBackend> for k8s_openapi::api::netwo
     }
 }
 impl Pb<k8s_openapi::api::networking::v1::IngressLoadBalancerIngress>
-    for k8s_pb::api::networking::v1::IngressLoadBalancerIngress
-{
+for k8s_pb::api::networking::v1::IngressLoadBalancerIngress {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressLoadBalancerIngress {
         k8s_openapi::api::networking::v1::IngressLoadBalancerIngress {
             hostname: nz(self.hostname),
@@ -5413,8 +6237,7 @@ impl Pb<k8s_openapi::api::networking::v1::IngressLoadBalancerIngress>
     }
 }
 impl Pb<k8s_pb::api::networking::v1::IngressLoadBalancerIngress>
-    for k8s_openapi::api::networking::v1::IngressLoadBalancerIngress
-{
+for k8s_openapi::api::networking::v1::IngressLoadBalancerIngress {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressLoadBalancerIngress {
         k8s_pb::api::networking::v1::IngressLoadBalancerIngress {
             ip: opt(self.ip),
@@ -5425,15 +6248,15 @@ impl Pb<k8s_pb::api::networking::v1::IngressLoadBalancerIngress>
     }
 }
 impl Pb<k8s_openapi::api::networking::v1::IngressLoadBalancerStatus>
-    for k8s_pb::api::networking::v1::IngressLoadBalancerStatus
-{
+for k8s_pb::api::networking::v1::IngressLoadBalancerStatus {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressLoadBalancerStatus {
-        k8s_openapi::api::networking::v1::IngressLoadBalancerStatus { ingress: vec_opt(self.ingress) }
+        k8s_openapi::api::networking::v1::IngressLoadBalancerStatus {
+            ingress: vec_opt(self.ingress),
+        }
     }
 }
 impl Pb<k8s_pb::api::networking::v1::IngressLoadBalancerStatus>
-    for k8s_openapi::api::networking::v1::IngressLoadBalancerStatus
-{
+for k8s_openapi::api::networking::v1::IngressLoadBalancerStatus {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressLoadBalancerStatus {
         k8s_pb::api::networking::v1::IngressLoadBalancerStatus {
             ingress: opt_vec(self.ingress),
@@ -5441,7 +6264,8 @@ impl Pb<k8s_pb::api::networking::v1::IngressLoadBalancerStatus>
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::IngressPortStatus> for k8s_pb::api::networking::v1::IngressPortStatus {
+impl Pb<k8s_openapi::api::networking::v1::IngressPortStatus>
+for k8s_pb::api::networking::v1::IngressPortStatus {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressPortStatus {
         k8s_openapi::api::networking::v1::IngressPortStatus {
             error: opt(self.error),
@@ -5450,7 +6274,8 @@ impl Pb<k8s_openapi::api::networking::v1::IngressPortStatus> for k8s_pb::api::ne
         }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::IngressPortStatus> for k8s_openapi::api::networking::v1::IngressPortStatus {
+impl Pb<k8s_pb::api::networking::v1::IngressPortStatus>
+for k8s_openapi::api::networking::v1::IngressPortStatus {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressPortStatus {
         k8s_pb::api::networking::v1::IngressPortStatus {
             port: some(self.port),
@@ -5460,13 +6285,18 @@ impl Pb<k8s_pb::api::networking::v1::IngressPortStatus> for k8s_openapi::api::ne
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::IngressRule> for k8s_pb::api::networking::v1::IngressRule {
+impl Pb<k8s_openapi::api::networking::v1::IngressRule>
+for k8s_pb::api::networking::v1::IngressRule {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressRule {
         let embedded_0 = self.ingress_rule_value.unwrap_or_default();
-        k8s_openapi::api::networking::v1::IngressRule { host: nz(self.host), http: opt(embedded_0.http) }
+        k8s_openapi::api::networking::v1::IngressRule {
+            host: nz(self.host),
+            http: opt(embedded_0.http),
+        }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::IngressRule> for k8s_openapi::api::networking::v1::IngressRule {
+impl Pb<k8s_pb::api::networking::v1::IngressRule>
+for k8s_openapi::api::networking::v1::IngressRule {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressRule {
         k8s_pb::api::networking::v1::IngressRule {
             host: opt(self.host),
@@ -5479,15 +6309,16 @@ impl Pb<k8s_pb::api::networking::v1::IngressRule> for k8s_openapi::api::networki
     }
 }
 impl Pb<k8s_openapi::api::networking::v1::IngressServiceBackend>
-    for k8s_pb::api::networking::v1::IngressServiceBackend
-{
+for k8s_pb::api::networking::v1::IngressServiceBackend {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressServiceBackend {
-        k8s_openapi::api::networking::v1::IngressServiceBackend { name: req(self.name), port: opt(self.port) }
+        k8s_openapi::api::networking::v1::IngressServiceBackend {
+            name: req(self.name),
+            port: opt(self.port),
+        }
     }
 }
 impl Pb<k8s_pb::api::networking::v1::IngressServiceBackend>
-    for k8s_openapi::api::networking::v1::IngressServiceBackend
-{
+for k8s_openapi::api::networking::v1::IngressServiceBackend {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressServiceBackend {
         k8s_pb::api::networking::v1::IngressServiceBackend {
             name: some(self.name),
@@ -5496,7 +6327,8 @@ impl Pb<k8s_pb::api::networking::v1::IngressServiceBackend>
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::IngressSpec> for k8s_pb::api::networking::v1::IngressSpec {
+impl Pb<k8s_openapi::api::networking::v1::IngressSpec>
+for k8s_pb::api::networking::v1::IngressSpec {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressSpec {
         k8s_openapi::api::networking::v1::IngressSpec {
             default_backend: opt(self.default_backend),
@@ -5506,7 +6338,8 @@ impl Pb<k8s_openapi::api::networking::v1::IngressSpec> for k8s_pb::api::networki
         }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::IngressSpec> for k8s_openapi::api::networking::v1::IngressSpec {
+impl Pb<k8s_pb::api::networking::v1::IngressSpec>
+for k8s_openapi::api::networking::v1::IngressSpec {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressSpec {
         k8s_pb::api::networking::v1::IngressSpec {
             ingress_class_name: opt(self.ingress_class_name),
@@ -5517,12 +6350,16 @@ impl Pb<k8s_pb::api::networking::v1::IngressSpec> for k8s_openapi::api::networki
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::IngressStatus> for k8s_pb::api::networking::v1::IngressStatus {
+impl Pb<k8s_openapi::api::networking::v1::IngressStatus>
+for k8s_pb::api::networking::v1::IngressStatus {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressStatus {
-        k8s_openapi::api::networking::v1::IngressStatus { load_balancer: opt(self.load_balancer) }
+        k8s_openapi::api::networking::v1::IngressStatus {
+            load_balancer: opt(self.load_balancer),
+        }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::IngressStatus> for k8s_openapi::api::networking::v1::IngressStatus {
+impl Pb<k8s_pb::api::networking::v1::IngressStatus>
+for k8s_openapi::api::networking::v1::IngressStatus {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressStatus {
         k8s_pb::api::networking::v1::IngressStatus {
             load_balancer: opt(self.load_balancer),
@@ -5530,12 +6367,17 @@ impl Pb<k8s_pb::api::networking::v1::IngressStatus> for k8s_openapi::api::networ
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::IngressTLS> for k8s_pb::api::networking::v1::IngressTls {
+impl Pb<k8s_openapi::api::networking::v1::IngressTLS>
+for k8s_pb::api::networking::v1::IngressTls {
     fn pb(self) -> k8s_openapi::api::networking::v1::IngressTLS {
-        k8s_openapi::api::networking::v1::IngressTLS { hosts: vec_opt(self.hosts), secret_name: nz(self.secret_name) }
+        k8s_openapi::api::networking::v1::IngressTLS {
+            hosts: vec_opt(self.hosts),
+            secret_name: nz(self.secret_name),
+        }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::IngressTls> for k8s_openapi::api::networking::v1::IngressTLS {
+impl Pb<k8s_pb::api::networking::v1::IngressTls>
+for k8s_openapi::api::networking::v1::IngressTLS {
     fn pb(self) -> k8s_pb::api::networking::v1::IngressTls {
         k8s_pb::api::networking::v1::IngressTls {
             hosts: opt_vec(self.hosts),
@@ -5544,12 +6386,17 @@ impl Pb<k8s_pb::api::networking::v1::IngressTls> for k8s_openapi::api::networkin
         }
     }
 }
-impl Pb<k8s_openapi::api::networking::v1::ServiceBackendPort> for k8s_pb::api::networking::v1::ServiceBackendPort {
+impl Pb<k8s_openapi::api::networking::v1::ServiceBackendPort>
+for k8s_pb::api::networking::v1::ServiceBackendPort {
     fn pb(self) -> k8s_openapi::api::networking::v1::ServiceBackendPort {
-        k8s_openapi::api::networking::v1::ServiceBackendPort { name: nz(self.name), number: nz(self.number) }
+        k8s_openapi::api::networking::v1::ServiceBackendPort {
+            name: nz(self.name),
+            number: nz(self.number),
+        }
     }
 }
-impl Pb<k8s_pb::api::networking::v1::ServiceBackendPort> for k8s_openapi::api::networking::v1::ServiceBackendPort {
+impl Pb<k8s_pb::api::networking::v1::ServiceBackendPort>
+for k8s_openapi::api::networking::v1::ServiceBackendPort {
     fn pb(self) -> k8s_pb::api::networking::v1::ServiceBackendPort {
         k8s_pb::api::networking::v1::ServiceBackendPort {
             name: opt(self.name),
@@ -5558,7 +6405,8 @@ impl Pb<k8s_pb::api::networking::v1::ServiceBackendPort> for k8s_openapi::api::n
         }
     }
 }
-impl Pb<k8s_openapi::api::policy::v1::PodDisruptionBudget> for k8s_pb::api::policy::v1::PodDisruptionBudget {
+impl Pb<k8s_openapi::api::policy::v1::PodDisruptionBudget>
+for k8s_pb::api::policy::v1::PodDisruptionBudget {
     fn pb(self) -> k8s_openapi::api::policy::v1::PodDisruptionBudget {
         k8s_openapi::api::policy::v1::PodDisruptionBudget {
             metadata: req(self.metadata),
@@ -5567,7 +6415,8 @@ impl Pb<k8s_openapi::api::policy::v1::PodDisruptionBudget> for k8s_pb::api::poli
         }
     }
 }
-impl Pb<k8s_pb::api::policy::v1::PodDisruptionBudget> for k8s_openapi::api::policy::v1::PodDisruptionBudget {
+impl Pb<k8s_pb::api::policy::v1::PodDisruptionBudget>
+for k8s_openapi::api::policy::v1::PodDisruptionBudget {
     fn pb(self) -> k8s_pb::api::policy::v1::PodDisruptionBudget {
         k8s_pb::api::policy::v1::PodDisruptionBudget {
             metadata: some(self.metadata),
@@ -5577,7 +6426,8 @@ impl Pb<k8s_pb::api::policy::v1::PodDisruptionBudget> for k8s_openapi::api::poli
         }
     }
 }
-impl Pb<k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec> for k8s_pb::api::policy::v1::PodDisruptionBudgetSpec {
+impl Pb<k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec>
+for k8s_pb::api::policy::v1::PodDisruptionBudgetSpec {
     fn pb(self) -> k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec {
         k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec {
             max_unavailable: opt(self.max_unavailable),
@@ -5587,7 +6437,8 @@ impl Pb<k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec> for k8s_pb::api::
         }
     }
 }
-impl Pb<k8s_pb::api::policy::v1::PodDisruptionBudgetSpec> for k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec {
+impl Pb<k8s_pb::api::policy::v1::PodDisruptionBudgetSpec>
+for k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec {
     fn pb(self) -> k8s_pb::api::policy::v1::PodDisruptionBudgetSpec {
         k8s_pb::api::policy::v1::PodDisruptionBudgetSpec {
             min_available: opt(self.min_available),
@@ -5599,8 +6450,7 @@ impl Pb<k8s_pb::api::policy::v1::PodDisruptionBudgetSpec> for k8s_openapi::api::
     }
 }
 impl Pb<k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus>
-    for k8s_pb::api::policy::v1::PodDisruptionBudgetStatus
-{
+for k8s_pb::api::policy::v1::PodDisruptionBudgetStatus {
     fn pb(self) -> k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus {
         k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus {
             conditions: vec_opt(self.conditions),
@@ -5614,8 +6464,7 @@ impl Pb<k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus>
     }
 }
 impl Pb<k8s_pb::api::policy::v1::PodDisruptionBudgetStatus>
-    for k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus
-{
+for k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus {
     fn pb(self) -> k8s_pb::api::policy::v1::PodDisruptionBudgetStatus {
         k8s_pb::api::policy::v1::PodDisruptionBudgetStatus {
             observed_generation: opt(self.observed_generation),
@@ -5629,12 +6478,16 @@ impl Pb<k8s_pb::api::policy::v1::PodDisruptionBudgetStatus>
         }
     }
 }
-impl Pb<k8s_openapi::api::rbac::v1::AggregationRule> for k8s_pb::api::rbac::v1::AggregationRule {
+impl Pb<k8s_openapi::api::rbac::v1::AggregationRule>
+for k8s_pb::api::rbac::v1::AggregationRule {
     fn pb(self) -> k8s_openapi::api::rbac::v1::AggregationRule {
-        k8s_openapi::api::rbac::v1::AggregationRule { cluster_role_selectors: vec_opt(self.cluster_role_selectors) }
+        k8s_openapi::api::rbac::v1::AggregationRule {
+            cluster_role_selectors: vec_opt(self.cluster_role_selectors),
+        }
     }
 }
-impl Pb<k8s_pb::api::rbac::v1::AggregationRule> for k8s_openapi::api::rbac::v1::AggregationRule {
+impl Pb<k8s_pb::api::rbac::v1::AggregationRule>
+for k8s_openapi::api::rbac::v1::AggregationRule {
     fn pb(self) -> k8s_pb::api::rbac::v1::AggregationRule {
         k8s_pb::api::rbac::v1::AggregationRule {
             cluster_role_selectors: opt_vec(self.cluster_role_selectors),
@@ -5661,7 +6514,8 @@ impl Pb<k8s_pb::api::rbac::v1::ClusterRole> for k8s_openapi::api::rbac::v1::Clus
         }
     }
 }
-impl Pb<k8s_openapi::api::rbac::v1::ClusterRoleBinding> for k8s_pb::api::rbac::v1::ClusterRoleBinding {
+impl Pb<k8s_openapi::api::rbac::v1::ClusterRoleBinding>
+for k8s_pb::api::rbac::v1::ClusterRoleBinding {
     fn pb(self) -> k8s_openapi::api::rbac::v1::ClusterRoleBinding {
         k8s_openapi::api::rbac::v1::ClusterRoleBinding {
             metadata: req(self.metadata),
@@ -5670,7 +6524,8 @@ impl Pb<k8s_openapi::api::rbac::v1::ClusterRoleBinding> for k8s_pb::api::rbac::v
         }
     }
 }
-impl Pb<k8s_pb::api::rbac::v1::ClusterRoleBinding> for k8s_openapi::api::rbac::v1::ClusterRoleBinding {
+impl Pb<k8s_pb::api::rbac::v1::ClusterRoleBinding>
+for k8s_openapi::api::rbac::v1::ClusterRoleBinding {
     fn pb(self) -> k8s_pb::api::rbac::v1::ClusterRoleBinding {
         k8s_pb::api::rbac::v1::ClusterRoleBinding {
             metadata: some(self.metadata),
@@ -5705,7 +6560,10 @@ impl Pb<k8s_pb::api::rbac::v1::PolicyRule> for k8s_openapi::api::rbac::v1::Polic
 }
 impl Pb<k8s_openapi::api::rbac::v1::Role> for k8s_pb::api::rbac::v1::Role {
     fn pb(self) -> k8s_openapi::api::rbac::v1::Role {
-        k8s_openapi::api::rbac::v1::Role { metadata: req(self.metadata), rules: vec_opt(self.rules) }
+        k8s_openapi::api::rbac::v1::Role {
+            metadata: req(self.metadata),
+            rules: vec_opt(self.rules),
+        }
     }
 }
 impl Pb<k8s_pb::api::rbac::v1::Role> for k8s_openapi::api::rbac::v1::Role {
@@ -5776,7 +6634,8 @@ impl Pb<k8s_pb::api::rbac::v1::Subject> for k8s_openapi::api::rbac::v1::Subject 
         }
     }
 }
-impl Pb<k8s_openapi::api::scheduling::v1::PriorityClass> for k8s_pb::api::scheduling::v1::PriorityClass {
+impl Pb<k8s_openapi::api::scheduling::v1::PriorityClass>
+for k8s_pb::api::scheduling::v1::PriorityClass {
     fn pb(self) -> k8s_openapi::api::scheduling::v1::PriorityClass {
         k8s_openapi::api::scheduling::v1::PriorityClass {
             description: nz(self.description),
@@ -5787,7 +6646,8 @@ impl Pb<k8s_openapi::api::scheduling::v1::PriorityClass> for k8s_pb::api::schedu
         }
     }
 }
-impl Pb<k8s_pb::api::scheduling::v1::PriorityClass> for k8s_openapi::api::scheduling::v1::PriorityClass {
+impl Pb<k8s_pb::api::scheduling::v1::PriorityClass>
+for k8s_openapi::api::scheduling::v1::PriorityClass {
     fn pb(self) -> k8s_pb::api::scheduling::v1::PriorityClass {
         k8s_pb::api::scheduling::v1::PriorityClass {
             metadata: some(self.metadata),
@@ -5800,8 +6660,7 @@ impl Pb<k8s_pb::api::scheduling::v1::PriorityClass> for k8s_openapi::api::schedu
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::Condition
-{
+for k8s_pb::apimachinery::pkg::apis::meta::v1::Condition {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
             last_transition_time: req(self.last_transition_time),
@@ -5814,8 +6673,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::Condition>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::Condition {
         k8s_pb::apimachinery::pkg::apis::meta::v1::Condition {
             r#type: some(self.type_),
@@ -5829,9 +6687,10 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::Condition>
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement
-{
-    fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
+for k8s_pb::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
+    fn pb(
+        self,
+    ) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
             key: req(self.key),
             operator: req(self.operator),
@@ -5840,8 +6699,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
         k8s_pb::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
             key: some(self.key),
@@ -5852,8 +6710,7 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement>
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelector
-{
+for k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelector {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
             match_expressions: vec_opt(self.match_expressions),
@@ -5862,8 +6719,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelector>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelector {
         k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelector {
             match_labels: opt_map(self.match_labels),
@@ -5873,9 +6729,10 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelector>
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement
-{
-    fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
+for k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
+    fn pb(
+        self,
+    ) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
             key: req(self.key),
             operator: req(self.operator),
@@ -5884,8 +6741,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
         k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
             key: some(self.key),
@@ -5896,8 +6752,7 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement>
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::ListMeta
-{
+for k8s_pb::apimachinery::pkg::apis::meta::v1::ListMeta {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta {
             continue_: nz(self.r#continue),
@@ -5909,8 +6764,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta>
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::ListMeta>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::ListMeta {
         k8s_pb::apimachinery::pkg::apis::meta::v1::ListMeta {
             self_link: opt(self.self_link),
@@ -5922,8 +6776,7 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::ListMeta>
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry
-{
+for k8s_pb::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
             api_version: nz(self.api_version),
@@ -5937,8 +6790,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry>
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
         k8s_pb::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
             manager: opt(self.manager),
@@ -5953,8 +6805,7 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry>
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta
-{
+for k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
             annotations: map_opt(self.annotations),
@@ -5976,8 +6827,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta {
             name: opt(self.name),
@@ -6000,8 +6850,7 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta>
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::OwnerReference
-{
+for k8s_pb::apimachinery::pkg::apis::meta::v1::OwnerReference {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
             api_version: req(self.api_version),
@@ -6014,8 +6863,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::OwnerReference>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::OwnerReference {
         k8s_pb::apimachinery::pkg::apis::meta::v1::OwnerReference {
             api_version: some(self.api_version),
@@ -6028,7 +6876,8 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::OwnerReference>
         }
     }
 }
-impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status> for k8s_pb::apimachinery::pkg::apis::meta::v1::Status {
+impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>
+for k8s_pb::apimachinery::pkg::apis::meta::v1::Status {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Status {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::Status {
             code: nz(self.code),
@@ -6040,7 +6889,8 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status> for k8s_pb::apim
         }
     }
 }
-impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::Status> for k8s_openapi::apimachinery::pkg::apis::meta::v1::Status {
+impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::Status>
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::Status {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::Status {
         k8s_pb::apimachinery::pkg::apis::meta::v1::Status {
             metadata: some(self.metadata),
@@ -6054,8 +6904,7 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::Status> for k8s_openapi::apim
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::StatusCause
-{
+for k8s_pb::apimachinery::pkg::apis::meta::v1::StatusCause {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
             field: nz(self.field),
@@ -6065,8 +6914,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause>
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::StatusCause>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::StatusCause {
         k8s_pb::apimachinery::pkg::apis::meta::v1::StatusCause {
             reason: opt(self.reason),
@@ -6077,8 +6925,7 @@ impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::StatusCause>
     }
 }
 impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails>
-    for k8s_pb::apimachinery::pkg::apis::meta::v1::StatusDetails
-{
+for k8s_pb::apimachinery::pkg::apis::meta::v1::StatusDetails {
     fn pb(self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails {
         k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails {
             causes: vec_opt(self.causes),
@@ -6091,8 +6938,7 @@ impl Pb<k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails>
     }
 }
 impl Pb<k8s_pb::apimachinery::pkg::apis::meta::v1::StatusDetails>
-    for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails
-{
+for k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusDetails {
     fn pb(self) -> k8s_pb::apimachinery::pkg::apis::meta::v1::StatusDetails {
         k8s_pb::apimachinery::pkg::apis::meta::v1::StatusDetails {
             name: opt(self.name),
