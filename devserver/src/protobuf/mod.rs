@@ -4,8 +4,8 @@
 //! The wire format is Kubernetes' envelope: the four bytes `k8s\0`, then a `runtime.Unknown`
 //! message whose `raw` field holds the object's own message, encoded by prost with k8s-pb's
 //! types. The objects themselves are converted to and from the JSON the handlers work on through
-//! k8s-openapi's types, by conversions generated from both crates ([`generated`], made by
-//! `cargo xtask codegen`; [`convert`] holds what they stand on).
+//! k8s-openapi's types, by conversions generated from both crates (`generated.rs`, made by
+//! `cargo xtask codegen`; `convert.rs` holds what they stand on).
 
 mod convert;
 // Written by the generator as prettyplease formats it; `cargo xtask codegen --check` compares it.
