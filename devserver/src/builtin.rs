@@ -67,6 +67,12 @@ fn rt(
     }
 }
 
+/// A workload with the `/scale` subresource (`kubectl scale`, HorizontalPodAutoscalers).
+fn scaled(mut t: ResourceType) -> ResourceType {
+    t.scale = Some(crate::resource::ScalePaths::workload());
+    t
+}
+
 /// A review kind of `authorization.k8s.io`: cluster-scoped, create-only, not stored.
 fn review(kind: &str, plural: &str, decode: fn(&Value) -> Result<Value, String>) -> ResourceType {
     let mut t = rt("authorization.k8s.io", kind, plural, false, &[], false, false, decode);
@@ -86,9 +92,9 @@ pub fn builtin_types() -> Vec<ResourceType> {
         rt("", "ServiceAccount", "serviceaccounts", true, &["sa"], false, false, check::<core::v1::ServiceAccount>),
         rt("", "Event", "events", true, &["ev"], false, false, check::<core::v1::Event>),
         rt("", "ResourceQuota", "resourcequotas", true, &["quota"], false, true, check::<core::v1::ResourceQuota>),
-        rt("apps", "StatefulSet", "statefulsets", true, &["sts"], true, true, check::<apps::v1::StatefulSet>),
-        rt("apps", "Deployment", "deployments", true, &["deploy"], true, true, check::<apps::v1::Deployment>),
-        rt("apps", "ReplicaSet", "replicasets", true, &["rs"], true, true, check::<apps::v1::ReplicaSet>),
+        scaled(rt("apps", "StatefulSet", "statefulsets", true, &["sts"], true, true, check::<apps::v1::StatefulSet>)),
+        scaled(rt("apps", "Deployment", "deployments", true, &["deploy"], true, true, check::<apps::v1::Deployment>)),
+        scaled(rt("apps", "ReplicaSet", "replicasets", true, &["rs"], true, true, check::<apps::v1::ReplicaSet>)),
         rt(
             "apps",
             "ControllerRevision",

@@ -61,13 +61,28 @@ pub struct ScalePaths {
     pub status_replicas: Vec<String>,
     /// `labelSelectorPath`: the selector string in status (read only), if declared.
     pub label_selector: Option<Vec<String>>,
+    /// Built-in workloads: the `LabelSelector` object whose string form the Scale shows.
+    pub selector_object: Option<Vec<String>>,
 }
 
 impl ScalePaths {
     /// The paths of a CRD version's scale subresource.
     pub fn new(spec: &str, status: &str, selector: Option<&str>) -> Self {
         let split = |p: &str| p.trim_start_matches('.').split('.').map(str::to_string).collect();
-        Self { spec_replicas: split(spec), status_replicas: split(status), label_selector: selector.map(split) }
+        Self {
+            spec_replicas: split(spec),
+            status_replicas: split(status),
+            label_selector: selector.map(split),
+            selector_object: None,
+        }
+    }
+
+    /// The `/scale` of Deployments, ReplicaSets and StatefulSets: `.spec.replicas`,
+    /// `.status.replicas`, and `.spec.selector` shown as a selector string.
+    pub fn workload() -> Self {
+        let mut paths = Self::new(".spec.replicas", ".status.replicas", None);
+        paths.selector_object = Some(vec!["spec".into(), "selector".into()]);
+        paths
     }
 }
 

@@ -1471,6 +1471,40 @@ async fn protobuf_replies_for_clients_that_prefer_it() {
 }
 
 #[tokio::test]
+async fn workloads_scale_through_their_scale_subresource() {
+    let e = start().await;
+    let selector = json!({"matchLabels": {"a": "b"}, "matchExpressions": [
+        {"key": "t", "operator": "In", "values": ["y", "x"]}, {"key": "e", "operator": "Exists"}]});
+    let template = json!({"metadata": {"labels": {"a": "b", "t": "x", "e": "1"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}});
+    let d = json!({"metadata": {"name": "web"}, "spec": {"replicas": 2, "selector": selector, "template": template}});
+    assert_eq!(e.post("/apis/apps/v1/namespaces/default/deployments", d).await.status, 201);
+    let path = "/apis/apps/v1/namespaces/default/deployments/web/scale";
+    let r = e.get(path).await;
+    assert_eq!((r.status, r.body["kind"].as_str()), (200, Some("Scale")), "{}", r.text);
+    assert_eq!(r.body["spec"], json!({"replicas": 2}));
+    assert_eq!(r.body["status"], json!({"replicas": 0, "selector": "a=b,e,t in (x,y)"}));
+    let r = e.patch(path, json!({"spec": {"replicas": 5}}), MERGE).await;
+    assert_eq!((r.status, &r.body["spec"]["replicas"]), (200, &json!(5)), "{}", r.text);
+    assert_eq!(e.get("/apis/apps/v1/namespaces/default/deployments/web").await.body["spec"]["replicas"], 5);
+    let r = e.patch(path, json!({"spec": {"replicas": -1}}), MERGE).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{}", r.text);
+    assert_eq!(
+        r.body["message"],
+        "Scale.autoscaling \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+    );
+    let s = json!({"metadata": {"name": "db"}, "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}});
+    assert_eq!(e.post("/apis/apps/v1/namespaces/default/statefulsets", s).await.status, 201);
+    let r = e.put("/apis/apps/v1/namespaces/default/statefulsets/db/scale", json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "db"}, "spec": {"replicas": 3}})).await;
+    assert_eq!(
+        (r.status, &r.body["spec"]["replicas"], &r.body["status"]["selector"]),
+        (200, &json!(3), &json!("app=db")),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
 async fn protobuf_watch_streams_length_prefixed_watch_events() {
     use k8s_pb::apimachinery::pkg::apis::meta::v1::WatchEvent;
     use k8s_pb::apimachinery::pkg::runtime::Unknown;

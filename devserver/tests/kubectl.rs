@@ -387,6 +387,9 @@ async fn every_kubectl_create_subcommand_works() {
     );
     assert!(deploy["spec"].get("paused").is_none(), "a non-pointer omitempty zero is left out, as Go's JSON does");
     assert_eq!(deploy["spec"]["revisionHistoryLimit"], 10, "defaulted");
+    let out = ok(&kc, &["scale", "deployment", "web", "-n", "team", "--replicas=3"]).await;
+    assert_eq!(out.trim(), "deployment.apps/web scaled");
+    assert_eq!(get("deployment web").await["spec"]["replicas"], 3, "through the scale subresource");
     assert_eq!(get("cronjob tick").await["spec"]["schedule"], "*/5 * * * *");
     assert_eq!(
         get("job once").await["spec"]["template"]["spec"]["containers"][0]["command"],

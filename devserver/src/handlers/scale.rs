@@ -27,12 +27,42 @@ fn scale_of(paths: &ScalePaths, obj: &Value) -> Value {
     let spec_replicas = int(&paths.spec_replicas);
     let spec = if spec_replicas == 0 { json!({}) } else { json!({"replicas": spec_replicas}) };
     let mut status = json!({"replicas": int(&paths.status_replicas)});
-    if let Some(sel) = paths.label_selector.as_deref().and_then(|p| at(obj, p)).and_then(Value::as_str)
-        && !sel.is_empty()
-    {
+    let selector = match (&paths.label_selector, &paths.selector_object) {
+        (Some(p), _) => at(obj, p).and_then(Value::as_str).map(str::to_string),
+        (None, Some(p)) => at(obj, p).map(selector_string),
+        (None, None) => None,
+    };
+    if let Some(sel) = selector.filter(|s| !s.is_empty()) {
         status["selector"] = json!(sel);
     }
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": metadata, "spec": spec, "status": status})
+}
+
+/// A `LabelSelector` as apimachinery prints it: requirements sorted by key, values sorted
+/// (`a=b,e,t in (x,y)`).
+fn selector_string(selector: &Value) -> String {
+    let mut parts: Vec<(String, String)> = vec![];
+    if let Some(m) = selector.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in m {
+            parts.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))));
+        }
+    }
+    for e in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut values: Vec<&str> =
+            e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        values.sort_unstable();
+        let text = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.clone(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => continue,
+        };
+        parts.push((key, text));
+    }
+    parts.sort();
+    parts.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(",")
 }
 
 /// The replicas a Scale body asks for: Go's zero value when absent, 400 when not an int32.
@@ -125,6 +155,17 @@ impl Ctx<'_> {
         let (updated, warnings) = self.update_stored(ns, name, |cur| {
             let wanted = make(scale_of(&paths, cur))?;
             let replicas = wanted_replicas(&wanted)?;
+            if replicas < 0 && !self.rt.custom {
+                // A built-in workload's Scale is validated itself, before the object.
+                let target = crate::error::Target {
+                    group: "autoscaling".into(),
+                    plural: String::new(),
+                    kind: "Scale".into(),
+                    name: name.to_string(),
+                };
+                let why = format!("Invalid value: {replicas}: must be greater than or equal to 0");
+                return Err(ApiError::invalid(&target, vec![Cause::new("FieldValueInvalid", "spec.replicas", why)]));
+            }
             let precondition = wanted.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
             if !precondition.is_empty() && precondition != rv_of(cur).to_string() {
                 return Err(ApiError::modified(&self.rt.target(name)));
@@ -174,6 +215,14 @@ mod tests {
             (c.field.as_str(), c.message.as_str()),
             (".spec.nodes", "Invalid value: -2: should be a non-negative integer")
         );
+    }
+
+    #[test]
+    fn selectors_print_like_apimachinery() {
+        let sel = json!({"matchLabels": {"a": "b"}, "matchExpressions": [
+            {"key": "t", "operator": "In", "values": ["y", "x"]}, {"key": "e", "operator": "Exists"},
+            {"key": "n", "operator": "NotIn", "values": ["z"]}, {"key": "d", "operator": "DoesNotExist"}]});
+        assert_eq!(selector_string(&sel), "a=b,!d,e,n notin (z),t in (x,y)");
     }
 
     #[test]
