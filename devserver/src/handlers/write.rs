@@ -166,143 +166,11 @@ impl Ctx<'_> {
         }
         let name = meta_str(cur, "name").unwrap_or("").to_string();
         let target = rt.target(&name);
-        // A uid in the body is a precondition (as kube-apiserver's update makes it): another uid
-        // means another object, a conflict rather than an invalid field.
-        let new_uid = meta_str(&new, "uid").unwrap_or("").to_string();
-        let cur_uid = meta_str(cur, "uid").unwrap_or("");
-        if !new_uid.is_empty() && new_uid != cur_uid {
-            return Err(ApiError::conflict(
-                &target,
-                &format!(
-                    "StorageError: invalid object, Code: 4, Key: /registry/{}{}/{}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {new_uid}, UID in object meta: {cur_uid}",
-                    if rt.group.is_empty() { String::new() } else { format!("{}/", rt.group) },
-                    rt.plural,
-                    storage_key(cur)
-                ),
-            ));
-        }
-        let new_rv = meta_str(&new, "resourceVersion").unwrap_or("").to_string();
-        if new_rv.is_empty() {
-            if require_rv && rt.custom {
-                // kube-apiserver names the resource (foos.example.com), not the kind, here.
-                let resource = crate::error::Target { kind: rt.plural.clone(), ..target.clone() };
-                return Err(ApiError::invalid(
-                    &resource,
-                    vec![Cause::new(
-                        "FieldValueInvalid",
-                        "metadata.resourceVersion",
-                        "Invalid value: 0: must be specified for an update",
-                    )],
-                ));
-            }
-        } else if new_rv != rv_of(cur).to_string() {
-            return Err(ApiError::modified(&target));
-        }
-        // Immutable identity.
-        let mut causes = Vec::new();
-        for f in ["name", "namespace"] {
-            let nv = meta_str(&new, f).unwrap_or("");
-            let ov = meta_str(cur, f).unwrap_or("");
-            if f == "namespace" && !rt.namespaced {
-                continue;
-            }
-            if nv != ov && !(f == "namespace" && nv.is_empty()) {
-                causes.push(Cause::new(
-                    "FieldValueInvalid",
-                    format!("metadata.{f}"),
-                    format!("Invalid value: \"{nv}\": field is immutable"),
-                ));
-            }
-        }
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(&target, causes));
-        }
+        self.update_preconditions(cur, &new, require_rv, &target)?;
         let mut result = if sub == Some("status") {
-            // Only status (and managedFields) is taken from the request.
-            let mut o = cur.clone();
-            if apply
-                && let (Some(mf), Some(m)) = (
-                    new.pointer("/metadata/managedFields").cloned(),
-                    o.get_mut("metadata").and_then(Value::as_object_mut),
-                )
-            {
-                m.insert("managedFields".into(), mf);
-            }
-            match new.get("status") {
-                Some(s) => o["status"] = s.clone(),
-                None => {
-                    if let Some(m) = o.as_object_mut() {
-                        m.remove("status");
-                    }
-                }
-            }
-            o
+            status_update(cur, new, apply)
         } else {
-            if rt.status_subresource {
-                match cur.get("status") {
-                    Some(s) => new["status"] = s.clone(),
-                    None => {
-                        if let Some(m) = new.as_object_mut() {
-                            m.remove("status");
-                        }
-                    }
-                }
-            }
-            // Server-owned metadata is copied from the stored object.
-            let cur_meta = cur.get("metadata").cloned().unwrap_or(json!({}));
-            let meta = meta_mut(&mut new)?;
-            for f in [
-                "uid",
-                "creationTimestamp",
-                "generation",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-                "namespace",
-            ] {
-                match cur_meta.get(f) {
-                    Some(v) => {
-                        meta.insert(f.into(), v.clone());
-                    }
-                    None => {
-                        meta.remove(f);
-                    }
-                }
-            }
-            if !apply && let Some(mf) = cur_meta.get("managedFields") {
-                meta.insert("managedFields".into(), mf.clone());
-            }
-            // No new finalizers while deleting.
-            if cur_meta.get("deletionTimestamp").is_some() {
-                let old: Vec<Value> = cur_meta.get("finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
-                let added: Vec<String> = meta
-                    .get("finalizers")
-                    .and_then(Value::as_array)
-                    .map(|fs| {
-                        fs.iter().filter(|f| !old.contains(f)).map(|f| f.as_str().unwrap_or("").to_string()).collect()
-                    })
-                    .unwrap_or_default();
-                if !added.is_empty() {
-                    let list: Vec<String> = added.iter().map(|a| format!("{a:?}")).collect();
-                    return Err(ApiError::invalid(
-                        &target,
-                        vec![Cause::new(
-                            "FieldValueForbidden",
-                            "metadata.finalizers",
-                            format!(
-                                "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
-                                list.join(", ")
-                            ),
-                        )],
-                    ));
-                }
-            }
-            if rt.has_generation() && spec_part(&new, rt.status_subresource) != spec_part(cur, rt.status_subresource) {
-                let g = cur.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-                if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.insert("generation".into(), json!(g + 1));
-                }
-            }
-            new
+            self.main_update(cur, new, apply, &target)?
         };
         if let Some(m) = result.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert("resourceVersion".into(), Value::String(rv_of(cur).to_string()));
@@ -318,6 +186,137 @@ impl Ctx<'_> {
             return Ok(Write::Delete);
         }
         Ok(Write::Put(result))
+    }
+
+    /// What an update must match before anything else: a uid in the body (a precondition, as
+    /// kube-apiserver makes it), the resourceVersion, and the immutable name and namespace.
+    fn update_preconditions(
+        &self,
+        cur: &Value,
+        new: &Value,
+        require_rv: bool,
+        target: &crate::error::Target,
+    ) -> ApiResult<()> {
+        let rt = self.rt;
+        // A uid in the body is a precondition (as kube-apiserver's update makes it): another uid
+        // means another object, a conflict rather than an invalid field.
+        let new_uid = meta_str(new, "uid").unwrap_or("").to_string();
+        let cur_uid = meta_str(cur, "uid").unwrap_or("");
+        if !new_uid.is_empty() && new_uid != cur_uid {
+            return Err(ApiError::conflict(
+                target,
+                &format!(
+                    "StorageError: invalid object, Code: 4, Key: /registry/{}{}/{}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {new_uid}, UID in object meta: {cur_uid}",
+                    if rt.group.is_empty() { String::new() } else { format!("{}/", rt.group) },
+                    rt.plural,
+                    storage_key(cur)
+                ),
+            ));
+        }
+        let new_rv = meta_str(new, "resourceVersion").unwrap_or("").to_string();
+        if new_rv.is_empty() {
+            if require_rv && rt.custom {
+                // kube-apiserver names the resource (foos.example.com), not the kind, here.
+                let resource = crate::error::Target { kind: rt.plural.clone(), ..target.clone() };
+                return Err(ApiError::invalid(
+                    &resource,
+                    vec![Cause::new(
+                        "FieldValueInvalid",
+                        "metadata.resourceVersion",
+                        "Invalid value: 0: must be specified for an update",
+                    )],
+                ));
+            }
+        } else if new_rv != rv_of(cur).to_string() {
+            return Err(ApiError::modified(target));
+        }
+        // Immutable identity.
+        let mut causes = Vec::new();
+        for f in ["name", "namespace"] {
+            let nv = meta_str(new, f).unwrap_or("");
+            let ov = meta_str(cur, f).unwrap_or("");
+            if f == "namespace" && !rt.namespaced {
+                continue;
+            }
+            if nv != ov && !(f == "namespace" && nv.is_empty()) {
+                causes.push(Cause::new(
+                    "FieldValueInvalid",
+                    format!("metadata.{f}"),
+                    format!("Invalid value: \"{nv}\": field is immutable"),
+                ));
+            }
+        }
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(target, causes));
+        }
+        Ok(())
+    }
+
+    /// The object an update of the main resource stores: the request's, with status kept (when
+    /// it is a subresource) and server-owned metadata copied from the stored object; no new
+    /// finalizers while deleting; the generation bumped when the spec changed.
+    fn main_update(&self, cur: &Value, mut new: Value, apply: bool, target: &crate::error::Target) -> ApiResult<Value> {
+        let rt = self.rt;
+        if rt.status_subresource {
+            match cur.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+        }
+        // Server-owned metadata is copied from the stored object.
+        let cur_meta = cur.get("metadata").cloned().unwrap_or(json!({}));
+        let meta = meta_mut(&mut new)?;
+        for f in
+            ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace"]
+        {
+            match cur_meta.get(f) {
+                Some(v) => {
+                    meta.insert(f.into(), v.clone());
+                }
+                None => {
+                    meta.remove(f);
+                }
+            }
+        }
+        if !apply && let Some(mf) = cur_meta.get("managedFields") {
+            meta.insert("managedFields".into(), mf.clone());
+        }
+        // No new finalizers while deleting.
+        if cur_meta.get("deletionTimestamp").is_some() {
+            let old: Vec<Value> = cur_meta.get("finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+            let added: Vec<String> = meta
+                .get("finalizers")
+                .and_then(Value::as_array)
+                .map(|fs| {
+                    fs.iter().filter(|f| !old.contains(f)).map(|f| f.as_str().unwrap_or("").to_string()).collect()
+                })
+                .unwrap_or_default();
+            if !added.is_empty() {
+                let list: Vec<String> = added.iter().map(|a| format!("{a:?}")).collect();
+                return Err(ApiError::invalid(
+                    target,
+                    vec![Cause::new(
+                        "FieldValueForbidden",
+                        "metadata.finalizers",
+                        format!(
+                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                            list.join(", ")
+                        ),
+                    )],
+                ));
+            }
+        }
+        if rt.has_generation() && spec_part(&new, rt.status_subresource) != spec_part(cur, rt.status_subresource) {
+            let g = cur.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("generation".into(), json!(g + 1));
+            }
+        }
+        Ok(new)
     }
 
     pub(super) fn reply_for(&self, outcome: Outcome, code: u16, warnings: &[String]) -> Response {
@@ -545,4 +544,26 @@ fn storage_key(obj: &Value) -> String {
         Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
         _ => name.to_string(),
     }
+}
+
+/// The object a status update stores: the stored one with the request's status (and, for an
+/// apply, its managedFields).
+fn status_update(cur: &Value, new: Value, apply: bool) -> Value {
+    // Only status (and managedFields) is taken from the request.
+    let mut o = cur.clone();
+    if apply
+        && let (Some(mf), Some(m)) =
+            (new.pointer("/metadata/managedFields").cloned(), o.get_mut("metadata").and_then(Value::as_object_mut))
+    {
+        m.insert("managedFields".into(), mf);
+    }
+    match new.get("status") {
+        Some(s) => o["status"] = s.clone(),
+        None => {
+            if let Some(m) = o.as_object_mut() {
+                m.remove("status");
+            }
+        }
+    }
+    o
 }
