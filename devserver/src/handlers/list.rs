@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The items a list pages through, their resourceVersion, and the key a page starts at.
+type Snapshot = (u64, Arc<Vec<Arc<Value>>>, String);
+
 impl Ctx<'_> {
     pub(super) fn selectors(&self) -> ApiResult<(LabelSelector, FieldSelector)> {
         let labels = match self.query.get("labelSelector") {
@@ -21,52 +24,7 @@ impl Ctx<'_> {
         let rv = q.get("resourceVersion").cloned().unwrap_or_default();
         let rv_match = q.get("resourceVersionMatch").cloned().unwrap_or_default();
         let cont = q.get("continue").cloned().unwrap_or_default();
-        let mut causes = Vec::new();
-        if !rv_match.is_empty() && rv.is_empty() {
-            causes.push(Cause::new(
-                "FieldValueForbidden",
-                "resourceVersionMatch",
-                "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
-            ));
-        }
-        if rv_match == "Exact" && rv == "0" {
-            causes.push(Cause::new(
-                "FieldValueForbidden",
-                "resourceVersionMatch",
-                "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-            ));
-        }
-        if !rv_match.is_empty() && !cont.is_empty() {
-            causes.push(Cause::new(
-                "FieldValueForbidden",
-                "resourceVersionMatch",
-                "Forbidden: resourceVersionMatch is forbidden when continue is provided",
-            ));
-        }
-        if !rv_match.is_empty() && rv_match != "Exact" && rv_match != "NotOlderThan" {
-            causes.push(Cause::new(
-                "FieldValueNotSupported",
-                "resourceVersionMatch",
-                format!("Unsupported value: \"{rv_match}\": supported values: \"Exact\", \"NotOlderThan\""),
-            ));
-        }
-        if q.get("sendInitialEvents").is_some() {
-            causes.push(Cause::new(
-                "FieldValueForbidden",
-                "sendInitialEvents",
-                "Forbidden: sendInitialEvents is forbidden for list",
-            ));
-        }
-        if !causes.is_empty() {
-            return Err(ApiError::invalid_options("ListOptions", causes));
-        }
-        // The token is checked before its combination with a resourceVersion, as kube-apiserver does.
-        if !cont.is_empty() {
-            decode_continue(&cont)?;
-        }
-        if !cont.is_empty() && !rv.is_empty() && rv != "0" {
-            return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
-        }
+        validate_list_options(q, &rv, &rv_match, &cont)?;
         let (labels, fields) = self.selectors()?;
         let limit: usize = match q.get("limit") {
             Some(l) => {
@@ -94,34 +52,7 @@ impl Ctx<'_> {
                 return Err(ApiError::expired(format!("too old resource version: {n} ({current})")));
             }
         }
-        // Snapshot: from the continue token, or a fresh read.
-        let (snap_rv, items, start): (u64, Arc<Vec<Arc<Value>>>, String) = if cont.is_empty() {
-            let (srv, items) = if rv_match == "Exact" && !rv.is_empty() && rv != current.to_string() {
-                let n: u64 = rv.parse().unwrap_or(0);
-                match self.app.store.snapshot(n, &res_key) {
-                    Some(s) => (n, s.as_ref().clone()),
-                    None => return Err(ApiError::expired(format!("too old resource version: {n} ({current})"))),
-                }
-            } else {
-                self.app.store.list(&res_key, &prefix)
-            };
-            (srv, Arc::new(items), String::new())
-        } else {
-            let (crv, start) = decode_continue(&cont)?;
-            match self.app.store.snapshot(crv, &format!("{res_key}@{prefix}")) {
-                Some(items) => (crv, items, start),
-                None => {
-                    let (nrv, fresh) = self.app.store.list(&res_key, &prefix);
-                    let fresh = Arc::new(fresh);
-                    self.app.store.save_snapshot(nrv, &format!("{res_key}@{prefix}"), fresh);
-                    let mut e = ApiError::expired(
-                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
-                    );
-                    e.metadata = Some(json!({"continue": encode_continue(nrv, &start)}));
-                    return Err(e);
-                }
-            }
-        };
+        let (snap_rv, items, start) = self.list_snapshot(&rv, &rv_match, &cont, &prefix, current)?;
         let begin = if start.is_empty() { 0 } else { items.partition_point(|o| item_key(o) < start) };
         let mut selected: Vec<Arc<Value>> = Vec::new();
         let mut next_start = None;
@@ -150,12 +81,52 @@ impl Ctx<'_> {
                 list_meta["remainingItemCount"] = json!(items.len() - idx);
             }
         }
+        Ok(self.list_reply(&selected, list_meta))
+    }
+
+    /// The items a list reads: from a continue token's snapshot, an exact resourceVersion's
+    /// snapshot, or the store now; with their resourceVersion and where a page starts.
+    fn list_snapshot(&self, rv: &str, rv_match: &str, cont: &str, prefix: &str, current: u64) -> ApiResult<Snapshot> {
+        let res_key = self.rt.key();
+        Ok(if cont.is_empty() {
+            let (srv, items) = if rv_match == "Exact" && !rv.is_empty() && rv != current.to_string() {
+                let n: u64 = rv.parse().unwrap_or(0);
+                match self.app.store.snapshot(n, &res_key) {
+                    Some(s) => (n, s.as_ref().clone()),
+                    None => return Err(ApiError::expired(format!("too old resource version: {n} ({current})"))),
+                }
+            } else {
+                self.app.store.list(&res_key, prefix)
+            };
+            (srv, Arc::new(items), String::new())
+        } else {
+            let (crv, start) = decode_continue(cont)?;
+            match self.app.store.snapshot(crv, &format!("{res_key}@{prefix}")) {
+                Some(items) => (crv, items, start),
+                None => {
+                    let (nrv, fresh) = self.app.store.list(&res_key, prefix);
+                    let fresh = Arc::new(fresh);
+                    self.app.store.save_snapshot(nrv, &format!("{res_key}@{prefix}"), fresh);
+                    let mut e = ApiError::expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                    );
+                    e.metadata = Some(json!({"continue": encode_continue(nrv, &start)}));
+                    return Err(e);
+                }
+            }
+        })
+    }
+
+    /// A page of a list in the form the client asked for: metadata only, a Table, or the
+    /// objects.
+    fn list_reply(&self, selected: &[Arc<Value>], mut list_meta: Value) -> Response {
+        let q = self.query;
         if self.wants_partial() {
-            return Ok(json_reply(200, &negotiation::partial_list(&selected, list_meta), &[]));
+            return json_reply(200, &negotiation::partial_list(selected, list_meta), &[]);
         }
         if self.wants_table() {
             let include = q.get("includeObject").map(String::as_str).unwrap_or("Metadata");
-            return Ok(json_reply(200, &table::render(self.rt, &selected, list_meta, include), &[]));
+            return json_reply(200, &table::render(self.rt, selected, list_meta, include), &[]);
         }
         if self.rt.custom && list_meta.get("continue").is_none() {
             // A custom resource list is unstructured in kube-apiserver, which keeps the empty
@@ -177,8 +148,60 @@ impl Ctx<'_> {
             out.push_str(&self.rt.to_wire(o));
         }
         out.push_str("]}");
-        Ok(json_text_reply(200, out, &[]))
+        json_text_reply(200, out, &[])
     }
+}
+
+/// ListOptions a list refuses (422), then a continue token that does not decode or comes with
+/// a resourceVersion (400), as kube-apiserver checks them.
+fn validate_list_options(q: &Query, rv: &str, rv_match: &str, cont: &str) -> ApiResult<()> {
+    let mut causes = Vec::new();
+    if !rv_match.is_empty() && rv.is_empty() {
+        causes.push(Cause::new(
+            "FieldValueForbidden",
+            "resourceVersionMatch",
+            "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+        ));
+    }
+    if rv_match == "Exact" && rv == "0" {
+        causes.push(Cause::new(
+            "FieldValueForbidden",
+            "resourceVersionMatch",
+            "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+        ));
+    }
+    if !rv_match.is_empty() && !cont.is_empty() {
+        causes.push(Cause::new(
+            "FieldValueForbidden",
+            "resourceVersionMatch",
+            "Forbidden: resourceVersionMatch is forbidden when continue is provided",
+        ));
+    }
+    if !rv_match.is_empty() && rv_match != "Exact" && rv_match != "NotOlderThan" {
+        causes.push(Cause::new(
+            "FieldValueNotSupported",
+            "resourceVersionMatch",
+            format!("Unsupported value: \"{rv_match}\": supported values: \"Exact\", \"NotOlderThan\""),
+        ));
+    }
+    if q.get("sendInitialEvents").is_some() {
+        causes.push(Cause::new(
+            "FieldValueForbidden",
+            "sendInitialEvents",
+            "Forbidden: sendInitialEvents is forbidden for list",
+        ));
+    }
+    if !causes.is_empty() {
+        return Err(ApiError::invalid_options("ListOptions", causes));
+    }
+    // The token is checked before its combination with a resourceVersion, as kube-apiserver does.
+    if !cont.is_empty() {
+        decode_continue(cont)?;
+    }
+    if !cont.is_empty() && !rv.is_empty() && rv != "0" {
+        return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
+    }
+    Ok(())
 }
 
 /// The sort key of a stored object (namespace/name).
