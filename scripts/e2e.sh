@@ -12,8 +12,9 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "== tests that need Go (client-go benchmark rows, the Go twin's generated code is fresh)"
+echo "== tests that need Go (client-go benchmark rows, the Go twin's generated code is fresh, client-go speaks protobuf)"
 cargo test --locked -p bench --test quick --test go_generated_fresh
+cargo test --locked -p bench --bin bench needs_go
 
 echo "== cargo xtask cluster up"
 started=$(date +%s)

@@ -113,7 +113,8 @@ impl Ctx<'_> {
     }
 
     pub(super) fn update_scale(&self, ns: Option<&str>, name: &str, body: &[u8]) -> ApiResult<Response> {
-        let scale = self.parse_body(body)?;
+        // The body is an autoscaling/v1 Scale (protobuf-speaking clients send it as such).
+        let scale = super::request_object_of(self.headers, body, "autoscaling/v1", "Scale")?;
         let body_name = scale.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         if body_name != name {
             return Err(ApiError::bad_request(format!(

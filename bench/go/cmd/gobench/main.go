@@ -11,6 +11,7 @@
 //	gobench watch   -events FILE -n N [-namespace NS]   (replays a recorded watch stream from memory)
 //	gobench queue   -keys K -workers W -passes P
 //	gobench latency -kubeconfig K -namespace NS -n M
+//	gobench protobuf -kubeconfig K -namespace NS  (built-in kinds through client-go with protobuf bodies)
 //
 // Every loop is bounded by N or a deadline; the only server is the one in the kubeconfig (the
 // harness's devserver, or kube-apiserver from `cargo xtask cluster up`, on 127.0.0.1), or none
@@ -40,7 +41,7 @@ const deadline = 5 * time.Minute
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(fmt.Errorf("usage: gobench sync|relist|watch|queue|latency [flags]"))
+		fail(fmt.Errorf("usage: gobench sync|relist|watch|queue|latency|protobuf [flags]"))
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
@@ -85,6 +86,8 @@ func main() {
 		out = runQueue(*keys, *workers, *passes)
 	case "latency":
 		out, err = runLatency(mustConfig(*kubeconfig), *ns, *n)
+	case "protobuf":
+		out, err = runProtobuf(mustConfig(*kubeconfig), *ns)
 	default:
 		err = fmt.Errorf("unknown subcommand %q", cmd)
 	}
