@@ -168,7 +168,8 @@ fn impl_of<'a>(item: &'a syn::Item, trait_name: &str) -> Option<(String, &'a syn
     Some((ty.path.segments.last()?.ident.to_string(), imp))
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+/// Every `.rs` file under `dir`, sorted.
+pub(crate) fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     entries.sort();

@@ -117,7 +117,7 @@ fn root(spec: &str, resources: &[OpenapiKind]) -> Result<Root, String> {
 /// file per type).
 fn scan(dir: &Path, pb: bool) -> Result<Structs, String> {
     let mut files = vec![];
-    collect(dir, &mut files)?;
+    openapi_crate::collect(dir, &mut files)?;
     let mut defs = BTreeMap::new();
     for file in files {
         let rel = file.strip_prefix(dir).unwrap_or(&file);
@@ -152,20 +152,6 @@ fn scan(dir: &Path, pb: bool) -> Result<Structs, String> {
         }
     }
     Ok(Structs { defs })
-}
-
-fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 fn ty_of(t: &syn::Type, module: &str, pb: bool) -> Ty {
@@ -470,5 +456,46 @@ fn generate(roots: &[Root], openapi: &Structs, pb: &Structs) -> TokenStream {
         }
 
         #out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_pair_across_the_crates() {
+        let id = |s: &str| syn::parse_str::<syn::Ident>(s).unwrap();
+        assert_eq!(plain(&id("r#type")), plain(&id("type_")));
+        assert_eq!(plain(&id("u_id")), plain(&id("uid")));
+        assert_eq!(plain(&id("pod_cid_rs")), plain(&id("pod_cidrs")));
+        assert_ne!(plain(&id("name")), plain(&id("namespace")));
+    }
+
+    #[test]
+    fn types_reduce_to_their_shape_with_resolved_paths() {
+        let ty = |s: &str, pb: bool| ty_of(&syn::parse_str::<syn::Type>(s).unwrap(), "api/core/v1", pb);
+        assert_eq!(
+            ty("::core::option::Option<super::super::super::apimachinery::pkg::apis::meta::v1::ObjectMeta>", true),
+            Ty::Opt(Box::new(Ty::Msg("apimachinery/pkg/apis/meta/v1/ObjectMeta".into())))
+        );
+        assert_eq!(
+            ty("::prost::alloc::vec::Vec<Container>", true),
+            Ty::Vec(Box::new(Ty::Msg("api/core/v1/Container".into())))
+        );
+        assert_eq!(ty("::core::option::Option<::prost::alloc::vec::Vec<u8>>", true), Ty::Opt(Box::new(Ty::Bytes)));
+        assert_eq!(
+            ty("Option<std::collections::BTreeMap<std::string::String, crate::ByteString>>", false),
+            Ty::Opt(Box::new(Ty::Map(Box::new(Ty::Bytes))))
+        );
+        assert_eq!(ty("crate::api::core::v1::PodSpec", false), Ty::Msg("api/core/v1/PodSpec".into()));
+        assert_eq!(ty("::prost::alloc::boxed::Box<JsonSchemaProps>", true), Ty::Other);
+    }
+
+    #[test]
+    fn the_omitempty_recording_is_read() {
+        let set = omitempty();
+        assert!(set.contains(&("api/apps/v1/deploymentspec".into(), "paused".into())));
+        assert!(!set.contains(&("api/apps/v1/deploymentspec".into(), "replicas".into())), "a pointer field");
     }
 }
