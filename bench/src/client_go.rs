@@ -198,7 +198,8 @@ impl GoBench {
 
     /// Built-in kinds through client-go's typed clientset with protobuf bodies (create, get,
     /// scale, an informer's list and watch), and the media types of the replies: what
-    /// `gobench protobuf` prints.
+    /// `gobench protobuf` prints. (A check, not a measurement: only the tests run it.)
+    #[cfg(test)]
     pub async fn protobuf(&self, kubeconfig: &Path, namespace: &str) -> anyhow::Result<serde_json::Value> {
         self.run(&[
             "protobuf".into(),
