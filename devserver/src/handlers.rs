@@ -16,10 +16,9 @@ mod delete;
 mod list;
 mod scale;
 mod token;
-mod write;
 
-pub use delete::deleted_status;
-pub use list::{decode_continue, encode_continue, item_key};
+pub use list::encode_continue;
+mod write;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};

@@ -1,7 +1,8 @@
 //! A local Kubernetes-API-compatible server for tests, the controller's embedded mode and kubectl.
 //!
-//! No real kube-apiserver can run on our machines, so this crate serves the parts of the API our
-//! clients and kubectl touch, with the real server's codes, reasons and messages: discovery,
+//! It serves the parts of the API our clients, client-go and kubectl touch, with the real
+//! server's codes, reasons and messages (compared with kube-apiserver, built from source, by
+//! `cargo xtask conformance`): discovery,
 //! `/version`, health, OpenAPI v3, built-in kinds, CRDs with structural-schema validation, CRUD,
 //! patch (JSON, merge, strategic, server-side apply), list with selectors and pagination, and
 //! watch with resume, bookmarks and 410 Expired.
@@ -16,45 +17,46 @@
 //! # Ok(()) }
 //! ```
 
-pub mod admission;
-pub mod app;
-pub mod authn;
-pub mod authz;
-pub mod builtin;
-pub mod crd;
-pub mod defaults;
-pub mod discovery;
-pub mod error;
-pub mod escalation;
-pub mod events_view;
+mod admission;
+mod app;
+mod authn;
+mod authz;
+mod builtin;
+mod crd;
+mod defaults;
+mod discovery;
+mod error;
+mod escalation;
+mod events_view;
 pub mod faults;
-pub mod filters;
-pub mod gc;
-pub mod handlers;
+mod filters;
+mod gc;
+mod handlers;
 pub mod journal;
 pub mod kubeconfig;
 pub mod limits;
-pub mod negotiation;
-pub mod openapi;
-pub mod options;
-pub mod patch;
+mod negotiation;
+mod openapi;
+mod options;
+mod patch;
 pub mod persist;
-pub mod protobuf;
-pub mod registry;
-pub mod request_info;
-pub mod request_log;
-pub mod resource;
-pub mod reviews;
+mod protobuf;
+mod registry;
+mod request_info;
+mod request_log;
+mod resource;
+mod reviews;
 pub mod schema;
-pub mod selector;
-pub mod server;
+mod selector;
+mod server;
 pub mod sim;
 pub mod store;
-pub mod table;
-pub mod tls;
-pub mod validation;
-pub mod watch;
+mod table;
+mod tls;
+mod validation;
+mod watch;
 
 pub use error::{ApiError, Cause};
+pub use handlers::encode_continue;
 pub use request_log::{RequestLog, RequestRecord};
 pub use server::{DevServer, DevServerBuilder, DevServerHandle, InProcessServer};

@@ -32,7 +32,7 @@ pub struct RequestRecord {
 }
 
 /// The log, shared by all connections of one server (bounded: the oldest records are dropped
-/// past [`DEFAULT_LIMIT`]).
+/// past `DEFAULT_LIMIT`).
 #[derive(Debug, Default)]
 pub struct RequestLog {
     records: Mutex<VecDeque<RequestRecord>>,

@@ -231,11 +231,6 @@ impl FieldSelector {
             (actual == t.value) != t.negated
         })
     }
-
-    /// The name the selector pins with `metadata.name=X`, if any.
-    pub fn pinned_name(&self) -> Option<&str> {
-        self.0.iter().find(|t| t.field == "metadata.name" && !t.negated).map(|t| t.value.as_str())
-    }
 }
 
 #[cfg(test)]

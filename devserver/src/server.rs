@@ -90,7 +90,7 @@ impl DevServerBuilder {
     }
 
     /// Run the optional garbage collector for ownerReferences (off by default, like envtest,
-    /// which has no kube-controller-manager). See [`crate::gc`].
+    /// which has no kube-controller-manager). See the crate's `gc` module.
     pub fn garbage_collection(mut self, enabled: bool) -> Self {
         self.garbage_collection = enabled;
         self
@@ -104,7 +104,7 @@ impl DevServerBuilder {
     }
 
     /// Authorize requests with RBAC against the stored Roles, ClusterRoles and bindings (see
-    /// [`crate::authz`]), so a test can prove a controller's RBAC manifest is enough. Needs
+    /// the crate's `authz` module), so a test can prove a controller's RBAC manifest is enough. Needs
     /// [`DevServerBuilder::tls`]: plain http carries no credentials. The admin token stays
     /// all-powerful (`system:masters`); [`DevServerHandle::service_account_token`] mints tokens
     /// for ServiceAccounts.
@@ -131,7 +131,7 @@ impl DevServerBuilder {
 
     /// With [`DevServerBuilder::rbac`], also run the `OwnerReferencesPermissionEnforcement`
     /// admission plugin (off by default, as in kube-apiserver; on in e.g. OpenShift): setting
-    /// `blockOwnerDeletion` needs `update` on the owner's `finalizers`. See [`crate::admission`].
+    /// `blockOwnerDeletion` needs `update` on the owner's `finalizers`. See the crate's `admission` module.
     pub fn owner_references_permission_enforcement(mut self, enabled: bool) -> Self {
         self.owner_references_permission_enforcement = enabled;
         self

@@ -1277,7 +1277,7 @@ async fn continue_with_rv_is_400_and_bad_token_is_400() {
 async fn devserver_only_expired_continue_is_410_with_fresh_token() {
     let e = start().await;
     e.install_crd().await;
-    let tok = devserver::handlers::encode_continue(2, "default/a");
+    let tok = devserver::encode_continue(2, "default/a");
     let r = e.get(&format!("{FOOS}?continue={tok}")).await;
     assert_eq!((r.status, reason(&r)), (410, "Expired"));
     assert!(r.body["metadata"]["continue"].is_string());

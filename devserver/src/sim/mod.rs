@@ -16,7 +16,7 @@
 //! - [`bitcoind`]: an in-process Bitcoin Core JSON-RPC server ([`rpc`]) on `podIP:port` for every
 //!   running pod that runs bitcoind (see [`bitcoind`] for how a pod is recognised and which port
 //!   and credentials it uses);
-//! - [`crate::gc`]: the garbage collector (background and foreground cascading deletion,
+//! - the crate's `gc` module: the garbage collector (background and foreground cascading deletion,
 //!   orphaning), the same one `--gc` runs, switchable with [`SimOptions::garbage_collection`].
 //!
 //! Everything it logs says "simulated"; pods it runs get container ids `sim://...`.
