@@ -24,63 +24,60 @@ pub fn apply(group: &str, plural: &str, obj: &mut Value, create: bool) {
                 }
             }
         }
-        ("apps", "deployments") => {
-            let spec = object(o, "spec");
+        ("apps", "deployments") => with(o, "spec", |spec| {
             set(spec, "replicas", json!(1));
             set(spec, "revisionHistoryLimit", json!(10));
             set(spec, "progressDeadlineSeconds", json!(600));
-            let strategy = object(spec, "strategy");
-            set(strategy, "type", json!("RollingUpdate"));
-            if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                let rolling = object(strategy, "rollingUpdate");
-                set(rolling, "maxSurge", json!("25%"));
-                set(rolling, "maxUnavailable", json!("25%"));
-            }
+            with(spec, "strategy", |strategy| {
+                set(strategy, "type", json!("RollingUpdate"));
+                if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+                    with(strategy, "rollingUpdate", |rolling| {
+                        set(rolling, "maxSurge", json!("25%"));
+                        set(rolling, "maxUnavailable", json!("25%"));
+                    });
+                }
+            });
             template(spec);
-        }
-        ("apps", "replicasets") => {
-            let spec = object(o, "spec");
+        }),
+        ("apps", "replicasets") => with(o, "spec", |spec| {
             set(spec, "replicas", json!(1));
             template(spec);
-        }
-        ("apps", "statefulsets") => {
-            let spec = object(o, "spec");
+        }),
+        ("apps", "statefulsets") => with(o, "spec", |spec| {
             set(spec, "replicas", json!(1));
             set(spec, "podManagementPolicy", json!("OrderedReady"));
             set(spec, "revisionHistoryLimit", json!(10));
-            let strategy = object(spec, "updateStrategy");
-            set(strategy, "type", json!("RollingUpdate"));
-            if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                let rolling = object(strategy, "rollingUpdate");
-                set(rolling, "partition", json!(0));
-                set(rolling, "maxUnavailable", json!(1));
-            }
-            let retention = object(spec, "persistentVolumeClaimRetentionPolicy");
-            set(retention, "whenDeleted", json!("Retain"));
-            set(retention, "whenScaled", json!("Retain"));
+            with(spec, "updateStrategy", |strategy| {
+                set(strategy, "type", json!("RollingUpdate"));
+                if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+                    with(strategy, "rollingUpdate", |rolling| {
+                        set(rolling, "partition", json!(0));
+                        set(rolling, "maxUnavailable", json!(1));
+                    });
+                }
+            });
+            with(spec, "persistentVolumeClaimRetentionPolicy", |retention| {
+                set(retention, "whenDeleted", json!("Retain"));
+                set(retention, "whenScaled", json!("Retain"));
+            });
             for claim in array(spec, "volumeClaimTemplates") {
                 if let Some(c) = claim.as_object_mut() {
                     set(c, "apiVersion", json!("v1"));
                     set(c, "kind", json!("PersistentVolumeClaim"));
-                    set(object(c, "spec"), "volumeMode", json!("Filesystem"));
-                    set(object(c, "status"), "phase", json!("Pending"));
+                    with(c, "spec", |s| set(s, "volumeMode", json!("Filesystem")));
+                    with(c, "status", |s| set(s, "phase", json!("Pending")));
                 }
             }
             template(spec);
-        }
-        ("batch", "jobs") => {
-            let spec = object(o, "spec");
-            job_spec(spec);
-        }
-        ("batch", "cronjobs") => {
-            let spec = object(o, "spec");
+        }),
+        ("batch", "jobs") => with(o, "spec", job_spec),
+        ("batch", "cronjobs") => with(o, "spec", |spec| {
             set(spec, "concurrencyPolicy", json!("Allow"));
             set(spec, "suspend", json!(false));
             set(spec, "successfulJobsHistoryLimit", json!(3));
             set(spec, "failedJobsHistoryLimit", json!(1));
-            let job = object(object(spec, "jobTemplate"), "spec");
-            template(job);
-        }
+            with(spec, "jobTemplate", |job| with(job, "spec", template));
+        }),
         ("", "events") => {
             // Not defaults but Go's JSON: these core/v1 Event fields have no `omitempty`.
             for (k, v) in [
@@ -105,27 +102,36 @@ pub fn apply(group: &str, plural: &str, obj: &mut Value, create: bool) {
 pub fn job_selector(obj: &mut Value, uid: &str) {
     let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     let Some(o) = obj.as_object_mut() else { return };
-    let spec = object(o, "spec");
-    if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
-        return;
-    }
-    set(spec, "manualSelector", json!(false));
-    let labels = [
-        ("batch.kubernetes.io/controller-uid", uid),
-        ("batch.kubernetes.io/job-name", name.as_str()),
-        ("controller-uid", uid),
-        ("job-name", name.as_str()),
-    ];
-    let template_labels = object(object(object(spec, "template"), "metadata"), "labels");
-    for (k, v) in labels {
-        set(template_labels, k, json!(v));
-    }
-    let template_labels = template_labels.clone();
-    spec.insert("selector".into(), json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}));
-    let meta = object(o, "metadata");
-    if meta.get("labels").and_then(Value::as_object).is_none_or(Map::is_empty) {
-        meta.insert("labels".into(), Value::Object(template_labels));
-    }
+    let mut template_labels = None;
+    with(o, "spec", |spec| {
+        if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+            return;
+        }
+        set(spec, "manualSelector", json!(false));
+        let labels = [
+            ("batch.kubernetes.io/controller-uid", uid),
+            ("batch.kubernetes.io/job-name", name.as_str()),
+            ("controller-uid", uid),
+            ("job-name", name.as_str()),
+        ];
+        with(spec, "template", |t| {
+            with(t, "metadata", |m| {
+                with(m, "labels", |l| {
+                    for (k, v) in labels {
+                        set(l, k, json!(v));
+                    }
+                    template_labels = Some(l.clone());
+                })
+            })
+        });
+        spec.insert("selector".into(), json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}));
+    });
+    let Some(template_labels) = template_labels else { return };
+    with(o, "metadata", |meta| {
+        if meta.get("labels").and_then(Value::as_object).is_none_or(Map::is_empty) {
+            meta.insert("labels".into(), Value::Object(template_labels));
+        }
+    });
 }
 
 fn job_spec(spec: &mut Map<String, Value>) {
@@ -146,9 +152,10 @@ fn job_spec(spec: &mut Map<String, Value>) {
 
 /// A workload's `template`: its metadata is always written, its pod spec defaulted.
 fn template(spec: &mut Map<String, Value>) {
-    let t = object(spec, "template");
-    object(t, "metadata");
-    pod_spec(object(t, "spec"));
+    with(spec, "template", |t| {
+        with(t, "metadata", |_| {});
+        with(t, "spec", pod_spec);
+    });
 }
 
 fn pod_spec(spec: &mut Map<String, Value>) {
@@ -239,15 +246,15 @@ fn set(m: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-/// The object at `key`, created when absent (or not an object).
-fn object<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let v = m.entry(key).or_insert_with(|| json!({}));
-    if !v.is_object() {
+/// Runs `f` on the object at `key`, created when absent or null. A value of another type is
+/// left alone for the kind's decoding to refuse (400), as kube-apiserver does.
+fn with(m: &mut Map<String, Value>, key: &str, f: impl FnOnce(&mut Map<String, Value>)) {
+    let v = m.entry(key).or_insert(Value::Null);
+    if v.is_null() {
         *v = json!({});
     }
-    match v {
-        Value::Object(o) => o,
-        _ => unreachable!("just made an object"),
+    if let Value::Object(o) = v {
+        f(o);
     }
 }
 
@@ -280,6 +287,16 @@ mod tests {
         assert_eq!(d["spec"]["replicas"], 0);
         assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
         assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    }
+
+    #[test]
+    fn values_of_the_wrong_type_are_left_for_decoding_to_refuse() {
+        let mut d = json!({"spec": {"strategy": "fast", "template": 3}});
+        apply("apps", "deployments", &mut d, true);
+        assert_eq!((&d["spec"]["strategy"], &d["spec"]["template"]), (&json!("fast"), &json!(3)));
+        let mut j = json!({"metadata": {"name": "j"}, "spec": "x"});
+        job_selector(&mut j, "u");
+        assert_eq!(j, json!({"metadata": {"name": "j"}, "spec": "x"}));
     }
 
     #[test]

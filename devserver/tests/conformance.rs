@@ -1560,6 +1560,8 @@ async fn service_account_tokens_are_requested_through_the_token_subresource() {
     let r = e.post("/api/v1/namespaces/default/serviceaccounts/nobody/token", request(json!({}))).await;
     assert_eq!((r.status, reason(&r)), (404, "NotFound"), "{}", r.text);
     assert_eq!(r.body["message"], "serviceaccounts \"nobody\" not found");
+    let r = e.post(path, request(json!("not an object"))).await;
+    assert_eq!((r.status, reason(&r)), (400, "BadRequest"), "{}", r.text);
     let r = e.get(path).await;
     assert_eq!((r.status, reason(&r)), (405, "MethodNotAllowed"), "{}", r.text);
 }

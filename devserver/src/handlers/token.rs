@@ -17,6 +17,16 @@ impl Ctx<'_> {
     pub(super) fn create_token(&self, ns: Option<&str>, name: &str, body: &[u8]) -> ApiResult<Response> {
         let namespace = ns.unwrap_or("default");
         let mut request = super::request_object_of(self.headers, body, "authentication.k8s.io/v1", "TokenRequest")?;
+        match request.get("spec") {
+            None | Some(Value::Null) => request["spec"] = json!({}),
+            Some(Value::Object(_)) => {}
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "TokenRequest in version \"v1\" cannot be handled as a TokenRequest: json: cannot unmarshal {} into Go struct field TokenRequest.spec of type v1.TokenRequestSpec",
+                    json_kind(other)
+                )));
+            }
+        }
         if self.stored(&self.key(ns, name)).is_none() {
             return Err(ApiError::not_found(&self.rt.target(name)));
         }
@@ -53,6 +63,17 @@ impl Ctx<'_> {
             request["spec"]["boundObjectRef"] = Value::Null;
         }
         Ok(json_reply(201, &request, &[]))
+    }
+}
+
+/// The JSON type name Go's decoder reports.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        _ => "object",
     }
 }
 
