@@ -114,24 +114,25 @@ impl Auth {
     /// UID; when it does not exist yet, requests with the token are 401 until it does, and the
     /// token binds to the first UID it is used with.
     pub fn mint_service_account_token(&self, namespace: &str, name: &str, store: &Store) -> String {
-        let token = format!("sa-{}", uuid::Uuid::new_v4().simple());
-        let uid = account_uid(store, namespace, name);
-        let owner = TokenOwner { namespace: namespace.to_string(), name: name.to_string(), uid, expires: None };
-        self.lock_tokens().insert(token.clone(), owner);
-        self.save_tokens();
-        token
+        self.mint(namespace, name, store, None)
     }
 
     /// A token for an existing ServiceAccount (a TokenRequest), bound to its UID, that stops
     /// authenticating after `seconds`. Expired tokens are dropped when the next one is minted.
     pub fn mint_expiring_token(&self, namespace: &str, name: &str, store: &Store, seconds: i64) -> String {
+        self.mint(namespace, name, store, Some(seconds))
+    }
+
+    /// Records a new random token for `namespace/name` (expiring after `seconds`, if given),
+    /// dropping expired ones, and saves the tokens.
+    fn mint(&self, namespace: &str, name: &str, store: &Store, seconds: Option<i64>) -> String {
         let token = format!("sa-{}", uuid::Uuid::new_v4().simple());
         let now = jiff::Timestamp::now().as_second();
         let owner = TokenOwner {
             namespace: namespace.to_string(),
             name: name.to_string(),
             uid: account_uid(store, namespace, name),
-            expires: Some(now.saturating_add(seconds)),
+            expires: seconds.map(|s| now.saturating_add(s)),
         };
         {
             let mut tokens = self.lock_tokens();

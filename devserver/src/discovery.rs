@@ -117,36 +117,19 @@ pub fn api_resource_list(types: &[ResourceType], group: &str, version: &str) -> 
             "categories": t.categories,
             "storageVersionHash": storage_version_hash(t),
         }));
-        if t.status_subresource {
-            resources.push(json!({
-                "name": format!("{}/status", t.plural),
+        for sub in subresources(t) {
+            let mut r = json!({
+                "name": format!("{}/{}", t.plural, sub.name),
                 "singularName": "",
                 "namespaced": t.namespaced,
-                "kind": t.kind,
-                "verbs": ["get", "patch", "update"],
-            }));
-        }
-        if t.has_token_subresource() {
-            resources.push(json!({
-                "name": format!("{}/token", t.plural),
-                "singularName": "",
-                "namespaced": t.namespaced,
-                "group": "authentication.k8s.io",
-                "version": "v1",
-                "kind": "TokenRequest",
-                "verbs": ["create"],
-            }));
-        }
-        if t.scale.is_some() {
-            resources.push(json!({
-                "name": format!("{}/scale", t.plural),
-                "singularName": "",
-                "namespaced": t.namespaced,
-                "group": "autoscaling",
-                "version": "v1",
-                "kind": "Scale",
-                "verbs": ["get", "patch", "update"],
-            }));
+                "kind": sub.kind,
+                "verbs": sub.verbs,
+            });
+            if let Some((group, version)) = sub.group_version {
+                r["group"] = json!(group);
+                r["version"] = json!(version);
+            }
+            resources.push(r);
         }
     }
     let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
@@ -160,6 +143,37 @@ pub fn api_resource_list(types: &[ResourceType], group: &str, version: &str) -> 
         list["apiVersion"] = json!("v1");
     }
     Some(list)
+}
+
+/// A subresource as discovery lists it.
+struct Subresource<'a> {
+    name: &'static str,
+    /// The response kind's group and version when it is not the resource's own.
+    group_version: Option<(&'static str, &'static str)>,
+    kind: &'a str,
+    verbs: &'static [&'static str],
+}
+
+/// The subresources `t` serves, in discovery's order: status, scale, token.
+fn subresources(t: &ResourceType) -> Vec<Subresource<'_>> {
+    let mut out = vec![];
+    if t.status_subresource {
+        out.push(Subresource {
+            name: "status",
+            group_version: None,
+            kind: &t.kind,
+            verbs: &["get", "patch", "update"],
+        });
+    }
+    if t.scale.is_some() {
+        let gv = Some(("autoscaling", "v1"));
+        out.push(Subresource { name: "scale", group_version: gv, kind: "Scale", verbs: &["get", "patch", "update"] });
+    }
+    if t.has_token_subresource() {
+        let gv = Some(("authentication.k8s.io", "v1"));
+        out.push(Subresource { name: "token", group_version: gv, kind: "TokenRequest", verbs: &["create"] });
+    }
+    out
 }
 
 /// The Content-Type of an aggregated discovery reply.
@@ -206,28 +220,18 @@ pub fn aggregated(types: &[ResourceType], core: bool) -> Value {
                             if !t.categories.is_empty() {
                                 r["categories"] = json!(t.categories);
                             }
-                            let mut subresources = vec![];
-                            if t.status_subresource {
-                                subresources.push(json!({
-                                    "subresource": "status",
-                                    "responseKind": kind,
-                                    "verbs": ["get", "patch", "update"],
-                                }));
-                            }
-                            if t.scale.is_some() {
-                                subresources.push(json!({
-                                    "subresource": "scale",
-                                    "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
-                                    "verbs": ["get", "patch", "update"],
-                                }));
-                            }
-                            if t.has_token_subresource() {
-                                subresources.push(json!({
-                                    "subresource": "token",
-                                    "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"},
-                                    "verbs": ["create"],
-                                }));
-                            }
+                            let subresources: Vec<Value> = subresources(t)
+                                .into_iter()
+                                .map(|sub| {
+                                    let (group, version) =
+                                        sub.group_version.unwrap_or((t.group.as_str(), t.version.as_str()));
+                                    json!({
+                                        "subresource": sub.name,
+                                        "responseKind": {"group": group, "version": version, "kind": sub.kind},
+                                        "verbs": sub.verbs,
+                                    })
+                                })
+                                .collect();
                             if !subresources.is_empty() {
                                 r["subresources"] = json!(subresources);
                             }

@@ -116,12 +116,13 @@ impl ResourceType {
         }
     }
 
-    /// Serializes a stored object as served at this version: a custom resource stored through
-    /// another version of its CRD is relabelled with this version (the `None` conversion
-    /// strategy: the same fields under a different apiVersion).
-    pub fn to_wire(&self, obj: &serde_json::Value) -> String {
+    /// A stored object as served at this version: a custom resource stored through another
+    /// version of its CRD is relabelled with this version (the `None` conversion strategy: the
+    /// same fields under a different apiVersion); an Event through events.k8s.io is converted.
+    pub fn to_wire_value<'a>(&self, obj: &'a serde_json::Value) -> std::borrow::Cow<'a, serde_json::Value> {
+        use std::borrow::Cow;
         if self.is_events_view() {
-            return crate::events_view::to_events_v1(obj).to_string();
+            return Cow::Owned(crate::events_view::to_events_v1(obj));
         }
         let api_version = self.api_version();
         if self.custom
@@ -130,9 +131,14 @@ impl ResourceType {
         {
             let mut o = obj.clone();
             o["apiVersion"] = serde_json::Value::String(api_version);
-            return o.to_string();
+            return Cow::Owned(o);
         }
-        obj.to_string()
+        Cow::Borrowed(obj)
+    }
+
+    /// [`Self::to_wire_value`] serialized.
+    pub fn to_wire(&self, obj: &serde_json::Value) -> String {
+        self.to_wire_value(obj).to_string()
     }
 
     /// Whether `metadata.generation` is kept (1 on create, +1 per spec change): custom resources
@@ -149,6 +155,12 @@ impl ResourceType {
                     | ("scheduling.k8s.io", "priorityclasses")
                     | ("apiextensions.k8s.io", "customresourcedefinitions")
             )
+    }
+
+    /// A delete without a propagation policy orphans the dependents: batch/v1 Jobs (kept so for
+    /// old clients); everything else propagates in the background.
+    pub fn orphans_by_default(&self) -> bool {
+        !self.custom && self.group == "batch" && self.plural == "jobs"
     }
 
     /// ServiceAccounts have a `token` subresource (TokenRequest).

@@ -85,7 +85,7 @@ pub fn watch(
     let mut emit = move |out: &mut Vec<u8>, rt: &ResourceType, ty: &str, o: &Value, raw: bool| {
         let json = match &format {
             Format::Protobuf => {
-                let obj = if raw { o.clone() } else { serde_json::from_str(&rt.to_wire(o)).unwrap_or(Value::Null) };
+                let obj = if raw { std::borrow::Cow::Borrowed(o) } else { rt.to_wire_value(o) };
                 return crate::protobuf::watch_frame(out, ty, &obj);
             }
             _ if raw => o.to_string(),

@@ -67,16 +67,17 @@ struct Field {
 /// One crate's structs: key (`module/Name`) → fields; `None` for tuple structs and enums.
 struct Structs {
     defs: BTreeMap<String, Option<Vec<Field>>>,
+    /// Lower-case key → key.
+    lower: BTreeMap<String, String>,
 }
 
 impl Structs {
     /// The key of the struct named like `key`, ignoring case (the acronym spelling differs).
     fn find(&self, key: &str) -> Option<&str> {
-        if let Some((k, _)) = self.defs.get_key_value(key) {
-            return Some(k);
+        match self.defs.get_key_value(key) {
+            Some((k, _)) => Some(k),
+            None => self.lower.get(&key.to_ascii_lowercase()).map(String::as_str),
         }
-        let lower = key.to_ascii_lowercase();
-        self.defs.keys().find(|k| k.to_ascii_lowercase() == lower).map(String::as_str)
     }
 }
 
@@ -151,7 +152,8 @@ fn scan(dir: &Path, pb: bool) -> Result<Structs, String> {
             }
         }
     }
-    Ok(Structs { defs })
+    let lower = defs.keys().map(|k| (k.to_ascii_lowercase(), k.clone())).collect();
+    Ok(Structs { defs, lower })
 }
 
 fn ty_of(t: &syn::Type, module: &str, pb: bool) -> Ty {

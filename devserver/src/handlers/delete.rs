@@ -45,12 +45,10 @@ impl Ctx<'_> {
             obj.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
         let policy = opts.get("propagationPolicy").and_then(Value::as_str);
         let orphan = opts.get("orphanDependents").and_then(Value::as_bool);
-        // batch/v1 Jobs orphan their pods unless told otherwise (kept for old clients).
-        let orphans_by_default = (self.rt.group.as_str(), self.rt.plural.as_str()) == ("batch", "jobs");
         let add = match (policy, orphan) {
             (Some("Foreground"), _) => Some("foregroundDeletion"),
             (Some("Orphan"), _) | (None, Some(true)) => Some("orphan"),
-            (None, None) if orphans_by_default => Some("orphan"),
+            (None, None) if self.rt.orphans_by_default() => Some("orphan"),
             _ => None,
         };
         let already_deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
@@ -200,11 +198,7 @@ impl Ctx<'_> {
                 Some(cur) => self.delete_decision(cur, &opts, &now),
             });
             match res {
-                Ok(o) if !o.object().is_null() => deleted.push(if self.rt.is_events_view() {
-                    crate::events_view::to_events_v1(o.object())
-                } else {
-                    o.object().as_ref().clone()
-                }),
+                Ok(o) if !o.object().is_null() => deleted.push(self.rt.to_wire_value(o.object()).into_owned()),
                 Ok(_) => {}
                 Err(e) => return Err(e),
             }
