@@ -27,6 +27,8 @@ pub struct App {
     pub faults: crate::faults::FaultSettings,
     /// In-flight, body and connection limits (see [`crate::limits`]).
     pub limits: crate::limits::Limits,
+    /// The cluster IPs and node ports Services hold (see [`crate::allocator`]).
+    pub allocations: crate::allocator::Allocations,
 }
 
 /// The current time as RFC 3339 with whole seconds, like `metav1.Time`.

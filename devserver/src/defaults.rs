@@ -4,9 +4,9 @@
 //! twice changes nothing. Values are those kube-apiserver v1.37.2 answered (see the conformance
 //! case `workloads_are_defaulted_like_kube_apiserver`).
 //!
-//! Not covered: Services (cluster IP and node port allocation), PersistentVolumeClaims outside
-//! StatefulSet templates, and the ServiceAccount admission plugin (the reference control plane
-//! runs without the controllers that create the `default` account).
+//! Services' allocated values are their strategy's (`strategy::services`). Not covered:
+//! PersistentVolumeClaims outside StatefulSet templates, and the ServiceAccount admission plugin
+//! (the reference control plane runs without the controllers that create the `default` account).
 
 use serde_json::{Map, Value, json};
 
@@ -91,8 +91,38 @@ pub fn apply(group: &str, plural: &str, obj: &mut Value, create: bool) {
                 o.entry(k).or_insert(v);
             }
         }
+        ("", "services") => with(o, "spec", service_spec),
         ("scheduling.k8s.io", "priorityclasses") => set(o, "preemptionPolicy", json!("PreemptLowerPriority")),
         _ => {}
+    }
+}
+
+/// `SetDefaults_Service`: session affinity, type, port protocols and target ports, and the
+/// traffic policies and load-balancer node ports the type uses.
+fn service_spec(spec: &mut Map<String, Value>) {
+    set(spec, "sessionAffinity", json!("None"));
+    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
+        with(spec, "sessionAffinityConfig", |c| with(c, "clientIP", |ip| set(ip, "timeoutSeconds", json!(10800))));
+    }
+    set(spec, "type", json!("ClusterIP"));
+    for port in array(spec, "ports") {
+        if let Some(p) = port.as_object_mut() {
+            set(p, "protocol", json!("TCP"));
+            let unset = p.get("targetPort").is_none_or(|t| t == &json!(0) || t == &json!(""));
+            if unset && let Some(n) = p.get("port").cloned() {
+                p.insert("targetPort".into(), n);
+            }
+        }
+    }
+    let ty = spec.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+    if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+        set(spec, "externalTrafficPolicy", json!("Cluster"));
+    }
+    if matches!(ty.as_str(), "ClusterIP" | "NodePort" | "LoadBalancer") {
+        set(spec, "internalTrafficPolicy", json!("Cluster"));
+    }
+    if ty == "LoadBalancer" {
+        set(spec, "allocateLoadBalancerNodePorts", json!(true));
     }
 }
 

@@ -11,7 +11,7 @@ use crate::request_log::RequestRecord;
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Outcome, Write, rv_of};
-use crate::{builtin, crd, discovery, negotiation, openapi, protobuf, schema, table, validation};
+use crate::{builtin, discovery, negotiation, openapi, protobuf, schema, strategy, table, validation};
 mod delete;
 mod list;
 mod scale;
@@ -780,32 +780,9 @@ impl Ctx<'_> {
         // kube-apiserver's RBAC storage refuses an escalation before it validates the object.
         let ns = meta_str(obj, "namespace").unwrap_or_default();
         crate::escalation::check(self.app, self.user, self.rt, ns, obj)?;
-        let name_is_label = self.rt.group.is_empty() && self.rt.plural == "namespaces";
-        let mut causes = validation::validate_meta(obj, name_is_label);
-        if !self.rt.custom {
-            causes.extend(validation::validate_kind(&self.rt.group, &self.rt.kind, obj));
-            if let Some(old) = old {
-                causes.extend(validation::validate_kind_update(&self.rt.group, &self.rt.kind, old, obj));
-            }
-        }
-        if let Some(schema) = &self.rt.schema {
-            let mut schema_causes = match old {
-                Some(old) => schema::validate_update(obj, old, schema),
-                None => schema::validate(obj, schema),
-            };
-            if let Some(old) = old {
-                schema_causes.retain(|c| {
-                    let now = schema::value_at(obj, &c.field);
-                    now.is_none() || now != schema::value_at(old, &c.field)
-                });
-            }
-            causes.extend(schema_causes);
-        }
-        if self.rt.group == "apiextensions.k8s.io"
-            && let Ok(c) = serde_json::from_value(obj.clone())
-        {
-            causes.extend(crd::validate(&c));
-        }
+        let strategy = strategy::of(self.rt);
+        let mut causes = validation::validate_meta(obj, strategy.name_is_label());
+        causes.extend(strategy.validate(self.rt, obj, old));
         if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(&target, causes)) }
     }
 

@@ -18,6 +18,7 @@
 //! ```
 
 mod admission;
+mod allocator;
 mod app;
 mod authn;
 mod authz;
@@ -51,6 +52,7 @@ mod selector;
 mod server;
 pub mod sim;
 pub mod store;
+mod strategy;
 mod table;
 mod tls;
 mod validation;

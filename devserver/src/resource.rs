@@ -141,28 +141,6 @@ impl ResourceType {
         self.to_wire_value(obj).to_string()
     }
 
-    /// Whether `metadata.generation` is kept (1 on create, +1 per spec change): custom resources
-    /// and the built-in kinds whose kube-apiserver strategy sets it (a spec and a status).
-    pub fn has_generation(&self) -> bool {
-        self.custom
-            || matches!(
-                (self.group.as_str(), self.plural.as_str()),
-                ("", "pods")
-                    | ("apps", "statefulsets" | "deployments" | "replicasets")
-                    | ("batch", "jobs" | "cronjobs")
-                    | ("networking.k8s.io", "ingresses")
-                    | ("policy", "poddisruptionbudgets")
-                    | ("scheduling.k8s.io", "priorityclasses")
-                    | ("apiextensions.k8s.io", "customresourcedefinitions")
-            )
-    }
-
-    /// A delete without a propagation policy orphans the dependents: batch/v1 Jobs (kept so for
-    /// old clients); everything else propagates in the background.
-    pub fn orphans_by_default(&self) -> bool {
-        !self.custom && self.group == "batch" && self.plural == "jobs"
-    }
-
     /// ServiceAccounts have a `token` subresource (TokenRequest).
     pub fn has_token_subresource(&self) -> bool {
         !self.custom && self.group.is_empty() && self.plural == "serviceaccounts"

@@ -2,12 +2,12 @@
 //! [`DevServerHandle`] with the URL, a kubeconfig (text and file), a ready `kube::Client`, the
 //! request log, and `shutdown()`.
 
-use crate::app::{App, now};
+use crate::app::{App, now, object_key};
 use crate::registry::Registry;
 use crate::request_log::RequestLog;
 use crate::store::{Store, Write};
 use crate::{builtin, kubeconfig};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -164,8 +164,9 @@ impl DevServerBuilder {
             auth: crate::authn::Auth::new(false),
             faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
             limits: crate::limits::Limits::new(self.limits.clone()),
+            allocations: Default::default(),
         });
-        seed_namespaces(&app);
+        bootstrap(&app, 443);
         let mut server = InProcessServer { app, log, gc: None };
         if self.garbage_collection {
             if tokio::runtime::Handle::try_current().is_ok() {
@@ -216,12 +217,13 @@ impl DevServerBuilder {
                 .with_owner_references_enforcement(self.owner_references_permission_enforcement),
             faults: crate::faults::FaultSettings::with_seed(self.fault_seed),
             limits: crate::limits::Limits::new(self.limits.clone()),
+            allocations: Default::default(),
         });
         let persist = match locked {
             Some(locked) => Some(crate::persist::DataDir::open(&app, locked, self.group_commit)?),
             None => None,
         };
-        seed_namespaces(&app);
+        bootstrap(&app, local.port());
         let text = match &tls {
             Some(t) => kubeconfig::render_tls(&url, &t.ca_pem, &t.token),
             None => kubeconfig::render(&url),
@@ -379,8 +381,53 @@ impl InProcessServer {
     }
 }
 
-fn seed_namespaces(app: &App) {
+/// What every cluster starts with (what kube-apiserver's bootstrap controllers create): the
+/// bootstrap namespaces, `cluster-admin`, and the `kubernetes` Service in front of the server
+/// (listening on `port`); then the Services' allocations are read from the store.
+fn bootstrap(app: &App, port: u16) {
     let now = now();
+    seed_namespaces(app, &now);
+    seed_cluster_admin(app, &now);
+    seed_kubernetes_service(app, &now, port);
+    let (_, services) = app.store.list("/services", "");
+    app.allocations.rebuild(services.iter().map(|s| {
+        let meta = |f: &str| s.pointer(&format!("/metadata/{f}")).and_then(Value::as_str);
+        (object_key(meta("namespace"), meta("name").unwrap_or("")), crate::allocator::held_by(s))
+    }));
+}
+
+/// The `default/kubernetes` Service, as kube-apiserver keeps it: the first IP of the service
+/// range, port 443 to the server's own port.
+fn seed_kubernetes_service(app: &App, now: &str, port: u16) {
+    if app.store.get("/services", "default/kubernetes").is_some() {
+        return; // restored from a data directory
+    }
+    let obj = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "uid": uuid::Uuid::new_v4().to_string(),
+            "creationTimestamp": now,
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "clusterIP": "10.0.0.1",
+            "clusterIPs": ["10.0.0.1"],
+            "internalTrafficPolicy": "Cluster",
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+            "sessionAffinity": "None",
+            "type": "ClusterIP",
+        },
+        "status": {"loadBalancer": {}},
+    });
+    let _ = app.store.transact::<()>("/services", "default/kubernetes", |_, _| Ok(Write::Put(obj)));
+}
+
+fn seed_namespaces(app: &App, now: &str) {
     for ns in builtin::BOOTSTRAP_NAMESPACES {
         if app.store.get("/namespaces", ns).is_some() {
             continue; // restored from a data directory
@@ -399,7 +446,6 @@ fn seed_namespaces(app: &App) {
         });
         let _ = app.store.transact::<()>("/namespaces", ns, |_, _| Ok(Write::Put(obj)));
     }
-    seed_cluster_admin(app, &now);
 }
 
 /// The `cluster-admin` ClusterRole and its binding to `system:masters`, which every cluster's

@@ -163,50 +163,36 @@ mod tests {
     }
 }
 
-/// Field checks of one built-in kind beyond object metadata, as kube-apiserver's validation of
-/// that kind makes them (the parts clients run into: Service names, ConfigMap and Secret keys).
-pub fn validate_kind(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
+/// A Service's name is a DNS label (since 1.37 it may start with a digit).
+pub fn service_name(obj: &Value) -> Vec<Cause> {
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let shown = Value::String(name.to_string());
+    let why = if name.contains('.') {
+        "must not contain dots"
+    } else if name.len() > 63 {
+        "must be no more than 63 characters"
+    } else {
+        return Vec::new();
+    };
+    vec![Cause::new("FieldValueInvalid", "metadata.name", format!("Invalid value: {shown}: {why}"))]
+}
+
+/// A ConfigMap's or Secret's (`kind`) keys and size.
+pub fn config_data(kind: &str, obj: &Value) -> Vec<Cause> {
     let mut out = Vec::new();
-    match (group, kind) {
-        ("", "Service") => {
-            // Service names are DNS labels (since 1.37 they may start with a digit).
-            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-            let shown = Value::String(name.to_string());
-            if name.contains('.') {
+    for field in ["data", "binaryData"] {
+        for key in obj.get(field).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
+            if let Some(why) = config_key_error(key) {
+                let shown = Value::String(key.clone());
                 out.push(Cause::new(
                     "FieldValueInvalid",
-                    "metadata.name",
-                    format!("Invalid value: {shown}: must not contain dots"),
-                ));
-            } else if name.len() > 63 {
-                out.push(Cause::new(
-                    "FieldValueInvalid",
-                    "metadata.name",
-                    format!("Invalid value: {shown}: must be no more than 63 characters"),
+                    format!("{field}[{key}]"),
+                    format!("Invalid value: {shown}: {why}"),
                 ));
             }
         }
-        ("", "Event") => out.extend(event(obj, false)),
-        ("events.k8s.io", "Event") => out.extend(event(obj, true)),
-        ("", "ConfigMap" | "Secret") => {
-            for field in ["data", "binaryData"] {
-                for key in obj.get(field).and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
-                    if let Some(why) = config_key_error(key) {
-                        let shown = Value::String(key.clone());
-                        out.push(Cause::new(
-                            "FieldValueInvalid",
-                            format!("{field}[{key}]"),
-                            format!("Invalid value: {shown}: {why}"),
-                        ));
-                    }
-                }
-            }
-            if let Some(cause) = config_size_error(kind, obj) {
-                out.push(cause);
-            }
-        }
-        _ => {}
     }
+    out.extend(config_size_error(kind, obj));
     out
 }
 
@@ -215,7 +201,7 @@ pub fn validate_kind(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
 /// about an object in its own namespace, or in `default` when it names none. One with
 /// `eventTime` must say who reported what: controller, instance, action and reason. Through
 /// events.k8s.io (`strict`) `eventTime` is required and `type` is Normal or Warning.
-fn event(obj: &Value, strict: bool) -> Vec<Cause> {
+pub fn event(obj: &Value, strict: bool) -> Vec<Cause> {
     let mut out = vec![];
     let s = |path: &str| obj.pointer(path).and_then(Value::as_str).unwrap_or("");
     let ns = s("/metadata/namespace");
@@ -289,20 +275,17 @@ fn event(obj: &Value, strict: bool) -> Vec<Cause> {
 /// Why a qualified name's name part is invalid, in apimachinery's words.
 const QUALIFIED_NAME_PART: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 
-/// What an update of a built-in kind may not change (its strategy's `ValidateUpdate` beyond
-/// the object's own validation).
-pub fn validate_kind_update(group: &str, kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
+/// What a Pod update may not change beyond the pod's own validation: its containers.
+pub fn pod_update(old: &Value, new: &Value) -> Vec<Cause> {
     let mut out = Vec::new();
-    if (group, kind) == ("", "Pod") {
-        for list in ["containers", "initContainers"] {
-            let len = |v: &Value| v.pointer(&format!("/spec/{list}")).and_then(Value::as_array).map_or(0, Vec::len);
-            if len(old) != len(new) {
-                out.push(Cause::new(
-                    "FieldValueForbidden",
-                    format!("spec.{list}"),
-                    "Forbidden: pod updates may not add or remove containers",
-                ));
-            }
+    for list in ["containers", "initContainers"] {
+        let len = |v: &Value| v.pointer(&format!("/spec/{list}")).and_then(Value::as_array).map_or(0, Vec::len);
+        if len(old) != len(new) {
+            out.push(Cause::new(
+                "FieldValueForbidden",
+                format!("spec.{list}"),
+                "Forbidden: pod updates may not add or remove containers",
+            ));
         }
     }
     out
@@ -348,14 +331,14 @@ mod kind_tests {
 
     #[test]
     fn service_names_and_config_keys() {
-        let svc = |n: &str| validate_kind("", "Service", &json!({"metadata": {"name": n}}));
+        let svc = |n: &str| service_name(&json!({"metadata": {"name": n}}));
         assert!(svc("1abc").is_empty());
         assert_eq!(svc("a.b")[0].message, "Invalid value: \"a.b\": must not contain dots");
         assert!(svc(&"a".repeat(64))[0].message.ends_with("must be no more than 63 characters"));
-        let cm = |k: &str| validate_kind("", "ConfigMap", &json!({"data": {k: "v"}}));
+        let cm = |k: &str| config_data("ConfigMap", &json!({"data": {k: "v"}}));
         assert!(cm("key.name").is_empty() && cm("KEY_NAME").is_empty());
         assert_eq!(cm("a b/c")[0].field, "data[a b/c]");
         assert!(!cm("..x").is_empty() && !cm(".").is_empty());
-        assert!(!validate_kind("", "Secret", &json!({"binaryData": {"a/b": ""}})).is_empty());
+        assert!(!config_data("Secret", &json!({"binaryData": {"a/b": ""}})).is_empty());
     }
 }

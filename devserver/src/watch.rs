@@ -70,20 +70,17 @@ pub enum Format {
     Protobuf,
 }
 
-/// Starts a watch; parameter errors are ordinary HTTP errors, later ones are ERROR events.
-pub fn watch(
-    app: Arc<App>,
-    rt: ResourceType,
-    ns: Option<&str>,
-    name: Option<&str>,
-    q: &Query,
+/// Encodes events in the requested [`Format`].
+struct Encoder {
     format: Format,
-) -> ApiResult<Response> {
-    let mut first_table = true;
-    let content_type = if format == Format::Protobuf { crate::protobuf::WATCH_MEDIA_TYPE } else { "application/json" };
-    // One event into the stream: `o` is a stored object, or (`raw`) a bookmark or Status.
-    let mut emit = move |out: &mut Vec<u8>, rt: &ResourceType, ty: &str, o: &Value, raw: bool| {
-        let json = match &format {
+    /// No Table event has been sent yet (only the first carries the column definitions).
+    first_table: bool,
+}
+
+impl Encoder {
+    /// Appends one event to `out`: `o` is a stored object, or (`raw`) a bookmark or Status.
+    fn emit(&mut self, out: &mut Vec<u8>, rt: &ResourceType, ty: &str, o: &Value, raw: bool) {
+        let json = match &self.format {
             Format::Protobuf => {
                 let obj = if raw { std::borrow::Cow::Borrowed(o) } else { rt.to_wire_value(o) };
                 return crate::protobuf::watch_frame(out, ty, &obj);
@@ -94,201 +91,257 @@ pub fn watch(
             Format::Table(include) => {
                 let rv = o.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
                 let mut table = crate::table::render(rt, &[o], json!({"resourceVersion": rv}), include);
-                if !std::mem::take(&mut first_table) {
+                if !std::mem::take(&mut self.first_table) {
                     table["columnDefinitions"] = Value::Null;
                 }
                 table.to_string()
             }
         };
         event_text(out, ty, &json);
-    };
-    let labels = match q.get("labelSelector") {
-        Some(s) => LabelSelector::parse(s).map_err(ApiError::bad_request)?,
-        None => LabelSelector::default(),
-    };
-    let mut fields = match q.get("fieldSelector") {
-        Some(s) => FieldSelector::parse(s, &rt.field_selector_fields()).map_err(ApiError::bad_request)?,
-        None => FieldSelector::default(),
-    };
-    if let Some(n) = name {
-        fields.0.push(crate::selector::FieldTerm {
-            field: "metadata.name".into(),
-            value: n.to_string(),
-            negated: false,
-        });
     }
-    let rv = q.get("resourceVersion").cloned().unwrap_or_default();
-    let rv_match = q.get("resourceVersionMatch").cloned().unwrap_or_default();
-    let send_initial = q.get("sendInitialEvents").map(|s| crate::request_info::flag(s));
-    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|s| crate::request_info::flag(s));
-    if send_initial.is_some() && rv_match != "NotOlderThan" {
-        return Err(ApiError::invalid_options(
-            "ListOptions",
-            vec![Cause::new(
-                "FieldValueForbidden",
-                "resourceVersionMatch",
-                "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-            )],
-        ));
+
+    /// One event as its own chunk.
+    fn line(&mut self, rt: &ResourceType, ty: &str, o: &Value) -> Bytes {
+        let mut out = Vec::new();
+        self.emit(&mut out, rt, ty, o, true);
+        Bytes::from(out)
     }
-    if send_initial.is_none() && !rv_match.is_empty() {
-        return Err(ApiError::invalid_options(
-            "ListOptions",
-            vec![Cause::new(
-                "FieldValueForbidden",
-                "resourceVersionMatch",
-                "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
-            )],
-        ));
-    }
-    let start_rv: Option<u64> = if rv.is_empty() || rv == "0" {
-        None
-    } else {
-        Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?)
-    };
-    if let Some(n) = start_rv {
-        let current = app.store.current_rv();
-        if n > current {
-            let mut e = ApiError::new(504, "Timeout", format!("Too large resource version: {n}, current: {current}"));
-            e.details = Some(
-                json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
-            );
-            return Err(e);
+}
+
+/// A watch request's parameters, checked as kube-apiserver checks them.
+struct Options {
+    filter: Filter,
+    /// The `resourceVersion` to start after (`None`: unset or "0").
+    start_rv: Option<u64>,
+    /// Whether the current objects are sent first.
+    initial: bool,
+    /// Whether the initial objects end with an `initial-events-end` BOOKMARK.
+    initial_end_bookmark: bool,
+    /// `allowWatchBookmarks`.
+    bookmarks: bool,
+    /// When the server ends the watch.
+    timeout: Duration,
+}
+
+impl Options {
+    fn parse(app: &App, rt: &ResourceType, ns: Option<&str>, name: Option<&str>, q: &Query) -> ApiResult<Self> {
+        let labels = match q.get("labelSelector") {
+            Some(s) => LabelSelector::parse(s).map_err(ApiError::bad_request)?,
+            None => LabelSelector::default(),
+        };
+        let mut fields = match q.get("fieldSelector") {
+            Some(s) => FieldSelector::parse(s, &rt.field_selector_fields()).map_err(ApiError::bad_request)?,
+            None => FieldSelector::default(),
+        };
+        if let Some(n) = name {
+            fields.0.push(crate::selector::FieldTerm {
+                field: "metadata.name".into(),
+                value: n.to_string(),
+                negated: false,
+            });
         }
-    }
-    let initial = match send_initial {
-        Some(v) => v,
-        None => start_rv.is_none(),
-    };
-    let timeout = match q.get("timeoutSeconds") {
-        Some(t) => Duration::from_secs(
-            t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
-        ),
-        None => {
-            use rand::Rng;
-            Duration::from_secs(rand::rng().random_range(1800..3600))
+        let rv = q.get("resourceVersion").cloned().unwrap_or_default();
+        let rv_match = q.get("resourceVersionMatch").cloned().unwrap_or_default();
+        let send_initial = q.get("sendInitialEvents").map(|s| crate::request_info::flag(s));
+        let bookmarks = q.get("allowWatchBookmarks").is_some_and(|s| crate::request_info::flag(s));
+        let forbidden = |message: &str| {
+            ApiError::invalid_options(
+                "ListOptions",
+                vec![Cause::new("FieldValueForbidden", "resourceVersionMatch", format!("Forbidden: {message}"))],
+            )
+        };
+        if send_initial.is_some() && rv_match != "NotOlderThan" {
+            return Err(forbidden("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
         }
-    };
-    let filter = Filter { namespace: if rt.namespaced { ns.map(str::to_string) } else { None }, labels, fields };
+        if send_initial.is_none() && !rv_match.is_empty() {
+            return Err(forbidden("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
+        }
+        let start_rv: Option<u64> = if rv.is_empty() || rv == "0" {
+            None
+        } else {
+            Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?)
+        };
+        if let Some(n) = start_rv {
+            let current = app.store.current_rv();
+            if n > current {
+                let mut e =
+                    ApiError::new(504, "Timeout", format!("Too large resource version: {n}, current: {current}"));
+                e.details = Some(
+                    json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+                );
+                return Err(e);
+            }
+        }
+        let initial = send_initial.unwrap_or(start_rv.is_none());
+        let timeout = match q.get("timeoutSeconds") {
+            Some(t) => Duration::from_secs(
+                t.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
+            ),
+            None => {
+                use rand::Rng;
+                Duration::from_secs(rand::rng().random_range(1800..3600))
+            }
+        };
+        Ok(Self {
+            filter: Filter { namespace: if rt.namespaced { ns.map(str::to_string) } else { None }, labels, fields },
+            start_rv,
+            initial,
+            initial_end_bookmark: initial && send_initial == Some(true) && bookmarks,
+            bookmarks,
+            timeout,
+        })
+    }
+}
+
+/// The event a stored change is to a watcher, from whether the object matches the watch's
+/// filter now and before: an object that starts matching is ADDED, one that stops is DELETED.
+fn event_type(kind: &EventType, now: bool, before: bool) -> Option<&'static str> {
+    match kind {
+        EventType::Added if now => Some("ADDED"),
+        EventType::Modified if now && before => Some("MODIFIED"),
+        EventType::Modified if now => Some("ADDED"),
+        EventType::Modified if before => Some("DELETED"),
+        EventType::Deleted if before => Some("DELETED"),
+        _ => None,
+    }
+}
+
+/// Starts a watch; parameter errors are ordinary HTTP errors, later ones are ERROR events.
+pub fn watch(
+    app: Arc<App>,
+    rt: ResourceType,
+    ns: Option<&str>,
+    name: Option<&str>,
+    q: &Query,
+    format: Format,
+) -> ApiResult<Response> {
+    let content_type = if format == Format::Protobuf { crate::protobuf::WATCH_MEDIA_TYPE } else { "application/json" };
+    let opts = Options::parse(&app, &rt, ns, name, q)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let res_key = rt.key();
-    let prefix = match (&filter.namespace, rt.namespaced) {
+    let prefix = match (&opts.filter.namespace, rt.namespaced) {
         (Some(ns), true) => format!("{ns}/"),
         _ => String::new(),
     };
     // Subscribe before reading so no wake-up between snapshot and loop is lost.
-    let mut notify = app.store.subscribe();
-    let mut cursor;
-    // The snapshot is taken now; its events are encoded and sent by the task below.
-    let mut snapshot = Vec::new();
-    if initial {
-        let (snap_rv, items) = app.store.list(&res_key, &prefix);
-        cursor = snap_rv;
-        if let Some(n) = start_rv {
-            // sendInitialEvents with an RV: the snapshot must not be older than it.
-            cursor = cursor.max(n);
-        }
-        snapshot = items;
+    let notify = app.store.subscribe();
+    // The snapshot is taken now; its events are encoded and sent by the task.
+    let (cursor, snapshot) = if opts.initial {
+        let (snap_rv, items) = app.store.list(&rt.key(), &prefix);
+        // sendInitialEvents with an RV: the snapshot must not be older than it.
+        (snap_rv.max(opts.start_rv.unwrap_or(0)), items)
     } else {
-        cursor = start_rv.unwrap_or(0);
-    }
-    let initial_end_bookmark = initial && send_initial == Some(true) && bookmarks;
-    let bookmark_every = app.bookmark_interval;
-    tokio::spawn(async move {
-        let deadline = tokio::time::Instant::now() + timeout;
+        (opts.start_rv.unwrap_or(0), Vec::new())
+    };
+    let stream = Stream { app, rt, opts, encoder: Encoder { format, first_table: true }, tx, cursor };
+    tokio::spawn(stream.run(snapshot, notify));
+    let stream =
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(Ok::<Bytes, std::convert::Infallible>)));
+    Ok(streaming_reply(Body::from_stream(stream), content_type))
+}
+
+/// One running watch: what it sends, where it is in the store's history, and where to.
+struct Stream {
+    app: Arc<App>,
+    rt: ResourceType,
+    opts: Options,
+    encoder: Encoder,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    /// The last revision sent (or skipped).
+    cursor: u64,
+}
+
+/// The watch ended (the client left, the deadline passed, or the history no longer reaches).
+struct Ended;
+
+impl Stream {
+    async fn run(mut self, snapshot: Vec<Arc<Value>>, mut notify: tokio::sync::watch::Receiver<u64>) {
+        let deadline = tokio::time::Instant::now() + self.opts.timeout;
         // The snapshot may hold changes not yet durable (--data-dir): show it only once they are.
-        if app.store.wait_visible(cursor).await.is_err() {
+        if self.app.store.wait_visible(self.cursor).await.is_err() || self.send_initial(snapshot).await.is_err() {
             return;
         }
-        // Initial events go out in chunks as they are encoded, as the API server writes each
-        // event to the stream: a client decodes the first objects while later ones are encoded.
-        let mut chunk = Vec::new();
-        for o in snapshot.iter().filter(|o| filter.matches(o)) {
-            emit(&mut chunk, &rt, "ADDED", o, false);
-            if chunk.len() >= INITIAL_CHUNK_BYTES && tx.send(Bytes::from(std::mem::take(&mut chunk))).await.is_err() {
-                return;
-            }
-        }
-        drop(snapshot);
-        if initial_end_bookmark {
-            emit(&mut chunk, &rt, "BOOKMARK", &bookmark(&rt, cursor, true), true);
-        }
-        if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
-            return;
-        }
-        let mut next_bookmark = tokio::time::Instant::now() + bookmark_every;
+        let mut next_bookmark = tokio::time::Instant::now() + self.app.bookmark_interval;
         // Change events sent so far, for the end-watches-after-N fault (crate::faults).
         let mut sent = 0usize;
         loop {
-            let batch = app.store.events_after(&res_key, cursor, 2048);
-            match batch {
+            match self.app.store.events_after(&self.rt.key(), self.cursor, 2048) {
                 Err(oldest) => {
-                    let status =
-                        ApiError::expired(format!("too old resource version: {cursor} ({oldest})")).to_status();
-                    let mut line = Vec::new();
-                    emit(&mut line, &rt, "ERROR", &status, true);
-                    let _ = tx.send(Bytes::from(line)).await;
+                    let status = ApiError::expired(format!("too old resource version: {} ({oldest})", self.cursor));
+                    let line = self.encoder.line(&self.rt, "ERROR", &status.to_status());
+                    let _ = self.tx.send(line).await;
                     return;
                 }
                 Ok((events, read_rv)) if events.is_empty() => {
-                    cursor = cursor.max(read_rv);
+                    self.cursor = self.cursor.max(read_rv);
                     tokio::select! {
                         changed = notify.changed() => {
                             if changed.is_err() { return; }
                         }
                         _ = tokio::time::sleep_until(deadline) => return,
                         _ = tokio::time::sleep_until(next_bookmark) => {
-                            next_bookmark = tokio::time::Instant::now() + bookmark_every;
-                            if bookmarks {
-                                let mut line = Vec::new();
-                                emit(&mut line, &rt, "BOOKMARK", &bookmark(&rt, cursor, false), true);
-                                if tx.send(Bytes::from(line)).await.is_err() { return; }
+                            next_bookmark = tokio::time::Instant::now() + self.app.bookmark_interval;
+                            if self.opts.bookmarks {
+                                let line = self.encoder.line(&self.rt, "BOOKMARK", &bookmark(&self.rt, self.cursor, false));
+                                if self.tx.send(line).await.is_err() { return; }
                             }
                         }
-                        _ = tx.closed() => return,
+                        _ = self.tx.closed() => return,
                     }
                 }
                 Ok((events, _)) => {
-                    let mut out = Vec::new();
-                    let limit = app.faults.watch_event_limit();
-                    let mut limit_reached = limit.is_some_and(|n| sent >= n);
-                    for e in &events {
-                        if limit_reached {
-                            break;
-                        }
-                        cursor = e.rv;
-                        let now = filter.matches(&e.object);
-                        let before = e.prev.as_ref().is_some_and(|p| filter.matches(p));
-                        let ty = match e.kind {
-                            EventType::Added if now => Some("ADDED"),
-                            EventType::Modified if now && before => Some("MODIFIED"),
-                            EventType::Modified if now => Some("ADDED"),
-                            EventType::Modified if before => Some("DELETED"),
-                            EventType::Deleted if before => Some("DELETED"),
-                            _ => None,
-                        };
-                        if let Some(ty) = ty {
-                            emit(&mut out, &rt, ty, &e.object, false);
-                            sent += 1;
-                            limit_reached = limit.is_some_and(|n| sent >= n);
-                        }
-                    }
-                    if !out.is_empty() && tx.send(Bytes::from(out)).await.is_err() {
-                        return;
-                    }
-                    if limit_reached {
-                        return;
-                    }
-                    if tokio::time::Instant::now() >= deadline {
+                    if self.send_changes(&events, &mut sent).await.is_err() || tokio::time::Instant::now() >= deadline {
                         return;
                     }
                 }
             }
         }
-    });
-    let stream =
-        futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(Ok::<Bytes, std::convert::Infallible>)));
-    Ok(streaming_reply(Body::from_stream(stream), content_type))
+    }
+
+    /// The current objects as ADDED events (and the `initial-events-end` BOOKMARK), in chunks
+    /// as they are encoded, as the API server writes each event to the stream: a client decodes
+    /// the first objects while later ones are encoded.
+    async fn send_initial(&mut self, snapshot: Vec<Arc<Value>>) -> Result<(), Ended> {
+        let mut chunk = Vec::new();
+        for o in snapshot.iter().filter(|o| self.opts.filter.matches(o)) {
+            self.encoder.emit(&mut chunk, &self.rt, "ADDED", o, false);
+            if chunk.len() >= INITIAL_CHUNK_BYTES {
+                self.tx.send(Bytes::from(std::mem::take(&mut chunk))).await.map_err(|_| Ended)?;
+            }
+        }
+        drop(snapshot);
+        if self.opts.initial_end_bookmark {
+            self.encoder.emit(&mut chunk, &self.rt, "BOOKMARK", &bookmark(&self.rt, self.cursor, true), true);
+        }
+        if !chunk.is_empty() {
+            self.tx.send(Bytes::from(chunk)).await.map_err(|_| Ended)?;
+        }
+        Ok(())
+    }
+
+    /// Stored changes as events for this watch; ends the watch once the injected event limit
+    /// (`sent` so far) is reached.
+    async fn send_changes(&mut self, events: &[crate::store::Event], sent: &mut usize) -> Result<(), Ended> {
+        let mut out = Vec::new();
+        let limit = self.app.faults.watch_event_limit();
+        let mut limit_reached = limit.is_some_and(|n| *sent >= n);
+        for e in events {
+            if limit_reached {
+                break;
+            }
+            self.cursor = e.rv;
+            let now = self.opts.filter.matches(&e.object);
+            let before = e.prev.as_ref().is_some_and(|p| self.opts.filter.matches(p));
+            if let Some(ty) = event_type(&e.kind, now, before) {
+                self.encoder.emit(&mut out, &self.rt, ty, &e.object, false);
+                *sent += 1;
+                limit_reached = limit.is_some_and(|n| *sent >= n);
+            }
+        }
+        if !out.is_empty() {
+            self.tx.send(Bytes::from(out)).await.map_err(|_| Ended)?;
+        }
+        if limit_reached { Err(Ended) } else { Ok(()) }
+    }
 }
 
 /// The chunked reply a watch streams its events into.

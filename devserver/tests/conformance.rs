@@ -2325,3 +2325,141 @@ async fn oversized_bodies_and_configmaps_are_refused() {
     assert_eq!(r.body["details"]["causes"][0]["reason"], "FieldValueTooLong");
     assert!(r.body["message"].as_str().unwrap_or_default().contains("Too long: may not be more than 1048576 bytes"));
 }
+
+// ---- services ----
+
+/// The message of a 422's first cause.
+fn first_cause(r: &Reply) -> String {
+    let c = &r.body["details"]["causes"][0];
+    format!("{}: {}", c["field"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""))
+}
+
+#[tokio::test]
+async fn services_get_cluster_ips_node_ports_and_defaults() {
+    let e = start().await;
+    let base = "/api/v1/namespaces/default/services";
+    let svc = |name: &str, spec: Value| json!({"metadata": {"name": name}, "spec": spec});
+    let in_range = |v: &Value| {
+        let ip: std::net::Ipv4Addr = v.as_str().unwrap_or("").parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        ip.octets()[..3] == [10, 0, 0] && !matches!(ip.octets()[3], 0 | 255)
+    };
+    let node_port = |v: &Value| v.as_u64().is_some_and(|p| (30000..=32767).contains(&p));
+
+    // ClusterIP: an allocated address and every default.
+    let r = e.post(base, svc("plain", json!({"selector": {"app": "a"}, "ports": [{"port": 80}]}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    let ip = spec["clusterIP"].clone();
+    assert!(in_range(&ip), "{ip}");
+    assert_eq!(spec["clusterIPs"], json!([ip]));
+    assert_eq!(
+        (&spec["ipFamilies"], &spec["ipFamilyPolicy"], &spec["internalTrafficPolicy"]),
+        (&json!(["IPv4"]), &json!("SingleStack"), &json!("Cluster"))
+    );
+    assert_eq!((&spec["type"], &spec["sessionAffinity"]), (&json!("ClusterIP"), &json!("None")));
+    assert_eq!(spec["ports"], json!([{"port": 80, "protocol": "TCP", "targetPort": 80}]));
+    assert_eq!(r.body["status"], json!({"loadBalancer": {}}));
+    assert!(spec.get("externalTrafficPolicy").is_none());
+
+    // Headless: no address; without a selector the families are open.
+    let r = e
+        .post(base, svc("headless", json!({"clusterIP": "None", "selector": {"app": "a"}, "ports": [{"port": 80}]})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        (&r.body["spec"]["clusterIPs"], &r.body["spec"]["ipFamilies"], &r.body["spec"]["ipFamilyPolicy"]),
+        (&json!(["None"]), &json!(["IPv4"]), &json!("SingleStack"))
+    );
+    let r = e.post(base, svc("headless-nosel", json!({"clusterIP": "None"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        (&r.body["spec"]["ipFamilies"], &r.body["spec"]["ipFamilyPolicy"]),
+        (&json!(["IPv4", "IPv6"]), &json!("RequireDualStack"))
+    );
+
+    // NodePort and LoadBalancer: node ports, traffic policies, the health-check port.
+    let r = e
+        .post(
+            base,
+            svc("node", json!({"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080, "protocol": "UDP"}]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let taken = r.body["spec"]["ports"][0]["nodePort"].clone();
+    assert!(node_port(&taken), "{}", r.text);
+    assert_eq!(r.body["spec"]["externalTrafficPolicy"], "Cluster");
+    assert_eq!(r.body["spec"]["ports"][0]["targetPort"], 8080);
+    let lb = json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "sessionAffinity": "ClientIP",
+        "ports": [{"name": "a", "port": 80}, {"name": "b", "port": 443}]});
+    let r = e.post(base, svc("lb", lb)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let spec = &r.body["spec"];
+    assert!(node_port(&spec["healthCheckNodePort"]) && node_port(&spec["ports"][1]["nodePort"]), "{}", r.text);
+    assert_eq!(spec["allocateLoadBalancerNodePorts"], true);
+    assert_eq!(spec["sessionAffinityConfig"], json!({"clientIP": {"timeoutSeconds": 10800}}));
+    let r = e.post(base, svc("ext", json!({"type": "ExternalName", "externalName": "example.com"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["spec"],
+        json!({"externalName": "example.com", "sessionAffinity": "None", "type": "ExternalName"})
+    );
+
+    // What cannot be had, in kube-apiserver's words.
+    for (name, spec, want) in [
+        ("dup-port", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": taken}]}),
+            format!("spec.ports[0].nodePort: Invalid value: {taken}: provided port is already allocated")),
+        ("low-port", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 80}]}),
+            "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767".to_string()),
+        ("far-ip", json!({"clusterIP": "10.9.0.1", "ports": [{"port": 80}]}),
+            r#"spec.clusterIPs: Invalid value: ["10.9.0.1"]: failed to allocate IP 10.9.0.1: the provided network does not match the current range"#.to_string()),
+        ("dup-ip", json!({"clusterIP": ip, "ports": [{"port": 80}]}),
+            format!("spec.clusterIPs: Invalid value: [{ip}]: failed to allocate IP {}: provided IP is already allocated", ip.as_str().unwrap())),
+        ("bad-ip", json!({"clusterIP": "abc", "ports": [{"port": 80}]}),
+            r#"spec.clusterIPs[0]: Invalid value: "abc": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#.to_string()),
+        ("port-on-cluster-ip", json!({"ports": [{"port": 80, "nodePort": 30001}]}),
+            "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'".to_string()),
+        ("no-ports", json!({"selector": {"a": "b"}}), "spec.ports: Required value".to_string()),
+    ] {
+        let r = e.post(base, svc(name, spec)).await;
+        assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{name}: {}", r.text);
+        assert_eq!(first_cause(&r), want, "{name}");
+    }
+
+    // Updates keep what was allocated, refuse a new cluster IP, and follow type changes.
+    let mut cur = e.get(&format!("{base}/plain")).await.body;
+    for f in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        cur["spec"].as_object_mut().unwrap().remove(f);
+    }
+    let r = e.put(&format!("{base}/plain"), cur).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((&r.body["spec"]["clusterIP"], &r.body["spec"]["ipFamilies"]), (&ip, &json!(["IPv4"])));
+    let r = e
+        .patch(&format!("{base}/plain"), json!({"spec": {"clusterIP": "10.0.0.3", "clusterIPs": ["10.0.0.3"]}}), SMP)
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(first_cause(&r), r#"spec.clusterIPs[0]: Invalid value: ["10.0.0.3"]: may not change once set"#);
+    let r = e.patch(&format!("{base}/plain"), json!({"spec": {"type": "NodePort"}}), SMP).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(node_port(&r.body["spec"]["ports"][0]["nodePort"]), "{}", r.text);
+    assert_eq!((&r.body["spec"]["clusterIP"], &r.body["spec"]["externalTrafficPolicy"]), (&ip, &json!("Cluster")));
+    let r = e.patch(&format!("{base}/node"), json!({"spec": {"type": "ClusterIP"}}), SMP).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["ports"], json!([{"port": 80, "protocol": "UDP", "targetPort": 8080}]));
+    assert!(r.body["spec"].get("externalTrafficPolicy").is_none(), "{}", r.text);
+    let r = e
+        .patch(
+            &format!("{base}/plain"),
+            json!({"spec": {"type": "ExternalName", "externalName": "a.example.com"}}),
+            SMP,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for f in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"] {
+        assert!(r.body["spec"].get(f).is_none(), "{f} kept: {}", r.text);
+    }
+
+    // A released node port can be had again.
+    let r = e.post(base, svc("again", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": taken}]}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["spec"]["ports"][0]["nodePort"], taken);
+}

@@ -65,22 +65,49 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             }
             let path: String =
                 code[i..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
-            let Some(mut t) = target(module, &path) else { continue };
-            // A path into a module nested deeper than the files: keep the deepest known module.
-            while !modules.contains(&t) && t.contains("::") {
-                t = t.rsplit_once("::").map(|(a, _)| a.to_string()).unwrap_or_default();
-            }
-            let nested = t.is_empty()
-                || module.is_empty()
-                || t == *module
-                || module.starts_with(&format!("{t}::"))
-                || t.starts_with(&format!("{module}::"));
-            if modules.contains(&t) && !nested {
-                g.entry(module.clone()).or_default().insert(t);
+            // `crate::{a, b::c}` names several paths at once.
+            let paths = match code[i + path.len()..].strip_prefix('{') {
+                Some(group) if path.ends_with("::") => {
+                    group_items(group).into_iter().map(|item| format!("{path}{item}")).collect()
+                }
+                _ => vec![path],
+            };
+            for path in paths {
+                let Some(mut t) = target(module, &path) else { continue };
+                // A path into a module nested deeper than the files: keep the deepest known module.
+                while !modules.contains(&t) && t.contains("::") {
+                    t = t.rsplit_once("::").map(|(a, _)| a.to_string()).unwrap_or_default();
+                }
+                let nested = t.is_empty()
+                    || module.is_empty()
+                    || t == *module
+                    || module.starts_with(&format!("{t}::"))
+                    || t.starts_with(&format!("{module}::"));
+                if modules.contains(&t) && !nested {
+                    g.entry(module.clone()).or_default().insert(t);
+                }
             }
         }
     }
     g
+}
+
+/// The paths of a `{...}` use group (the text after its `{`), each up to its first nested group:
+/// `a, b::{c, d}, e}` -> `a`, `b::`, `e`.
+fn group_items(text: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => items.push(String::new()),
+            c if depth == 0 && !c.is_whitespace() => items.last_mut().unwrap().push(c),
+            _ => {}
+        }
+    }
+    items.into_iter().filter(|i| !i.is_empty() && i != "self").collect()
 }
 
 /// Strongly connected components of more than one module (Tarjan).
@@ -153,6 +180,11 @@ fn devserver_modules_have_no_import_cycles() {
         })
         .collect();
     assert!(found.is_empty(), "import cycles in devserver/src:\n{}", report.join("\n"));
+}
+
+#[test]
+fn use_groups_name_each_module() {
+    assert_eq!(group_items("a, b::{c, d}, self, e} x"), vec!["a", "b::", "e"]);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Deletes: finalizers and deletionTimestamp, propagation finalizers, preconditions, CRD cleanup,
-//! and deletecollection.
+//! Deletes: preconditions, finalizers and deletionTimestamp, propagation finalizers, the kind's
+//! delete hooks (see [`crate::strategy`]), and deletecollection.
 
 use super::*;
 
@@ -30,16 +30,8 @@ impl Ctx<'_> {
                 ));
             }
         }
-        let is_ns = self.rt.group.is_empty() && self.rt.plural == "namespaces";
-        if is_ns && builtin::UNDELETABLE_NAMESPACES.contains(&name.as_str()) {
-            let mut e = ApiError::new(
-                403,
-                "Forbidden",
-                format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
-            );
-            e.details = Some(json!({"name": name, "kind": "namespaces"}));
-            return Err(e);
-        }
+        let strategy = strategy::of(self.rt);
+        strategy.check_delete(&name)?;
         let mut obj = cur.clone();
         let mut finalizers: Vec<Value> =
             obj.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -48,7 +40,7 @@ impl Ctx<'_> {
         let add = match (policy, orphan) {
             (Some("Foreground"), _) => Some("foregroundDeletion"),
             (Some("Orphan"), _) | (None, Some(true)) => Some("orphan"),
-            (None, None) if self.rt.orphans_by_default() => Some("orphan"),
+            (None, None) if strategy.orphans_by_default() => Some("orphan"),
             _ => None,
         };
         let already_deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
@@ -60,9 +52,13 @@ impl Ctx<'_> {
                 finalizers.push(v);
             }
         }
-        let ns_finalizers =
-            is_ns && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-        if finalizers.is_empty() && !ns_finalizers {
+        if let Some(f) = strategy.deletion_finalizer().map(|f| Value::String(f.into()))
+            && !already_deleting
+            && !finalizers.contains(&f)
+        {
+            finalizers.push(f);
+        }
+        if finalizers.is_empty() && !strategy.awaits_finalization(&obj) {
             return Ok(Write::Delete);
         }
         if already_deleting
@@ -80,9 +76,7 @@ impl Ctx<'_> {
             let g = meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
             meta.insert("generation".into(), json!(g + 1));
         }
-        if is_ns {
-            obj["status"] = json!({"phase": "Terminating"});
-        }
+        strategy.begin_delete(&mut obj, now);
         Ok(Write::Put(obj))
     }
 
@@ -107,9 +101,6 @@ impl Ctx<'_> {
         let opts = self.delete_options(body)?;
         let now = now();
         let target = self.rt.target(name);
-        if self.rt.group == "apiextensions.k8s.io" {
-            return self.delete_crd(name, &opts, &now);
-        }
         let dry = self.dry_run();
         let outcome = self.transact(&self.key(ns, name), |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
@@ -119,65 +110,13 @@ impl Ctx<'_> {
             }
             Ok(w)
         })?;
+        self.after_write(&outcome);
         Ok(match outcome {
-            Outcome::Deleted(last) => {
-                if self.rt.custom || returns_status_on_delete(self.rt) {
-                    json_reply(200, &deleted_status(self.rt, &last), &[])
-                } else {
-                    json_text_reply(200, self.rt.to_wire(&last), &[])
-                }
+            Outcome::Deleted(last) if !strategy::of(self.rt).returns_deleted_object() => {
+                json_reply(200, &deleted_status(self.rt, &last), &[])
             }
             other => self.reply_for(other, 200, &[]),
         })
-    }
-
-    /// CRD deletion: Terminating, delete every CR, then remove the CRD.
-    pub(super) fn delete_crd(&self, name: &str, opts: &Value, now: &str) -> ApiResult<Response> {
-        let target = self.rt.target(name);
-        let cur = self.stored(name).ok_or_else(|| ApiError::not_found(&target))?;
-        // Preconditions and user finalizers use the ordinary rules first.
-        let decision = self.transact(name, |cur, _| {
-            let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
-            let mut w = self.delete_decision(cur, opts, now)?;
-            if let Write::Delete = w {
-                let mut o = (**cur).clone();
-                if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.insert("finalizers".into(), json!([crd::CLEANUP_FINALIZER]));
-                    m.insert("deletionTimestamp".into(), Value::String(now.to_string()));
-                    m.insert("deletionGracePeriodSeconds".into(), json!(0));
-                }
-                if let Some(conds) = o.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
-                    conds.push(json!({"type": "Terminating", "status": "True", "lastTransitionTime": now, "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"}));
-                }
-                w = Write::Put(o);
-            }
-            Ok(w)
-        })?;
-        self.after_write(&decision);
-        let terminating = decision.object().clone();
-        let user_finalizers: Vec<Value> = terminating
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .map(|f| f.iter().filter(|x| x.as_str() != Some(crd::CLEANUP_FINALIZER)).cloned().collect())
-            .unwrap_or_default();
-        // Delete all custom resources of this CRD.
-        if let Ok(c) = serde_json::from_value::<
-            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
-        >(cur.as_ref().clone())
-        {
-            let res_key = format!("{}/{}", c.spec.group, c.spec.names.plural);
-            let (_, items) = self.app.store.list(&res_key, "");
-            for it in items {
-                let key = object_key(meta_str(&it, "namespace"), meta_str(&it, "name").unwrap_or(""));
-                let _ = self.app.store.transact::<ApiError>(&res_key, &key, |_, _| Ok(Write::Delete));
-            }
-        }
-        if !user_finalizers.is_empty() {
-            return Ok(json_text_reply(200, terminating.to_string(), &[]));
-        }
-        let outcome = self.transact(name, |_, _| Ok(Write::Delete))?;
-        self.after_write(&outcome);
-        Ok(json_text_reply(200, terminating.to_string(), &[]))
     }
 
     pub(super) fn delete_collection(&self, ns: Option<&str>, body: &[u8]) -> ApiResult<Response> {
@@ -189,14 +128,21 @@ impl Ctx<'_> {
             _ => String::new(),
         };
         let (_, items) = self.app.store.list(&self.rt.key(), &prefix);
+        let dry = self.dry_run();
         let mut deleted = Vec::new();
         for it in items.iter().filter(|o| labels.matches(o) && fields.matches(o)) {
             let name = meta_str(it, "name").unwrap_or("").to_string();
             let key = self.key(meta_str(it, "namespace"), &name);
             let res = self.transact(&key, |cur, _| match cur {
                 None => Ok(Write::Keep(Arc::new(Value::Null))),
-                Some(cur) => self.delete_decision(cur, &opts, &now),
+                Some(cur) => {
+                    let w = self.delete_decision(cur, &opts, &now)?;
+                    Ok(if dry { Write::Keep(cur.clone()) } else { w })
+                }
             });
+            if let Ok(o) = &res {
+                self.after_write(o);
+            }
             match res {
                 Ok(o) if !o.object().is_null() => deleted.push(self.rt.to_wire_value(o.object()).into_owned()),
                 Ok(_) => {}
@@ -214,14 +160,6 @@ impl Ctx<'_> {
             &[],
         ))
     }
-}
-
-/// Built-in kinds whose registry answers a completed delete with a `Status` rather than the
-/// object (checked against kube-apiserver 1.37: ConfigMaps and Secrets do; Pods, Services,
-/// ServiceAccounts and Namespaces return the object).
-fn returns_status_on_delete(rt: &ResourceType) -> bool {
-    // The registries that set `ReturnDeletedObject` (checked against kube-apiserver 1.37).
-    !(rt.group.is_empty() && matches!(rt.plural.as_str(), "services" | "serviceaccounts" | "resourcequotas" | "pods"))
 }
 
 /// The Status returned when an object is deleted outright (custom resources, and the built-in

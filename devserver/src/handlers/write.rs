@@ -8,6 +8,7 @@ impl Ctx<'_> {
     pub(super) fn prepare_create(&self, ns: Option<&str>, obj: &mut Value, now: &str) -> ApiResult<Vec<String>> {
         let warnings = self.decode(obj, false)?;
         let rt = self.rt;
+        let strategy = strategy::of(rt);
         let manager = self.manager();
         {
             let meta = meta_mut(obj)?;
@@ -36,7 +37,7 @@ impl Ctx<'_> {
             }
             meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
             meta.insert("creationTimestamp".into(), Value::String(now.to_string()));
-            if rt.has_generation() {
+            if strategy.has_generation() {
                 meta.insert("generation".into(), json!(1));
             } else {
                 meta.remove("generation");
@@ -47,30 +48,7 @@ impl Ctx<'_> {
             meta.remove("managedFields");
             meta.remove("selfLink");
         }
-        if rt.custom
-            && rt.status_subresource
-            && let Some(o) = obj.as_object_mut()
-        {
-            o.remove("status");
-        }
-        if !rt.custom {
-            builtin::default_on_create(rt, obj);
-        }
-        if rt.group == "apiextensions.k8s.io"
-            && let Some(o) = obj.as_object_mut()
-        {
-            // As kube-apiserver's CRD strategy: names not yet accepted, the storage version stored.
-            let stored: Vec<Value> = o
-                .get("spec")
-                .and_then(|s| s.get("versions"))
-                .and_then(Value::as_array)
-                .map(|vs| vs.iter().filter(|v| v["storage"] == true).filter_map(|v| v.get("name").cloned()).collect())
-                .unwrap_or_default();
-            o.insert(
-                "status".into(),
-                json!({"conditions": null, "acceptedNames": {"plural": "", "kind": ""}, "storedVersions": stored}),
-            );
-        }
+        strategy.prepare_for_create(self.app, rt, obj);
         patch::record_update(None, obj, &manager, &rt.api_version(), None, now, rt.schema.as_deref());
         Ok(warnings)
     }
@@ -82,6 +60,7 @@ impl Ctx<'_> {
         let name = meta_str(&obj, "name").unwrap_or("").to_string();
         self.check_namespace(ns, &name)?;
         self.validate(&obj)?;
+        self.allocate(&mut obj, None)?;
         let mut warnings = warnings;
         warnings.extend(finalizer_warnings(self.rt, &obj));
         let generated = obj.pointer("/metadata/generateName").is_some() && body_name_empty(body);
@@ -99,11 +78,8 @@ impl Ctx<'_> {
             });
             match res {
                 Ok(outcome) => {
-                    let created = outcome.object().clone();
-                    if self.rt.group == "apiextensions.k8s.io" {
-                        self.crd_established(&name);
-                    }
-                    return Ok(json_text_reply(201, self.rt.to_wire(&created), &warnings));
+                    self.after_write(&outcome);
+                    return Ok(json_text_reply(201, self.rt.to_wire(outcome.object()), &warnings));
                 }
                 Err(e) if e.code == 409 && generated && attempt < 8 => {
                     attempt += 1;
@@ -117,33 +93,6 @@ impl Ctx<'_> {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// After a CRD is stored: accept its names (CR endpoints work), then establish it.
-    pub(super) fn crd_established(&self, name: &str) {
-        let Some(stored) = self.stored(name) else {
-            return;
-        };
-        let Ok(c) = serde_json::from_value(stored.as_ref().clone()) else {
-            return;
-        };
-        let types = crd::resource_types(&c, false);
-        let now = now();
-        self.app.registry.set_crd(name, types.clone(), false);
-        let _ = self.transact(name, |cur, _| {
-            let Some(cur) = cur else { return Ok(Write::Keep(Arc::new(Value::Null))) };
-            let mut o = (**cur).clone();
-            o["status"] = crd::names_accepted_status(&o, &now);
-            Ok(Write::Put(o))
-        });
-        self.app.registry.set_crd(name, types, true);
-        let _ = self.transact(name, |cur, _| {
-            let Some(cur) = cur else { return Ok(Write::Keep(Arc::new(Value::Null))) };
-            let mut o = (**cur).clone();
-            let st = o.get("status").cloned().unwrap_or(json!({}));
-            o["status"] = crd::established_status(&st, &now);
-            Ok(Write::Put(o))
-        });
     }
 
     /// The update rules shared by PUT and PATCH: preconditions, immutable fields, status
@@ -160,10 +109,8 @@ impl Ctx<'_> {
         apply: bool,
     ) -> ApiResult<Write> {
         let rt = self.rt;
-        builtin::normalize_secret(rt, &mut new);
-        if !rt.custom {
-            crate::defaults::apply(&rt.group, &rt.plural, &mut new, false);
-        }
+        let strategy = strategy::of(rt);
+        strategy.prepare_for_update(rt, cur, &mut new);
         let name = meta_str(cur, "name").unwrap_or("").to_string();
         let target = rt.target(&name);
         self.update_preconditions(cur, &new, require_rv, &target)?;
@@ -176,13 +123,14 @@ impl Ctx<'_> {
             m.insert("resourceVersion".into(), Value::String(rv_of(cur).to_string()));
         }
         self.validate_update(&result, Some(cur))?;
+        self.allocate(&mut result, Some(cur))?;
         if !apply {
             patch::record_update(Some(cur), &mut result, manager, &rt.api_version(), sub, now, rt.schema.as_deref());
         }
         let deleting = result.pointer("/metadata/deletionTimestamp").is_some();
         let no_finalizers =
             result.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty());
-        if deleting && no_finalizers && !(rt.group.is_empty() && rt.plural == "namespaces") {
+        if deleting && no_finalizers && !strategy.awaits_finalization(&result) {
             return Ok(Write::Delete);
         }
         Ok(Write::Put(result))
@@ -310,7 +258,9 @@ impl Ctx<'_> {
                 ));
             }
         }
-        if rt.has_generation() && spec_part(&new, rt.status_subresource) != spec_part(cur, rt.status_subresource) {
+        if strategy::of(rt).has_generation()
+            && spec_part(&new, rt.status_subresource) != spec_part(cur, rt.status_subresource)
+        {
             let g = cur.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.insert("generation".into(), json!(g + 1));
@@ -392,21 +342,18 @@ impl Ctx<'_> {
         Ok((Updated::Stored(outcome), warnings))
     }
 
-    pub(super) fn after_write(&self, outcome: &Outcome) {
-        if self.rt.group == "apiextensions.k8s.io" {
-            let obj = outcome.object();
-            let name = meta_str(obj, "name").unwrap_or("").to_string();
-            match outcome {
-                Outcome::Deleted(_) => self.app.registry.remove_crd(&name),
-                Outcome::Updated(o) => {
-                    if let Ok(c) = serde_json::from_value(o.as_ref().clone()) {
-                        let terminating = o.pointer("/metadata/deletionTimestamp").is_some();
-                        self.app.registry.set_crd(&name, crd::resource_types(&c, terminating), crd::is_established(o));
-                    }
-                }
-                _ => {}
-            }
+    /// The values the kind allocates for a valid object (see [`crate::strategy::Strategy::allocate`]).
+    fn allocate(&self, obj: &mut Value, old: Option<&Value>) -> ApiResult<()> {
+        let causes = strategy::of(self.rt).allocate(self.app, obj, old);
+        if causes.is_empty() {
+            return Ok(());
         }
+        Err(ApiError::invalid(&self.rt.target(meta_str(obj, "name").unwrap_or("")), causes))
+    }
+
+    /// The kind's hooks after a stored write (`AfterCreate`, `AfterUpdate`, `AfterDelete`).
+    pub(super) fn after_write(&self, outcome: &Outcome) {
+        strategy::of(self.rt).after_write(self.app, self.rt, outcome);
     }
 
     pub(super) fn patch(&self, ns: Option<&str>, name: &str, sub: Option<&str>, body: &[u8]) -> ApiResult<Response> {
@@ -474,6 +421,7 @@ impl Ctx<'_> {
                     }
                     namespace_check.clone()?;
                     self.validate(&obj)?;
+                    self.allocate(&mut obj, None)?;
                     created = true;
                     Ok(Write::Put(obj))
                 }
@@ -490,11 +438,7 @@ impl Ctx<'_> {
                     self.update_decision(cur, merged, sub, false, &manager, &now, true)
                 }
             })?;
-            if self.rt.group == "apiextensions.k8s.io" && created {
-                self.crd_established(name);
-            } else {
-                self.after_write(&outcome);
-            }
+            self.after_write(&outcome);
             return Ok(self.reply_for(outcome, if created { 201 } else { 200 }, &warnings));
         }
         let manager = self.manager();
