@@ -41,6 +41,7 @@ mod openapi;
 mod options;
 mod patch;
 pub mod persist;
+mod printers;
 mod protobuf;
 mod registry;
 mod request_info;

@@ -233,6 +233,33 @@ impl FieldSelector {
     }
 }
 
+/// A `LabelSelector` as apimachinery prints it: requirements sorted by key, values sorted
+/// (`a=b,e,t in (x,y)`).
+pub fn format_label_selector(selector: &Value) -> String {
+    let mut parts: Vec<(String, String)> = vec![];
+    if let Some(m) = selector.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in m {
+            parts.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))));
+        }
+    }
+    for e in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut values: Vec<&str> =
+            e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        values.sort_unstable();
+        let text = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.clone(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => continue,
+        };
+        parts.push((key, text));
+    }
+    parts.sort();
+    parts.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

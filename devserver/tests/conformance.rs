@@ -2419,6 +2419,7 @@ async fn services_get_cluster_ips_node_ports_and_defaults() {
         ("port-on-cluster-ip", json!({"ports": [{"port": 80, "nodePort": 30001}]}),
             "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'".to_string()),
         ("no-ports", json!({"selector": {"a": "b"}}), "spec.ports: Required value".to_string()),
+        ("unnamed-ports", json!({"ports": [{"port": 80}, {"port": 81}]}), "spec.ports[0].name: Required value".to_string()),
     ] {
         let r = e.post(base, svc(name, spec)).await;
         assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{name}: {}", r.text);
@@ -2462,4 +2463,91 @@ async fn services_get_cluster_ips_node_ports_and_defaults() {
     let r = e.post(base, svc("again", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": taken}]}))).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["spec"]["ports"][0]["nodePort"], taken);
+}
+
+// ---- tables of built-in kinds ----
+
+#[tokio::test]
+async fn builtin_kinds_print_kube_apiserver_columns() {
+    let e = start().await;
+    let recorded: Value =
+        serde_json::from_str(include_str!("../src/printers/columns-v1.37.json")).expect("recorded columns");
+    let ns = "/api/v1/namespaces/default";
+    let apps = "/apis/apps/v1/namespaces/default";
+    let batch = "/apis/batch/v1/namespaces/default";
+    let rbac = "/apis/rbac.authorization.k8s.io/v1";
+    let template = json!({"metadata": {"labels": {"app": "t"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}, {"name": "d", "image": "busybox"}]}});
+    let creates = [
+        (format!("{ns}/configmaps"), json!({"metadata": {"name": "t"}, "data": {"a": "1", "b": "2"}, "binaryData": {"c": ""}})),
+        (format!("{ns}/secrets"), json!({"metadata": {"name": "t"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}})),
+        (format!("{ns}/serviceaccounts"), json!({"metadata": {"name": "t"}})),
+        (format!("{ns}/pods"), json!({"metadata": {"name": "t"}, "spec": template["spec"]})),
+        (format!("{ns}/services"), json!({"metadata": {"name": "t"}, "spec": {"type": "ExternalName", "externalName": "example.com", "ports": [{"name": "http", "port": 80}, {"name": "dns", "port": 53, "protocol": "UDP"}]}})),
+        (format!("{ns}/resourcequotas"), json!({"metadata": {"name": "t"}, "spec": {"hard": {"pods": "3"}}})),
+        (format!("{apps}/deployments"), json!({"metadata": {"name": "t"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "t"}}, "template": template}})),
+        (format!("{apps}/replicasets"), json!({"metadata": {"name": "t"}, "spec": {"replicas": 3, "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["t", "s"]}]}, "template": template}})),
+        (format!("{apps}/statefulsets"), json!({"metadata": {"name": "t"}, "spec": {"serviceName": "t", "selector": {"matchLabels": {"app": "t"}}, "template": template}})),
+        (format!("{apps}/controllerrevisions"), json!({"metadata": {"name": "t"}, "revision": 4, "data": {}})),
+        (format!("{batch}/jobs"), json!({"metadata": {"name": "t"}, "spec": {"parallelism": 2, "completions": 3, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}})),
+        (format!("{batch}/cronjobs"), json!({"metadata": {"name": "t"}, "spec": {"schedule": "*/5 * * * *", "suspend": true, "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}})),
+        ("/apis/networking.k8s.io/v1/namespaces/default/ingresses".into(), json!({"metadata": {"name": "t"}, "spec": {"tls": [{"hosts": ["a.example.com"]}], "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}]}})),
+        ("/apis/policy/v1/namespaces/default/poddisruptionbudgets".into(), json!({"metadata": {"name": "t"}, "spec": {"maxUnavailable": "25%", "selector": {"matchLabels": {"app": "t"}}}})),
+        ("/apis/coordination.k8s.io/v1/namespaces/default/leases".into(), json!({"metadata": {"name": "t"}, "spec": {"holderIdentity": "me"}})),
+        (format!("{rbac}/namespaces/default/roles"), json!({"metadata": {"name": "t"}, "rules": []})),
+        (format!("{rbac}/namespaces/default/rolebindings"), json!({"metadata": {"name": "t"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "t"},
+            "subjects": [{"kind": "User", "name": "u1"}, {"kind": "User", "name": "u2"}, {"kind": "Group", "name": "g"}, {"kind": "ServiceAccount", "name": "sa", "namespace": "default"}]})),
+        ("/apis/scheduling.k8s.io/v1/priorityclasses".into(), json!({"metadata": {"name": "tables.example.com"}, "value": 7, "preemptionPolicy": "Never"})),
+    ];
+    for (path, body) in &creates {
+        let r = e.post(path, body.clone()).await;
+        assert_eq!(r.status, 201, "{path}: {}", r.text);
+    }
+    let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+    // The cells that are times (they tick) are only checked to be there.
+    let timed = ["Age", "Created At", "Duration", "Last Schedule"];
+    let expect: [(&str, &str, Value); 19] = [
+        ("configmaps", "t", json!(["t", 3, "*"])),
+        ("secrets", "t", json!(["t", "kubernetes.io/tls", 2, "*"])),
+        ("serviceaccounts", "t", json!(["t", "*"])),
+        ("pods", "t", json!(["t", "0/2", "Pending", "0", "*", "<none>", "<none>", "<none>", "<none>"])),
+        ("services", "t", json!(["t", "ExternalName", "<none>", "example.com", "80/TCP,53/UDP", "*", "<none>"])),
+        ("resourcequotas", "t", json!(["t", "", "", "*"])),
+        ("deployments", "t", json!(["t", "0/2", 0, 0, "*", "c,d", "nginx:1.25,busybox", "app=t"])),
+        ("replicasets", "t", json!(["t", 3, 0, 0, "*", "c,d", "nginx:1.25,busybox", "app in (s,t)"])),
+        ("statefulsets", "t", json!(["t", "0/1", "*", "c,d", "nginx:1.25,busybox"])),
+        ("controllerrevisions", "t", json!(["t", "<none>", 4, "*"])),
+        ("jobs", "t", json!(["t", "Running", "0/3", "*", "*", "c", "busybox", "*"])),
+        ("cronjobs", "t", json!(["t", "*/5 * * * *", "<none>", "True", 0, "<none>", "*", "c", "busybox", "<none>"])),
+        ("ingresses", "t", json!(["t", "<none>", "a.example.com,b.example.com", "", "80, 443", "*"])),
+        ("poddisruptionbudgets", "t", json!(["t", "N/A", "25%", 0, "*"])),
+        ("leases", "t", json!(["t", "me", "*"])),
+        ("roles", "t", json!(["t", "*"])),
+        ("rolebindings", "t", json!(["t", "Role/t", "*", "u1, u2", "g", "default/sa"])),
+        ("priorityclasses", "tables.example.com", json!(["tables.example.com", 7, false, "*", "Never"])),
+        ("namespaces", "default", json!(["default", "Active", "*"])),
+    ];
+    for (plural, name, want) in expect {
+        let path = match creates.iter().find(|(p, _)| p.ends_with(&format!("/{plural}"))) {
+            Some((p, _)) => format!("{p}/{name}"),
+            None => format!("/api/v1/namespaces/{name}"),
+        };
+        let r = e.raw(Method::GET, &path, vec![], "", Some(accept)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        let columns = r.body["columnDefinitions"].as_array().cloned().unwrap_or_default();
+        let names: Vec<&str> = columns.iter().filter_map(|c| c["name"].as_str()).collect();
+        if let Some(recorded) = recorded.get(plural) {
+            assert_eq!(&json!(columns), recorded, "{plural}: column definitions");
+        } else {
+            assert_eq!(names, ["Name", "Created At"], "{plural}: the default columns");
+        }
+        let cells = r.body["rows"][0]["cells"].as_array().cloned().unwrap_or_default();
+        assert_eq!(cells.len(), names.len(), "{plural}: {}", r.text);
+        for (i, (cell, want)) in cells.iter().zip(want.as_array().unwrap()).enumerate() {
+            if timed.contains(&names[i]) || want == "*" {
+                assert!(!cell.is_null(), "{plural} {}: {}", names[i], r.text);
+            } else {
+                assert_eq!(cell, want, "{plural} column {}", names[i]);
+            }
+        }
+    }
 }

@@ -29,40 +29,13 @@ fn scale_of(paths: &ScalePaths, obj: &Value) -> Value {
     let mut status = json!({"replicas": int(&paths.status_replicas)});
     let selector = match (&paths.label_selector, &paths.selector_object) {
         (Some(p), _) => at(obj, p).and_then(Value::as_str).map(str::to_string),
-        (None, Some(p)) => at(obj, p).map(selector_string),
+        (None, Some(p)) => at(obj, p).map(crate::selector::format_label_selector),
         (None, None) => None,
     };
     if let Some(sel) = selector.filter(|s| !s.is_empty()) {
         status["selector"] = json!(sel);
     }
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": metadata, "spec": spec, "status": status})
-}
-
-/// A `LabelSelector` as apimachinery prints it: requirements sorted by key, values sorted
-/// (`a=b,e,t in (x,y)`).
-fn selector_string(selector: &Value) -> String {
-    let mut parts: Vec<(String, String)> = vec![];
-    if let Some(m) = selector.get("matchLabels").and_then(Value::as_object) {
-        for (k, v) in m {
-            parts.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))));
-        }
-    }
-    for e in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or("").to_string();
-        let mut values: Vec<&str> =
-            e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        values.sort_unstable();
-        let text = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.clone(),
-            "DoesNotExist" => format!("!{key}"),
-            _ => continue,
-        };
-        parts.push((key, text));
-    }
-    parts.sort();
-    parts.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(",")
 }
 
 /// The replicas a Scale body asks for: Go's zero value when absent, 400 when not an int32.
@@ -223,7 +196,7 @@ mod tests {
         let sel = json!({"matchLabels": {"a": "b"}, "matchExpressions": [
             {"key": "t", "operator": "In", "values": ["y", "x"]}, {"key": "e", "operator": "Exists"},
             {"key": "n", "operator": "NotIn", "values": ["z"]}, {"key": "d", "operator": "DoesNotExist"}]});
-        assert_eq!(selector_string(&sel), "a=b,!d,e,n notin (z),t in (x,y)");
+        assert_eq!(crate::selector::format_label_selector(&sel), "a=b,!d,e,n notin (z),t in (x,y)");
     }
 
     #[test]

@@ -43,6 +43,14 @@ impl Strategy for Services {
         if ports.is_empty() && ty != "ExternalName" && ip != Some("None") {
             out.push(Cause::new("FieldValueRequired", "spec.ports", "Required value"));
         }
+        if ports.len() > 1 {
+            // Several ports must be told apart by name.
+            for (i, p) in ports.iter().enumerate() {
+                if p.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+                    out.push(Cause::new("FieldValueRequired", format!("spec.ports[{i}].name"), "Required value"));
+                }
+            }
+        }
         if ty == "ClusterIP" {
             for (i, p) in ports.iter().enumerate() {
                 if p.get("nodePort").and_then(Value::as_i64).is_some_and(|n| n != 0) {
