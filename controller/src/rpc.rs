@@ -314,14 +314,6 @@ impl RpcClient {
         self.call_typed(addr, creds, "getaddednodeinfo", vec![]).await
     }
 
-    /// `addnode <peer> add`; a peer that is already added is not an error.
-    pub async fn add_node(&self, addr: SocketAddr, creds: &Credentials, peer: &str) -> Result<(), RpcError> {
-        match self.call(addr, creds, "addnode", vec![json!(peer), json!("add")]).await {
-            Err(e) if e.code() == Some(ERR_NODE_ALREADY_ADDED) => Ok(()),
-            other => other.map(drop),
-        }
-    }
-
     /// `addnode <peer> add|remove` for every peer, in one batch; per peer, a peer already added
     /// (when adding) or not added (when removing) is not an error.
     pub async fn add_or_remove_nodes(
@@ -346,14 +338,6 @@ impl RpcClient {
                 other => (p, other.map(drop)),
             })
             .collect())
-    }
-
-    /// `addnode <peer> remove`; a peer that was not added is not an error.
-    pub async fn remove_node(&self, addr: SocketAddr, creds: &Credentials, peer: &str) -> Result<(), RpcError> {
-        match self.call(addr, creds, "addnode", vec![json!(peer), json!("remove")]).await {
-            Err(e) if e.code() == Some(ERR_NODE_NOT_ADDED) => Ok(()),
-            other => other.map(drop),
-        }
     }
 }
 
@@ -449,20 +433,17 @@ mod tests {
     #[tokio::test]
     async fn tolerates_already_added_and_not_added() {
         let (addr, _) = server(|req| {
-            if req.contains(r#""add""#) {
-                (500, r#"{"result":null,"error":{"code":-23,"message":"Error: Node already added"},"id":"x"}"#.into())
-            } else {
-                (
-                    500,
-                    r#"{"result":null,"error":{"code":-24,"message":"Error: Node has not been added."},"id":"x"}"#
-                        .into(),
-                )
-            }
+            let (code, message) =
+                if req.contains(r#""add""#) { (-23, "Node already added") } else { (-24, "Node has not been added.") };
+            (200, format!(r#"[{{"result":null,"error":{{"code":{code},"message":"Error: {message}"}},"id":0}}]"#))
         })
         .await;
         let c = RpcClient::new(Duration::from_secs(2));
-        c.add_node(addr, &creds(), "10.0.0.3").await.unwrap();
-        c.remove_node(addr, &creds(), "10.0.0.3").await.unwrap();
+        let peers = ["10.0.0.3".to_string()];
+        for command in [NodeCommand::Add, NodeCommand::Remove] {
+            let results = c.add_or_remove_nodes(addr, &creds(), &peers, command).await.unwrap();
+            assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
+        }
     }
 
     #[tokio::test]
@@ -472,7 +453,7 @@ mod tests {
         })
         .await;
         let c = RpcClient::new(Duration::from_secs(2));
-        let err = c.add_node(addr, &creds(), "10.0.0.3").await.unwrap_err();
+        let err = c.call(addr, &creds(), "addnode", vec![json!("10.0.0.3"), json!("add")]).await.unwrap_err();
         assert_eq!(err.code(), Some(-32601));
         assert!(err.to_string().contains("Method not found"), "{err}");
     }

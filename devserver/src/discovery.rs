@@ -154,9 +154,12 @@ struct Subresource<'a> {
     verbs: &'static [&'static str],
 }
 
-/// The subresources `t` serves, in discovery's order: status, scale, token.
+/// The subresources `t` serves, in discovery's order: finalize, status, scale, token.
 fn subresources(t: &ResourceType) -> Vec<Subresource<'_>> {
     let mut out = vec![];
+    if t.has_finalize_subresource() {
+        out.push(Subresource { name: "finalize", group_version: None, kind: &t.kind, verbs: &["update"] });
+    }
     if t.status_subresource {
         out.push(Subresource {
             name: "status",

@@ -409,6 +409,7 @@ async fn dispatch(
             "status" => rt.status_subresource,
             "scale" => rt.scale.is_some(),
             "token" => rt.has_token_subresource(),
+            "finalize" => rt.has_finalize_subresource(),
             _ => false,
         };
         if !served {
@@ -416,7 +417,11 @@ async fn dispatch(
             // the object.
             return Err(if rt.custom { not_found_plain(rt, rp) } else { ApiError::resource_not_found() });
         }
-        let allowed: &[&str] = if sub == "token" { &["create"] } else { &["get", "update", "patch"] };
+        let allowed: &[&str] = match sub.as_str() {
+            "token" => &["create"],
+            "finalize" => &["update"],
+            _ => &["get", "update", "patch"],
+        };
         if !allowed.contains(&verb) {
             return Err(ApiError::method_not_allowed(
                 "the server does not allow this method on the requested resource",

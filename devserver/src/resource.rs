@@ -141,6 +141,11 @@ impl ResourceType {
         self.to_wire_value(obj).to_string()
     }
 
+    /// Namespaces have a `finalize` subresource (their `spec.finalizers`, written with PUT).
+    pub fn has_finalize_subresource(&self) -> bool {
+        !self.custom && self.group.is_empty() && self.plural == "namespaces"
+    }
+
     /// ServiceAccounts have a `token` subresource (TokenRequest).
     pub fn has_token_subresource(&self) -> bool {
         !self.custom && self.group.is_empty() && self.plural == "serviceaccounts"

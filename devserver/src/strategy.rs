@@ -32,8 +32,9 @@ pub(crate) trait Strategy: Sync {
     fn prepare_for_create(&self, _app: &App, _rt: &ResourceType, _obj: &mut Value) {}
 
     /// `PrepareForUpdate`: what every update's desired object gets before the update rules
-    /// (normalisation, defaults, values kept from the stored object `old`).
-    fn prepare_for_update(&self, _rt: &ResourceType, _old: &Value, _new: &mut Value) {}
+    /// (normalisation, defaults, values kept from the stored object `old`); `sub` is the
+    /// subresource written (`status`, `finalize`), if any.
+    fn prepare_for_update(&self, _rt: &ResourceType, _old: &Value, _new: &mut Value, _sub: Option<&str>) {}
 
     /// `Validate` / `ValidateUpdate` beyond object metadata and decoding: the kind's own field
     /// rules; `old` is the stored object on an update.

@@ -2478,25 +2478,64 @@ async fn builtin_kinds_print_kube_apiserver_columns() {
     let rbac = "/apis/rbac.authorization.k8s.io/v1";
     let template = json!({"metadata": {"labels": {"app": "t"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}, {"name": "d", "image": "busybox"}]}});
     let creates = [
-        (format!("{ns}/configmaps"), json!({"metadata": {"name": "t"}, "data": {"a": "1", "b": "2"}, "binaryData": {"c": ""}})),
-        (format!("{ns}/secrets"), json!({"metadata": {"name": "t"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}})),
+        (
+            format!("{ns}/configmaps"),
+            json!({"metadata": {"name": "t"}, "data": {"a": "1", "b": "2"}, "binaryData": {"c": ""}}),
+        ),
+        (
+            format!("{ns}/secrets"),
+            json!({"metadata": {"name": "t"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}}),
+        ),
         (format!("{ns}/serviceaccounts"), json!({"metadata": {"name": "t"}})),
         (format!("{ns}/pods"), json!({"metadata": {"name": "t"}, "spec": template["spec"]})),
-        (format!("{ns}/services"), json!({"metadata": {"name": "t"}, "spec": {"type": "ExternalName", "externalName": "example.com", "ports": [{"name": "http", "port": 80}, {"name": "dns", "port": 53, "protocol": "UDP"}]}})),
+        (
+            format!("{ns}/services"),
+            json!({"metadata": {"name": "t"}, "spec": {"type": "ExternalName", "externalName": "example.com", "ports": [{"name": "http", "port": 80}, {"name": "dns", "port": 53, "protocol": "UDP"}]}}),
+        ),
         (format!("{ns}/resourcequotas"), json!({"metadata": {"name": "t"}, "spec": {"hard": {"pods": "3"}}})),
-        (format!("{apps}/deployments"), json!({"metadata": {"name": "t"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "t"}}, "template": template}})),
-        (format!("{apps}/replicasets"), json!({"metadata": {"name": "t"}, "spec": {"replicas": 3, "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["t", "s"]}]}, "template": template}})),
-        (format!("{apps}/statefulsets"), json!({"metadata": {"name": "t"}, "spec": {"serviceName": "t", "selector": {"matchLabels": {"app": "t"}}, "template": template}})),
+        (
+            format!("{apps}/deployments"),
+            json!({"metadata": {"name": "t"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "t"}}, "template": template}}),
+        ),
+        (
+            format!("{apps}/replicasets"),
+            json!({"metadata": {"name": "t"}, "spec": {"replicas": 3, "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["t", "s"]}]}, "template": template}}),
+        ),
+        (
+            format!("{apps}/statefulsets"),
+            json!({"metadata": {"name": "t"}, "spec": {"serviceName": "t", "selector": {"matchLabels": {"app": "t"}}, "template": template}}),
+        ),
         (format!("{apps}/controllerrevisions"), json!({"metadata": {"name": "t"}, "revision": 4, "data": {}})),
-        (format!("{batch}/jobs"), json!({"metadata": {"name": "t"}, "spec": {"parallelism": 2, "completions": 3, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}})),
-        (format!("{batch}/cronjobs"), json!({"metadata": {"name": "t"}, "spec": {"schedule": "*/5 * * * *", "suspend": true, "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}})),
-        ("/apis/networking.k8s.io/v1/namespaces/default/ingresses".into(), json!({"metadata": {"name": "t"}, "spec": {"tls": [{"hosts": ["a.example.com"]}], "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}]}})),
-        ("/apis/policy/v1/namespaces/default/poddisruptionbudgets".into(), json!({"metadata": {"name": "t"}, "spec": {"maxUnavailable": "25%", "selector": {"matchLabels": {"app": "t"}}}})),
-        ("/apis/coordination.k8s.io/v1/namespaces/default/leases".into(), json!({"metadata": {"name": "t"}, "spec": {"holderIdentity": "me"}})),
+        (
+            format!("{batch}/jobs"),
+            json!({"metadata": {"name": "t"}, "spec": {"parallelism": 2, "completions": 3, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}),
+        ),
+        (
+            format!("{batch}/cronjobs"),
+            json!({"metadata": {"name": "t"}, "spec": {"schedule": "*/5 * * * *", "suspend": true, "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}}),
+        ),
+        (
+            "/apis/networking.k8s.io/v1/namespaces/default/ingresses".into(),
+            json!({"metadata": {"name": "t"}, "spec": {"tls": [{"hosts": ["a.example.com"]}], "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}]}}),
+        ),
+        (
+            "/apis/policy/v1/namespaces/default/poddisruptionbudgets".into(),
+            json!({"metadata": {"name": "t"}, "spec": {"maxUnavailable": "25%", "selector": {"matchLabels": {"app": "t"}}}}),
+        ),
+        (
+            "/apis/coordination.k8s.io/v1/namespaces/default/leases".into(),
+            json!({"metadata": {"name": "t"}, "spec": {"holderIdentity": "me"}}),
+        ),
         (format!("{rbac}/namespaces/default/roles"), json!({"metadata": {"name": "t"}, "rules": []})),
-        (format!("{rbac}/namespaces/default/rolebindings"), json!({"metadata": {"name": "t"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "t"},
-            "subjects": [{"kind": "User", "name": "u1"}, {"kind": "User", "name": "u2"}, {"kind": "Group", "name": "g"}, {"kind": "ServiceAccount", "name": "sa", "namespace": "default"}]})),
-        ("/apis/scheduling.k8s.io/v1/priorityclasses".into(), json!({"metadata": {"name": "tables.example.com"}, "value": 7, "preemptionPolicy": "Never"})),
+        (
+            format!("{rbac}/namespaces/default/rolebindings"),
+            json!({"metadata": {"name": "t"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "t"},
+            "subjects": [{"kind": "User", "name": "u1"}, {"kind": "User", "name": "u2"}, {"kind": "Group", "name": "g"}, {"kind": "ServiceAccount", "name": "sa", "namespace": "default"}]}),
+        ),
+        (
+            "/apis/scheduling.k8s.io/v1/priorityclasses".into(),
+            json!({"metadata": {"name": "tables.example.com"}, "value": 7, "preemptionPolicy": "Never"}),
+        ),
     ];
     for (path, body) in &creates {
         let r = e.post(path, body.clone()).await;
@@ -2550,4 +2589,36 @@ async fn builtin_kinds_print_kube_apiserver_columns() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn namespaces_are_finalized_through_their_finalize_subresource() {
+    let e = start().await;
+    let name = e.unique("finalize-me");
+    let path = format!("/api/v1/namespaces/{name}");
+    let r = e.post("/api/v1/namespaces", json!({"metadata": {"name": name}})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["spec"], json!({"finalizers": ["kubernetes"]}));
+    // An ordinary update leaves spec.finalizers alone.
+    let mut ns = r.body.clone();
+    ns["spec"]["finalizers"] = json!([]);
+    let r = e.put(&path, ns).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["spec"], json!({"finalizers": ["kubernetes"]}));
+    // finalize is written with PUT only.
+    for (method, ct) in [(Method::GET, ""), (Method::PATCH, MERGE)] {
+        let r = e.req(method.clone(), &format!("{path}/finalize"), Some(json!({})), ct).await;
+        assert_eq!((r.status, reason(&r)), (405, "MethodNotAllowed"), "{method}: {}", r.text);
+    }
+    let r = e.delete(&path, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"]["phase"], "Terminating");
+    assert!(r.body["metadata"]["deletionTimestamp"].is_string(), "{}", r.text);
+    assert_eq!(e.get(&path).await.status, 200, "the finalizer holds it");
+    let mut ns = r.body.clone();
+    ns["spec"]["finalizers"] = json!([]);
+    let r = e.put(&format!("{path}/finalize"), ns).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["kind"], "Namespace");
+    assert_eq!(e.get(&path).await.status, 404, "gone once finalized");
 }

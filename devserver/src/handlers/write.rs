@@ -110,7 +110,7 @@ impl Ctx<'_> {
     ) -> ApiResult<Write> {
         let rt = self.rt;
         let strategy = strategy::of(rt);
-        strategy.prepare_for_update(rt, cur, &mut new);
+        strategy.prepare_for_update(rt, cur, &mut new, sub);
         let name = meta_str(cur, "name").unwrap_or("").to_string();
         let target = rt.target(&name);
         self.update_preconditions(cur, &new, require_rv, &target)?;

@@ -68,7 +68,7 @@ impl Strategy for Builtin {
         }
     }
 
-    fn prepare_for_update(&self, rt: &ResourceType, _old: &Value, new: &mut Value) {
+    fn prepare_for_update(&self, rt: &ResourceType, _old: &Value, new: &mut Value, _sub: Option<&str>) {
         crate::defaults::apply(&rt.group, &rt.plural, new, false);
     }
 
@@ -93,8 +93,8 @@ impl Strategy for Jobs {
         crate::defaults::job_selector(obj, &uid);
     }
 
-    fn prepare_for_update(&self, rt: &ResourceType, old: &Value, new: &mut Value) {
-        PLAIN.prepare_for_update(rt, old, new);
+    fn prepare_for_update(&self, rt: &ResourceType, old: &Value, new: &mut Value, _sub: Option<&str>) {
+        PLAIN.prepare_for_update(rt, old, new, None);
     }
 
     fn has_generation(&self) -> bool {
@@ -118,7 +118,7 @@ impl Strategy for Config {
         }
     }
 
-    fn prepare_for_update(&self, _rt: &ResourceType, _old: &Value, new: &mut Value) {
+    fn prepare_for_update(&self, _rt: &ResourceType, _old: &Value, new: &mut Value, _sub: Option<&str>) {
         if self.secret {
             normalize_secret(new);
         }

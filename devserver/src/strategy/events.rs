@@ -23,7 +23,7 @@ impl Strategy for Events {
         crate::defaults::apply(&rt.group, &rt.plural, obj, true);
     }
 
-    fn prepare_for_update(&self, rt: &ResourceType, _old: &Value, new: &mut Value) {
+    fn prepare_for_update(&self, rt: &ResourceType, _old: &Value, new: &mut Value, _sub: Option<&str>) {
         crate::defaults::apply(&rt.group, &rt.plural, new, false);
     }
 

@@ -1,7 +1,7 @@
 //! Namespaces: names are DNS labels; a new namespace gets its name label, the `kubernetes`
 //! finalizer and phase `Active`; the bootstrap namespaces may not be deleted; a deleted
 //! namespace turns `Terminating` and stays until its `spec.finalizers` are gone (the namespace
-//! controller's job, through `/finalize`).
+//! controller's job, through `/finalize`, the only way to change them).
 
 use super::Strategy;
 use crate::app::App;
@@ -26,6 +26,25 @@ impl Strategy for Namespaces {
         if let Some(o) = obj.as_object_mut() {
             o.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
             o.insert("status".into(), json!({"phase": "Active"}));
+        }
+    }
+
+    fn prepare_for_update(&self, _rt: &ResourceType, old: &Value, new: &mut Value, sub: Option<&str>) {
+        // `spec.finalizers` changes only through `/finalize` (the namespace controller's way).
+        if sub != Some("finalize") && new.is_object() {
+            match old.pointer("/spec/finalizers") {
+                Some(f) => {
+                    if !new.get("spec").is_some_and(Value::is_object) {
+                        new["spec"] = json!({});
+                    }
+                    new["spec"]["finalizers"] = f.clone();
+                }
+                None => {
+                    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("finalizers");
+                    }
+                }
+            }
         }
     }
 

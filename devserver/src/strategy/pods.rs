@@ -18,7 +18,7 @@ impl Strategy for Pods {
         }
     }
 
-    fn prepare_for_update(&self, rt: &ResourceType, _old: &Value, new: &mut Value) {
+    fn prepare_for_update(&self, rt: &ResourceType, _old: &Value, new: &mut Value, _sub: Option<&str>) {
         crate::defaults::apply(&rt.group, &rt.plural, new, false);
     }
 

@@ -23,7 +23,7 @@ impl Strategy for Services {
         }
     }
 
-    fn prepare_for_update(&self, rt: &ResourceType, old: &Value, new: &mut Value) {
+    fn prepare_for_update(&self, rt: &ResourceType, old: &Value, new: &mut Value, _sub: Option<&str>) {
         crate::defaults::apply(&rt.group, &rt.plural, new, false);
         let (Some(old), Some(spec)) =
             (old.get("spec").and_then(Value::as_object), new.get_mut("spec").and_then(Value::as_object_mut))
