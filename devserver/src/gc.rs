@@ -16,8 +16,13 @@
 //! - **orphan**: for an owner being deleted with the `orphan` finalizer, the owner's reference is
 //!   removed from its dependents, then the finalizer.
 //!
+//! - **namespaces** (the namespace controller's part, [`namespaces`]): a namespace being deleted
+//!   loses its content, then its `kubernetes` finalizer, so it goes away as in a cluster.
+//!
 //! Every write carries a uid precondition or a resourceVersion, so acting on a stale cache fails
 //! with 409 and is retried on the next pass rather than hitting the wrong object.
+
+mod namespaces;
 
 use futures::StreamExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
@@ -89,6 +94,9 @@ pub(crate) async fn run(client: kube::Client, namespace: Option<String>) {
         }
         if !kinds.0.is_empty() {
             collect(&client, &kinds, &caches).await;
+            if namespace.is_none() {
+                namespaces::finalize(&client, &caches).await;
+            }
         }
         // Woken by a cache change, or every second; the short pause lets a burst of changes in.
         let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;

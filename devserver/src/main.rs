@@ -26,7 +26,8 @@ struct Args {
     /// admin one (`<kubeconfig>-<namespace>-<name>`); repeatable. Needs --tls.
     #[arg(long, value_name = "NAMESPACE/NAME", requires = "tls")]
     service_account: Vec<String>,
-    /// Run the optional garbage collector for ownerReferences (off by default, like envtest).
+    /// Run kube-controller-manager's garbage collector for ownerReferences and its namespace
+    /// controller (deleted namespaces lose their content, then go); off by default, like envtest.
     #[arg(long)]
     gc: bool,
     /// Keep the state in this directory: loaded on start, every write logged durably (fsync)

@@ -286,3 +286,39 @@ async fn deleting_a_crd_collects_what_its_custom_resources_owned() {
     .await;
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_deleted_namespace_loses_its_content_then_goes() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+    let env = Env::start(true).await;
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "doomed"}})).unwrap();
+    namespaces.create(&PostParams::default(), &ns).await.expect("namespace");
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), "doomed");
+    for name in ["a", "b"] {
+        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        cms.create(&PostParams::default(), &cm).await.expect("configmap");
+    }
+    let kept: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "kept", "finalizers": ["example.com/hold"]}})).unwrap();
+    cms.create(&PostParams::default(), &kept).await.expect("configmap with a finalizer");
+    namespaces.delete("doomed", &DeleteParams::default()).await.expect("delete");
+    eventually(10, "the plain configmaps deleted", || {
+        let cms = cms.clone();
+        async move { cms.list(&Default::default()).await.ok().filter(|l| l.items.len() == 1).map(drop) }
+    })
+    .await;
+    // The finalizer of what is left holds the namespace.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = namespaces.get("doomed").await.expect("still there");
+    assert_eq!(held.status.and_then(|s| s.phase).as_deref(), Some("Terminating"));
+    cms.patch("kept", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+        .await
+        .expect("release");
+    eventually(10, "the namespace gone", || {
+        let namespaces = namespaces.clone();
+        async move { namespaces.get_opt("doomed").await.ok().filter(Option::is_none).map(drop) }
+    })
+    .await;
+    env.stop().await;
+}
