@@ -1,6 +1,9 @@
 //! PATCH bodies: JSON patch (RFC 6902) and JSON merge patch (RFC 7386) through the `json-patch`
-//! crate, strategic merge patch for built-ins (merge-by-key lists and `$patch` directives), and
+//! crate, strategic merge patch for built-ins ([`strategic`]: typed by kube-apiserver's patch
+//! metadata), and
 //! server-side apply with managed-field ownership and conflicts.
+
+mod strategic;
 
 use crate::error::{ApiError, ApiResult, Cause};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
@@ -8,6 +11,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
+pub use strategic::strategic_merge;
 
 /// The patch flavours a client can send, by Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +93,8 @@ pub fn apply_json_or_merge(kind: PatchKind, doc: &mut Value, body: &[u8]) -> Api
     }
 }
 
-/// The merge key of a list field in built-in types (the `patchMergeKey` struct tag), if it
-/// merges by key instead of being replaced.
+/// The merge key of a list field in built-in types by the field's name (containers by name,
+/// ...): their managed fields are granular per element, like list-type maps.
 fn merge_key(field: &str) -> Option<&'static str> {
     match field {
         "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => {
@@ -103,100 +107,6 @@ fn merge_key(field: &str) -> Option<&'static str> {
         "hostAliases" => Some("ip"),
         "topologySpreadConstraints" => Some("topologyKey"),
         _ => None,
-    }
-}
-
-/// Strategic merge patch over JSON: maps merge recursively, `null` deletes, lists with a known
-/// merge key merge element-wise, `$patch: delete|replace` (on a map, a merge-key list or its
-/// elements) and `$deleteFromPrimitiveList` are honoured, other `$` directives are dropped.
-pub fn strategic_merge(doc: &mut Value, patch: &Value) {
-    let Some(pmap) = patch.as_object() else {
-        *doc = patch.clone();
-        return;
-    };
-    if pmap.get("$patch").and_then(Value::as_str) == Some("delete") {
-        *doc = Value::Object(Map::new());
-        return;
-    }
-    if pmap.get("$patch").and_then(Value::as_str) == Some("replace") {
-        let mut p = pmap.clone();
-        p.remove("$patch");
-        *doc = Value::Object(p);
-        return;
-    }
-    if !doc.is_object() {
-        *doc = Value::Object(Map::new());
-    }
-    let Some(dmap) = doc.as_object_mut() else {
-        return;
-    };
-    for (k, pv) in pmap {
-        if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(cur)), Some(del)) = (dmap.get_mut(field), pv.as_array()) {
-                cur.retain(|x| !del.contains(x));
-            }
-            continue;
-        }
-        if k.starts_with('$') {
-            continue;
-        }
-        if pv.is_null() || pv.get("$patch").and_then(Value::as_str) == Some("delete") {
-            dmap.remove(k);
-            continue;
-        }
-        match (dmap.get_mut(k), pv) {
-            (Some(dv @ Value::Object(_)), Value::Object(_)) => strategic_merge(dv, pv),
-            (Some(Value::Array(cur)), Value::Array(items)) => {
-                if let Some(key) = merge_key(k) {
-                    merge_list(cur, items, key);
-                } else {
-                    dmap.insert(k.clone(), Value::Array(strip_directives(items)));
-                }
-            }
-            _ => {
-                let mut v = pv.clone();
-                if v.is_object() {
-                    let mut fresh = Value::Object(Map::new());
-                    strategic_merge(&mut fresh, &v);
-                    v = fresh;
-                }
-                dmap.insert(k.clone(), v);
-            }
-        }
-    }
-}
-
-fn strip_directives(items: &[Value]) -> Vec<Value> {
-    items.iter().filter(|i| i.get("$patch").is_none()).cloned().collect()
-}
-
-fn merge_list(cur: &mut Vec<Value>, items: &[Value], key: &str) {
-    // `{"$patch": "replace"}` among the elements: the list becomes the other elements.
-    if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace") && i.get(key).is_none()) {
-        cur.clear();
-    }
-    for it in items {
-        if it.get(key).is_none() && it.get("$patch").is_some() {
-            continue;
-        }
-        let Some(kv) = it.get(key) else {
-            cur.push(it.clone());
-            continue;
-        };
-        let pos = cur.iter().position(|c| c.get(key) == Some(kv));
-        let delete = it.get("$patch").and_then(Value::as_str) == Some("delete");
-        match (pos, delete) {
-            (Some(i), true) => {
-                cur.remove(i);
-            }
-            (None, true) => {}
-            (Some(i), false) => strategic_merge(&mut cur[i], it),
-            (None, false) => {
-                let mut fresh = Value::Object(Map::new());
-                strategic_merge(&mut fresh, it);
-                cur.push(fresh);
-            }
-        }
     }
 }
 
@@ -681,12 +591,13 @@ mod tests {
 
     #[test]
     fn strategic_merges_containers_by_name() {
-        let mut doc = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+        let mut doc = json!({"apiVersion": "v1", "kind": "Pod",
+            "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
         strategic_merge(
             &mut doc,
             &json!({"spec": {"containers": [{"name": "b", "image": "z"}, {"name": "a", "$patch": "delete"}]}}),
         );
-        assert_eq!(doc, json!({"spec": {"containers": [{"name": "b", "image": "z"}]}}));
+        assert_eq!(doc["spec"], json!({"containers": [{"name": "b", "image": "z"}]}));
     }
 
     #[test]

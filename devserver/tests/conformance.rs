@@ -2622,3 +2622,96 @@ async fn namespaces_are_finalized_through_their_finalize_subresource() {
     assert_eq!(r.body["kind"], "Namespace");
     assert_eq!(e.get(&path).await.status, 404, "gone once finalized");
 }
+
+#[tokio::test]
+async fn strategic_merge_follows_each_fields_patch_strategy() {
+    let e = start().await;
+    let names = |r: &Reply| -> Vec<String> {
+        r.body
+            .pointer("/spec/template/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| c["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let containers = |cs: Value| json!({"spec": {"template": {"spec": {"containers": cs}}}});
+    let deploy = "/apis/apps/v1/namespaces/default/deployments";
+    let body = json!({"metadata": {"name": "smp"}, "spec": {"selector": {"matchLabels": {"app": "smp"}},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+        "template": {"metadata": {"labels": {"app": "smp"}}, "spec": {"containers": [{"name": "nginx", "image": "nginx"}],
+            "tolerations": [{"key": "a", "operator": "Exists"}]}}}});
+    let r = e.post(deploy, body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let path = format!("{deploy}/smp");
+    // Merge lists merge by key; the patch's elements lead, the server's others keep their place.
+    let r = e
+        .patch(&path, containers(json!([{"name": "b", "image": "busybox"}, {"name": "a", "image": "redis"}])), SMP)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(names(&r), ["b", "a", "nginx"]);
+    let r = e
+        .patch(
+            &path,
+            containers(json!([{"name": "c", "image": "busybox"}, {"name": "nginx", "image": "nginx:2"}])),
+            SMP,
+        )
+        .await;
+    assert_eq!(names(&r), ["c", "b", "a", "nginx"]);
+    assert_eq!(r.body.pointer("/spec/template/spec/containers/3/image"), Some(&json!("nginx:2")));
+    // `$setElementOrder` alone reorders.
+    let order = json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "nginx"}, {"name": "a"}, {"name": "b"}, {"name": "c"}]}}}});
+    let r = e.patch(&path, order, SMP).await;
+    assert_eq!(names(&r), ["nginx", "a", "b", "c"]);
+    // A list without a merge strategy is replaced.
+    let r = e
+        .patch(
+            &path,
+            json!({"spec": {"template": {"spec": {"tolerations": [{"key": "b", "operator": "Exists"}]}}}}),
+            SMP,
+        )
+        .await;
+    assert_eq!(r.body.pointer("/spec/template/spec/tolerations"), Some(&json!([{"key": "b", "operator": "Exists"}])));
+    // `$retainKeys` drops what the new strategy does not use.
+    let r = e.patch(&path, json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}}), SMP).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["strategy"], json!({"type": "Recreate"}));
+
+    // A merge list of scalars is a union: the patch's values lead.
+    let cm = "/api/v1/namespaces/default/configmaps";
+    let r = e.post(cm, json!({"metadata": {"name": "smp", "finalizers": ["example.com/a", "example.com/c"]}})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = e
+        .patch(
+            &format!("{cm}/smp"),
+            json!({"metadata": {"finalizers": ["example.com/d", "example.com/a", "example.com/b"]}}),
+            SMP,
+        )
+        .await;
+    assert_eq!(
+        r.body["metadata"]["finalizers"],
+        json!(["example.com/d", "example.com/a", "example.com/b", "example.com/c"])
+    );
+    let r = e.patch(&format!("{cm}/smp"), json!({"metadata": {"finalizers": null}}), MERGE).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Service ports merge by port.
+    let svc = "/api/v1/namespaces/default/services";
+    let r = e.post(svc, json!({"metadata": {"name": "smp"}, "spec": {"ports": [{"name": "a", "port": 80}]}})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = e
+        .patch(
+            &format!("{svc}/smp"),
+            json!({"spec": {"ports": [{"name": "b", "port": 81}, {"port": 80, "targetPort": 8080}]}}),
+            SMP,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ports: Vec<(Value, Value, Value)> = r.body["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].clone(), p["port"].clone(), p["targetPort"].clone()))
+        .collect();
+    assert_eq!(ports, [(json!("b"), json!(81), json!(81)), (json!("a"), json!(80), json!(8080))]);
+}
