@@ -7,6 +7,21 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// How a built-in type is decoded and described.
+struct Typed {
+    decode: crate::resource::DecodeCheck,
+    schema: crate::resource::OpenApiSchema,
+}
+
+fn typed<T: DeserializeOwned + serde::Serialize + schemars::JsonSchema>() -> Typed {
+    Typed { decode: check::<T>, schema: subschema::<T> }
+}
+
+/// The OpenAPI schema of `T` (a reference, its definitions registered in `g`).
+fn subschema<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
 fn check<T: DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
     let typed = T::deserialize(v).map_err(|e| e.to_string())?;
     serde_json::to_value(&typed).map_err(|e| e.to_string())
@@ -44,7 +59,7 @@ fn rt(
     short: &[&str],
     all: bool,
     status: bool,
-    decode: fn(&Value) -> Result<Value, String>,
+    typed: Typed,
 ) -> ResourceType {
     ResourceType {
         group: group.into(),
@@ -59,7 +74,8 @@ fn rt(
         scale: None,
         schema: None,
         printer_columns: vec![],
-        decode: Some(decode),
+        decode: Some(typed.decode),
+        openapi: Some(typed.schema),
         selectable_fields: vec![],
         custom: false,
         terminating: false,
@@ -74,8 +90,8 @@ fn scaled(mut t: ResourceType) -> ResourceType {
 }
 
 /// A review kind of `authorization.k8s.io`: cluster-scoped, create-only, not stored.
-fn review(kind: &str, plural: &str, decode: fn(&Value) -> Result<Value, String>) -> ResourceType {
-    let mut t = rt("authorization.k8s.io", kind, plural, false, &[], false, false, decode);
+fn review(kind: &str, plural: &str, typed: Typed) -> ResourceType {
+    let mut t = rt("authorization.k8s.io", kind, plural, false, &[], false, false, typed);
     t.review = true;
     t
 }
@@ -83,18 +99,18 @@ fn review(kind: &str, plural: &str, decode: fn(&Value) -> Result<Value, String>)
 /// Every built-in resource served, in discovery order.
 pub fn builtin_types() -> Vec<ResourceType> {
     vec![
-        rt("", "Namespace", "namespaces", false, &["ns"], false, true, check::<core::v1::Namespace>),
-        rt("", "Node", "nodes", false, &["no"], false, true, check::<core::v1::Node>),
-        rt("", "Pod", "pods", true, &["po"], true, true, check::<core::v1::Pod>),
-        rt("", "Service", "services", true, &["svc"], true, true, check::<core::v1::Service>),
-        rt("", "Secret", "secrets", true, &[], false, false, check::<core::v1::Secret>),
-        rt("", "ConfigMap", "configmaps", true, &["cm"], false, false, check::<core::v1::ConfigMap>),
-        rt("", "ServiceAccount", "serviceaccounts", true, &["sa"], false, false, check::<core::v1::ServiceAccount>),
-        rt("", "Event", "events", true, &["ev"], false, false, check::<core::v1::Event>),
-        rt("", "ResourceQuota", "resourcequotas", true, &["quota"], false, true, check::<core::v1::ResourceQuota>),
-        scaled(rt("apps", "StatefulSet", "statefulsets", true, &["sts"], true, true, check::<apps::v1::StatefulSet>)),
-        scaled(rt("apps", "Deployment", "deployments", true, &["deploy"], true, true, check::<apps::v1::Deployment>)),
-        scaled(rt("apps", "ReplicaSet", "replicasets", true, &["rs"], true, true, check::<apps::v1::ReplicaSet>)),
+        rt("", "Namespace", "namespaces", false, &["ns"], false, true, typed::<core::v1::Namespace>()),
+        rt("", "Node", "nodes", false, &["no"], false, true, typed::<core::v1::Node>()),
+        rt("", "Pod", "pods", true, &["po"], true, true, typed::<core::v1::Pod>()),
+        rt("", "Service", "services", true, &["svc"], true, true, typed::<core::v1::Service>()),
+        rt("", "Secret", "secrets", true, &[], false, false, typed::<core::v1::Secret>()),
+        rt("", "ConfigMap", "configmaps", true, &["cm"], false, false, typed::<core::v1::ConfigMap>()),
+        rt("", "ServiceAccount", "serviceaccounts", true, &["sa"], false, false, typed::<core::v1::ServiceAccount>()),
+        rt("", "Event", "events", true, &["ev"], false, false, typed::<core::v1::Event>()),
+        rt("", "ResourceQuota", "resourcequotas", true, &["quota"], false, true, typed::<core::v1::ResourceQuota>()),
+        scaled(rt("apps", "StatefulSet", "statefulsets", true, &["sts"], true, true, typed::<apps::v1::StatefulSet>())),
+        scaled(rt("apps", "Deployment", "deployments", true, &["deploy"], true, true, typed::<apps::v1::Deployment>())),
+        scaled(rt("apps", "ReplicaSet", "replicasets", true, &["rs"], true, true, typed::<apps::v1::ReplicaSet>())),
         rt(
             "apps",
             "ControllerRevision",
@@ -103,11 +119,11 @@ pub fn builtin_types() -> Vec<ResourceType> {
             &[],
             false,
             false,
-            check::<apps::v1::ControllerRevision>,
+            typed::<apps::v1::ControllerRevision>(),
         ),
-        rt("events.k8s.io", "Event", "events", true, &["ev"], false, false, check::<events::v1::Event>),
-        rt("coordination.k8s.io", "Lease", "leases", true, &[], false, false, check::<coordination::v1::Lease>),
-        rt("rbac.authorization.k8s.io", "Role", "roles", true, &[], false, false, check::<rbac::v1::Role>),
+        rt("events.k8s.io", "Event", "events", true, &["ev"], false, false, typed::<events::v1::Event>()),
+        rt("coordination.k8s.io", "Lease", "leases", true, &[], false, false, typed::<coordination::v1::Lease>()),
+        rt("rbac.authorization.k8s.io", "Role", "roles", true, &[], false, false, typed::<rbac::v1::Role>()),
         rt(
             "rbac.authorization.k8s.io",
             "ClusterRole",
@@ -116,7 +132,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
             &[],
             false,
             false,
-            check::<rbac::v1::ClusterRole>,
+            typed::<rbac::v1::ClusterRole>(),
         ),
         rt(
             "rbac.authorization.k8s.io",
@@ -126,7 +142,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
             &[],
             false,
             false,
-            check::<rbac::v1::RoleBinding>,
+            typed::<rbac::v1::RoleBinding>(),
         ),
         rt(
             "rbac.authorization.k8s.io",
@@ -136,7 +152,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
             &[],
             false,
             false,
-            check::<rbac::v1::ClusterRoleBinding>,
+            typed::<rbac::v1::ClusterRoleBinding>(),
         ),
         {
             let mut crd = rt(
@@ -147,7 +163,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
                 &["crd", "crds"],
                 false,
                 true,
-                check::<CustomResourceDefinition>,
+                typed::<CustomResourceDefinition>(),
             );
             crd.singular = "customresourcedefinition".into();
             crd
@@ -155,12 +171,25 @@ pub fn builtin_types() -> Vec<ResourceType> {
         review(
             "SelfSubjectAccessReview",
             "selfsubjectaccessreviews",
-            check::<authorization::v1::SelfSubjectAccessReview>,
+            typed::<authorization::v1::SelfSubjectAccessReview>(),
         ),
-        review("SelfSubjectRulesReview", "selfsubjectrulesreviews", check::<authorization::v1::SelfSubjectRulesReview>),
-        rt("batch", "Job", "jobs", true, &[], true, true, check::<batch::v1::Job>),
-        rt("batch", "CronJob", "cronjobs", true, &["cj"], true, true, check::<batch::v1::CronJob>),
-        rt("networking.k8s.io", "Ingress", "ingresses", true, &["ing"], false, true, check::<networking::v1::Ingress>),
+        review(
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
+            typed::<authorization::v1::SelfSubjectRulesReview>(),
+        ),
+        rt("batch", "Job", "jobs", true, &[], true, true, typed::<batch::v1::Job>()),
+        rt("batch", "CronJob", "cronjobs", true, &["cj"], true, true, typed::<batch::v1::CronJob>()),
+        rt(
+            "networking.k8s.io",
+            "Ingress",
+            "ingresses",
+            true,
+            &["ing"],
+            false,
+            true,
+            typed::<networking::v1::Ingress>(),
+        ),
         rt(
             "policy",
             "PodDisruptionBudget",
@@ -169,7 +198,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
             &["pdb"],
             false,
             true,
-            check::<policy::v1::PodDisruptionBudget>,
+            typed::<policy::v1::PodDisruptionBudget>(),
         ),
         rt(
             "scheduling.k8s.io",
@@ -179,7 +208,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
             &["pc"],
             false,
             false,
-            check::<scheduling::v1::PriorityClass>,
+            typed::<scheduling::v1::PriorityClass>(),
         ),
     ]
 }

@@ -175,6 +175,7 @@ pub fn resource_types(crd: &CustomResourceDefinition, terminating: bool) -> Vec<
             schema: v.schema.as_ref().and_then(|s| s.open_api_v3_schema.clone()).map(Arc::new),
             printer_columns: v.additional_printer_columns.clone().unwrap_or_default(),
             decode: None,
+            openapi: None,
             selectable_fields: v
                 .selectable_fields
                 .iter()

@@ -1,12 +1,58 @@
-//! `/openapi/v3`: an index plus one document per group-version. Each document has, per resource, a
+//! `/openapi/v3`: an index plus one document per group-version, with every kind's schema (built-in
+//! kinds' from k8s-openapi, so `kubectl explain` describes them). Each document has, per resource, a
 //! PATCH operation carrying `x-kubernetes-group-version-kind` and a `fieldValidation` query
 //! parameter: with that, `kubectl apply` (default `--validate=strict`) sends `fieldValidation=Strict`
 //! and lets the server validate instead of failing to download a schema.
 
 use crate::resource::ResourceType;
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// The schemas of one group-version's built-in kinds: what never changes, generated once.
+struct BuiltinSchemas {
+    /// Kind -> its schema's name (k8s-openapi's, as kube-apiserver names it).
+    names: HashMap<String, String>,
+    /// Every schema the kinds reach, by name; each kind's carries its group-version-kind.
+    definitions: Map<String, Value>,
+    /// A hash of `definitions`, for the index's URLs.
+    hash: u64,
+}
+
+/// [`BuiltinSchemas`] by group-version path.
+static BUILTIN: LazyLock<Mutex<HashMap<String, Arc<BuiltinSchemas>>>> = LazyLock::new(Default::default);
+
+/// The built-in kinds' schemas of the group-version `gv`, among `ts`.
+fn builtin_schemas(gv: &str, ts: &[&ResourceType]) -> Arc<BuiltinSchemas> {
+    let mut cache = BUILTIN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(b) = cache.get(gv) {
+        return b.clone();
+    }
+    let mut generator = schemars::generate::SchemaSettings::openapi3().into_generator();
+    let mut names = HashMap::new();
+    let mut kinds = Vec::new();
+    for t in ts {
+        let Some(schema) = t.openapi else { continue };
+        let reference = schema(&mut generator);
+        let Some(name) = reference.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()) else {
+            continue;
+        };
+        names.insert(t.kind.clone(), name.to_string());
+        kinds.push((name.to_string(), json!({"group": t.group, "version": t.version, "kind": t.kind})));
+    }
+    let mut definitions = generator.take_definitions(true);
+    for (name, gvk) in kinds {
+        if let Some(o) = definitions.get_mut(&name).and_then(Value::as_object_mut) {
+            o.insert("x-kubernetes-group-version-kind".into(), json!([gvk]));
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    Value::Object(definitions.clone()).to_string().hash(&mut h);
+    let built = Arc::new(BuiltinSchemas { names, definitions, hash: h.finish() });
+    cache.insert(gv.to_string(), built.clone());
+    built
+}
 
 fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
@@ -20,9 +66,13 @@ pub fn index(types: &[ResourceType]) -> Value {
         gvs.entry(gv_path(&t.group, &t.version)).or_default().push(t);
     }
     for (p, ts) in gvs {
-        let doc = document_for(&ts);
+        // The built-in schemas count by their own hash, so the large part is not serialized
+        // again for every index.
+        let builtin = builtin_schemas(&p, &ts);
+        let doc = document_for(&p, &ts, false);
         let mut h = std::collections::hash_map::DefaultHasher::new();
         doc.to_string().hash(&mut h);
+        builtin.hash.hash(&mut h);
         paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={:016X}", h.finish())}));
     }
     json!({"paths": paths})
@@ -34,7 +84,7 @@ pub fn document(types: &[ResourceType], gv: &str) -> Option<Value> {
     if ts.is_empty() {
         return None;
     }
-    Some(document_for(&ts))
+    Some(document_for(gv, &ts, true))
 }
 
 fn schema_name(t: &ResourceType) -> String {
@@ -43,18 +93,24 @@ fn schema_name(t: &ResourceType) -> String {
     format!("{}.{}.{}", rev.join("."), t.version, t.kind)
 }
 
-fn document_for(ts: &[&ResourceType]) -> Value {
+/// The document of the group-version `gv` (its types `ts`); without `builtin_definitions` the
+/// built-in kinds' schemas are left out (the index hashes them apart).
+fn document_for(gv: &str, ts: &[&ResourceType], builtin_definitions: bool) -> Value {
     let mut paths = serde_json::Map::new();
     let mut schemas = serde_json::Map::new();
+    // Built-in kinds: k8s-openapi's schemas (kube-apiserver's names and descriptions), every
+    // type they reach included.
+    let builtin = builtin_schemas(gv, ts);
     for t in ts {
         let gvk = json!({"group": t.group, "version": t.version, "kind": t.kind});
         let prefix = format!("/{}", gv_path(&t.group, &t.version));
+        let builtin_name = builtin.names.get(&t.kind).filter(|_| t.openapi.is_some());
         let item = if t.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
         } else {
             format!("{prefix}/{}/{{name}}", t.plural)
         };
-        let name = schema_name(t);
+        let name = builtin_name.cloned().unwrap_or_else(|| schema_name(t));
         let reference = json!({"$ref": format!("#/components/schemas/{name}")});
         // Strategic merge is accepted for built-ins but not advertised: kubectl then uses its
         // compiled-in patch metadata instead of building one from this (schema-less) document.
@@ -93,6 +149,9 @@ fn document_for(ts: &[&ResourceType]) -> Value {
                 ]
             }),
         );
+        if builtin_name.is_some() {
+            continue;
+        }
         let mut schema = match &t.schema {
             Some(s) => serde_json::to_value(s.as_ref()).unwrap_or_else(|_| json!({"type": "object"})),
             None => json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
@@ -101,6 +160,9 @@ fn document_for(ts: &[&ResourceType]) -> Value {
             o.insert("x-kubernetes-group-version-kind".into(), json!([gvk]));
         }
         schemas.insert(name, schema);
+    }
+    if builtin_definitions {
+        schemas.extend(builtin.definitions.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     json!({
         "openapi": "3.0.0",

@@ -11,6 +11,10 @@ use std::sync::Arc;
 /// and serialized back, so the caller can also find fields the type does not know.
 pub type DecodeCheck = fn(&serde_json::Value) -> Result<serde_json::Value, String>;
 
+/// The OpenAPI schema of a built-in type: a reference, its definitions registered in the
+/// generator (k8s-openapi's schemas, with their descriptions, for `kubectl explain`).
+pub type OpenApiSchema = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
 /// Everything the handlers need to know about one served resource.
 #[derive(Clone)]
 pub struct ResourceType {
@@ -42,6 +46,8 @@ pub struct ResourceType {
     pub selectable_fields: Vec<String>,
     /// Decode check for built-in kinds (into the k8s-openapi type); `None` for custom resources.
     pub decode: Option<DecodeCheck>,
+    /// The OpenAPI schema of a built-in kind; custom resources have `schema`.
+    pub openapi: Option<OpenApiSchema>,
     /// True for a kind defined by a CRD (changes update and patch rules).
     pub custom: bool,
     /// True while the defining CRD is terminating (only read and delete verbs are served).

@@ -161,7 +161,7 @@ async fn kubectl_applies_builtins_with_strategic_merge() {
     assert!(out.contains("configmap/c configured"), "{out}");
     let out = ok(&kc, &["get", "configmap", "c", "-o", "jsonpath={.data}"]).await;
     assert_eq!(out, "{\"b\":\"2\"}");
-    // `kubectl create namespace` sends protobuf (unsupported, 415); apply sends JSON.
+    // Apply sends JSON (`kubectl create` sends protobuf: see every_kubectl_create_subcommand_works).
     let ns = dir.path().join("ns.yaml");
     std::fs::write(&ns, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n").unwrap();
     let out = ok(&kc, &["apply", "-f", ns.to_str().unwrap()]).await;
@@ -172,6 +172,41 @@ async fn kubectl_applies_builtins_with_strategic_merge() {
     }
     let out = ok(&kc, &["apply", "--server-side", "-f", cm.to_str().unwrap()]).await;
     assert!(out.contains("configmap/c serverside-applied"), "{out}");
+    server.shutdown().await;
+}
+
+/// `kubectl explain` reads the built-in kinds' schemas; `kubectl get` prints their columns; a
+/// client-side `kubectl apply` that reorders containers and changes the deployment strategy
+/// sends `$setElementOrder` and `$retainKeys`, which the server honours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_explains_prints_and_applies_builtin_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let server = devserver::DevServer::builder().kubeconfig_path(&kc).start().await.unwrap();
+    let out = ok(&kc, &["explain", "deployment.spec.strategy"]).await;
+    assert!(out.contains("DeploymentStrategy describes how to replace existing pods with new ones"), "{out}");
+    assert!(out.contains("rollingUpdate\t<RollingUpdateDeployment>"), "{out}");
+    let out = ok(&kc, &["get", "service", "kubernetes"]).await;
+    let header: Vec<&str> = out.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], "{out}");
+    assert!(out.contains("10.0.0.1") && out.contains("443/TCP"), "{out}");
+    let file = dir.path().join("d.yaml");
+    let deployment = |strategy: &str, containers: &[&str]| {
+        let cs: String = containers.iter().map(|c| format!("      - {{name: {c}, image: busybox}}\n")).collect();
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec:\n  selector: {{matchLabels: {{app: d}}}}\n  strategy: {strategy}\n  template:\n    metadata: {{labels: {{app: d}}}}\n    spec:\n      containers:\n{cs}"
+        )
+    };
+    std::fs::write(&file, deployment("{type: RollingUpdate, rollingUpdate: {maxSurge: 1}}", &["a", "b"])).unwrap();
+    ok(&kc, &["apply", "-f", file.to_str().unwrap()]).await;
+    std::fs::write(&file, deployment("{type: Recreate}", &["c", "b"])).unwrap();
+    ok(&kc, &["apply", "-f", file.to_str().unwrap()]).await;
+    let out = ok(
+        &kc,
+        &["get", "deployment", "d", "-o", "jsonpath={.spec.template.spec.containers[*].name} {.spec.strategy}"],
+    )
+    .await;
+    assert_eq!(out, "c b {\"type\":\"Recreate\"}");
     server.shutdown().await;
 }
 
