@@ -2715,3 +2715,13 @@ async fn strategic_merge_follows_each_fields_patch_strategy() {
         .collect();
     assert_eq!(ports, [(json!("b"), json!(81), json!(81)), (json!("a"), json!(80), json!(8080))]);
 }
+
+#[tokio::test]
+async fn a_new_namespace_keeps_its_finalizers_and_gets_kubernetes() {
+    let e = start().await;
+    let name = e.unique("own-finalizers");
+    let r = e.post("/api/v1/namespaces", json!({"metadata": {"name": name}, "spec": {"finalizers": ["example.com/mine"]}, "status": {"phase": "Terminating"}})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["spec"], json!({"finalizers": ["example.com/mine", "kubernetes"]}));
+    assert_eq!(r.body["status"], json!({"phase": "Active"}));
+}

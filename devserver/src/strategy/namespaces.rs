@@ -23,10 +23,22 @@ impl Strategy for Namespaces {
                 l.insert("kubernetes.io/metadata.name".into(), Value::String(name));
             }
         }
-        if let Some(o) = obj.as_object_mut() {
-            o.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
-            o.insert("status".into(), json!({"phase": "Active"}));
+        // The `kubernetes` finalizer is required on create (kept after the client's own).
+        if !obj.get("spec").is_some_and(Value::is_object) {
+            obj["spec"] = json!({});
         }
+        let finalizers = obj["spec"].as_object_mut().map(|s| s.entry("finalizers").or_insert_with(|| json!([])));
+        if let Some(f) = finalizers {
+            if !f.is_array() {
+                *f = json!([]);
+            }
+            if let Some(list) = f.as_array_mut()
+                && !list.iter().any(|x| x == "kubernetes")
+            {
+                list.push(json!("kubernetes"));
+            }
+        }
+        obj["status"] = json!({"phase": "Active"});
     }
 
     fn prepare_for_update(&self, _rt: &ResourceType, old: &Value, new: &mut Value, sub: Option<&str>) {
