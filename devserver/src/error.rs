@@ -164,6 +164,16 @@ impl ApiError {
         Self::new(500, "InternalError", msg)
     }
 
+    /// 504 for a list or watch from a resourceVersion `n` newer than the store's `current`
+    /// (the client may retry after a second, as kube-apiserver tells it).
+    pub fn too_large_resource_version(n: u64, current: u64) -> Self {
+        let mut e = Self::new(504, "Timeout", format!("Too large resource version: {n}, current: {current}"));
+        e.details = Some(
+            json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+        );
+        e
+    }
+
     /// 410 Expired.
     pub fn expired(msg: impl Into<String>) -> Self {
         Self::new(410, "Expired", msg)

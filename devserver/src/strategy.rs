@@ -48,6 +48,12 @@ pub(crate) trait Strategy: Sync {
         Vec::new()
     }
 
+    /// `AllowUnconditionalUpdate`: whether a PUT without `metadata.resourceVersion` overwrites
+    /// (built-in kinds) or is refused (custom resources).
+    fn allow_unconditional_update(&self) -> bool {
+        true
+    }
+
     /// Whether names are DNS labels (namespaces) rather than DNS subdomains.
     fn name_is_label(&self) -> bool {
         false

@@ -164,12 +164,7 @@ impl Options {
         if let Some(n) = start_rv {
             let current = app.store.current_rv();
             if n > current {
-                let mut e =
-                    ApiError::new(504, "Timeout", format!("Too large resource version: {n}, current: {current}"));
-                e.details = Some(
-                    json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
-                );
-                return Err(e);
+                return Err(ApiError::too_large_resource_version(n, current));
             }
         }
         let initial = send_initial.unwrap_or(start_rv.is_none());

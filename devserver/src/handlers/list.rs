@@ -41,12 +41,7 @@ impl Ctx<'_> {
         if !rv.is_empty() && cont.is_empty() {
             let n: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
             if n > current {
-                let mut e =
-                    ApiError::new(504, "Timeout", format!("Too large resource version: {n}, current: {current}"));
-                e.details = Some(
-                    json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
-                );
-                return Err(e);
+                return Err(ApiError::too_large_resource_version(n, current));
             }
             if rv_match == "Exact" && n != current && self.app.store.snapshot(n, &res_key).is_none() {
                 return Err(ApiError::expired(format!("too old resource version: {n} ({current})")));

@@ -163,7 +163,7 @@ impl Ctx<'_> {
         }
         let new_rv = meta_str(new, "resourceVersion").unwrap_or("").to_string();
         if new_rv.is_empty() {
-            if require_rv && rt.custom {
+            if require_rv && !strategy::of(rt).allow_unconditional_update() {
                 // kube-apiserver names the resource (foos.example.com), not the kind, here.
                 let resource = crate::error::Target { kind: rt.plural.clone(), ..target.clone() };
                 return Err(ApiError::invalid(

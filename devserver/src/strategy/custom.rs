@@ -31,6 +31,10 @@ impl Strategy for CustomResources {
         causes
     }
 
+    fn allow_unconditional_update(&self) -> bool {
+        false
+    }
+
     fn has_generation(&self) -> bool {
         true
     }
