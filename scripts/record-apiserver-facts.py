@@ -10,7 +10,7 @@
 Usage: python3 scripts/record-apiserver-facts.py [KUBECONFIG]
 (default: target/controlplane/run/kubeconfig). Only loopback servers are contacted."""
 
-import base64, json, os, ssl, sys, tempfile, urllib.request, urllib.parse
+import base64, json, os, ssl, sys, urllib.request, urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VERSION = "v1.37"
@@ -42,9 +42,7 @@ def client(kubeconfig):
         sys.exit(f"refusing to contact {server}: not a loopback address")
     token = re.search(r"token:\s*(\S+)", text).group(1)
     ca = base64.b64decode(re.search(r"certificate-authority-data:\s*(\S+)", text).group(1))
-    with tempfile.NamedTemporaryFile(delete=False) as f:
-        f.write(ca)
-    ctx = ssl.create_default_context(cafile=f.name)
+    ctx = ssl.create_default_context(cadata=ca.decode())
     ctx.check_hostname = False
 
     def get(path, accept="application/json"):

@@ -103,6 +103,7 @@ impl Allocations {
             return Err(Refused::OutOfRange);
         }
         let mut inner = self.lock();
+        inner.expire_claims();
         if !inner.free_for(&r, owner) {
             return Err(Refused::Taken);
         }
@@ -142,6 +143,7 @@ impl Allocations {
         let size = last - first + 1;
         let band = (size / step).clamp(16, max).min(size);
         let mut inner = self.lock();
+        inner.expire_claims();
         let mut rng = rand::rng();
         for (lo, hi) in [(first + band, last), (first, first + band - 1)] {
             if lo > hi {
@@ -162,10 +164,14 @@ impl Allocations {
 }
 
 impl Inner {
-    /// Whether `r` is neither held nor claimed by a Service other than `owner`.
-    fn free_for(&mut self, r: &Resource, owner: &str) -> bool {
+    /// Drops the claims of writes that never came (once per pick, not per value tried).
+    fn expire_claims(&mut self) {
         let now = Instant::now();
         self.claims.retain(|_, (_, at)| now.duration_since(*at) < CLAIM);
+    }
+
+    /// Whether `r` is neither held nor claimed by a Service other than `owner`.
+    fn free_for(&self, r: &Resource, owner: &str) -> bool {
         self.owners.get(r).is_none_or(|o| o == owner) && self.claims.get(r).is_none_or(|(o, _)| o == owner)
     }
 }

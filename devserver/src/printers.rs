@@ -33,33 +33,28 @@ pub fn printer(plural: &str) -> Option<(&'static [Value], Cells)> {
         "events" => event,
         "resourcequotas" => resource_quota,
         "statefulsets" => |o| {
-            let mut cells = vec![name(o), ratio(o, "/status/readyReplicas", "/spec/replicas"), created(o)];
-            cells.extend(containers(o, "/spec/template/spec/containers"));
-            cells
+            let cells = vec![name(o), ratio(o, "/status/readyReplicas", "/spec/replicas"), created(o)];
+            with_template(cells, o, "/spec/template", None)
         },
         "deployments" => |o| {
-            let mut cells = vec![
+            let cells = vec![
                 name(o),
                 ratio(o, "/status/readyReplicas", "/spec/replicas"),
                 json!(int(o, "/status/updatedReplicas")),
                 json!(int(o, "/status/availableReplicas")),
                 created(o),
             ];
-            cells.extend(containers(o, "/spec/template/spec/containers"));
-            cells.push(selector(o.pointer("/spec/selector")));
-            cells
+            with_template(cells, o, "/spec/template", Some("/spec/selector"))
         },
         "replicasets" => |o| {
-            let mut cells = vec![
+            let cells = vec![
                 name(o),
                 json!(int(o, "/spec/replicas")),
                 json!(int(o, "/status/replicas")),
                 json!(int(o, "/status/readyReplicas")),
                 created(o),
             ];
-            cells.extend(containers(o, "/spec/template/spec/containers"));
-            cells.push(selector(o.pointer("/spec/selector")));
-            cells
+            with_template(cells, o, "/spec/template", Some("/spec/selector"))
         },
         "controllerrevisions" => controller_revision,
         "leases" => |o| vec![name(o), s(o, "/spec/holderIdentity"), created(o)],
@@ -205,13 +200,18 @@ fn map_selector(o: &Value, p: &str) -> Value {
     json!(parts.join(","))
 }
 
-/// The Containers and Images cells of a pod template's containers.
-fn containers(o: &Value, p: &str) -> [Value; 2] {
-    let cs = list(o, p);
+/// `cells` followed by the Containers and Images of the pod template at `template` and, for
+/// kinds that print one, the Selector at `selector_at`.
+fn with_template(mut cells: Vec<Value>, o: &Value, template: &str, selector_at: Option<&str>) -> Vec<Value> {
+    let cs = list(o, &format!("{template}/spec/containers"));
     let field = |f: &str| {
         json!(cs.iter().map(|c| c.get(f).and_then(Value::as_str).unwrap_or("")).collect::<Vec<_>>().join(","))
     };
-    [field("name"), field("image")]
+    cells.extend([field("name"), field("image")]);
+    if let Some(p) = selector_at {
+        cells.push(selector(o.pointer(p)));
+    }
+    cells
 }
 
 fn node(o: &Value) -> Vec<Value> {
@@ -509,16 +509,14 @@ fn job(o: &Value) -> Vec<Value> {
         }
         _ => String::new(),
     };
-    let mut cells = vec![name(o), json!(status), json!(completions), json!(duration), created(o)];
-    cells.extend(containers(o, "/spec/template/spec/containers"));
-    cells.push(selector(o.pointer("/spec/selector")));
-    cells
+    let cells = vec![name(o), json!(status), json!(completions), json!(duration), created(o)];
+    with_template(cells, o, "/spec/template", Some("/spec/selector"))
 }
 
 fn cron_job(o: &Value) -> Vec<Value> {
     let suspend = o.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
     let last = str_at(o, "/status/lastScheduleTime").map_or_else(|| json!("<none>"), |t| age(Some(t)));
-    let mut cells = vec![
+    let cells = vec![
         name(o),
         s(o, "/spec/schedule"),
         or_none(o, "/spec/timeZone"),
@@ -527,9 +525,7 @@ fn cron_job(o: &Value) -> Vec<Value> {
         last,
         created(o),
     ];
-    cells.extend(containers(o, "/spec/jobTemplate/spec/template/spec/containers"));
-    cells.push(selector(o.pointer("/spec/jobTemplate/spec/selector")));
-    cells
+    with_template(cells, o, "/spec/jobTemplate/spec/template", Some("/spec/jobTemplate/spec/selector"))
 }
 
 fn ingress(o: &Value) -> Vec<Value> {
