@@ -91,11 +91,6 @@ async fn only_the_leader_reconciles_and_the_standby_takes_over() {
     env.shutdown().await;
 }
 
-/// A free loopback port (bound, then released for the child process to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
@@ -107,6 +102,8 @@ async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 /// One `bitcoin-controller --leader-elect` process; its stderr is collected for the log checks.
+/// Its endpoints listen on port 0 (no port picked here can be taken by someone else before the
+/// child binds it); the ports come from the child's own "serving /metrics" log line.
 struct Replica {
     child: std::process::Child,
     health: u16,
@@ -114,14 +111,20 @@ struct Replica {
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
+/// The port after `key=127.0.0.1:` in the endpoints' log line.
+fn logged_port(log: &str, key: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains("serving /metrics"))?;
+    let at = line.find(&format!("{key}=127.0.0.1:"))? + key.len() + "=127.0.0.1:".len();
+    line[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
 impl Replica {
-    fn start(kubeconfig: &std::path::Path, ns: &str, name: &str) -> Self {
+    async fn start(kubeconfig: &std::path::Path, ns: &str, name: &str) -> Self {
         use std::io::BufRead;
-        let (health, metrics) = (free_port(), free_port());
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bitcoin-controller"))
             .args(["--kubeconfig".as_ref(), kubeconfig.as_os_str()])
             .args(["--leader-elect", "--leader-elect-namespace", ns, "--namespace", ns, "--rpc-port", "28802"])
-            .args(["--health-addr", &format!("127.0.0.1:{health}"), "--metrics-addr", &format!("127.0.0.1:{metrics}")])
+            .args(["--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"])
             .env("POD_NAME", name)
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())
@@ -135,7 +138,18 @@ impl Replica {
                 sink.lock().unwrap().push_str(&(line + "\n"));
             }
         });
-        Self { child, health, metrics, log }
+        let start = Instant::now();
+        loop {
+            let text = log.lock().unwrap().clone();
+            if let (Some(health), Some(metrics)) = (logged_port(&text, "health"), logged_port(&text, "metrics")) {
+                return Self { child, health, metrics, log };
+            }
+            if start.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                panic!("{name} never said where it serves /metrics and /readyz:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn ready(&self) -> bool {
@@ -185,8 +199,8 @@ async fn both_replicas_are_ready_and_exactly_one_leads() {
     let ns = env.namespace().to_string();
     env.install_crd(&serde_yaml::from_str(controller::crd::CRD_YAML).unwrap()).await;
     let kubeconfig = env.kubeconfig_path();
-    let a = Replica::start(&kubeconfig, &ns, "replica-a");
-    let b = Replica::start(&kubeconfig, &ns, "replica-b");
+    let a = Replica::start(&kubeconfig, &ns, "replica-a").await;
+    let b = Replica::start(&kubeconfig, &ns, "replica-b").await;
 
     let start = Instant::now();
     loop {

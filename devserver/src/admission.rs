@@ -89,6 +89,7 @@ pub fn validate(app: &App, user: &UserInfo, attrs: &RequestInfo, body: &[u8]) ->
             subresource: "finalizers".into(),
             namespace: attrs.namespace.clone(),
             name: r.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
+            route: None,
         };
         if let Err(reason) = authorize_reason(app, user, &finalizers) {
             return Err(deny(format!(

@@ -6,7 +6,7 @@ use crate::app::{App, now, object_key};
 use crate::authn::UserInfo;
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::patch::{self, PatchKind};
-use crate::request_info::RequestInfo;
+use crate::request_info::{RequestInfo, Route};
 use crate::request_log::RequestRecord;
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
@@ -30,25 +30,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::request_info::Query;
-
-/// Parsed resource path.
-#[derive(Debug, Clone, Default)]
-pub struct ResourcePath {
-    /// Group ("" for core).
-    pub group: String,
-    /// Version.
-    pub version: String,
-    /// Namespace from the URL.
-    pub namespace: Option<String>,
-    /// Resource plural.
-    pub plural: String,
-    /// Object name.
-    pub name: Option<String>,
-    /// Subresource (e.g. `status`).
-    pub sub: Option<String>,
-    /// True for the deprecated `/watch/` prefix.
-    pub watch_prefix: bool,
-}
 
 /// A JSON reply with a status code and optional `Warning` headers.
 pub fn json_reply(code: u16, body: &Value, warnings: &[String]) -> Response {
@@ -106,39 +87,6 @@ pub fn parse_query(q: Option<&str>) -> Query {
         }
     }
     out
-}
-
-/// Splits `/api/v1/...` or `/apis/g/v/...` into its parts; `None` for other paths.
-pub fn parse_resource_path(path: &str) -> Option<ResourcePath> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group, version, mut rest) = match segs.as_slice() {
-        ["api", v, rest @ ..] => (String::new(), v.to_string(), rest.to_vec()),
-        ["apis", g, v, rest @ ..] => (g.to_string(), v.to_string(), rest.to_vec()),
-        _ => return None,
-    };
-    let mut p = ResourcePath { group, version, ..Default::default() };
-    if rest.first() == Some(&"watch") {
-        p.watch_prefix = true;
-        rest.remove(0);
-    }
-    if rest.is_empty() || rest.iter().any(|s| s.is_empty()) {
-        return if rest.is_empty() { Some(p) } else { None };
-    }
-    let namespace_sub = p.group.is_empty()
-        && rest.len() == 3
-        && rest[0] == "namespaces"
-        && (rest[2] == "status" || rest[2] == "finalize");
-    if rest[0] == "namespaces" && rest.len() >= 3 && !namespace_sub {
-        p.namespace = Some(rest[1].to_string());
-        rest.drain(0..2);
-    }
-    p.plural = rest[0].to_string();
-    p.name = rest.get(1).map(|s| s.to_string());
-    p.sub = rest.get(2).map(|s| s.to_string());
-    if rest.len() > 3 {
-        return None;
-    }
-    Some(p)
 }
 
 /// The axum handler for every path.
@@ -293,7 +241,7 @@ async fn route(
             None => not_found_page(),
         };
     }
-    let Some(rp) = parse_resource_path(trimmed) else {
+    let Some(rp) = &info.route else {
         return not_found_page();
     };
     // kube-apiserver's built-in groups answer a Status for anything they do not serve; a path
@@ -303,17 +251,17 @@ async fn route(
             rp.group.is_empty() || app.registry.discoverable().iter().any(|t| t.group == rp.group && !t.custom);
         if builtin { ApiError::resource_not_found().into_response() } else { not_found_page() }
     };
-    if rp.plural.is_empty() {
+    if rp.resource.is_empty() {
         return match discovery::api_resource_list(&app.registry.discoverable(), &rp.group, &rp.version) {
             Some(doc) => json_reply(200, &doc, &[]),
             None => not_served(),
         };
     }
-    let Some(rt) = app.registry.lookup(&rp.group, &rp.version, &rp.plural) else {
+    let Some(rt) = app.registry.lookup(&rp.group, &rp.version, &rp.resource) else {
         return not_served();
     };
     record.group = rt.group.clone();
-    record.resource = match &rp.sub {
+    record.resource = match &rp.subresource {
         Some(s) => format!("{}/{s}", rt.plural),
         None => rt.plural.clone(),
     };
@@ -324,7 +272,7 @@ async fn route(
         (&Method::GET, _) => info.verb.as_str(),
         (&Method::POST, false) => "create",
         // Creating a subresource of an object: a ServiceAccount's token.
-        (&Method::POST, true) if rp.sub.is_some() => "create",
+        (&Method::POST, true) if rp.subresource.is_some() => "create",
         (&Method::PUT, true) => "update",
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
@@ -341,7 +289,7 @@ async fn route(
     if let Some(e) = app.faults.write_failure(verb, &target) {
         return e.into_response();
     }
-    let result = dispatch(app, &rt, &rp, verb, user, query, headers, body).await;
+    let result = dispatch(app, &rt, rp, verb, user, query, headers, body).await;
     let response = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -378,7 +326,7 @@ pub fn version_info() -> Value {
 async fn dispatch(
     app: &Arc<App>,
     rt: &ResourceType,
-    rp: &ResourcePath,
+    rp: &Route,
     verb: &str,
     user: Option<&UserInfo>,
     query: &Query,
@@ -401,10 +349,10 @@ async fn dispatch(
             "the server does not allow this method on the requested resource".to_string(),
         ));
     }
-    if rt.review && rp.sub.is_none() {
+    if rt.review && rp.subresource.is_none() {
         return review(app, rt, verb, user, headers, &body);
     }
-    if let Some(sub) = &rp.sub {
+    if let Some(sub) = &rp.subresource {
         let served = match sub.as_str() {
             "status" => rt.status_subresource,
             "scale" => rt.scale.is_some(),
@@ -436,7 +384,7 @@ async fn dispatch(
     }
     let ns = rp.namespace.as_deref();
     let name = rp.name.as_deref().unwrap_or("");
-    let sub = rp.sub.as_deref();
+    let sub = rp.subresource.as_deref();
     let ctx = Ctx { app, rt, user, query, headers };
     if sub == Some("token") {
         return ctx.create_token(ns, name, &body);
@@ -529,7 +477,7 @@ fn review(
     Ok(json_reply(201, &crate::reviews::create(app, rt, user, &obj)?, &[]))
 }
 
-fn not_found_plain(rt: &ResourceType, rp: &ResourcePath) -> ApiError {
+fn not_found_plain(rt: &ResourceType, rp: &Route) -> ApiError {
     ApiError::not_found(&rt.target(rp.name.as_deref().unwrap_or("")))
 }
 

@@ -40,6 +40,30 @@ pub struct RequestInfo {
     pub namespace: String,
     /// Object name ("" if none).
     pub name: String,
+    /// Where the path leads, from the same parse; `None` when it names no resource path.
+    pub route: Option<Route>,
+}
+
+/// What the router needs that kube-apiserver's RequestInfo does not say: the name and
+/// subresource as the path gives them (a list's `metadata.name` field selector names an object
+/// for the authorizer, not for the router), and whether the path had a `namespaces/<ns>/`
+/// prefix (a Namespace's own path sets [`RequestInfo::namespace`] but names a cluster-scoped
+/// object). Present for `/api/<v>` and `/apis/<g>/<v>` followed by nothing (discovery, empty
+/// resource) or by `<resource>[/<name>[/<subresource>]]`, with no empty segment and no `proxy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    /// API group ("" for core).
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// The namespace prefix's namespace.
+    pub namespace: Option<String>,
+    /// Resource plural ("" for the group-version's discovery document).
+    pub resource: String,
+    /// The object the path names.
+    pub name: Option<String>,
+    /// The subresource the path names.
+    pub subresource: Option<String>,
 }
 
 impl RequestInfo {
@@ -51,16 +75,30 @@ impl RequestInfo {
             path: path.to_string(),
             ..Default::default()
         };
-        let mut parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-        if parts.len() < 3 || !matches!(parts[0], "api" | "apis") {
+        let trimmed = path.trim_matches('/');
+        let has_empty_segment = trimmed.split('/').any(|s| s.is_empty());
+        let mut parts: Vec<&str> = trimmed.split('/').filter(|s| !s.is_empty()).collect();
+        let grouped = match parts.first() {
+            Some(&"api") => false,
+            Some(&"apis") => true,
+            _ => return a,
+        };
+        parts.remove(0);
+        // `/api/<v>` and `/apis/<g>/<v>`: discovery, not a resource request, but routable.
+        if parts.len() == usize::from(grouped) + 1 {
+            if grouped {
+                a.group = parts[0].to_string();
+            }
+            a.version = parts[usize::from(grouped)].to_string();
+            if !has_empty_segment {
+                a.route = Some(Route { group: a.group.clone(), version: a.version.clone(), ..Default::default() });
+            }
             return a;
         }
-        let grouped = parts[0] == "apis";
-        parts.remove(0);
+        if parts.len() < 2 + usize::from(grouped) {
+            return a;
+        }
         if grouped {
-            if parts.len() < 3 {
-                return a;
-            }
             a.group = parts.remove(0).to_string();
         }
         a.resource_request = true;
@@ -80,11 +118,23 @@ impl RequestInfo {
             }
             .to_string();
         }
+        let mut namespaced_path = false;
         if parts.first() == Some(&"namespaces") && parts.len() > 1 {
             a.namespace = parts[1].to_string();
             if parts.len() > 2 && !matches!(parts[2], "status" | "finalize") {
                 parts.drain(0..2);
+                namespaced_path = true;
             }
+        }
+        if !has_empty_segment && parts.len() <= 3 && a.verb != "proxy" {
+            a.route = Some(Route {
+                group: a.group.clone(),
+                version: a.version.clone(),
+                namespace: namespaced_path.then(|| a.namespace.clone()),
+                resource: parts[0].to_string(),
+                name: parts.get(1).map(|s| s.to_string()),
+                subresource: parts.get(2).map(|s| s.to_string()),
+            });
         }
         if parts.len() >= 3 && !(special && a.verb == "proxy") {
             a.subresource = parts[2].to_string();
@@ -181,6 +231,32 @@ mod tests {
             let a = attrs(Method::GET, p, &[]);
             assert!(!a.resource_request, "{p}");
             assert_eq!(a.verb, "get");
+        }
+    }
+
+    #[test]
+    fn the_route_is_the_path_as_written() {
+        let route = |m: Method, p: &str, q: &[(&str, &str)]| attrs(m, p, q).route;
+        let r = route(Method::GET, "/api/v1/namespaces/ns", &[]).unwrap();
+        assert_eq!((r.namespace, r.resource.as_str(), r.name.as_deref()), (None, "namespaces", Some("ns")));
+        let r = route(Method::PUT, "/api/v1/namespaces/ns/finalize", &[]).unwrap();
+        assert_eq!((r.namespace, r.subresource.as_deref()), (None, Some("finalize")));
+        // The authorizer sees the selected name; the router serves a list.
+        let r = route(Method::GET, "/api/v1/namespaces/ns/pods", &[("fieldSelector", "metadata.name=p1")]).unwrap();
+        assert_eq!((r.namespace.as_deref(), r.name), (Some("ns"), None));
+        let r = route(Method::GET, "/apis/g.io/v1/watch/namespaces/ns/foos/x", &[]).unwrap();
+        assert_eq!((r.group.as_str(), r.resource.as_str(), r.name.as_deref()), ("g.io", "foos", Some("x")));
+        let r = route(Method::GET, "/apis/g.io/v1/", &[]).unwrap();
+        assert_eq!((r.group.as_str(), r.version.as_str(), r.resource.as_str()), ("g.io", "v1", ""));
+        assert_eq!(route(Method::GET, "/api/v1", &[]).unwrap().resource, "");
+        for p in [
+            "/api/v1/namespaces/ns/pods/p/status/x",
+            "/api/v1/namespaces//pods",
+            "/api/v1/proxy/namespaces/ns/pods/p",
+            "/apis/g.io",
+            "/version",
+        ] {
+            assert_eq!(route(Method::GET, p, &[]), None, "{p}");
         }
     }
 
