@@ -42,6 +42,7 @@ fn builtin_schemas(gv: &str, ts: &[&ResourceType]) -> Arc<BuiltinSchemas> {
         kinds.push((name.to_string(), json!({"group": t.group, "version": t.version, "kind": t.kind})));
     }
     let mut definitions = generator.take_definitions(true);
+    annotate_patch_strategies(&mut definitions);
     for (name, gvk) in kinds {
         if let Some(o) = definitions.get_mut(&name).and_then(Value::as_object_mut) {
             o.insert("x-kubernetes-group-version-kind".into(), json!([gvk]));
@@ -52,6 +53,24 @@ fn builtin_schemas(gv: &str, ts: &[&ResourceType]) -> Arc<BuiltinSchemas> {
     let built = Arc::new(BuiltinSchemas { names, definitions, hash: h.finish() });
     cache.insert(gv.to_string(), built.clone());
     built
+}
+
+/// Marks the fields that strategic merge treats specially as kube-apiserver's documents do
+/// (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`), from the metadata the server
+/// applies: kubectl computes its client-side apply patches from these.
+fn annotate_patch_strategies(definitions: &mut Map<String, Value>) {
+    for (name, definition) in definitions.iter_mut() {
+        let Some(properties) = definition.get_mut("properties").and_then(Value::as_object_mut) else { continue };
+        for (field, strategy, key) in crate::patch::strategic_annotations(name) {
+            let Some(property) = properties.get_mut(field).and_then(Value::as_object_mut) else { continue };
+            if !strategy.is_empty() {
+                property.insert("x-kubernetes-patch-strategy".into(), strategy.into());
+            }
+            if !key.is_empty() {
+                property.insert("x-kubernetes-patch-merge-key".into(), key.into());
+            }
+        }
+    }
 }
 
 fn gv_path(group: &str, version: &str) -> String {
@@ -112,10 +131,13 @@ fn document_for(gv: &str, ts: &[&ResourceType], builtin_definitions: bool) -> Va
         };
         let name = builtin_name.cloned().unwrap_or_else(|| schema_name(t));
         let reference = json!({"$ref": format!("#/components/schemas/{name}")});
-        // Strategic merge is accepted for built-ins but not advertised: kubectl then uses its
-        // compiled-in patch metadata instead of building one from this (schema-less) document.
-        let patch_types =
-            ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"];
+        // Strategic merge is for built-in kinds only, as in Kubernetes; kubectl's client-side
+        // apply builds its patch from this document's patch annotations when it is listed.
+        let mut patch_types =
+            vec!["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"];
+        if builtin_name.is_some() {
+            patch_types.push("application/strategic-merge-patch+json");
+        }
         let content: serde_json::Map<String, Value> =
             patch_types.iter().map(|ct| (ct.to_string(), json!({"schema": {"type": "object"}}))).collect();
         let query = |n: &str| json!({"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": true}});

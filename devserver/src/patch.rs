@@ -11,7 +11,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
-pub use strategic::strategic_merge;
+pub use strategic::{annotations as strategic_annotations, strategic_merge};
 
 /// The patch flavours a client can send, by Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

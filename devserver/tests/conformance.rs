@@ -119,6 +119,43 @@ async fn openapi_v3_patch_has_gvk_and_field_validation() {
     assert!(p["parameters"].as_array().unwrap().iter().any(|x| x["name"] == "fieldValidation" && x["in"] == "query"));
 }
 
+/// Built-in kinds' documents carry kube-apiserver's patch annotations and list strategic merge
+/// among their PATCH types (kubectl's client-side apply builds its patches from them).
+#[tokio::test]
+async fn openapi_v3_marks_builtin_patch_strategies() {
+    let e = start().await;
+    let idx = e.get_quiet("/openapi/v3").await;
+    let doc = |gv: &str| {
+        let url =
+            idx.body["paths"][gv]["serverRelativeURL"].as_str().unwrap_or_else(|| panic!("{gv} listed")).to_string();
+        let e = &e;
+        async move { e.get_quiet(&url).await.body }
+    };
+    let core = doc("api/v1").await;
+    let schemas = &core["components"]["schemas"];
+    let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+    assert_eq!(
+        (&containers["x-kubernetes-patch-strategy"], &containers["x-kubernetes-patch-merge-key"]),
+        (&json!("merge"), &json!("name"))
+    );
+    let volumes = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"];
+    assert_eq!(volumes["x-kubernetes-patch-strategy"], "merge,retainKeys");
+    let ports = &schemas["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
+    assert_eq!(ports["x-kubernetes-patch-merge-key"], "port");
+    let finalizers = &schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]["finalizers"];
+    assert_eq!(finalizers["x-kubernetes-patch-strategy"], "merge");
+    assert!(
+        schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["nodeSelector"]
+            .get("x-kubernetes-patch-strategy")
+            .is_none()
+    );
+    let patch = &core["paths"]["/api/v1/namespaces/{namespace}/configmaps/{name}"]["patch"]["requestBody"]["content"];
+    assert!(patch.get("application/strategic-merge-patch+json").is_some(), "{patch}");
+    let apps = doc("apis/apps/v1").await;
+    let strategy = &apps["components"]["schemas"]["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"];
+    assert_eq!(strategy["x-kubernetes-patch-strategy"], "retainKeys");
+}
+
 // ---- create ----
 
 #[tokio::test]

@@ -47,6 +47,19 @@ fn fields_of(ty: Option<&str>) -> Fields {
     METADATA.types.get(ty?)
 }
 
+/// The recorded patch metadata of type `ty`'s fields, as `(field, x-kubernetes-patch-strategy,
+/// x-kubernetes-patch-merge-key)` with empty strings for what a field lacks, for the OpenAPI
+/// documents to advertise what this module applies.
+pub fn annotations(ty: &str) -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    METADATA
+        .types
+        .get(ty)
+        .into_iter()
+        .flatten()
+        .filter(|(_, f)| !f.strategy.is_empty() || !f.key.is_empty())
+        .map(|(name, f)| (name.as_str(), f.strategy.as_str(), f.key.as_str()))
+}
+
 /// Applies the strategic merge patch `patch` to `doc` (an object of a built-in kind, whose
 /// `apiVersion` and `kind` name its type).
 pub fn strategic_merge(doc: &mut Value, patch: &Value) {
