@@ -2753,6 +2753,40 @@ async fn strategic_merge_follows_each_fields_patch_strategy() {
     assert_eq!(ports, [(json!("b"), json!(81), json!(81)), (json!("a"), json!(80), json!(8080))]);
 }
 
+/// Where strategic merge does not merge, kube-apiserver takes the patch's value as sent: a
+/// replaced list keeps directives as data (they then are unknown fields), a new value loses
+/// every map that carries `$patch` and every null.
+#[tokio::test]
+async fn strategic_merge_takes_unmerged_values_as_sent() {
+    let e = start().await;
+    let ing = "/apis/networking.k8s.io/v1/namespaces/default/ingresses";
+    let body = json!({"metadata": {"name": "smp-as-sent"}, "spec": {
+        "defaultBackend": {"service": {"name": "s", "port": {"number": 80}}},
+        "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}]}});
+    let r = e.post(ing, body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let path = format!("{ing}/smp-as-sent");
+    let r = e.patch(&path, json!({"spec": {"rules": [{"$patch": "replace"}, {"host": "c.example.com"}]}}), SMP).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["spec"]["rules"], json!([{}, {"host": "c.example.com"}]));
+    let warnings: Vec<&str> = r.headers.get_all("warning").iter().filter_map(|v| v.to_str().ok()).collect();
+    assert!(warnings.iter().any(|w| w.contains("unknown field") && w.contains("spec.rules[0].$patch")), "{warnings:?}");
+    let r = e.patch(&path, json!({"spec": {"rules": [{"host": "c.example.com", "$patch": "delete"}]}}), SMP).await;
+    assert_eq!(r.body["spec"]["rules"], json!([{"host": "c.example.com"}]), "{}", r.text);
+    // New values: `tls` and the labels and annotations the Ingress did not have.
+    let r = e.patch(&path, json!({"spec": {"tls": [{"$patch": "replace"}, {"hosts": ["x.example.com"]}]}}), SMP).await;
+    assert_eq!(r.body["spec"]["tls"], json!([{"hosts": ["x.example.com"]}]), "{}", r.text);
+    let r = e
+        .patch(
+            &path,
+            json!({"metadata": {"labels": {"$patch": "replace", "a": "b"}, "annotations": {"x": "1", "y": null}}}),
+            SMP,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["metadata"].get("labels"), &r.body["metadata"]["annotations"]), (None, &json!({"x": "1"})));
+}
+
 #[tokio::test]
 async fn a_new_namespace_keeps_its_finalizers_and_gets_kubernetes() {
     let e = start().await;

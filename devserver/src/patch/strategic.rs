@@ -121,19 +121,19 @@ fn merge_map(doc: &mut Value, patch: &Value, fields: Fields) {
             (Some(Value::Array(cur)), Value::Array(items)) => {
                 match info.filter(|f| f.list && f.strategy.contains("merge")) {
                     Some(f) => merge_list(cur, items, &f.key, child, order),
-                    None => {
-                        dmap.insert(k.clone(), Value::Array(fresh_items(items, child)));
-                    }
+                    // A list the patch replaces is taken as sent, directives and nulls as data.
+                    None => *cur = items.clone(),
                 }
             }
-            (_, Value::Array(items)) => {
-                dmap.insert(k.clone(), Value::Array(fresh_items(items, child)));
-            }
-            (_, Value::Object(_)) => {
-                let mut fresh = Value::Object(Map::new());
-                merge_map(&mut fresh, pv, child);
-                dmap.insert(k.clone(), fresh);
-            }
+            // A new value, or one of another type: as sent, without directives or nulls.
+            (_, Value::Array(_) | Value::Object(_)) => match without_directives(pv) {
+                Some(v) => {
+                    dmap.insert(k.clone(), v);
+                }
+                None => {
+                    dmap.remove(k);
+                }
+            },
             _ => {
                 dmap.insert(k.clone(), pv.clone());
             }
@@ -151,6 +151,23 @@ fn merge_map(doc: &mut Value, patch: &Value, fields: Fields) {
             let ordered = normalize(std::mem::take(cur), &order, &server, key);
             *cur = ordered;
         }
+    }
+}
+
+/// A value the patch brings where the object had none (or one of another type), as
+/// kube-apiserver takes it: null map entries dropped, and every map carrying a `$patch`
+/// directive dropped with it (`None` when `v` itself carries one). Other `$` keys stay, as data.
+fn without_directives(v: &Value) -> Option<Value> {
+    match v {
+        Value::Object(m) if m.contains_key("$patch") => None,
+        Value::Object(m) => Some(Value::Object(
+            m.iter()
+                .filter(|(_, c)| !c.is_null())
+                .filter_map(|(k, c)| Some((k.clone(), without_directives(c)?)))
+                .collect(),
+        )),
+        Value::Array(items) => Some(Value::Array(items.iter().filter_map(without_directives).collect())),
+        other => Some(other.clone()),
     }
 }
 
