@@ -540,17 +540,15 @@ fn meta_mut(obj: &mut Value) -> ApiResult<&mut serde_json::Map<String, Value>> {
 }
 
 /// What the non-metadata part of an object is, for generation bumps.
-fn spec_part(obj: &Value, status_subresource: bool) -> Value {
-    let mut o = obj.clone();
-    if let Some(m) = o.as_object_mut() {
-        m.remove("metadata");
-        m.remove("apiVersion");
-        m.remove("kind");
-        if status_subresource {
-            m.remove("status");
-        }
+/// What Go's JSON decoder calls the type of `v` in its "cannot unmarshal" errors.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        _ => "object",
     }
-    o
 }
 
 const GENERATE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -577,6 +575,8 @@ impl Ctx<'_> {
             .unwrap_or_else(|| "unknown".into())
     }
 
+    /// A create's, update's or patch's `?dryRun=All` (a delete's may also come in its body:
+    /// [`crate::options::delete_is_dry_run`]).
     fn dry_run(&self) -> bool {
         self.query.get("dryRun").is_some_and(|v| v == "All")
     }

@@ -65,6 +65,12 @@ pub(crate) trait Strategy: Sync {
         false
     }
 
+    /// Whether an update moves `metadata.generation` on (for a kind that keeps one): a change
+    /// outside metadata (and status, where status is a subresource).
+    fn generation_moves(&self, rt: &ResourceType, old: &Value, new: &Value) -> bool {
+        spec_changed(rt, old, new)
+    }
+
     /// Whether a completed delete answers with the object (`ReturnDeletedObject`) rather than
     /// a `Status`.
     fn returns_deleted_object(&self) -> bool {
@@ -99,6 +105,25 @@ pub(crate) trait Strategy: Sync {
 
     /// `AfterCreate` / `AfterUpdate` / `AfterDelete`: what follows a stored write.
     fn after_write(&self, _app: &App, _rt: &ResourceType, _outcome: &Outcome) {}
+}
+
+/// What an object is without its metadata (and status, where status is a subresource).
+fn spec_part(obj: &Value, status_subresource: bool) -> Value {
+    let mut o = obj.clone();
+    if let Some(m) = o.as_object_mut() {
+        m.remove("metadata");
+        m.remove("apiVersion");
+        m.remove("kind");
+        if status_subresource {
+            m.remove("status");
+        }
+    }
+    o
+}
+
+/// Whether anything outside metadata (and status, where status is a subresource) differs.
+fn spec_changed(rt: &ResourceType, old: &Value, new: &Value) -> bool {
+    spec_part(new, rt.status_subresource) != spec_part(old, rt.status_subresource)
 }
 
 /// The strategy of `rt`.

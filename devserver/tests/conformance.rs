@@ -1142,6 +1142,83 @@ async fn workloads_are_defaulted_like_kube_apiserver() {
     assert!(r.body["metadata"].get("generation").is_none(), "{}", r.text);
 }
 
+/// A Deployment's generation also moves when its annotations change (they are copied to its
+/// ReplicaSets); its labels, and a ReplicaSet's annotations, leave it alone.
+#[tokio::test]
+async fn deployment_generation_moves_with_its_annotations() {
+    let e = start().await;
+    let template =
+        json!({"metadata": {"labels": {"app": "g"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+    let spec = json!({"replicas": 0, "selector": {"matchLabels": {"app": "g"}}, "template": template});
+    for (plural, moves) in [("deployments", true), ("replicasets", false)] {
+        let base = format!("/apis/apps/v1/namespaces/default/{plural}");
+        let r = e.post(&base, json!({"metadata": {"name": "g"}, "spec": spec})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let path = format!("{base}/g");
+        let r = e.patch(&path, json!({"metadata": {"labels": {"a": "b"}}}), MERGE).await;
+        assert_eq!(r.body["metadata"]["generation"], 1, "{plural}: {}", r.text);
+        let r = e.patch(&path, json!({"metadata": {"annotations": {"a": "b"}}}), MERGE).await;
+        assert_eq!(r.body["metadata"]["generation"], if moves { 2 } else { 1 }, "{plural}: {}", r.text);
+        let r = e.patch(&path, json!({"metadata": {"annotations": {"a": "b"}}}), MERGE).await;
+        assert_eq!(r.body["metadata"]["generation"], if moves { 2 } else { 1 }, "{plural}: {}", r.text);
+    }
+}
+
+/// `kubectl delete --dry-run=server` asks in the DeleteOptions body: the reply is what the
+/// delete would do, and nothing is stored. A body's options are the only ones read.
+#[tokio::test]
+async fn delete_dry_run_in_the_body_stores_nothing() {
+    let e = start().await;
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let r = e.post(cms, json!({"metadata": {"name": "dry"}})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = e.delete(&format!("{cms}/dry"), Some(json!({"dryRun": ["All"], "propagationPolicy": "Background"}))).await;
+    assert_eq!(
+        (r.status, &r.body["kind"], &r.body["status"]),
+        (200, &json!("Status"), &json!("Success")),
+        "{}",
+        r.text
+    );
+    assert_eq!(e.get(&format!("{cms}/dry")).await.status, 200, "a dry-run delete deleted");
+    let r = e.post(cms, json!({"metadata": {"name": "dry-f", "finalizers": ["example.com/hold"]}})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = e.delete(&format!("{cms}/dry-f"), Some(json!({"dryRun": ["All"]}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body["metadata"]["deletionTimestamp"].is_string(), "{}", r.text);
+    let r = e.get(&format!("{cms}/dry-f")).await;
+    assert!(r.body["metadata"].get("deletionTimestamp").is_none(), "{}", r.text);
+    let r = e.delete(&format!("{cms}/dry"), Some(json!({"dryRun": ["Bogus"]}))).await;
+    assert_eq!((r.status, reason(&r)), (422, "Invalid"), "{}", r.text);
+    let r = e.delete(&format!("{cms}?labelSelector=x!%3Dy"), Some(json!({"dryRun": ["All"]}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(e.get(&format!("{cms}/dry")).await.status, 200, "a dry-run deletecollection deleted");
+    // DeleteOptions that do not decode.
+    let bodies = [
+        (
+            json!([1]),
+            "couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }",
+        ),
+        (
+            json!({"dryRun": "All"}),
+            "json: cannot unmarshal string into Go struct field DeleteOptions.dryRun of type []string",
+        ),
+        (
+            json!({"propagationPolicy": 5}),
+            "json: cannot unmarshal number into Go struct field DeleteOptions.propagationPolicy of type v1.DeletionPropagation",
+        ),
+    ];
+    for (body, message) in bodies {
+        let r = e.delete(&format!("{cms}/dry"), Some(body)).await;
+        assert_eq!((r.status, r.body["message"].as_str()), (400, Some(message)), "{}", r.text);
+    }
+    // With a body, kube-apiserver reads the options from it alone: the query's dryRun is ignored.
+    let r = e.delete(&format!("{cms}/dry?dryRun=All"), Some(Value::Null)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(e.get(&format!("{cms}/dry")).await.status, 404);
+    let r = e.patch(&format!("{cms}/dry-f"), json!({"metadata": {"finalizers": null}}), MERGE).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 #[tokio::test]
 async fn patch_with_stale_rv_is_409() {
     let e = start().await;

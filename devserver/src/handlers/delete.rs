@@ -80,20 +80,53 @@ impl Ctx<'_> {
         Ok(Write::Put(obj))
     }
 
+    /// The request's DeleteOptions: its body's when it has one (the query's options are then
+    /// ignored, as kube-apiserver ignores them), the query's otherwise.
     pub(super) fn delete_options(&self, body: &[u8]) -> ApiResult<Value> {
-        let mut opts = if body.iter().all(u8::is_ascii_whitespace) {
-            json!({})
+        let mut opts = json!({});
+        if body.iter().all(u8::is_ascii_whitespace) {
+            if let Some(p) = self.query.get("propagationPolicy") {
+                opts["propagationPolicy"] = Value::String(p.clone());
+            }
+            if let Some(o) = self.query.get("orphanDependents") {
+                opts["orphanDependents"] = Value::Bool(crate::request_info::flag(o));
+            }
+            if let Some(d) = self.query.get("dryRun") {
+                opts["dryRun"] = json!([d]);
+            }
         } else {
-            serde_json::from_slice::<Value>(body)
+            match serde_json::from_slice::<Value>(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+            {
+                Value::Null => {}
+                v @ Value::Object(_) => opts = v,
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+                        json_kind(&other)
+                    )));
+                }
+            }
+        }
+        let wrong = |v: &Value, field: &str, go_type: &str| {
+            ApiError::bad_request(format!(
+                "json: cannot unmarshal {} into Go struct field DeleteOptions.{field} of type {go_type}",
+                json_kind(v)
+            ))
         };
-        if let Some(p) = self.query.get("propagationPolicy") {
-            opts["propagationPolicy"] = Value::String(p.clone());
+        match opts.get("dryRun") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(values)) => {
+                if let Some(v) = values.iter().find(|v| !v.is_string()) {
+                    return Err(wrong(v, "dryRun", "string"));
+                }
+            }
+            Some(v) => return Err(wrong(v, "dryRun", "[]string")),
         }
-        if let Some(o) = self.query.get("orphanDependents") {
-            opts["orphanDependents"] = Value::Bool(crate::request_info::flag(o));
+        if let Some(v) = opts.get("propagationPolicy").filter(|v| !v.is_null() && !v.is_string()) {
+            return Err(wrong(v, "propagationPolicy", "v1.DeletionPropagation"));
         }
-        crate::options::validate("delete", self.query, opts.get("propagationPolicy").and_then(Value::as_str))?;
+        crate::options::validate("delete", self.query, Some(&opts))?;
         Ok(opts)
     }
 
@@ -101,16 +134,29 @@ impl Ctx<'_> {
         let opts = self.delete_options(body)?;
         let now = now();
         let target = self.rt.target(name);
-        let dry = self.dry_run();
+        let dry = crate::options::delete_is_dry_run(&opts);
+        // A dry run answers with what the delete would have done, and stores nothing.
+        let mut planned = None;
         let outcome = self.transact(&self.key(ns, name), |cur, _| {
             let cur = cur.ok_or_else(|| ApiError::not_found(&target))?;
             let w = self.delete_decision(cur, &opts, &now)?;
             if dry {
+                planned = Some(match w {
+                    Write::Delete => Outcome::Deleted(cur.clone()),
+                    Write::Put(obj) => Outcome::Updated(Arc::new(obj)),
+                    Write::Keep(obj) => Outcome::Unchanged(obj),
+                });
                 return Ok(Write::Keep(cur.clone()));
             }
             Ok(w)
         })?;
-        self.after_write(&outcome);
+        let outcome = match planned {
+            Some(planned) => planned,
+            None => {
+                self.after_write(&outcome);
+                outcome
+            }
+        };
         Ok(match outcome {
             Outcome::Deleted(last) if !strategy::of(self.rt).returns_deleted_object() => {
                 json_reply(200, &deleted_status(self.rt, &last), &[])
@@ -128,7 +174,7 @@ impl Ctx<'_> {
             _ => String::new(),
         };
         let (_, items) = self.app.store.list(&self.rt.key(), &prefix);
-        let dry = self.dry_run();
+        let dry = crate::options::delete_is_dry_run(&opts);
         let mut deleted = Vec::new();
         for it in items.iter().filter(|o| labels.matches(o) && fields.matches(o)) {
             let name = meta_str(it, "name").unwrap_or("").to_string();
@@ -140,7 +186,9 @@ impl Ctx<'_> {
                     Ok(if dry { Write::Keep(cur.clone()) } else { w })
                 }
             });
-            if let Ok(o) = &res {
+            if let Ok(o) = &res
+                && !dry
+            {
                 self.after_write(o);
             }
             match res {

@@ -67,16 +67,6 @@ impl Ctx<'_> {
 }
 
 /// The JSON type name Go's decoder reports.
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        _ => "object",
-    }
-}
-
 fn invalid_expiration(seconds: i64, why: &str) -> ApiError {
     let cause = Cause::new("FieldValueInvalid", "spec.expirationSeconds", format!("Invalid value: {seconds}: {why}"));
     let target = crate::error::Target {

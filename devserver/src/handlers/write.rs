@@ -258,9 +258,8 @@ impl Ctx<'_> {
                 ));
             }
         }
-        if strategy::of(rt).has_generation()
-            && spec_part(&new, rt.status_subresource) != spec_part(cur, rt.status_subresource)
-        {
+        let strategy = strategy::of(rt);
+        if strategy.has_generation() && strategy.generation_moves(rt, cur, &new) {
             let g = cur.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.insert("generation".into(), json!(g + 1));

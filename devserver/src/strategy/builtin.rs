@@ -17,11 +17,18 @@ pub(super) struct Builtin {
     returns_deleted_object: bool,
     /// The status a new object starts with, as JSON (whatever the request said).
     initial_status: Option<&'static str>,
+    /// Whether a change of the annotations moves the generation on too (Deployments: their
+    /// annotations are copied to their ReplicaSets).
+    annotations_in_generation: bool,
 }
 
 impl Builtin {
     const fn new(generation: bool, returns_deleted_object: bool, initial_status: Option<&'static str>) -> Self {
-        Self { generation, returns_deleted_object, initial_status }
+        Self { generation, returns_deleted_object, initial_status, annotations_in_generation: false }
+    }
+
+    const fn with_annotations_in_generation(self) -> Self {
+        Self { annotations_in_generation: true, ..self }
     }
 }
 
@@ -30,7 +37,7 @@ const PLAIN: Builtin = Builtin::new(false, false, None);
 
 /// The strategy of the built-in `group`/`plural` without a module of its own.
 pub(super) fn of(group: &str, plural: &str) -> &'static dyn Strategy {
-    const DEPLOYMENTS: Builtin = Builtin::new(true, false, Some("{}"));
+    const DEPLOYMENTS: Builtin = Builtin::new(true, false, Some("{}")).with_annotations_in_generation();
     const REPLICA_SETS: Builtin = Builtin::new(true, false, Some(r#"{"replicas": 0}"#));
     const STATEFUL_SETS: Builtin = Builtin::new(true, false, Some(r#"{"replicas": 0, "availableReplicas": 0}"#));
     const CRON_JOBS: Builtin = Builtin::new(true, false, Some("{}"));
@@ -74,6 +81,12 @@ impl Strategy for Builtin {
 
     fn has_generation(&self) -> bool {
         self.generation
+    }
+
+    fn generation_moves(&self, rt: &ResourceType, old: &Value, new: &Value) -> bool {
+        // Compared as Go's semantic equality does: no annotations and none at all are equal.
+        let annotations = |o: &Value| o.pointer("/metadata/annotations").cloned().unwrap_or_else(|| json!({}));
+        super::spec_changed(rt, old, new) || (self.annotations_in_generation && annotations(old) != annotations(new))
     }
 
     fn returns_deleted_object(&self) -> bool {
