@@ -3,8 +3,9 @@
 
 - devserver/src/printers/columns-v1.37.json: the Table column definitions of each built-in
   resource (a list with `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`);
-- devserver/src/patch/strategies-v1.37.json: the strategic-merge-patch metadata of every type the
-  built-in kinds reach (`x-kubernetes-patch-strategy`/`-merge-key` from /openapi/v3), and each
+- devserver/src/patch/strategies-v1.37.json: the patch and apply metadata of every type the
+  built-in kinds reach (`x-kubernetes-patch-strategy`/`-merge-key`, `x-kubernetes-list-type`/
+  `-list-map-keys`/`-map-type`, list-map keys' defaults, atomic types, from /openapi/v3), and each
   kind's root type.
 
 Usage: python3 scripts/record-apiserver-facts.py [KUBECONFIG]
@@ -91,30 +92,46 @@ def strategies(get):
             for gvk in s.get("x-kubernetes-group-version-kind", []):
                 if gvk["group"] == group and gvk["version"] == version:
                     kinds[f"{group}/{version}/{gvk['kind']}"] = name
-    types, todo = {}, sorted(set(kinds.values()))
+    # Scalar fields that key a list-map: their defaults stand in for a missing key (as
+    # server-side apply reads them).
+    key_fields = {k for sch in schemas.values() for p in sch.get("properties", {}).values()
+                  for k in p.get("x-kubernetes-list-map-keys", [])}
+    types, atomic, todo = {}, set(), sorted(set(kinds.values()))
     while todo:
         name = todo.pop()
         if name in types or name not in schemas:
             continue
+        if schemas[name].get("x-kubernetes-map-type") == "atomic":
+            atomic.add(name)
         fields = {}
         for field, p in schemas[name].get("properties", {}).items():
             ref = ref_of(p)
             strategy = p.get("x-kubernetes-patch-strategy", "")
             key = p.get("x-kubernetes-patch-merge-key", "")
             is_list = p.get("type") == "array"
-            if ref and ref in schemas and schemas[ref].get("properties"):
+            list_type = p.get("x-kubernetes-list-type", "")
+            map_keys = p.get("x-kubernetes-list-map-keys", [])
+            map_type = p.get("x-kubernetes-map-type", "")
+            default = p.get("default") if field in key_fields and not ref else None
+            target = schemas.get(ref, {}) if ref else {}
+            if target.get("properties") or target.get("x-kubernetes-map-type") == "atomic":
                 todo.append(ref)
             else:
                 ref = None
-            if ref or strategy:
+            if ref or strategy or list_type or map_type or default is not None:
                 fields[field] = {k: v for k, v in
-                                 (("type", ref), ("list", is_list), ("strategy", strategy), ("key", key)) if v}
+                                 (("type", ref), ("list", is_list), ("strategy", strategy), ("key", key),
+                                  ("listType", list_type), ("mapKeys", map_keys), ("mapType", map_type)) if v}
+                if default is not None:
+                    fields[field]["default"] = default
         types[name] = fields
     return {
-        "_source": f"strategic merge patch metadata of kube-apiserver {VERSION}'s /openapi/v3 "
-                   "(x-kubernetes-patch-strategy, x-kubernetes-patch-merge-key) for every type the built-in "
-                   "kinds reach (scripts/record-apiserver-facts.py)",
+        "_source": f"patch and apply metadata of kube-apiserver {VERSION}'s /openapi/v3 for every type the "
+                   "built-in kinds reach: x-kubernetes-patch-strategy and -merge-key (strategic merge), "
+                   "x-kubernetes-list-type, -list-map-keys and -map-type and the defaults of list-map keys "
+                   "(server-side apply), the atomic types (scripts/record-apiserver-facts.py)",
         "kinds": dict(sorted(kinds.items())),
+        "atomic": sorted(atomic),
         "types": dict(sorted(types.items())),
     }
 

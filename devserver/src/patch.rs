@@ -3,6 +3,8 @@
 //! metadata), and
 //! server-side apply with managed-field ownership and conflicts.
 
+pub mod apply_schema;
+mod metadata;
 mod strategic;
 
 use crate::error::{ApiError, ApiResult, Cause};
@@ -93,23 +95,6 @@ pub fn apply_json_or_merge(kind: PatchKind, doc: &mut Value, body: &[u8]) -> Api
     }
 }
 
-/// The merge key of a list field in built-in types by the field's name (containers by name,
-/// ...): their managed fields are granular per element, like list-type maps.
-fn merge_key(field: &str) -> Option<&'static str> {
-    match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => {
-            Some("name")
-        }
-        "volumeMounts" => Some("mountPath"),
-        "volumeDevices" => Some("devicePath"),
-        "conditions" => Some("type"),
-        "ownerReferences" => Some("uid"),
-        "hostAliases" => Some("ip"),
-        "topologySpreadConstraints" => Some("topologyKey"),
-        _ => None,
-    }
-}
-
 /// A field path in a managed-fields set, e.g. `["spec", "replicas"]`. Elements of
 /// `x-kubernetes-list-type: map` lists are segments `k:{"type":"Ready"}` (the key fields), and of
 /// `set` lists `v:<value>`, as in `fieldsV1`; other lists are atomic leaves.
@@ -133,19 +118,29 @@ fn item_schema(schema: Option<&JSONSchemaProps>) -> Option<&JSONSchemaProps> {
     }
 }
 
-/// The `k:` segment of a list-map element, or `None` when it lacks a key field.
-fn map_key_segment(item: &Value, keys: &[String]) -> Option<String> {
+/// The `k:` segment of a list-map element, or `None` when it lacks a key field that has no
+/// default in the element's schema (a missing key counts as its default, as in kube-apiserver:
+/// a Service port without a protocol is `{"port":80,"protocol":"TCP"}`).
+fn map_key_segment(item: &Value, keys: &[String], item_schema: Option<&JSONSchemaProps>) -> Option<String> {
     let mut m = Map::new();
     for k in keys {
-        m.insert(k.clone(), item.get(k)?.clone());
+        let value = match item.get(k) {
+            Some(v) => v.clone(),
+            None => child_schema(item_schema, k)?.default.as_ref()?.0.clone(),
+        };
+        m.insert(k.clone(), value);
     }
     Some(format!("k:{}", Value::Object(m)))
 }
 
-/// Leaf paths of `v` under `schema` (lists are atomic unless the schema gives a list type).
+/// Owned paths of `v` under `schema`: leaves, and list-map elements themselves (lists are atomic
+/// unless the schema gives a list type; maps and structs marked atomic are one leaf).
 pub fn leaf_paths(v: &Value, schema: Option<&JSONSchemaProps>, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
     match v {
-        Value::Object(m) if !m.is_empty() => {
+        // An atomic map or struct (`x-kubernetes-map-type: atomic`) is owned as one value.
+        Value::Object(m)
+            if !m.is_empty() && schema.and_then(|s| s.x_kubernetes_map_type.as_deref()) != Some("atomic") =>
+        {
             for (k, c) in m {
                 prefix.push(k.clone());
                 leaf_paths(c, child_schema(schema, k), prefix, out);
@@ -156,22 +151,17 @@ pub fn leaf_paths(v: &Value, schema: Option<&JSONSchemaProps>, prefix: &mut Fiel
             if !items.is_empty()
                 || matches!(schema.and_then(|s| s.x_kubernetes_list_type.as_deref()), Some("map" | "set")) =>
         {
-            let mut list_type = schema.and_then(|s| s.x_kubernetes_list_type.as_deref());
-            let mut keys = schema.and_then(|s| s.x_kubernetes_list_map_keys.clone()).unwrap_or_default();
-            // Built-ins have no schema here: their patchMergeKey lists (containers by name, ...)
-            // are granular like list-type maps.
-            if schema.is_none()
-                && let Some(key) = prefix.last().and_then(|f| merge_key(f))
-            {
-                list_type = Some("map");
-                keys = vec![key.to_string()];
-            }
+            let list_type = schema.and_then(|s| s.x_kubernetes_list_type.as_deref());
+            let keys = schema.and_then(|s| s.x_kubernetes_list_map_keys.clone()).unwrap_or_default();
+            let item = item_schema(schema);
             match list_type {
-                Some("map") if !keys.is_empty() && items.iter().all(|i| map_key_segment(i, &keys).is_some()) => {
+                Some("map") if !keys.is_empty() && items.iter().all(|i| map_key_segment(i, &keys, item).is_some()) => {
                     for it in items {
-                        let Some(seg) = map_key_segment(it, &keys) else { continue };
+                        let Some(seg) = map_key_segment(it, &keys, item) else { continue };
                         prefix.push(seg);
-                        leaf_paths(it, item_schema(schema), prefix, out);
+                        // The element itself is owned too (`.` in fieldsV1), beside its fields.
+                        out.insert(prefix.clone());
+                        leaf_paths(it, item, prefix, out);
                         prefix.pop();
                     }
                 }
@@ -236,19 +226,46 @@ pub fn to_fields_v1(paths: &BTreeSet<FieldPath>) -> Value {
             }
         }
     }
+    // A path that is owned itself and has owned fields below (a list-map element) is marked `.`.
+    for p in paths.iter().filter(|p| is_owned_element(p)) {
+        let node = p.iter().try_fold(&mut root, |cur, seg| {
+            let key = if is_element(seg) { seg.clone() } else { format!("f:{seg}") };
+            cur.get_mut(&key).and_then(Value::as_object_mut)
+        });
+        if let Some(node) = node.filter(|n| !n.is_empty()) {
+            node.insert(".".into(), Value::Object(Map::new()));
+        }
+    }
     Value::Object(root)
 }
 
-/// Decodes `fieldsV1` back to a path set (leaves only).
+/// Whether `p` names a list-map element (owned as a whole beside its fields).
+fn is_owned_element(p: &FieldPath) -> bool {
+    p.last().is_some_and(|s| s.starts_with("k:"))
+}
+
+/// Whether the value at `p` differs between `a` and `b`; a list-map element differs only by
+/// being in one of them (its fields are compared on their own).
+fn differs(a: &Value, b: &Value, p: &FieldPath) -> bool {
+    if is_owned_element(p) {
+        get_path(a, p).is_some() != get_path(b, p).is_some()
+    } else {
+        get_path(a, p) != get_path(b, p)
+    }
+}
+
+/// Decodes `fieldsV1` back to a path set (leaves, and list-map elements marked `.`).
 pub fn from_fields_v1(v: &Value) -> BTreeSet<FieldPath> {
     fn walk(v: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
         let Some(m) = v.as_object() else { return };
         let children: Vec<(&String, &Value)> = m.iter().filter(|(k, _)| k.starts_with("f:") || is_element(k)).collect();
-        if children.is_empty() {
+        if children.is_empty() || (m.contains_key(".") && is_owned_element(prefix)) {
             if !prefix.is_empty() {
                 out.insert(prefix.clone());
             }
-            return;
+            if children.is_empty() {
+                return;
+            }
         }
         for (k, c) in children {
             prefix.push(if is_element(k) { k.clone() } else { k[2..].to_string() });
@@ -261,11 +278,16 @@ pub fn from_fields_v1(v: &Value) -> BTreeSet<FieldPath> {
     out
 }
 
-/// Finds the list element a `k:`/`v:` segment names.
+/// Finds the list element a `k:`/`v:` segment names: the element with those key values, else
+/// one whose missing key fields the segment filled in with their defaults (see
+/// [`map_key_segment`]).
 fn element_index(items: &[Value], seg: &str) -> Option<usize> {
     if let Some(k) = seg.strip_prefix("k:") {
         let keys: Map<String, Value> = serde_json::from_str(k).ok()?;
-        items.iter().position(|it| keys.iter().all(|(kk, kv)| it.get(kk) == Some(kv)))
+        items
+            .iter()
+            .position(|it| keys.iter().all(|(kk, kv)| it.get(kk) == Some(kv)))
+            .or_else(|| items.iter().position(|it| keys.iter().all(|(kk, kv)| it.get(kk).is_none_or(|v| v == kv))))
     } else if let Some(v) = seg.strip_prefix("v:") {
         let val: Value = serde_json::from_str(v).ok()?;
         items.iter().position(|it| *it == val)
@@ -415,7 +437,7 @@ pub struct ApplyOptions<'a> {
     pub subresource: Option<&'a str>,
     /// The time recorded in managedFields.
     pub now: &'a str,
-    /// The structural schema (custom resources), for list-type map/set ownership.
+    /// The schema whose list and map types set how finely fields are owned (`ResourceType::apply_schema`).
     pub schema: Option<&'a JSONSchemaProps>,
 }
 
@@ -448,7 +470,7 @@ pub fn server_side_apply(current: Option<&Value>, applied: &Value, opts: &ApplyO
     if let Some(cur) = current {
         let mut conflicts: Vec<(String, String)> = Vec::new();
         for p in &applied_paths {
-            if get_path(cur, p) == get_path(applied, p) {
+            if !differs(cur, applied, p) {
                 continue;
             }
             for e in entries.iter().filter(|e| !is_me(e)) {
@@ -488,11 +510,8 @@ pub fn server_side_apply(current: Option<&Value>, applied: &Value, opts: &ApplyO
         }
     }
     // Take ownership away from others where this apply changed the value (force or no conflict).
-    let changed: Vec<FieldPath> = applied_paths
-        .iter()
-        .filter(|p| current.is_none_or(|c| get_path(c, p) != get_path(applied, p)))
-        .cloned()
-        .collect();
+    let changed: Vec<FieldPath> =
+        applied_paths.iter().filter(|p| current.is_none_or(|c| differs(c, applied, p))).cloned().collect();
     let mut others_own: BTreeSet<FieldPath> = BTreeSet::new();
     for e in entries.iter_mut().filter(|e| !is_me(e)) {
         let mut owned = e.get("fieldsV1").map(from_fields_v1).unwrap_or_default();
@@ -500,8 +519,12 @@ pub fn server_side_apply(current: Option<&Value>, applied: &Value, opts: &ApplyO
         others_own.extend(owned.iter().cloned());
         e["fieldsV1"] = to_fields_v1(&owned);
     }
-    // Write the applied values.
+    // Write the applied values (a list-map element as a whole only where it is new: the fields
+    // of one that exists are written one by one, leaving the others' fields alone).
     for p in &applied_paths {
+        if is_owned_element(p) && get_path(&result, p).is_some() {
+            continue;
+        }
         if let Some(v) = get_path(applied, p) {
             set_path(&mut result, p, v.clone());
         }
@@ -546,7 +569,7 @@ pub fn record_update(
     let new_paths = owned_paths(new, subresource == Some("status") || old.is_none(), schema);
     let changed: BTreeSet<FieldPath> = match old {
         None => new_paths,
-        Some(o) => new_paths.into_iter().filter(|p| get_path(o, p) != get_path(new, p)).collect(),
+        Some(o) => new_paths.into_iter().filter(|p| differs(o, new, p)).collect(),
     };
     let mut entries: Vec<Value> =
         new.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();

@@ -106,6 +106,12 @@ impl ResourceType {
         format!("{}/{}", self.group, self.plural)
     }
 
+    /// The schema server-side apply and managed fields follow: a custom resource's structural
+    /// schema, or the one built from kube-apiserver's recorded metadata for a built-in kind.
+    pub fn apply_schema(&self) -> Option<Arc<JSONSchemaProps>> {
+        if self.custom { self.schema.clone() } else { crate::patch::apply_schema::of(&self.api_version(), &self.kind) }
+    }
+
     /// True for events.k8s.io/v1 Events: a view of the core/v1 Event store (see
     /// [`crate::events_view`]).
     pub fn is_events_view(&self) -> bool {

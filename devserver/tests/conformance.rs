@@ -2392,6 +2392,52 @@ async fn apply_on_builtins_owns_containers_by_name() {
     assert_eq!(names, vec!["a", "b"]);
 }
 
+/// Server-side apply on built-in kinds owns fields as kube-apiserver's OpenAPI says: Service and
+/// container ports per port and protocol (a missing protocol is its default), selectors as one
+/// value, list-map elements themselves (`.`); so applying what an update wrote does not conflict.
+#[tokio::test]
+async fn apply_on_builtins_follows_kube_apiserver_list_types() {
+    let e = start().await;
+    let fields_of = |r: &Reply, manager: &str| {
+        r.body["metadata"]["managedFields"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["manager"] == manager))
+            .map(|m| m["fieldsV1"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let svc = "/api/v1/namespaces/default/services";
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ssa", "labels": {"a": "b"}},
+        "spec": {"selector": {"app": "x"}, "ports": [{"name": "a", "port": 80, "protocol": "TCP"}, {"name": "b", "port": 81}]}});
+    let r = e.post(&format!("{svc}?fieldManager=writer"), service.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = e.patch(&format!("{svc}/ssa?fieldManager=applier"), service, APPLY).await;
+    assert_eq!(r.status, 200, "applying what was written conflicts: {}", r.text);
+    let element = |fields: Value| {
+        let mut m = fields.as_object().cloned().unwrap_or_default();
+        m.insert(".".into(), json!({}));
+        Value::Object(m)
+    };
+    let expected = json!({"f:metadata": {"f:labels": {"f:a": {}}}, "f:spec": {"f:selector": {}, "f:ports": {
+        "k:{\"port\":80,\"protocol\":\"TCP\"}": element(json!({"f:name": {}, "f:port": {}, "f:protocol": {}})),
+        "k:{\"port\":81,\"protocol\":\"TCP\"}": element(json!({"f:name": {}, "f:port": {}}))}}});
+    assert_eq!(fields_of(&r, "applier"), expected);
+
+    let deploy = "/apis/apps/v1/namespaces/default/deployments";
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa"}, "spec": {
+        "selector": {"matchLabels": {"app": "d"}},
+        "template": {"metadata": {"labels": {"app": "d"}}, "spec": {
+            "containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 80}], "env": [{"name": "A", "value": "1"}]}],
+            "tolerations": [{"key": "a", "operator": "Exists"}]}}}});
+    let r = e.patch(&format!("{deploy}/ssa?fieldManager=applier"), deployment, APPLY).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let container = element(json!({"f:name": {}, "f:image": {},
+        "f:env": {"k:{\"name\":\"A\"}": element(json!({"f:name": {}, "f:value": {}}))},
+        "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": element(json!({"f:containerPort": {}}))}}));
+    let expected = json!({"f:spec": {"f:selector": {}, "f:template": {"f:metadata": {"f:labels": {"f:app": {}}},
+        "f:spec": {"f:tolerations": {}, "f:containers": {"k:{\"name\":\"c\"}": container}}}}});
+    assert_eq!(fields_of(&r, "applier"), expected);
+}
+
 #[tokio::test]
 async fn watch_list_streams_initial_events_then_the_end_bookmark() {
     let e = start().await;

@@ -49,7 +49,7 @@ impl Ctx<'_> {
             meta.remove("selfLink");
         }
         strategy.prepare_for_create(self.app, rt, obj);
-        patch::record_update(None, obj, &manager, &rt.api_version(), None, now, rt.schema.as_deref());
+        patch::record_update(None, obj, &manager, &rt.api_version(), None, now, rt.apply_schema().as_deref());
         Ok(warnings)
     }
 
@@ -125,7 +125,15 @@ impl Ctx<'_> {
         self.validate_update(&result, Some(cur))?;
         self.allocate(&mut result, Some(cur))?;
         if !apply {
-            patch::record_update(Some(cur), &mut result, manager, &rt.api_version(), sub, now, rt.schema.as_deref());
+            patch::record_update(
+                Some(cur),
+                &mut result,
+                manager,
+                &rt.api_version(),
+                sub,
+                now,
+                rt.apply_schema().as_deref(),
+            );
         }
         let deleting = result.pointer("/metadata/deletionTimestamp").is_some();
         let no_finalizers =
@@ -396,6 +404,7 @@ impl Ctx<'_> {
             // Checked before taking the store lock (the check reads the store itself).
             let namespace_check = self.check_namespace(ns, name);
             let api_version = self.rt.api_version();
+            let schema = self.rt.apply_schema();
             let outcome = self.transact(&key, |cur, _| match cur {
                 None => {
                     if sub.is_some() {
@@ -409,13 +418,13 @@ impl Ctx<'_> {
                         api_version: &api_version,
                         subresource: None,
                         now: &now,
-                        schema: self.rt.schema.as_deref(),
+                        schema: schema.as_deref(),
                     };
                     let mut obj = patch::server_side_apply(None, &obj, &opts)?;
                     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                         m.insert(
                             "managedFields".into(),
-                            json!([{"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now, "fieldsType": "FieldsV1", "fieldsV1": patch::to_fields_v1(&patch::owned_paths(&applied, true, self.rt.schema.as_deref()))}]),
+                            json!([{"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now, "fieldsType": "FieldsV1", "fieldsV1": patch::to_fields_v1(&patch::owned_paths(&applied, true, schema.as_deref()))}]),
                         );
                     }
                     namespace_check.clone()?;
@@ -431,7 +440,7 @@ impl Ctx<'_> {
                         api_version: &api_version,
                         subresource: sub,
                         now: &now,
-                        schema: self.rt.schema.as_deref(),
+                        schema: schema.as_deref(),
                     };
                     let merged = patch::server_side_apply(Some(cur), &applied, &opts)?;
                     self.update_decision(cur, merged, sub, false, &manager, &now, true)

@@ -8,37 +8,9 @@
 //! orders it: the patch's elements in the patch's (or `$setElementOrder`'s) order, the server's
 //! other elements kept where they were relative to them.
 
+use super::metadata::{Field, METADATA};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::LazyLock;
-
-/// A field's patch metadata.
-#[derive(serde::Deserialize, Default)]
-struct Field {
-    /// The type of the field (of its elements, for a list), when it has fields of its own.
-    #[serde(rename = "type")]
-    ty: Option<String>,
-    /// Whether the field is a list.
-    #[serde(default)]
-    list: bool,
-    /// `x-kubernetes-patch-strategy`: `merge`, `retainKeys`, `merge,retainKeys`, or empty.
-    #[serde(default)]
-    strategy: String,
-    /// `x-kubernetes-patch-merge-key`.
-    #[serde(default)]
-    key: String,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct Metadata {
-    /// `group/version/Kind` -> its type.
-    kinds: HashMap<String, String>,
-    /// Type -> its fields with patch metadata or a type of their own.
-    types: HashMap<String, HashMap<String, Field>>,
-}
-
-static METADATA: LazyLock<Metadata> =
-    LazyLock::new(|| serde_json::from_str(include_str!("strategies-v1.37.json")).unwrap_or_default());
 
 /// The fields of a type, if known.
 type Fields = Option<&'static HashMap<String, Field>>;
@@ -65,9 +37,7 @@ pub fn annotations(ty: &str) -> impl Iterator<Item = (&'static str, &'static str
 pub fn strategic_merge(doc: &mut Value, patch: &Value) {
     let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
-    let key =
-        if api_version.contains('/') { format!("{api_version}/{kind}") } else { format!("/{api_version}/{kind}") };
-    let ty = METADATA.kinds.get(&key).map(String::as_str);
+    let ty = METADATA.kind_type(api_version, kind);
     merge_map(doc, patch, fields_of(ty));
 }
 
