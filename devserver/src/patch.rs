@@ -573,7 +573,24 @@ pub fn record_update(
     };
     let mut entries: Vec<Value> =
         new.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
+    // Fields the update removed are nobody's any more.
+    let mut pruned = false;
+    for e in entries.iter_mut() {
+        let mut owned = e.get("fieldsV1").map(from_fields_v1).unwrap_or_default();
+        let before = owned.len();
+        owned.retain(|o| get_path(new, o).is_some());
+        if owned.len() != before {
+            e["fieldsV1"] = to_fields_v1(&owned);
+            pruned = true;
+        }
+    }
     if changed.is_empty() && old.is_some() {
+        if pruned {
+            entries.retain(|e| e.get("fieldsV1").and_then(Value::as_object).is_some_and(|m| !m.is_empty()));
+            if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("managedFields".into(), Value::Array(entries));
+            }
+        }
         return;
     }
     let is_me = |e: &Value| {

@@ -2438,6 +2438,31 @@ async fn apply_on_builtins_follows_kube_apiserver_list_types() {
     assert_eq!(fields_of(&r, "applier"), expected);
 }
 
+/// A field an update removes is no manager's any more: applying it again conflicts with nobody.
+#[tokio::test]
+async fn managers_lose_the_fields_an_update_removes() {
+    let e = start().await;
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let r = e
+        .post(&format!("{cms}?fieldManager=alice"), json!({"metadata": {"name": "pruned", "labels": {"a": "1"}}}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = e
+        .patch(&format!("{cms}/pruned?fieldManager=bob"), json!({"metadata": {"labels": {"a": null, "b": "2"}}}), MERGE)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let entries = r.body["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+    for m in &entries {
+        assert!(m["fieldsV1"].pointer("/f:metadata/f:labels/f:a").is_none(), "{} still owns labels.a", m["manager"]);
+    }
+    let bob = entries.iter().find(|m| m["manager"] == "bob").map(|m| m["fieldsV1"].clone());
+    assert_eq!(bob, Some(json!({"f:metadata": {"f:labels": {"f:b": {}}}})));
+    let applied =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "pruned", "labels": {"a": "3"}}});
+    let r = e.patch(&format!("{cms}/pruned?fieldManager=carol"), applied, APPLY).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 #[tokio::test]
 async fn watch_list_streams_initial_events_then_the_end_bookmark() {
     let e = start().await;
