@@ -2463,6 +2463,32 @@ async fn managers_lose_the_fields_an_update_removes() {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+/// Empty labels, annotations, finalizers and owner references are left out, as Go's JSON leaves
+/// them out of kube-apiserver's ObjectMeta; also after the last label is removed.
+#[tokio::test]
+async fn empty_metadata_collections_are_left_out() {
+    let e = start().await;
+    e.install_crd().await;
+    let empty = json!({"labels": {}, "annotations": {}, "finalizers": [], "ownerReferences": [], "generateName": ""});
+    let mut cm = json!({"metadata": empty.clone()});
+    cm["metadata"]["name"] = json!("empty-meta");
+    let mut f = foo("empty-meta", 1);
+    f["metadata"] = empty;
+    f["metadata"]["name"] = json!("empty-meta");
+    for (collection, body) in [("/api/v1/namespaces/default/configmaps", cm), (FOOS, f)] {
+        let r = e.post(collection, body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        for k in ["labels", "annotations", "finalizers", "ownerReferences", "generateName"] {
+            assert!(r.body["metadata"].get(k).is_none(), "{collection}: {k} kept: {}", r.text);
+        }
+        let path = format!("{collection}/empty-meta");
+        let r = e.patch(&path, json!({"metadata": {"labels": {"a": "b"}}}), MERGE).await;
+        assert_eq!(r.body["metadata"]["labels"], json!({"a": "b"}), "{}", r.text);
+        let r = e.patch(&path, json!({"metadata": {"labels": {"a": null}}}), MERGE).await;
+        assert!(r.body["metadata"].get("labels").is_none(), "{collection}: {}", r.text);
+    }
+}
+
 #[tokio::test]
 async fn watch_list_streams_initial_events_then_the_end_bookmark() {
     let e = start().await;

@@ -47,6 +47,7 @@ impl Ctx<'_> {
             meta.remove("resourceVersion");
             meta.remove("managedFields");
             meta.remove("selfLink");
+            drop_empty_metadata(meta);
         }
         strategy.prepare_for_create(self.app, rt, obj);
         patch::record_update(None, obj, &manager, &rt.api_version(), None, now, rt.apply_schema().as_deref());
@@ -121,6 +122,7 @@ impl Ctx<'_> {
         };
         if let Some(m) = result.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert("resourceVersion".into(), Value::String(rv_of(cur).to_string()));
+            drop_empty_metadata(m);
         }
         self.validate_update(&result, Some(cur))?;
         self.allocate(&mut result, Some(cur))?;
@@ -518,4 +520,21 @@ fn status_update(cur: &Value, new: Value, apply: bool) -> Value {
         }
     }
     o
+}
+
+/// Drops what Go's JSON leaves out of an ObjectMeta (`omitempty`): empty or null labels,
+/// annotations, finalizers and ownerReferences, and an empty generateName, so a client reads
+/// back what kube-apiserver gives it (removing the last label leaves no `labels: {}`).
+fn drop_empty_metadata(meta: &mut serde_json::Map<String, Value>) {
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    };
+    meta.retain(|k, v| {
+        !(matches!(k.as_str(), "labels" | "annotations" | "finalizers" | "ownerReferences" | "generateName")
+            && empty(v))
+    });
 }
