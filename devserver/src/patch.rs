@@ -630,6 +630,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn list_map_elements_are_marked_and_read_back() {
+        let path = |segs: &[&str]| segs.iter().map(|s| s.to_string()).collect::<FieldPath>();
+        let element = "k:{\"port\":80,\"protocol\":\"TCP\"}";
+        let paths: BTreeSet<FieldPath> =
+            [path(&["spec", "ports", element]), path(&["spec", "ports", element, "port"]), path(&["spec", "selector"])]
+                .into_iter()
+                .collect();
+        let fields = to_fields_v1(&paths);
+        assert_eq!(fields, json!({"f:spec": {"f:ports": {element: {".": {}, "f:port": {}}}, "f:selector": {}}}));
+        assert_eq!(from_fields_v1(&fields), paths);
+        // An element is compared by presence; its fields by value.
+        let a = json!({"spec": {"ports": [{"port": 80, "targetPort": 1}]}});
+        let b = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": 2}]}});
+        assert!(!differs(&a, &b, &path(&["spec", "ports", element])));
+        assert!(differs(&a, &b, &path(&["spec", "ports", element, "targetPort"])));
+    }
+
+    #[test]
     fn strategic_merges_containers_by_name() {
         let mut doc = json!({"apiVersion": "v1", "kind": "Pod",
             "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
