@@ -27,7 +27,7 @@ fn unsupported(field: &str, shown: String, supported: &str) -> Cause {
 }
 
 /// Checks the write options of a `verb` request: the query's, or for a delete its
-/// DeleteOptions (the body, with the query's values merged in).
+/// DeleteOptions (its body's, or the query's when it has no body).
 pub fn validate(verb: &str, query: &Query, delete_options: Option<&Value>) -> ApiResult<()> {
     let Some(kind) = options_kind(verb) else { return Ok(()) };
     let mut causes = Vec::new();

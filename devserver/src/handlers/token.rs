@@ -66,7 +66,6 @@ impl Ctx<'_> {
     }
 }
 
-/// The JSON type name Go's decoder reports.
 fn invalid_expiration(seconds: i64, why: &str) -> ApiError {
     let cause = Cause::new("FieldValueInvalid", "spec.expirationSeconds", format!("Invalid value: {seconds}: {why}"));
     let target = crate::error::Target {
